@@ -124,7 +124,7 @@ public sealed class ConfigDict : IEnumerable<KeyValuePair<string, object?>>
     private string MissingKeyMessage(string fullPath, IEnumerable<string> available)
     {
         var keys = available.ToList();
-        string have = keys.Count == 0 ? "it is empty" : "it has: " + string.Join(", ", keys);
+        string have = keys.Count == 0 ? "is empty" : "has: " + string.Join(", ", keys);
         string? close = Suggest.Closest(fullPath[(fullPath.LastIndexOf('.') + 1)..], keys);
         string hint = close is null ? "" : $" Did you mean '{close}'?";
         int dot = fullPath.LastIndexOf('.');

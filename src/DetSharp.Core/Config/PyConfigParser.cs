@@ -53,6 +53,8 @@ public sealed class PyConfigParser
                 _index++;
                 continue;
             }
+            if (Current.Is(PyLexer.IndentMarker))
+                throw Error(Current, "unexpected indent (configs are flat assignments; statements such as if/for/def are not supported)");
             ParseStatement();
             if (Current.Is(";")) continue;
             if (Current.Kind != PyTokenKind.Newline && Current.Kind != PyTokenKind.End)
@@ -315,6 +317,7 @@ public sealed class PyConfigParser
                     _ => ConfigValue.DeepClone(Lookup(token)),
                 };
             case PyTokenKind.Op when token.Text == "(":
+                RejectComprehension();
                 _index++;
                 if (Current.Is(")"))
                 {
@@ -339,6 +342,7 @@ public sealed class PyConfigParser
                 Expect(")", $"expected ',' or ')' in the tuple opened at line {token.Line}, column {token.Column}");
                 return tuple;
             case PyTokenKind.Op when token.Text == "[":
+                RejectComprehension();
                 _index++;
                 var list = new ConfigList();
                 while (!Current.Is("]"))
@@ -378,8 +382,30 @@ public sealed class PyConfigParser
         target.AddRange(items);
     }
 
+    /// <summary>
+    /// Reports a comprehension at its 'for' before its element is evaluated (which would otherwise fail first,
+    /// with a less helpful "name is not defined").
+    /// </summary>
+    private void RejectComprehension()
+    {
+        int depth = 0;
+        for (int i = _index; i < _tokens.Count; i++)
+        {
+            var t = _tokens[i];
+            if (t.Kind == PyTokenKind.Op && t.Text is "(" or "[" or "{") depth++;
+            else if (t.Kind == PyTokenKind.Op && t.Text is ")" or "]" or "}")
+            {
+                if (--depth == 0) return;
+            }
+            else if (depth == 1 && t.IsName("for"))
+                throw Error(t, "comprehensions are not supported in configs; write the values out");
+            else if (t.Kind == PyTokenKind.End) return;
+        }
+    }
+
     private ConfigDict ParseDictLiteral()
     {
+        RejectComprehension();
         var open = Next();
         var dict = new ConfigDict();
         while (!Current.Is("}"))

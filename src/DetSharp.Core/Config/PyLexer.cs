@@ -18,6 +18,8 @@ internal sealed class PyLexer
     private readonly List<PyToken> _tokens = [];
     private readonly Stack<(char Close, int Line, int Column)> _brackets = new();
 
+    public const string IndentMarker = "<indent>";
+
     private PyLexer(string text, string file)
     {
         _text = text;
@@ -39,7 +41,10 @@ internal sealed class PyLexer
                 while (_pos < _text.Length && (_text[_pos] == ' ' || _text[_pos] == '\t' || _text[_pos] == '\f')) _pos++;
                 if (_pos < _text.Length && _text[_pos] != '\n' && _text[_pos] != '\r' && _text[_pos] != '#' && _pos > start
                     && !(_text[_pos] == '\\' && _pos + 1 < _text.Length && (_text[_pos + 1] == '\n' || _text[_pos + 1] == '\r')))
-                    throw Error(_line, start - _lineStart + 1, "unexpected indent (configs are flat assignments; statements such as if/for/def are not supported)");
+                {
+                    // Reported by the parser, so that an earlier 'if'/'def' line gets the more useful message.
+                    _tokens.Add(new PyToken(PyTokenKind.Op, IndentMarker, null, _line, start - _lineStart + 1));
+                }
                 atLineStart = false;
                 continue;
             }
