@@ -13,12 +13,6 @@ internal static class CommonOptions
         Arity = ArgumentArity.ZeroOrMore,
     };
 
-    /// <summary>Loads a config and applies <c>--cfg-options</c>, as MMDetection's tools do before anything else.</summary>
-    public static Config.Config LoadConfig(string path, string[]? cfgOptions)
-    {
-        var cfg = Config.Config.FromFile(path);
-        if (cfgOptions is { Length: > 0 })
-            cfg.MergeFromOptions(cfgOptions);
-        return cfg;
-    }
+    /// <summary>Loads a config as MMDetection's tools do: fromfile, ${} interpolation, MMDET_DATASETS, --cfg-options.</summary>
+    public static Config.Config LoadConfig(string path, string[]? cfgOptions) => ConfigTools.Load(path, cfgOptions);
 }

@@ -66,6 +66,13 @@ public sealed partial class Config
         Annotate(Dict, "", Filename);
     }
 
+    /// <summary>Replaces the whole tree (used by tools that rewrite a loaded config).</summary>
+    internal void ReplaceDict(ConfigDict dict)
+    {
+        Dict = dict;
+        Annotate(Dict, "", Filename);
+    }
+
     /// <summary>The merged config as Python text that <see cref="PyConfigParser"/> reads back to an identical tree.</summary>
     public string DumpPython() => ConfigDumper.ToPython(Dict);
 
