@@ -99,7 +99,15 @@ public static class CocoResults
             return d with { Id = index + 1, Area = b.W * b.H, IsCrowd = false, Segmentation = seg };
         }
         if (d.Segmentation == null) throw new DetSharpException($"{where} has no 'segmentation' (the first result is a mask result).");
-        var rle = d.Segmentation.ToRle(image.Height, image.Width);
+        Rle rle;
+        try
+        {
+            rle = d.Segmentation.ToRle(image.Height, image.Width);
+        }
+        catch (FormatException e)
+        {
+            throw new DetSharpException($"{where}: 'segmentation' is not a valid RLE: {e.Message}", e);
+        }
         return d with
         {
             Id = index + 1,
