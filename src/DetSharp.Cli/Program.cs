@@ -1,1 +1,10 @@
-return 0;
+using System.CommandLine;
+using DetSharp.Cli;
+using DetSharp.Cli.Commands;
+
+var root = new RootCommand("DetSharp: object detection and instance segmentation for .NET, MMDetection-style.");
+root.Options.Add(CliErrors.VerboseOption);
+root.Subcommands.Add(EnvCommand.Create());
+root.Subcommands.Add(PrintConfigCommand.Create());
+
+return CliErrors.Run(root, args);

@@ -1,0 +1,21 @@
+namespace DetSharp.Registry;
+
+/// <summary>
+/// Registers a class under an MMDetection type name in a named registry, e.g.
+/// <c>[Register(Registries.Models, "ResNet")]</c>. Picked up by <see cref="Registry.RegisterAssembly"/>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class RegisterAttribute(string registry, string? name = null) : Attribute
+{
+    public string Registry { get; } = registry;
+
+    /// <summary>The config <c>type</c> name; the class name when omitted.</summary>
+    public string? Name { get; } = name;
+}
+
+/// <summary>
+/// Marks the constructor parameter that receives every config key the constructor does not name
+/// (Python's <c>**kwargs</c>), as a <see cref="Config.ConfigDict"/>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Parameter)]
+public sealed class ExtraArgumentsAttribute : Attribute;

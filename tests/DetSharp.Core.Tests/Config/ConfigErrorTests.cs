@@ -1,0 +1,115 @@
+using DetSharp.Config;
+
+namespace DetSharp.Core.Tests.Config;
+
+/// <summary>Every config error names the file, line and column (or key) and says what to do.</summary>
+public class ConfigErrorTests
+{
+    private static DetSharpException Fails(string text) =>
+        Assert.Throws<DetSharpException>(() => PyConfigParser.Evaluate(text, "configs/my_config.py"));
+
+    [Fact]
+    public void Syntax_error_names_file_line_column_and_shows_the_line()
+    {
+        var e = Fails("model = dict(\n    type='MaskRCNN',\n    backbone=dict(depth=50 num_stages=4))\n");
+
+        Assert.StartsWith("configs/my_config.py:3:28: invalid syntax: expected ',' or ')'", e.Message);
+        Assert.Contains("backbone=dict(depth=50 num_stages=4))", e.Message);
+        Assert.Contains("^", e.Message);
+    }
+
+    [Fact]
+    public void Unclosed_bracket_points_at_where_it_opened()
+    {
+        var e = Fails("a = 1\nmodel = dict(\n    type='MaskRCNN',\n");
+
+        Assert.StartsWith("configs/my_config.py:2:13: this bracket is never closed (expected ')')", e.Message);
+    }
+
+    [Fact]
+    public void Unclosed_string_is_reported()
+    {
+        var e = Fails("x = 'abc\n");
+
+        Assert.StartsWith("configs/my_config.py:1:5: this string is never closed", e.Message);
+    }
+
+    [Fact]
+    public void Name_used_before_definition_is_reported_with_a_hint()
+    {
+        var e = Fails("data = dict(train=dict(pipeline=train_pipeline))\ntrain_pipeline = []\n");
+
+        Assert.StartsWith("configs/my_config.py:1:33: name 'train_pipeline' is not defined", e.Message);
+        Assert.Contains("{{_base_.train_pipeline}}", e.Message);
+    }
+
+    [Fact]
+    public void Misspelt_name_suggests_the_defined_one()
+    {
+        var e = Fails("img_norm_cfg = dict(mean=[0])\nx = dict(**img_norm_cgf)\n");
+
+        Assert.Contains("Did you mean 'img_norm_cfg'?", e.Message);
+    }
+
+    [Theory]
+    [InlineData("import os\n", "1:1: imports are not supported")]
+    [InlineData("from mmdet import x\n", "1:1: imports are not supported")]
+    [InlineData("x = list([1, 2])\n", "1:5: calling 'list(...)' is not supported in configs: only dict(...) is")]
+    [InlineData("x = [i for i in range(3)]\n", "1:8: comprehensions are not supported")]
+    [InlineData("x = {k: 1 for k in 'ab'}\n", "1:11: comprehensions are not supported")]
+    [InlineData("y = [1]\nx = [i for i in y]\n", "2:8: comprehensions are not supported")]
+    [InlineData("def f():\n    return 1\n", "1:1: 'def' is not supported in configs")]
+    [InlineData("if True:\n    x = 1\n", "1:1: the 'if' statement is not supported")]
+    [InlineData("x = f'{1}'\n", "1:5: f-strings are not supported")]
+    [InlineData("x = lambda: 1\n", "1:5: lambda is not supported")]
+    [InlineData("a = dict(b=1)\na.b = 2\n", "2:2: attribute access ('.') is not supported")]
+    [InlineData("x = 1 if True else 2\n", "1:7: 'if' expressions are not supported")]
+    [InlineData("x = 1 == 1\n", "1:7: the operator '==' is not supported")]
+    [InlineData("x = {1, 2}\n", "1:6: set literals are not supported")]
+    [InlineData("x = dict(a=1, a=2)\n", "1:15: dict() got multiple values for keyword argument 'a'")]
+    [InlineData("x = 'a' + 1\n", "1:9: unsupported operand types for +: 'str' and 'int'")]
+    [InlineData("x = 1 / 0\n", "1:7: division by zero")]
+    [InlineData("  x = 1\n", "1:1: unexpected indent")]
+    [InlineData("x = 1 $ 2\n", "1:7: unexpected character '$'")]
+    [InlineData("print('hi')\n", "1:1: calling 'print(...)' is not supported")]
+    public void Unsupported_syntax_is_named_with_its_position(string text, string expected)
+    {
+        var e = Fails(text);
+
+        Assert.StartsWith("configs/my_config.py:", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Missing_key_names_the_full_path_the_file_and_the_available_keys()
+    {
+        var cfg = PyConfigParser.Evaluate("model = dict(roi_head=dict(bbox_head=dict(num_classes=80)))\n", "c.py");
+        DetSharp.Config.Config.Annotate(cfg, "", "configs/c.py");
+
+        var e = Assert.Throws<DetSharpException>(() => cfg.Get<int>("model.roi_head.bbox_head.num_clases"));
+
+        Assert.Equal(
+            "config key 'model.roi_head.bbox_head.num_clases' not found in configs/c.py; 'model.roi_head.bbox_head' has: num_classes. Did you mean 'num_classes'?",
+            e.Message);
+    }
+
+    [Fact]
+    public void Wrong_value_type_names_the_key()
+    {
+        var cfg = PyConfigParser.Evaluate("optimizer = dict(lr='fast')\n", "c.py");
+
+        var e = Assert.Throws<DetSharpException>(() => cfg.Get<double>("optimizer.lr"));
+
+        Assert.Equal("config key 'optimizer.lr' is the string 'fast', but a number is expected.", e.Message);
+    }
+
+    [Fact]
+    public void List_index_out_of_range_is_reported_on_lookup()
+    {
+        var cfg = PyConfigParser.Evaluate("p = [dict(type='A')]\n", "c.py");
+
+        var e = Assert.Throws<DetSharpException>(() => cfg.Get<string>("p.3.type"));
+
+        Assert.Contains("'p' has 1 elements, index 3 is out of range", e.Message);
+    }
+}
