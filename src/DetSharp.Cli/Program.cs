@@ -6,5 +6,6 @@ var root = new RootCommand("DetSharp: object detection and instance segmentation
 root.Options.Add(CliErrors.VerboseOption);
 root.Subcommands.Add(EnvCommand.Create());
 root.Subcommands.Add(PrintConfigCommand.Create());
+root.Subcommands.Add(CocoEvalCommand.Create());
 
 return CliErrors.Run(root, args);

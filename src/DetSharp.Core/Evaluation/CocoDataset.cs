@@ -1,0 +1,101 @@
+using System.Text.Json;
+using DetSharp.Structures;
+
+namespace DetSharp.Evaluation;
+
+/// <summary>One <c>images[]</c> record.</summary>
+public sealed record CocoImage(long Id, int Width, int Height, string? FileName);
+
+/// <summary>One <c>categories[]</c> record.</summary>
+public sealed record CocoCategory(long Id, string Name);
+
+/// <summary>
+/// One annotation (ground truth) or detection (result). Extra JSON keys are tolerated and not kept.
+/// For detections <see cref="Id"/> is 1..N in file order, <see cref="Score"/> is set and <see cref="IsCrowd"/> is false.
+/// </summary>
+public sealed record CocoAnnotation
+{
+    public long Id { get; init; }
+    public long ImageId { get; init; }
+    public long CategoryId { get; init; }
+    public BoxXywh Bbox { get; init; }
+    public bool HasBbox { get; init; }
+    public double Area { get; init; }
+    public bool IsCrowd { get; init; }
+    public CocoSegmentation? Segmentation { get; init; }
+    public double Score { get; init; }
+}
+
+/// <summary>A COCO-format dataset (ground truth) or a results set bound to one (<see cref="CocoResults"/>).</summary>
+public sealed class CocoDataset
+{
+    public CocoDataset(IReadOnlyList<CocoImage> images, IReadOnlyList<CocoCategory> categories, IReadOnlyList<CocoAnnotation> annotations)
+    {
+        Images = images;
+        Categories = categories;
+        Annotations = annotations;
+        var byId = new Dictionary<long, CocoImage>(images.Count);
+        foreach (var image in images) byId[image.Id] = image;
+        ImagesById = byId;
+    }
+
+    public IReadOnlyList<CocoImage> Images { get; }
+    public IReadOnlyList<CocoCategory> Categories { get; }
+    public IReadOnlyList<CocoAnnotation> Annotations { get; }
+    public IReadOnlyDictionary<long, CocoImage> ImagesById { get; }
+
+    /// <summary>Loads a COCO annotation file (<c>images</c>, <c>annotations</c>, <c>categories</c>; <c>info</c>, <c>licenses</c> and extra keys ignored).</summary>
+    public static CocoDataset Load(string path)
+    {
+        using var doc = JsonFiles.Parse(path);
+        return FromJson(doc.RootElement, path);
+    }
+
+    /// <summary>Reads a parsed COCO annotation document; <paramref name="source"/> names it in error messages.</summary>
+    public static CocoDataset FromJson(JsonElement root, string source)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new DetSharpException($"{source}: a COCO annotation file is a JSON object with 'images', 'annotations' and 'categories'.");
+        var images = new List<CocoImage>();
+        foreach (var (item, i) in JsonFiles.Array(root, "images", source))
+        {
+            string where = $"{source}: images[{i}]";
+            images.Add(new CocoImage(JsonFiles.Id(item, "id", where), (int)JsonFiles.Int(item, "width", where),
+                (int)JsonFiles.Int(item, "height", where),
+                item.TryGetProperty("file_name", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null));
+        }
+        var categories = new List<CocoCategory>();
+        if (root.TryGetProperty("categories", out _))
+        {
+            foreach (var (item, i) in JsonFiles.Array(root, "categories", source))
+            {
+                string where = $"{source}: categories[{i}]";
+                string name = item.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "";
+                categories.Add(new CocoCategory(JsonFiles.Id(item, "id", where), name));
+            }
+        }
+        var annotations = new List<CocoAnnotation>();
+        if (root.TryGetProperty("annotations", out _))
+        {
+            foreach (var (item, i) in JsonFiles.Array(root, "annotations", source))
+            {
+                string where = $"{source}: annotations[{i}]";
+                if (item.ValueKind != JsonValueKind.Object) throw new DetSharpException($"{where} is not an object.");
+                bool hasBbox = item.TryGetProperty("bbox", out var bb) && bb.ValueKind == JsonValueKind.Array && bb.GetArrayLength() == 4;
+                annotations.Add(new CocoAnnotation
+                {
+                    Id = JsonFiles.Id(item, "id", where),
+                    ImageId = JsonFiles.Id(item, "image_id", where),
+                    CategoryId = JsonFiles.Id(item, "category_id", where),
+                    HasBbox = hasBbox,
+                    Bbox = hasBbox ? JsonFiles.Box(bb, where) : default,
+                    Area = item.TryGetProperty("area", out var area) && area.ValueKind == JsonValueKind.Number ? area.GetDouble() : double.NaN,
+                    IsCrowd = item.TryGetProperty("iscrowd", out var crowd) && JsonFiles.Truthy(crowd),
+                    Segmentation = item.TryGetProperty("segmentation", out var seg) && seg.ValueKind is JsonValueKind.Array or JsonValueKind.Object
+                        ? CocoSegmentation.Parse(seg, where) : null,
+                });
+            }
+        }
+        return new CocoDataset(images, categories, annotations);
+    }
+}
