@@ -14,11 +14,11 @@ public class CocoEvalTests
         return data;
     }
 
-    [FixtureTheory]
+    [SharedTheory]
     [MemberData(nameof(Cases))]
     public void StatsEqualPycocotools(string dataset, int caseIndex)
     {
-        string folder = dataset == "balloon" ? SharedFixtures.Path("datasets", "balloon") : SharedFixtures.Path("datasets", dataset);
+        string folder = dataset == "balloon" ? RepoPaths.InShared("datasets", "balloon") : RepoPaths.InShared("datasets", dataset);
         string statsFile = dataset == "balloon" ? Path.Combine(folder, "eval_fixtures", "expected_stats.json") : Path.Combine(folder, "expected_stats.json");
         using var doc = JsonDocument.Parse(File.ReadAllBytes(statsFile));
         var c = doc.RootElement.GetProperty("cases")[caseIndex];
@@ -32,10 +32,10 @@ public class CocoEvalTests
             Assert.True(expected[i] == stats[i], $"stat {i}: expected {expected[i]:R}, got {stats[i]:R}");
     }
 
-    [FixtureFact]
+    [SharedFact]
     public void SummaryTextMatchesCocoapiPrintout()
     {
-        string folder = SharedFixtures.Path("datasets", "cocoapi_fake100");
+        string folder = RepoPaths.InShared("datasets", "cocoapi_fake100");
         var gt = CocoDataset.Load(Path.Combine(folder, "instances_val2014_100.json"));
         var dt = CocoResults.Load(Path.Combine(folder, "instances_val2014_fakebbox100_results.json"), gt);
         var eval = new CocoEval(gt, dt, CocoIouType.Bbox);

@@ -133,11 +133,11 @@ public class CocoResultsTests
         Assert.Equal(0.75, NumpyMath.Linspace(.5, .95, 10)[5]);
     }
 
-    [FixtureFact]
+    [SharedFact]
     public void MmdetMetricsOnBalloonJitter()
     {
-        var gt = CocoDataset.Load(SharedFixtures.Path("datasets", "balloon", "val", "annotation_coco.json"));
-        string results = SharedFixtures.Path("datasets", "balloon", "eval_fixtures", "val_results_jitter.json");
+        var gt = CocoDataset.Load(RepoPaths.InShared("datasets", "balloon", "val", "annotation_coco.json"));
+        string results = RepoPaths.InShared("datasets", "balloon", "eval_fixtures", "val_results_jitter.json");
         var r = CocoMetric.Evaluate(gt, new Dictionary<string, string> { ["bbox"] = results },
             new CocoMetricOptions { Metrics = ["bbox", "proposal"], Classwise = true });
         // pycocotools stats (balloon expected_stats.json, bbox jitter) rounded to 3 decimals; maxDets (100, 300, 1000)

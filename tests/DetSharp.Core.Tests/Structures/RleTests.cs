@@ -55,12 +55,12 @@ public class RleTests
         Assert.Equal(0.5, iou[1]);
     }
 
-    [FixtureFact]
+    [SharedFact]
     public void BalloonPolygonsMatchPycocotools()
     {
-        using var gt = SharedFixtures.LoadJson("datasets", "balloon", "val", "annotation_coco.json");
-        using var fx = SharedFixtures.LoadJson("fixtures", "mmdet", "rle", "rle_fixtures.json");
-        using var fx2 = SharedFixtures.LoadJson("fixtures", "mmdet", "rle", "pycocotools_rle.json");
+        using var gt = RepoPaths.LoadSharedJson("datasets", "balloon", "val", "annotation_coco.json");
+        using var fx = RepoPaths.LoadSharedJson("fixtures", "mmdet", "rle", "rle_fixtures.json");
+        using var fx2 = RepoPaths.LoadSharedJson("fixtures", "mmdet", "rle", "pycocotools_rle.json");
         var images = gt.RootElement.GetProperty("images").EnumerateArray()
             .ToDictionary(i => i.GetProperty("id").GetInt64(), i => (h: i.GetProperty("height").GetInt32(), w: i.GetProperty("width").GetInt32()));
         var anns = gt.RootElement.GetProperty("annotations").EnumerateArray().ToArray();
@@ -85,11 +85,11 @@ public class RleTests
         }
     }
 
-    [FixtureFact]
+    [SharedFact]
     public void CrowdUncompressedRlesMatchPycocotools()
     {
-        using var gt = SharedFixtures.LoadJson("datasets", "coco_mini", "annotations", "instances_val2017.json");
-        using var fx = SharedFixtures.LoadJson("fixtures", "mmdet", "rle", "rle_fixtures.json");
+        using var gt = RepoPaths.LoadSharedJson("datasets", "coco_mini", "annotations", "instances_val2017.json");
+        using var fx = RepoPaths.LoadSharedJson("fixtures", "mmdet", "rle", "rle_fixtures.json");
         var anns = gt.RootElement.GetProperty("annotations").EnumerateArray().ToDictionary(a => a.GetProperty("id").GetInt64());
         int n = 0;
         foreach (var e in fx.RootElement.GetProperty("coco_mini_val_crowd").EnumerateArray())
@@ -106,12 +106,12 @@ public class RleTests
         Assert.Equal(5, n);
     }
 
-    [FixtureFact]
+    [SharedFact]
     public void IouMatricesMatchPycocotools()
     {
-        using var fx = SharedFixtures.LoadJson("fixtures", "mmdet", "rle", "rle_fixtures.json");
-        using var balloon = SharedFixtures.LoadJson("datasets", "balloon", "val", "annotation_coco.json");
-        using var mini = SharedFixtures.LoadJson("datasets", "coco_mini", "annotations", "instances_val2017.json");
+        using var fx = RepoPaths.LoadSharedJson("fixtures", "mmdet", "rle", "rle_fixtures.json");
+        using var balloon = RepoPaths.LoadSharedJson("datasets", "balloon", "val", "annotation_coco.json");
+        using var mini = RepoPaths.LoadSharedJson("datasets", "coco_mini", "annotations", "instances_val2017.json");
         CheckIou(fx.RootElement.GetProperty("iou_image0"), balloon.RootElement);
         CheckIou(fx.RootElement.GetProperty("iou_image2"), balloon.RootElement);
         CheckIou(fx.RootElement.GetProperty("coco_mini_val_mixed_crowd_iou"), mini.RootElement);
@@ -135,12 +135,12 @@ public class RleTests
         AssertMatrix(fixture.GetProperty("bbox_iou"), bbox);
     }
 
-    [FixtureFact]
+    [SharedFact]
     public void DecodedRowSumsMatchPycocotools()
     {
-        using var fx = SharedFixtures.LoadJson("fixtures", "mmdet", "rle", "rle_fixtures.json");
-        using var balloon = SharedFixtures.LoadJson("datasets", "balloon", "val", "annotation_coco.json");
-        using var mini = SharedFixtures.LoadJson("datasets", "coco_mini", "annotations", "instances_val2017.json");
+        using var fx = RepoPaths.LoadSharedJson("fixtures", "mmdet", "rle", "rle_fixtures.json");
+        using var balloon = RepoPaths.LoadSharedJson("datasets", "balloon", "val", "annotation_coco.json");
+        using var mini = RepoPaths.LoadSharedJson("datasets", "coco_mini", "annotations", "instances_val2017.json");
         var all = balloon.RootElement.GetProperty("annotations").EnumerateArray()
             .Concat(mini.RootElement.GetProperty("annotations").EnumerateArray())
             .ToDictionary(a => a.GetProperty("id").GetInt64());
@@ -164,10 +164,10 @@ public class RleTests
         Assert.Equal(3, n);
     }
 
-    [FixtureFact]
+    [SharedFact]
     public void BoxToRleMatchesPycocotools()
     {
-        using var fx = SharedFixtures.LoadJson("fixtures", "mmdet", "rle", "pycocotools_rle.json");
+        using var fx = RepoPaths.LoadSharedJson("fixtures", "mmdet", "rle", "pycocotools_rle.json");
         var e = fx.RootElement.GetProperty("bbox_to_rle");
         var rle = RleConvert.FrPyObjects(JsonDocument.Parse("[[10.5, 20.25, 30.0, 40.75]]").RootElement, 100, 120)[0];
         Assert.Equal(e.GetProperty("counts").GetString(), rle.ToCompressedString());

@@ -14,6 +14,9 @@ public static class RepoPaths
 
     public static string InShared(params string[] parts) => Path.Combine([Shared, .. parts]);
 
+    public static System.Text.Json.JsonDocument LoadSharedJson(params string[] parts) =>
+        System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(InShared(parts)));
+
     private static string FindRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
