@@ -61,7 +61,7 @@ static void Run(string name, int numImages, CocoIouType iouType, int seed)
             dts.Add(new CocoAnnotation { ImageId = i + 1, CategoryId = cat, Bbox = box, HasBbox = true, Score = Math.Round(rng.NextDouble(), 3), Segmentation = seg });
         }
     }
-    var gt = new CocoDataset(images, cats, gts);
+    var gt = new CocoApi(images, cats, gts);
     var sw = Stopwatch.StartNew();
     var dt = CocoResults.FromDetections(dts, gt);
     var eval = new CocoEval(gt, dt, iouType);

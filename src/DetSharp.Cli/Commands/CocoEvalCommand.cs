@@ -35,7 +35,7 @@ internal static class CocoEvalCommand
     /// <summary>Runs the evaluation and returns what the verb prints.</summary>
     internal static string Run(string gtPath, string resultsPath, CocoIouType iouType, bool classwise, bool asJson)
     {
-        var gt = CocoDataset.Load(gtPath);
+        var gt = CocoApi.Load(gtPath);
         var dt = CocoResults.Load(resultsPath, gt);
         var eval = new CocoEval(gt, dt, iouType);
         var stats = eval.Run();

@@ -11,8 +11,8 @@ namespace DetSharp.Evaluation;
 /// </summary>
 public sealed class CocoEval
 {
-    private readonly CocoDataset _gt;
-    private readonly CocoDataset _dt;
+    private readonly CocoApi _gt;
+    private readonly CocoApi _dt;
 
     // evaluated state
     private long[] _imgIds = [];
@@ -23,7 +23,7 @@ public sealed class CocoEval
     private EvalUnit?[] _units = [];
     private int _unitCats;
 
-    public CocoEval(CocoDataset groundTruth, CocoDataset detections, CocoIouType iouType = CocoIouType.Bbox)
+    public CocoEval(CocoApi groundTruth, CocoApi detections, CocoIouType iouType = CocoIouType.Bbox)
     {
         _gt = groundTruth;
         _dt = detections;

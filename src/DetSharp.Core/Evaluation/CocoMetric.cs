@@ -35,7 +35,7 @@ public static class CocoMetric
     };
 
     /// <summary>Evaluates result files (metric → COCO results JSON path, e.g. <c>{"bbox": "x.bbox.json"}</c>).</summary>
-    public static CocoMetricResults Evaluate(CocoDataset groundTruth, IReadOnlyDictionary<string, string> resultFiles, CocoMetricOptions options)
+    public static CocoMetricResults Evaluate(CocoApi groundTruth, IReadOnlyDictionary<string, string> resultFiles, CocoMetricOptions options)
     {
         foreach (var metric in options.Metrics)
             if (metric is not ("bbox" or "segm" or "proposal"))
@@ -82,7 +82,7 @@ public static class CocoMetric
     }
 
     /// <summary>MMDetection's classwise AP table (terminaltables <c>AsciiTable</c>, 3 category/AP pairs per row).</summary>
-    public static string ClasswiseTable(CocoDataset groundTruth, CocoEval eval)
+    public static string ClasswiseTable(CocoApi groundTruth, CocoEval eval)
     {
         var names = groundTruth.Categories.GroupBy(c => c.Id).ToDictionary(g => g.Key, g => g.First().Name);
         var flat = new List<string>();

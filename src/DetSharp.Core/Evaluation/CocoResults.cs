@@ -14,13 +14,13 @@ public static class CocoResults
 {
     /// <summary>Loads a results JSON file. <paramref name="dropBbox"/> removes each entry's <c>bbox</c> first
     /// (MMDetection ≥ 2.12 does this for segm so that mask areas decide small/medium/large).</summary>
-    public static CocoDataset Load(string path, CocoDataset groundTruth, bool dropBbox = false)
+    public static CocoApi Load(string path, CocoApi groundTruth, bool dropBbox = false)
     {
         using var doc = JsonFiles.Parse(path);
         return FromJson(doc.RootElement, groundTruth, path, dropBbox);
     }
 
-    public static CocoDataset FromJson(JsonElement root, CocoDataset groundTruth, string source, bool dropBbox = false)
+    public static CocoApi FromJson(JsonElement root, CocoApi groundTruth, string source, bool dropBbox = false)
     {
         if (root.ValueKind != JsonValueKind.Array)
             throw new DetSharpException($"{source}: results must be a JSON list of detections [{{image_id, category_id, bbox, score}}, ...], got {root.ValueKind}.");
@@ -41,11 +41,11 @@ public static class CocoResults
                 i++;
             }
         }
-        return new CocoDataset(groundTruth.Images, groundTruth.Categories, annotations);
+        return new CocoApi(groundTruth.Images, groundTruth.Categories, annotations);
     }
 
     /// <summary>Builds results from in-memory detections (same semantics as <see cref="FromJson"/>: box branch if the first has a box).</summary>
-    public static CocoDataset FromDetections(IReadOnlyList<CocoAnnotation> detections, CocoDataset groundTruth)
+    public static CocoApi FromDetections(IReadOnlyList<CocoAnnotation> detections, CocoApi groundTruth)
     {
         var annotations = new CocoAnnotation[detections.Count];
         bool boxBranch = detections.Count > 0 && detections[0].HasBbox;
@@ -57,10 +57,10 @@ public static class CocoResults
                 throw NotInGt(where, d.ImageId);
             annotations[i] = Complete(d, i, boxBranch, image, where);
         }
-        return new CocoDataset(groundTruth.Images, groundTruth.Categories, annotations);
+        return new CocoApi(groundTruth.Images, groundTruth.Categories, annotations);
     }
 
-    private static CocoAnnotation Read(JsonElement item, int index, bool boxBranch, bool dropBbox, CocoDataset gt, string source)
+    private static CocoAnnotation Read(JsonElement item, int index, bool boxBranch, bool dropBbox, CocoApi gt, string source)
     {
         string where = $"{source}: results[{index}]";
         long imageId = JsonFiles.Id(item, "image_id", where);

@@ -10,7 +10,7 @@ public class PyConfigParserTests
     [Fact]
     public void Every_top_level_variable_becomes_a_key_in_order()
     {
-        var cfg = Eval("dataset_type = 'CocoDataset'\ndata_root = 'data/coco/'\n__private = 1\nx = 2\n");
+        var cfg = Eval("dataset_type = 'CocoApi'\ndata_root = 'data/coco/'\n__private = 1\nx = 2\n");
 
         Assert.Equal(["dataset_type", "data_root", "x"], cfg.Keys);
     }

@@ -22,7 +22,7 @@ public class CocoEvalTests
         string statsFile = dataset == "balloon" ? Path.Combine(folder, "eval_fixtures", "expected_stats.json") : Path.Combine(folder, "expected_stats.json");
         using var doc = JsonDocument.Parse(File.ReadAllBytes(statsFile));
         var c = doc.RootElement.GetProperty("cases")[caseIndex];
-        var gt = CocoDataset.Load(Path.Combine(folder, c.GetProperty("gt").GetString()!));
+        var gt = CocoApi.Load(Path.Combine(folder, c.GetProperty("gt").GetString()!));
         var dt = CocoResults.Load(Path.Combine(folder, c.GetProperty("results").GetString()!), gt);
         var iouType = c.GetProperty("iouType").GetString() == "segm" ? CocoIouType.Segm : CocoIouType.Bbox;
         var eval = new CocoEval(gt, dt, iouType);
@@ -36,7 +36,7 @@ public class CocoEvalTests
     public void SummaryTextMatchesCocoapiPrintout()
     {
         string folder = RepoPaths.InShared("datasets", "cocoapi_fake100");
-        var gt = CocoDataset.Load(Path.Combine(folder, "instances_val2014_100.json"));
+        var gt = CocoApi.Load(Path.Combine(folder, "instances_val2014_100.json"));
         var dt = CocoResults.Load(Path.Combine(folder, "instances_val2014_fakebbox100_results.json"), gt);
         var eval = new CocoEval(gt, dt, CocoIouType.Bbox);
         eval.Run();

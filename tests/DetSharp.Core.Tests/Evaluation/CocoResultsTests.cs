@@ -18,9 +18,9 @@ public class CocoResultsTests
             "segmentation": [[0, 0, 50, 0, 50, 50, 0, 50]]}]}
         """;
 
-    private static CocoDataset LoadGt() => CocoDataset.FromJson(JsonDocument.Parse(Gt).RootElement, "gt.json");
+    private static CocoApi LoadGt() => CocoApi.FromJson(JsonDocument.Parse(Gt).RootElement, "gt.json");
 
-    private static CocoDataset LoadResults(string json, CocoDataset gt) =>
+    private static CocoApi LoadResults(string json, CocoApi gt) =>
         CocoResults.FromJson(JsonDocument.Parse(json).RootElement, gt, "results.json");
 
     [Fact]
@@ -119,7 +119,7 @@ public class CocoResultsTests
     [Fact]
     public void MissingGtFileIsAClearError()
     {
-        var e = Assert.Throws<DetSharpException>(() => CocoDataset.Load("/nonexistent/gt.json"));
+        var e = Assert.Throws<DetSharpException>(() => CocoApi.Load("/nonexistent/gt.json"));
         Assert.Contains("/nonexistent/gt.json", e.Message);
     }
 
@@ -136,7 +136,7 @@ public class CocoResultsTests
     [SharedFact]
     public void MmdetMetricsOnBalloonJitter()
     {
-        var gt = CocoDataset.Load(RepoPaths.InShared("datasets", "balloon", "val", "annotation_coco.json"));
+        var gt = CocoApi.Load(RepoPaths.InShared("datasets", "balloon", "val", "annotation_coco.json"));
         string results = RepoPaths.InShared("datasets", "balloon", "eval_fixtures", "val_results_jitter.json");
         var r = CocoMetric.Evaluate(gt, new Dictionary<string, string> { ["bbox"] = results },
             new CocoMetricOptions { Metrics = ["bbox", "proposal"], Classwise = true });

@@ -26,10 +26,10 @@ public sealed record CocoAnnotation
     public double Score { get; init; }
 }
 
-/// <summary>A COCO-format dataset (ground truth) or a results set bound to one (<see cref="CocoResults"/>).</summary>
-public sealed class CocoDataset
+/// <summary>pycocotools' <c>COCO</c> object: a COCO-format ground truth, or a results set bound to one (<see cref="CocoResults"/>).</summary>
+public sealed class CocoApi
 {
-    public CocoDataset(IReadOnlyList<CocoImage> images, IReadOnlyList<CocoCategory> categories, IReadOnlyList<CocoAnnotation> annotations)
+    public CocoApi(IReadOnlyList<CocoImage> images, IReadOnlyList<CocoCategory> categories, IReadOnlyList<CocoAnnotation> annotations)
     {
         Images = images;
         Categories = categories;
@@ -45,14 +45,14 @@ public sealed class CocoDataset
     public IReadOnlyDictionary<long, CocoImage> ImagesById { get; }
 
     /// <summary>Loads a COCO annotation file (<c>images</c>, <c>annotations</c>, <c>categories</c>; <c>info</c>, <c>licenses</c> and extra keys ignored).</summary>
-    public static CocoDataset Load(string path)
+    public static CocoApi Load(string path)
     {
         using var doc = JsonFiles.Parse(path);
         return FromJson(doc.RootElement, path);
     }
 
     /// <summary>Reads a parsed COCO annotation document; <paramref name="source"/> names it in error messages.</summary>
-    public static CocoDataset FromJson(JsonElement root, string source)
+    public static CocoApi FromJson(JsonElement root, string source)
     {
         if (root.ValueKind != JsonValueKind.Object)
             throw new DetSharpException($"{source}: a COCO annotation file is a JSON object with 'images', 'annotations' and 'categories'.");
@@ -96,6 +96,6 @@ public sealed class CocoDataset
                 });
             }
         }
-        return new CocoDataset(images, categories, annotations);
+        return new CocoApi(images, categories, annotations);
     }
 }
