@@ -1,0 +1,51 @@
+using DetSharp.Config;
+using DetSharp.Models.Common;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.Backbones;
+
+/// <summary>MMDetection's ResNet <c>BasicBlock</c> (expansion 1): conv1 3×3 (stride, dilation), bn1, conv2 3×3, bn2, downsample.</summary>
+public sealed class BasicBlock : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
+    public const int Expansion = 1;
+    private readonly nn.Module<Tensor, Tensor> _conv1, _bn1, _conv2, _bn2;
+    private readonly nn.Module<Tensor, Tensor>? _downsample;
+
+    public BasicBlock(long inplanes, long planes, long stride, long dilation, nn.Module<Tensor, Tensor>? downsample, ConfigDict normCfg)
+        : base(nameof(BasicBlock))
+    {
+        _conv1 = nn.Conv2d(inplanes, planes, 3, stride: stride, padding: dilation, dilation: dilation, bias: false);
+        register_module("conv1", _conv1);
+        var (n1, bn1) = NormLayers.Build(normCfg, planes, "1");
+        _bn1 = (nn.Module<Tensor, Tensor>)bn1;
+        register_module(n1, bn1);
+        _conv2 = nn.Conv2d(planes, planes, 3, padding: 1, bias: false);
+        register_module("conv2", _conv2);
+        var (n2, bn2) = NormLayers.Build(normCfg, planes, "2");
+        _bn2 = (nn.Module<Tensor, Tensor>)bn2;
+        register_module(n2, bn2);
+        if (downsample is not null)
+        {
+            _downsample = downsample;
+            register_module("downsample", downsample);
+        }
+    }
+
+    /// <summary>The last norm layer (zero-initialised when <c>zero_init_residual</c>).</summary>
+    public nn.Module LastNorm => _bn2;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var identity = _downsample is null ? x : _downsample.forward(x);
+        var o = nn.functional.relu(_bn1.forward(_conv1.forward(x)));
+        o = _bn2.forward(_conv2.forward(o));
+        return nn.functional.relu(o + identity).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,40 @@
+using DetSharp.Config;
+using DetSharp.Models.Losses;
+using DetSharp.Models.TaskModules;
+using DetSharp.Ops;
+using DetSharp.Registry;
+
+namespace DetSharp.Models.Common;
+
+/// <summary>Builds the sub-components that heads and detectors take as config dicts.</summary>
+public static class Builders
+{
+    public static LossBase Loss(ConfigDict cfg)
+    {
+        ModelRegistry.EnsureRegistered();
+        return Registries.Models.Build<LossBase>(cfg);
+    }
+
+    public static T TaskModule<T>(ConfigDict cfg)
+    {
+        ModelRegistry.EnsureRegistered();
+        return Registries.TaskModules.Build<T>(cfg);
+    }
+
+    public static T Model<T>(ConfigDict cfg)
+    {
+        ModelRegistry.EnsureRegistered();
+        return Registries.Models.Build<T>(cfg);
+    }
+
+    /// <summary>An <c>nms</c> dict as the ops take it.</summary>
+    public static NmsConfig Nms(ConfigDict cfg) => NmsConfig.FromDictionary(cfg.ToDictionary(kv => kv.Key, kv => kv.Value));
+
+    /// <summary>A config dict copy with some keys set (Python's <c>dict.update</c> on a copy).</summary>
+    public static ConfigDict With(ConfigDict cfg, params (string Key, object? Value)[] items)
+    {
+        var copy = cfg.Clone();
+        foreach (var (k, v) in items) copy[k] = v;
+        return copy;
+    }
+}

@@ -1,0 +1,152 @@
+using System.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.Common;
+
+/// <summary>
+/// Helpers over TorchSharp modules with PyTorch's conventions: <see cref="StateDict"/> walks the tree in PyTorch's
+/// order (own parameters, own buffers, then children), which TorchSharp's <c>state_dict()</c> does not (it lists all
+/// parameters first); parameter counts; MMDetection/mmcv initialisers; non-strict loading.
+/// </summary>
+public static class ModuleTools
+{
+    /// <summary>Every parameter and persistent buffer as PyTorch's <c>state_dict()</c> orders them.</summary>
+    public static List<(string Key, Tensor Value, bool IsParameter)> StateDict(nn.Module module)
+    {
+        var list = new List<(string, Tensor, bool)>();
+        Walk(module, "", list);
+        return list;
+    }
+
+    private static void Walk(nn.Module module, string prefix, List<(string, Tensor, bool)> list)
+    {
+        foreach (var (name, p) in module.named_parameters(recurse: false))
+            list.Add((prefix + name, p, true));
+        foreach (var (name, b) in module.named_buffers(recurse: false))
+            list.Add((prefix + name, b, false));
+        foreach (var (name, child) in module.named_children())
+            Walk(child, prefix + name + ".", list);
+    }
+
+    /// <summary>Total and trainable (requires_grad) parameter element counts.</summary>
+    public static (long Total, long Trainable) CountParameters(nn.Module module)
+    {
+        long total = 0, trainable = 0;
+        foreach (var (_, p) in module.named_parameters())
+        {
+            total += p.numel();
+            if (p.requires_grad) trainable += p.numel();
+        }
+        return (total, trainable);
+    }
+
+    /// <summary>Formats a shape as the fixtures do: <c>[d0, d1]</c>, <c>[]</c> for scalars.</summary>
+    public static string FormatShape(long[] shape) => "[" + string.Join(", ", shape) + "]";
+
+    /// <summary>The state dict as the fixtures' TSV: one <c>key\t[shape]</c> line per entry.</summary>
+    public static string StateDictTsv(nn.Module module)
+    {
+        var sb = new StringBuilder();
+        foreach (var (key, value, _) in StateDict(module))
+            sb.Append(key).Append('\t').Append(FormatShape(value.shape)).Append('\n');
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Copies tensors into the module by key (mmcv's <c>load_state_dict</c>, non-strict unless asked): keys missing
+    /// on either side and shape mismatches are reported, not fatal.
+    /// </summary>
+    public static LoadReport LoadStateDict(nn.Module module, IReadOnlyDictionary<string, Tensor> source, bool strict = false)
+    {
+        var own = StateDict(module);
+        var missing = new List<string>();
+        var mismatched = new List<string>();
+        var used = new HashSet<string>();
+        using (no_grad())
+        {
+            foreach (var (key, target, _) in own)
+            {
+                if (!source.TryGetValue(key, out var value))
+                {
+                    missing.Add(key);
+                    continue;
+                }
+                used.Add(key);
+                if (!value.shape.SequenceEqual(target.shape))
+                {
+                    mismatched.Add($"{key}: checkpoint {FormatShape(value.shape)}, model {FormatShape(target.shape)}");
+                    continue;
+                }
+                target.copy_(value.to(target.dtype, target.device));
+            }
+        }
+        var unexpected = source.Keys.Where(k => !used.Contains(k)).ToList();
+        var report = new LoadReport(missing, unexpected, mismatched);
+        if (strict && !report.IsExact)
+            throw new DetSharpException("Error loading the state dict: " + report);
+        return report;
+    }
+
+    /// <summary>mmcv <c>kaiming_init</c> (normal, given mode, a=0 relu), bias filled with <paramref name="bias"/>.</summary>
+    public static void KaimingInit(nn.Module conv, string mode = "fan_out", double bias = 0)
+    {
+        using var _ = no_grad();
+        var w = Weight(conv);
+        nn.init.kaiming_normal_(w, a: 0, mode: mode == "fan_in" ? nn.init.FanInOut.FanIn : nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
+        Bias(conv)?.fill_(bias);
+    }
+
+    /// <summary>mmcv <c>xavier_init(distribution='uniform')</c>, bias filled.</summary>
+    public static void XavierUniformInit(nn.Module layer, double gain = 1, double bias = 0)
+    {
+        using var _ = no_grad();
+        nn.init.xavier_uniform_(Weight(layer), gain);
+        Bias(layer)?.fill_(bias);
+    }
+
+    /// <summary>mmcv <c>normal_init</c>.</summary>
+    public static void NormalInit(nn.Module layer, double mean = 0, double std = 1, double bias = 0)
+    {
+        using var _ = no_grad();
+        nn.init.normal_(Weight(layer), mean, std);
+        Bias(layer)?.fill_(bias);
+    }
+
+    /// <summary>mmcv <c>constant_init</c>.</summary>
+    public static void ConstantInit(nn.Module layer, double value, double bias = 0)
+    {
+        using var _ = no_grad();
+        Weight(layer).fill_(value);
+        Bias(layer)?.fill_(bias);
+    }
+
+    private static Tensor Weight(nn.Module m) =>
+        m.named_parameters(recurse: false).FirstOrDefault(p => p.name == "weight").parameter
+        ?? throw new ArgumentException($"{m.GetName()} has no weight parameter.");
+
+    private static Tensor? Bias(nn.Module m) => m.named_parameters(recurse: false).FirstOrDefault(p => p.name == "bias").parameter;
+
+    /// <summary>Sets requires_grad on every parameter of the module (and its children).</summary>
+    public static void SetRequiresGrad(nn.Module module, bool requiresGrad)
+    {
+        foreach (var (_, p) in module.named_parameters())
+            p.requires_grad = requiresGrad;
+    }
+}
+
+/// <summary>What <see cref="ModuleTools.LoadStateDict"/> could not load.</summary>
+public sealed record LoadReport(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys, IReadOnlyList<string> ShapeMismatches)
+{
+    /// <summary>True when every key matched with the same shape.</summary>
+    public bool IsExact => MissingKeys.Count == 0 && UnexpectedKeys.Count == 0 && ShapeMismatches.Count == 0;
+
+    public override string ToString()
+    {
+        var parts = new List<string>();
+        if (MissingKeys.Count > 0) parts.Add($"missing keys in source state_dict: {string.Join(", ", MissingKeys)}");
+        if (UnexpectedKeys.Count > 0) parts.Add($"unexpected key in source state_dict: {string.Join(", ", UnexpectedKeys)}");
+        if (ShapeMismatches.Count > 0) parts.Add($"size mismatch: {string.Join("; ", ShapeMismatches)}");
+        return parts.Count == 0 ? "all keys matched" : string.Join("\n", parts);
+    }
+}

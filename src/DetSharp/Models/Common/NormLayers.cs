@@ -1,0 +1,55 @@
+using System.Globalization;
+using DetSharp.Config;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.Common;
+
+/// <summary>
+/// mmcv's <c>build_norm_layer(cfg, num_features, postfix)</c>: returns the layer and its attribute name, the type's
+/// abbreviation plus the postfix (<c>bn1</c>, <c>gn</c>). Types: BN, BN2d, SyncBN (plain BatchNorm on one device), GN.
+/// <c>requires_grad=False</c> freezes the affine parameters.
+/// </summary>
+public static class NormLayers
+{
+    /// <summary>The default <c>dict(type='BN', requires_grad=True)</c>.</summary>
+    public static ConfigDict DefaultBn() => new() { ["type"] = "BN", ["requires_grad"] = true };
+
+    public static (string Name, nn.Module Layer) Build(ConfigDict cfg, long numFeatures, string postfix = "")
+    {
+        string type = cfg.Get<string>("type");
+        bool requiresGrad = cfg.Get("requires_grad", true);
+        double eps = cfg.Get("eps", type == "GN" ? 1e-5 : 1e-5);
+        nn.Module layer;
+        string abbr;
+        switch (type)
+        {
+            case "BN":
+            case "BN2d":
+            case "SyncBN":
+                layer = nn.BatchNorm2d(numFeatures, eps: eps, momentum: cfg.Get("momentum", 0.1));
+                abbr = "bn";
+                break;
+            case "GN":
+                long groups = cfg.Get<int>("num_groups");
+                layer = nn.GroupNorm(groups, numFeatures, eps: eps);
+                abbr = "gn";
+                break;
+            default:
+                throw new DetSharpException($"norm_cfg: type '{type}' is not supported (use 'BN', 'SyncBN' or 'GN').");
+        }
+        foreach (var key in cfg.Keys)
+        {
+            if (key is not ("type" or "requires_grad" or "eps" or "momentum" or "num_groups"))
+                throw new DetSharpException($"norm_cfg: unexpected key '{key}' for {type}.");
+        }
+        if (!requiresGrad)
+            ModuleTools.SetRequiresGrad(layer, false);
+        return (abbr + postfix, layer);
+    }
+
+    /// <summary>True for BatchNorm layers (mmcv's <c>_BatchNorm</c>), which <c>norm_eval</c> keeps in eval mode.</summary>
+    public static bool IsBatchNorm(nn.Module m) => m is TorchSharp.Modules.BatchNorm2d or TorchSharp.Modules.BatchNorm1d;
+
+    internal static string Format(double d) => d.ToString(CultureInfo.InvariantCulture);
+}

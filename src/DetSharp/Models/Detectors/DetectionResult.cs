@@ -1,0 +1,39 @@
+using DetSharp.Structures;
+
+namespace DetSharp.Models.Detectors;
+
+/// <summary>
+/// One image's detections as MMDetection's <c>simple_test</c> returns them (<c>bbox2result</c> order: grouped by
+/// class, within a class in NMS order): boxes (x1, y1, x2, y2) in original-image coordinates when rescaled, scores,
+/// 0-based labels, and for mask models one RLE mask per detection (thresholded at <c>mask_thr_binary</c>).
+/// </summary>
+public sealed record DetectionResult(float[] Bboxes, float[] Scores, int[] Labels, Rle[]? Masks, int NumClasses)
+{
+    public int Count => Scores.Length;
+
+    /// <summary>The indices of the detections of class <paramref name="label"/>.</summary>
+    public IEnumerable<int> OfClass(int label) => Enumerable.Range(0, Count).Where(i => Labels[i] == label);
+
+    /// <summary>An empty result.</summary>
+    public static DetectionResult Empty(int numClasses, bool withMasks) => new([], [], [], withMasks ? [] : null, numClasses);
+
+    /// <summary>Regroups detections by class (stable), as <c>bbox2result</c> does.</summary>
+    public static DetectionResult GroupByClass(float[] dets5, int[] labels, Rle[]? masks, int numClasses)
+    {
+        int n = labels.Length;
+        var order = Enumerable.Range(0, n).OrderBy(i => labels[i]).ToArray(); // OrderBy is stable
+        var boxes = new float[n * 4];
+        var scores = new float[n];
+        var outLabels = new int[n];
+        var outMasks = masks is null ? null : new Rle[n];
+        for (int k = 0; k < n; k++)
+        {
+            int i = order[k];
+            Array.Copy(dets5, i * 5, boxes, k * 4, 4);
+            scores[k] = dets5[i * 5 + 4];
+            outLabels[k] = labels[i];
+            if (outMasks is not null) outMasks[k] = masks![i];
+        }
+        return new DetectionResult(boxes, scores, outLabels, outMasks, numClasses);
+    }
+}

@@ -1,0 +1,147 @@
+using DetSharp.Config;
+using DetSharp.Models.Common;
+using DetSharp.Models.DenseHeads;
+using DetSharp.Models.Necks;
+using DetSharp.Models.RoIHeads;
+using DetSharp.Registry;
+using DetSharp.Structures;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.Detectors;
+
+/// <summary>
+/// MMDetection's <c>TwoStageDetector</c>: <c>backbone</c> → <c>neck</c> → <c>rpn_head</c> (built with
+/// <c>train_cfg.rpn</c>/<c>test_cfg.rpn</c>; training proposals with <c>train_cfg.rpn_proposal</c>) →
+/// <c>roi_head</c> (built with <c>train_cfg.rcnn</c>/<c>test_cfg.rcnn</c>).
+/// </summary>
+[Register(Registries.ModelsName, "TwoStageDetector")]
+public class TwoStageDetector : BaseDetector
+{
+    private readonly nn.Module<Tensor, Tensor[]> _backbone;
+    private readonly nn.Module<Tensor[], Tensor[]>? _neck;
+    private readonly RPNHead? _rpnHead;
+    private readonly RoIHeadBase? _roiHead;
+    private readonly ConfigDict? _trainCfg;
+    private readonly ConfigDict? _testCfg;
+
+    public TwoStageDetector(ConfigDict backbone, ConfigDict? neck = null, ConfigDict? rpnHead = null, ConfigDict? roiHead = null,
+        ConfigDict? trainCfg = null, ConfigDict? testCfg = null, string? pretrained = null, object? initCfg = null)
+        : this(nameof(TwoStageDetector), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg)
+    {
+    }
+
+    protected TwoStageDetector(string name, ConfigDict backbone, ConfigDict? neck, ConfigDict? rpnHead, ConfigDict? roiHead,
+        ConfigDict? trainCfg, ConfigDict? testCfg, string? pretrained, object? initCfg)
+        : base(name)
+    {
+        _ = pretrained;
+        _ = initCfg;
+        _trainCfg = trainCfg;
+        _testCfg = testCfg;
+        _backbone = Builders.Model<nn.Module<Tensor, Tensor[]>>(backbone);
+        register_module("backbone", _backbone);
+        if (neck is not null)
+        {
+            _neck = Builders.Model<nn.Module<Tensor[], Tensor[]>>(neck);
+            register_module("neck", _neck);
+        }
+        if (rpnHead is not null)
+        {
+            var cfg = Builders.With(rpnHead, ("train_cfg", trainCfg?.Get<object?>("rpn", null)), ("test_cfg", testCfg?.Get<object?>("rpn", null)));
+            _rpnHead = Builders.Model<RPNHead>(cfg);
+            register_module("rpn_head", _rpnHead);
+        }
+        if (roiHead is not null)
+        {
+            var cfg = Builders.With(roiHead, ("train_cfg", trainCfg?.Get<object?>("rcnn", null)), ("test_cfg", testCfg?.Get<object?>("rcnn", null)));
+            cfg.Remove("pretrained");
+            _roiHead = Builders.Model<RoIHeadBase>(cfg);
+            register_module("roi_head", _roiHead);
+        }
+    }
+
+    public nn.Module<Tensor, Tensor[]> Backbone => _backbone;
+
+    public nn.Module<Tensor[], Tensor[]>? Neck => _neck;
+
+    public RPNHead RpnHead => _rpnHead ?? throw new InvalidOperationException("this detector has no rpn_head");
+
+    public RoIHeadBase RoiHead => _roiHead ?? throw new InvalidOperationException("this detector has no roi_head");
+
+    public override int NumClasses => _roiHead?.NumClasses ?? 1;
+
+    public override Tensor[] ExtractFeat(Tensor img)
+    {
+        var x = _backbone.forward(img);
+        if (_neck is null) return x;
+        using var scope = NewDisposeScope();
+        var y = _neck.forward(x);
+        foreach (var t in y) t.MoveToOuterDisposeScope();
+        return y;
+    }
+
+    public override LossDict ForwardTrain(Tensor img, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,
+        IReadOnlyList<Tensor> gtLabels, IReadOnlyList<IInstanceMasks>? gtMasks = null, IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
+    {
+        CheckBatch(img, imgMetas);
+        using var scope = NewDisposeScope();
+        var x = ExtractFeat(img);
+        var losses = new LossDict();
+        var (cls, reg) = RpnHead.Forward(x);
+        var (lc, lb) = RpnHead.Loss(cls, reg, gtBboxes, imgMetas, gtBboxesIgnore);
+        losses.Add("loss_rpn_cls", lc);
+        losses.Add("loss_rpn_bbox", lb);
+        var proposalCfg = _trainCfg?.Get<ConfigDict?>("rpn_proposal", null) ?? _testCfg?.Get<ConfigDict>("rpn");
+        var proposals = RpnHead.GetBboxes(cls, reg, imgMetas, proposalCfg);
+        if (_neck is AugFPN { ConsistentSupervision: true, LastLaterals: { } laterals })
+            RoiHead.AuxiliaryFeatures = laterals;
+        try
+        {
+            foreach (var (k, v) in RoiHead.ForwardTrain(x, imgMetas, proposals, gtBboxes, gtLabels, gtBboxesIgnore, gtMasks).Items)
+                losses.Add(k, v);
+        }
+        finally
+        {
+            RoiHead.AuxiliaryFeatures = null;
+        }
+        return losses.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>RPN proposals per image [N, 5] in input-image coordinates (<c>simple_test_rpn</c>).</summary>
+    public List<Tensor> SimpleTestRpn(Tensor[] x, IReadOnlyList<ImgMeta> imgMetas)
+    {
+        var (cls, reg) = RpnHead.Forward(x);
+        var result = RpnHead.GetBboxes(cls, reg, imgMetas);
+        foreach (var t in cls.Concat(reg)) t.Dispose();
+        return result;
+    }
+
+    public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true)
+    {
+        CheckBatch(img, imgMetas);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var x = ExtractFeat(img);
+        var proposals = SimpleTestRpn(x, imgMetas);
+        return RoiHead.SimpleTest(x, proposals, imgMetas, rescale);
+    }
+}
+
+/// <summary>MMDetection's <c>FasterRCNN</c> (a <see cref="TwoStageDetector"/>).</summary>
+[Register(Registries.ModelsName, "FasterRCNN")]
+public sealed class FasterRCNN(ConfigDict backbone, ConfigDict rpnHead, ConfigDict roiHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+    ConfigDict? neck = null, string? pretrained = null, object? initCfg = null)
+    : TwoStageDetector(nameof(FasterRCNN), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg);
+
+/// <summary>MMDetection's <c>MaskRCNN</c> (a <see cref="TwoStageDetector"/>).</summary>
+[Register(Registries.ModelsName, "MaskRCNN")]
+public sealed class MaskRCNN(ConfigDict backbone, ConfigDict rpnHead, ConfigDict roiHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+    ConfigDict? neck = null, string? pretrained = null, object? initCfg = null)
+    : TwoStageDetector(nameof(MaskRCNN), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg);
+
+/// <summary>MMDetection's <c>CascadeRCNN</c> (a <see cref="TwoStageDetector"/> with a <see cref="CascadeRoIHead"/>).</summary>
+[Register(Registries.ModelsName, "CascadeRCNN")]
+public sealed class CascadeRCNN(ConfigDict backbone, ConfigDict? neck = null, ConfigDict? rpnHead = null, ConfigDict? roiHead = null,
+    ConfigDict? trainCfg = null, ConfigDict? testCfg = null, string? pretrained = null, object? initCfg = null)
+    : TwoStageDetector(nameof(CascadeRCNN), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg);

@@ -1,0 +1,187 @@
+using DetSharp.Config;
+using DetSharp.Models.Common;
+using DetSharp.Registry;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.Necks;
+
+/// <summary>
+/// MMDetection's <c>FPN</c>: 1×1 <c>lateral_convs</c> on inputs <c>start_level..end_level</c>, top-down pathway with
+/// nearest upsampling to the exact size of the finer map, 3×3 <c>fpn_convs</c>, then extra levels up to
+/// <c>num_outs</c>: stride-2 max pooling (kernel 1) when <c>add_extra_convs</c> is False, otherwise stride-2 3×3 convs
+/// (appended to <c>fpn_convs</c>) on the last input ('on_input', also what True means), the last lateral
+/// ('on_lateral') or the last output ('on_output'), with an optional ReLU before all but the first
+/// (<c>relu_before_extra_convs</c>). Convs are Xavier-uniform initialised.
+/// </summary>
+[Register(Registries.ModelsName, "FPN")]
+public class FPN : nn.Module<Tensor[], Tensor[]>
+{
+    /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
+    protected readonly int[] InChannelsList;
+    protected readonly int OutChannelsValue;
+    protected readonly int NumOuts;
+    protected readonly int StartLevel;
+    protected readonly int BackboneEndLevel;
+    protected readonly string? ExtraConvsOn;
+    protected readonly bool ReluBeforeExtraConvs;
+    protected readonly ConfigDict UpsampleCfg;
+    protected readonly List<ConvModule> LateralConvs = [];
+    protected readonly List<ConvModule> FpnConvs = [];
+
+    public FPN(
+        int[] inChannels,
+        int outChannels,
+        int numOuts,
+        int startLevel = 0,
+        int endLevel = -1,
+        object? addExtraConvs = null,
+        bool reluBeforeExtraConvs = false,
+        bool noNormOnLateral = false,
+        ConfigDict? convCfg = null,
+        ConfigDict? normCfg = null,
+        ConfigDict? actCfg = null,
+        ConfigDict? upsampleCfg = null,
+        object? initCfg = null)
+        : this(nameof(FPN), inChannels, outChannels, numOuts, startLevel, endLevel, addExtraConvs, reluBeforeExtraConvs,
+            noNormOnLateral, convCfg, normCfg, actCfg, upsampleCfg, initCfg)
+    {
+    }
+
+    protected FPN(
+        string name, int[] inChannels, int outChannels, int numOuts, int startLevel, int endLevel, object? addExtraConvs,
+        bool reluBeforeExtraConvs, bool noNormOnLateral, ConfigDict? convCfg, ConfigDict? normCfg, ConfigDict? actCfg,
+        ConfigDict? upsampleCfg, object? initCfg)
+        : base(name)
+    {
+        if (convCfg is not null) throw new DetSharpException($"{name}: conv_cfg is not supported.");
+        bool withRelu = false;
+        if (actCfg is not null)
+        {
+            if (actCfg.Get<string>("type") != "ReLU") throw new DetSharpException($"{name}: act_cfg type must be ReLU or None.");
+            withRelu = true;
+        }
+        InChannelsList = inChannels;
+        OutChannelsValue = outChannels;
+        NumOuts = numOuts;
+        StartLevel = startLevel;
+        ReluBeforeExtraConvs = reluBeforeExtraConvs;
+        UpsampleCfg = upsampleCfg ?? new ConfigDict { ["mode"] = "nearest" };
+        InitCfg = initCfg;
+        int numIns = inChannels.Length;
+        if (endLevel == -1 || endLevel == numIns - 1)
+        {
+            BackboneEndLevel = numIns;
+            if (numOuts < numIns - startLevel)
+                throw new DetSharpException($"{name}: num_outs ({numOuts}) must be at least len(in_channels) - start_level ({numIns - startLevel}).");
+        }
+        else
+        {
+            BackboneEndLevel = endLevel + 1;
+            if (endLevel >= numIns) throw new DetSharpException($"{name}: end_level ({endLevel}) must be < len(in_channels) ({numIns}).");
+            if (numOuts != endLevel - startLevel + 1)
+                throw new DetSharpException($"{name}: num_outs must equal end_level - start_level + 1 = {endLevel - startLevel + 1}.");
+        }
+        ExtraConvsOn = addExtraConvs switch
+        {
+            null or false => null,
+            true => "on_input",
+            "on_input" or "on_lateral" or "on_output" => (string)addExtraConvs,
+            _ => throw new DetSharpException($"{name}: add_extra_convs must be False, True, 'on_input', 'on_lateral' or 'on_output', got {ConfigValue.Describe(addExtraConvs)}."),
+        };
+
+        for (int i = startLevel; i < BackboneEndLevel; i++)
+        {
+            LateralConvs.Add(new ConvModule(inChannels[i], outChannels, 1, normCfg: noNormOnLateral ? null : normCfg, withRelu: withRelu));
+            FpnConvs.Add(new ConvModule(outChannels, outChannels, 3, padding: 1, normCfg: normCfg, withRelu: withRelu));
+        }
+        int extraLevels = numOuts - BackboneEndLevel + startLevel;
+        if (ExtraConvsOn is not null && extraLevels >= 1)
+        {
+            for (int i = 0; i < extraLevels; i++)
+            {
+                int cin = i == 0 && ExtraConvsOn == "on_input" ? inChannels[BackboneEndLevel - 1] : outChannels;
+                FpnConvs.Add(new ConvModule(cin, outChannels, 3, stride: 2, padding: 1, normCfg: normCfg, withRelu: withRelu));
+            }
+        }
+        register_module("lateral_convs", nn.ModuleList(LateralConvs.ToArray()));
+        register_module("fpn_convs", nn.ModuleList(FpnConvs.ToArray()));
+        foreach (var c in LateralConvs.Concat(FpnConvs)) ModuleTools.XavierUniformInit(c.Conv);
+    }
+
+    /// <summary>The <c>init_cfg</c> as given.</summary>
+    public object? InitCfg { get; }
+
+    /// <summary>Output channels of every level.</summary>
+    public int OutChannels => OutChannelsValue;
+
+    /// <summary>Adds <paramref name="coarse"/> upsampled to <paramref name="fine"/>'s size (or by upsample_cfg.scale_factor).</summary>
+    protected Tensor Upsample(Tensor coarse, Tensor fine)
+    {
+        string mode = UpsampleCfg.Get("mode", "nearest");
+        var m = mode switch
+        {
+            "nearest" => InterpolationMode.Nearest,
+            "bilinear" => InterpolationMode.Bilinear,
+            _ => throw new DetSharpException($"FPN: upsample_cfg mode '{mode}' is not supported."),
+        };
+        bool? alignCorners = UpsampleCfg.TryGet<bool>("align_corners", out var ac) ? ac : null;
+        if (UpsampleCfg.TryGet<double>("scale_factor", out var sf))
+            return nn.functional.interpolate(coarse, scale_factor: [sf, sf], mode: m, align_corners: alignCorners);
+        return nn.functional.interpolate(coarse, size: [fine.shape[2], fine.shape[3]], mode: m, align_corners: alignCorners);
+    }
+
+    /// <summary>The 1×1 lateral maps (M levels) before the top-down sums.</summary>
+    protected List<Tensor> Laterals(Tensor[] inputs)
+    {
+        if (inputs.Length != InChannelsList.Length)
+            throw new ArgumentException($"FPN expects {InChannelsList.Length} input maps, got {inputs.Length}.");
+        var laterals = new List<Tensor>();
+        for (int i = 0; i < LateralConvs.Count; i++)
+            laterals.Add(LateralConvs[i].forward(inputs[i + StartLevel]));
+        return laterals;
+    }
+
+    /// <summary>Top-down pathway, output convs and extra levels over (possibly augmented) laterals.</summary>
+    protected Tensor[] TopDown(Tensor[] inputs, List<Tensor> laterals)
+    {
+        int used = laterals.Count;
+        for (int i = used - 1; i > 0; i--)
+            laterals[i - 1] = laterals[i - 1] + Upsample(laterals[i], laterals[i - 1]);
+        var outs = new List<Tensor>();
+        for (int i = 0; i < used; i++) outs.Add(FpnConvs[i].forward(laterals[i]));
+        if (NumOuts > outs.Count)
+        {
+            if (ExtraConvsOn is null)
+            {
+                for (int i = 0; i < NumOuts - used; i++)
+                    outs.Add(nn.functional.max_pool2d(outs[^1], 1, stride: 2));
+            }
+            else
+            {
+                Tensor source = ExtraConvsOn switch
+                {
+                    "on_input" => inputs[BackboneEndLevel - 1],
+                    "on_lateral" => laterals[^1],
+                    _ => outs[^1],
+                };
+                outs.Add(FpnConvs[used].forward(source));
+                for (int i = used + 1; i < NumOuts; i++)
+                    outs.Add(FpnConvs[i].forward(ReluBeforeExtraConvs ? nn.functional.relu(outs[^1]) : outs[^1]));
+            }
+        }
+        return outs.ToArray();
+    }
+
+    public override Tensor[] forward(Tensor[] inputs)
+    {
+        using var scope = NewDisposeScope();
+        var outs = TopDown(inputs, Laterals(inputs));
+        foreach (var o in outs) o.MoveToOuterDisposeScope();
+        return outs;
+    }
+}

@@ -1,0 +1,107 @@
+using DetSharp.Registry;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.TaskModules;
+
+/// <summary>Encodes boxes as regression targets and decodes predictions back (MMDetection's box coders).</summary>
+public interface IBBoxCoder
+{
+    /// <summary>Deltas of <paramref name="gtBboxes"/> relative to <paramref name="bboxes"/> ([N, 4] each).</summary>
+    Tensor Encode(Tensor bboxes, Tensor gtBboxes);
+
+    /// <summary>Boxes from deltas ([N, 4·k]) applied to <paramref name="bboxes"/> ([N, 4]), clipped to <paramref name="maxShape"/> (h, w) when given.</summary>
+    Tensor Decode(Tensor bboxes, Tensor deltas, (int Height, int Width)? maxShape = null);
+}
+
+/// <summary>
+/// MMDetection's <c>DeltaXYWHBBoxCoder</c>: <c>bbox2delta</c> = ((gx−px)/pw, (gy−py)/ph, log(gw/pw), log(gh/ph)),
+/// normalised by <c>target_means</c>/<c>target_stds</c>; <c>delta2bbox</c> denormalises, clamps dw/dh to
+/// ±|log(wh_ratio_clip)| (default 16/1000), optionally clamps the centre shift (<c>add_ctr_clamp</c>, <c>ctr_clamp</c>),
+/// and clips to the image (<c>clip_border</c>) with x in [0, w], y in [0, h].
+/// </summary>
+[Register(Registries.TaskModulesName, "DeltaXYWHBBoxCoder")]
+public sealed class DeltaXYWHBBoxCoder : IBBoxCoder
+{
+    private readonly float[] _means;
+    private readonly float[] _stds;
+
+    public DeltaXYWHBBoxCoder(double[]? targetMeans = null, double[]? targetStds = null, bool clipBorder = true,
+        bool addCtrClamp = false, double ctrClamp = 32, double whRatioClip = 16.0 / 1000)
+    {
+        _means = (targetMeans ?? [0, 0, 0, 0]).Select(v => (float)v).ToArray();
+        _stds = (targetStds ?? [1, 1, 1, 1]).Select(v => (float)v).ToArray();
+        if (_means.Length != 4 || _stds.Length != 4) throw new DetSharpException("DeltaXYWHBBoxCoder: target_means and target_stds need 4 values.");
+        ClipBorder = clipBorder;
+        AddCtrClamp = addCtrClamp;
+        CtrClamp = ctrClamp;
+        WhRatioClip = whRatioClip;
+    }
+
+    public bool ClipBorder { get; }
+
+    public bool AddCtrClamp { get; }
+
+    public double CtrClamp { get; }
+
+    public double WhRatioClip { get; }
+
+    public Tensor Encode(Tensor bboxes, Tensor gtBboxes)
+    {
+        using var scope = NewDisposeScope();
+        var p = bboxes.to_type(ScalarType.Float32);
+        var g = gtBboxes.to_type(ScalarType.Float32);
+        var px = (p[.., 0] + p[.., 2]) * 0.5f;
+        var py = (p[.., 1] + p[.., 3]) * 0.5f;
+        var pw = p[.., 2] - p[.., 0];
+        var ph = p[.., 3] - p[.., 1];
+        var gx = (g[.., 0] + g[.., 2]) * 0.5f;
+        var gy = (g[.., 1] + g[.., 3]) * 0.5f;
+        var gw = g[.., 2] - g[.., 0];
+        var gh = g[.., 3] - g[.., 1];
+        var deltas = stack([(gx - px) / pw, (gy - py) / ph, log(gw / pw), log(gh / ph)], -1);
+        var means = tensor(_means, device: deltas.device).unsqueeze(0);
+        var stds = tensor(_stds, device: deltas.device).unsqueeze(0);
+        return deltas.sub(means).div(stds).MoveToOuterDisposeScope();
+    }
+
+    public Tensor Decode(Tensor bboxes, Tensor deltas, (int Height, int Width)? maxShape = null)
+    {
+        long n = deltas.shape[0];
+        if (n == 0) return deltas.alias();
+        using var scope = NewDisposeScope();
+        long k = deltas.shape[1] / 4;
+        var d = deltas.reshape(-1, 4);
+        var means = tensor(_means, device: d.device).view(1, -1);
+        var stds = tensor(_stds, device: d.device).view(1, -1);
+        var denorm = d * stds + means;
+        var dxy = denorm[.., 0..2];
+        var dwh = denorm[.., 2..4];
+        var rois = bboxes.repeat(1, k).reshape(-1, 4);
+        var pxy = (rois[.., 0..2] + rois[.., 2..4]) * 0.5f;
+        var pwh = rois[.., 2..4] - rois[.., 0..2];
+        var dxyWh = pwh * dxy;
+        double maxRatio = Math.Abs(Math.Log(WhRatioClip));
+        if (AddCtrClamp)
+        {
+            dxyWh = dxyWh.clamp(-CtrClamp, CtrClamp);
+            dwh = dwh.clamp(max: maxRatio);
+        }
+        else
+        {
+            dwh = dwh.clamp(-maxRatio, maxRatio);
+        }
+        var gxy = pxy + dxyWh;
+        var gwh = pwh * dwh.exp();
+        var x1y1 = gxy - gwh * 0.5f;
+        var x2y2 = gxy + gwh * 0.5f;
+        var boxes = cat([x1y1, x2y2], -1);
+        if (ClipBorder && maxShape is { } s)
+        {
+            var x = boxes[.., TensorIndex.Slice(0, null, 2)].clamp(0, s.Width);
+            var y = boxes[.., TensorIndex.Slice(1, null, 2)].clamp(0, s.Height);
+            boxes = stack([x[.., 0], y[.., 0], x[.., 1], y[.., 1]], -1);
+        }
+        return boxes.reshape(n, -1).MoveToOuterDisposeScope();
+    }
+}

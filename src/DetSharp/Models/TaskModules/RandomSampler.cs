@@ -1,0 +1,69 @@
+using DetSharp.Registry;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.TaskModules;
+
+/// <summary>Samples positives and negatives from an assignment.</summary>
+public interface IBBoxSampler
+{
+    SamplingResult Sample(AssignResult assignResult, Tensor bboxes, Tensor gtBboxes, Tensor? gtLabels = null);
+}
+
+/// <summary>
+/// MMDetection's <c>RandomSampler</c> (via <c>BaseSampler.sample</c>): optionally prepends the GT boxes as proposals
+/// (<c>add_gt_as_proposals</c>), then draws up to <c>num · pos_fraction</c> positives and the rest negatives
+/// (at most <c>neg_pos_ub · max(1, #pos)</c> when <c>neg_pos_ub</c> ≥ 0) uniformly at random with torch's generator
+/// (<c>randperm</c>); indices come back sorted (<c>unique</c>).
+/// </summary>
+[Register(Registries.TaskModulesName, "RandomSampler")]
+public sealed class RandomSampler(int num, double posFraction, double negPosUb = -1, bool addGtAsProposals = true) : IBBoxSampler
+{
+    public int Num { get; } = num;
+
+    public double PosFraction { get; } = posFraction;
+
+    public double NegPosUb { get; } = negPosUb;
+
+    public bool AddGtAsProposals { get; } = addGtAsProposals;
+
+    public SamplingResult Sample(AssignResult assignResult, Tensor bboxes, Tensor gtBboxes, Tensor? gtLabels = null)
+    {
+        using var scope = NewDisposeScope();
+        if (bboxes.dim() < 2) bboxes = bboxes.unsqueeze(0);
+        bboxes = bboxes[.., 0..4];
+        var gtFlags = zeros(bboxes.shape[0], ScalarType.Byte, bboxes.device);
+        if (AddGtAsProposals && gtBboxes.shape[0] > 0)
+        {
+            if (gtLabels is null) throw new ArgumentException("gt_labels must be given when add_gt_as_proposals is True.");
+            bboxes = cat([gtBboxes.to_type(bboxes.dtype), bboxes]);
+            assignResult.AddGt(gtLabels);
+            gtFlags = cat([ones(gtBboxes.shape[0], ScalarType.Byte, bboxes.device), gtFlags]);
+        }
+        int numExpectedPos = (int)(Num * PosFraction);
+        var posInds = Choose(nonzero(assignResult.GtInds > 0).view(-1), numExpectedPos).unique().Item1;
+        long numSampledPos = posInds.numel();
+        long numExpectedNeg = Num - numSampledPos;
+        if (NegPosUb >= 0)
+        {
+            long bound = (long)(NegPosUb * Math.Max(1, numSampledPos));
+            numExpectedNeg = Math.Min(numExpectedNeg, bound);
+        }
+        var negInds = Choose(nonzero(assignResult.GtInds == 0).view(-1), numExpectedNeg).unique().Item1;
+        var result = new SamplingResult(posInds, negInds, bboxes, gtBboxes, assignResult, gtFlags);
+        foreach (var t in new[] { result.PosInds, result.NegInds, result.PosBboxes, result.NegBboxes, result.PosIsGt, result.PosAssignedGtInds, result.PosGtBboxes })
+            t.MoveToOuterDisposeScope();
+        result.PosGtLabels?.MoveToOuterDisposeScope();
+        assignResult.GtInds.MoveToOuterDisposeScope();
+        assignResult.MaxOverlaps.MoveToOuterDisposeScope();
+        assignResult.Labels?.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    private static Tensor Choose(Tensor gallery, long num)
+    {
+        if (gallery.numel() <= num) return gallery;
+        var perm = randperm(gallery.numel(), device: gallery.device)[..(int)num];
+        return gallery[perm];
+    }
+}
