@@ -24,9 +24,7 @@ public sealed class LossDict
         var result = new Dictionary<string, Tensor>();
         foreach (var (key, values) in _items)
         {
-            Tensor acc = values[0].mean();
-            for (int i = 1; i < values.Length; i++) acc = acc + values[i].mean();
-            result[key] = acc;
+            result[key] = values.Length == 1 ? values[0].mean() : stack(values.Select(v => v.mean()).ToArray()).sum();
         }
         return result;
     }
@@ -38,10 +36,8 @@ public sealed class LossDict
     public (Tensor Total, Dictionary<string, double> LogVars) Parse()
     {
         var reduced = Reduced();
-        Tensor? total = null;
-        foreach (var (k, v) in reduced)
-            if (k.Contains("loss", StringComparison.Ordinal)) total = total is null ? v : total + v;
-        total ??= tensor(0f);
+        var parts = reduced.Where(kv => kv.Key.Contains("loss", StringComparison.Ordinal)).Select(kv => kv.Value).ToArray();
+        var total = parts.Length == 0 ? tensor(0f) : stack(parts).sum();
         var log = new Dictionary<string, double>();
         foreach (var (k, v) in reduced) log[k] = v.item<float>();
         log["loss"] = total.item<float>();
