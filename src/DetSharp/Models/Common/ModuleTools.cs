@@ -150,3 +150,38 @@ public sealed record LoadReport(IReadOnlyList<string> MissingKeys, IReadOnlyList
         return parts.Count == 0 ? "all keys matched" : string.Join("\n", parts);
     }
 }
+
+/// <summary>The printed module tree of <c>detsharp print-model</c>.</summary>
+public static class ModuleTree
+{
+    /// <summary>
+    /// One line per module: indented attribute name, type, and its parameter counts (all / trainable), e.g.
+    /// <c>  backbone: ResNet  params 23,508,032  trainable 23,282,688</c>; leaf layers show their parameter shapes.
+    /// </summary>
+    public static string Format(nn.Module root, int maxDepth = int.MaxValue)
+    {
+        var sb = new StringBuilder();
+        Write(sb, root, root.GetType().Name, 0, maxDepth);
+        var (total, trainable) = ModuleTools.CountParameters(root);
+        sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"Total params: {total:N0}\nTrainable params: {trainable:N0}\nNon-trainable params: {total - trainable:N0}\n");
+        return sb.ToString();
+    }
+
+    private static void Write(StringBuilder sb, nn.Module m, string label, int depth, int maxDepth)
+    {
+        var (total, trainable) = ModuleTools.CountParameters(m);
+        sb.Append(' ', depth * 2).Append(label);
+        var children = m.named_children().ToList();
+        if (children.Count == 0)
+        {
+            var own = m.named_parameters(recurse: false).Select(p => $"{p.name} {ModuleTools.FormatShape(p.parameter.shape)}").ToList();
+            if (own.Count > 0) sb.Append("  (").Append(string.Join(", ", own)).Append(')');
+        }
+        if (total > 0)
+            sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"  params {total:N0}").Append(trainable == total ? "" : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"  trainable {trainable:N0}"));
+        sb.Append('\n');
+        if (depth >= maxDepth) return;
+        foreach (var (name, child) in children)
+            Write(sb, child, $"({name}): {child.GetType().Name}", depth + 1, maxDepth);
+    }
+}
