@@ -161,10 +161,17 @@ public static class ModuleTree
     public static string Format(nn.Module root, int maxDepth = int.MaxValue)
     {
         var sb = new StringBuilder();
-        Write(sb, root, root.GetType().Name, 0, maxDepth);
+        Write(sb, root, TypeName(root), 0, maxDepth);
         var (total, trainable) = ModuleTools.CountParameters(root);
         sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"Total params: {total:N0}\nTrainable params: {trainable:N0}\nNon-trainable params: {total - trainable:N0}\n");
         return sb.ToString();
+    }
+
+    private static string TypeName(nn.Module m)
+    {
+        string n = m.GetType().Name;
+        int tick = n.IndexOf('`', StringComparison.Ordinal);
+        return tick < 0 ? n : n[..tick];
     }
 
     private static void Write(StringBuilder sb, nn.Module m, string label, int depth, int maxDepth)
@@ -182,6 +189,6 @@ public static class ModuleTree
         sb.Append('\n');
         if (depth >= maxDepth) return;
         foreach (var (name, child) in children)
-            Write(sb, child, $"({name}): {child.GetType().Name}", depth + 1, maxDepth);
+            Write(sb, child, $"({name}): {TypeName(child)}", depth + 1, maxDepth);
     }
 }
