@@ -62,6 +62,8 @@ static void Run(string name, int numImages, CocoIouType iouType, int seed)
         }
     }
     var gt = new CocoApi(images, cats, gts);
+    var cpu = Process.GetCurrentProcess();
+    var cpu0 = cpu.TotalProcessorTime;
     var sw = Stopwatch.StartNew();
     var dt = CocoResults.FromDetections(dts, gt);
     var eval = new CocoEval(gt, dt, iouType);
@@ -73,7 +75,9 @@ static void Run(string name, int numImages, CocoIouType iouType, int seed)
     eval.Summarize();
     Console.WriteLine($"{name}: {numImages} images, {gts.Count} GT ({gts.Count(g => g.IsCrowd)} crowd), {dts.Count} dets");
     Console.Write(eval.SummaryText);
-    Console.WriteLine($"{name}: loadRes {load:F2} s, evaluate {evaluate:F2} s, accumulate {accumulate:F2} s, total {sw.Elapsed.TotalSeconds:F2} s ({Environment.ProcessorCount} cores)\n");
+    cpu.Refresh();
+    double cpuSeconds = (cpu.TotalProcessorTime - cpu0).TotalSeconds;
+    Console.WriteLine($"{name}: loadRes {load:F2} s, evaluate {evaluate:F2} s, accumulate {accumulate:F2} s, total {sw.Elapsed.TotalSeconds:F2} s wall, {cpuSeconds:F2} s CPU ({Environment.ProcessorCount} cores)\n");
 }
 
 static double[] Octagon(BoxXywh b)
