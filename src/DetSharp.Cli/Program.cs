@@ -1,8 +1,14 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using DetSharp.Cli;
 using DetSharp.Cli.Commands;
 
-var root = new RootCommand("DetSharp: object detection and instance segmentation for .NET, MMDetection-style.");
+// Named explicitly: the assembly is DetSharp.Cli (see the csproj), but users type `detsharp`.
+var root = new Command("detsharp", "DetSharp: object detection and instance segmentation for .NET, MMDetection-style.")
+{
+    new HelpOption(),
+    new VersionOption(),
+};
 root.Options.Add(CliErrors.VerboseOption);
 root.Subcommands.Add(EnvCommand.Create());
 root.Subcommands.Add(PrintConfigCommand.Create());
