@@ -1,0 +1,34 @@
+using System.Globalization;
+using DetSharp.Benchmarks;
+using TorchSharp;
+
+// Usage: DetSharp.Bench ops [--reps N] [--warmup N] [--filter TEXT]
+if (args.Length == 0 || args[0] != "ops")
+{
+    Console.Error.WriteLine("usage: DetSharp.Bench ops [--reps N] [--warmup N] [--filter TEXT]");
+    return 2;
+}
+
+int reps = 5, warmup = 1;
+string? filter = null;
+for (int i = 1; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--warmup": warmup = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--filter": filter = args[++i]; break;
+        default:
+            Console.Error.WriteLine($"unknown option '{args[i]}'");
+            return 2;
+    }
+}
+
+// TorchVision.NET's nms and box_iou are the tensor-op baselines.
+var baselines = new OpsBaselines(
+    "TorchVision.NET nms",
+    (boxes, scores, thr) => torchvision.ops.nms(boxes, scores, thr),
+    "TorchVision.NET box_iou",
+    (a, b) => torchvision.ops.box_iou(a, b));
+OpsBenchmark.Run(Console.Out, new OpsBenchmarkOptions(reps, warmup, filter, baselines));
+return 0;
