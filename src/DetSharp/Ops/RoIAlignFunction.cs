@@ -25,9 +25,8 @@ internal sealed class RoIAlignFunction : autograd.SingleTensorFunction<RoIAlignF
         bool channelsLast = o.Mode == RoIAlignPoolMode.Avg && (vars.Length < 4 || (bool)vars[3]);
 
         // The kernel reads raw buffers: make both contiguous float32 (no copy when they already are).
-        var x = input.contiguous();
         var r = rois.to_type(ScalarType.Float32).contiguous();
-        int n = (int)x.shape[0], c = (int)x.shape[1], h = (int)x.shape[2], w = (int)x.shape[3];
+        int n = (int)input.shape[0], c = (int)input.shape[1], h = (int)input.shape[2], w = (int)input.shape[3];
         int k = (int)r.shape[0];
         var output = empty(new long[] { k, c, o.OutputHeight, o.OutputWidth }, ScalarType.Float32);
         var argmax = o.Mode == RoIAlignPoolMode.Max
@@ -35,7 +34,8 @@ internal sealed class RoIAlignFunction : autograd.SingleTensorFunction<RoIAlignF
             : empty(new long[] { 0 }, ScalarType.Int32);
         if (k > 0 && c > 0 && channelsLast)
         {
-            using var nhwc = x.permute(0, 2, 3, 1).contiguous();
+            // Zero-copy when the input is already in channels_last memory format.
+            using var nhwc = input.permute(0, 2, 3, 1).contiguous();
             fixed (byte* px = nhwc.bytes, pr = r.bytes, po = output.bytes)
             {
                 RoIAlignNhwcKernel.Forward((float*)px, n, c, h, w, (float*)pr, k, (float*)po, o);
@@ -43,6 +43,7 @@ internal sealed class RoIAlignFunction : autograd.SingleTensorFunction<RoIAlignF
         }
         else if (k > 0 && c > 0)
         {
+            using var x = input.contiguous();
             fixed (byte* px = x.bytes, pr = r.bytes, po = output.bytes, pa = argmax.bytes)
             {
                 RoIAlignCpuKernel.Forward((float*)px, n, c, h, w, (float*)pr, k, (float*)po, (int*)pa, o);
@@ -51,7 +52,7 @@ internal sealed class RoIAlignFunction : autograd.SingleTensorFunction<RoIAlignF
 
         ctx.save_for_backward(new List<Tensor> { r, argmax });
         ctx.save_data(OptionsKey, o);
-        ctx.save_data(ShapeKey, x.shape);
+        ctx.save_data(ShapeKey, input.shape);
         ctx.save_data(LayoutKey, channelsLast);
         return output;
     }
