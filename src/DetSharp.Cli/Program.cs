@@ -14,5 +14,6 @@ root.Subcommands.Add(EnvCommand.Create());
 root.Subcommands.Add(PrintConfigCommand.Create());
 root.Subcommands.Add(CocoEvalCommand.Create());
 root.Subcommands.Add(AnalyzeLogsCommand.Create());
+root.Subcommands.Add(BenchmarkCommand.Create());
 
 return CliErrors.Run(root, args);
