@@ -24,6 +24,9 @@ public sealed record CocoAnnotation
     public bool IsCrowd { get; init; }
     public CocoSegmentation? Segmentation { get; init; }
     public double Score { get; init; }
+
+    /// <summary>The decoded mask of a result, kept from <see cref="CocoResults"/> so evaluation does not decode it again.</summary>
+    internal Rle? DecodedMask { get; init; }
 }
 
 /// <summary>pycocotools' <c>COCO</c> object: a COCO-format ground truth, or a results set bound to one (<see cref="CocoResults"/>).</summary>

@@ -294,6 +294,7 @@ public sealed class CocoEval
     /// </summary>
     private static Rle DetectionRle(CocoAnnotation a, (int H, int W) imgSize)
     {
+        if (a.DecodedMask is { } decoded && decoded.Height == imgSize.H && decoded.Width == imgSize.W) return decoded;
         if (a.Segmentation is null && a.HasBbox)
         {
             var b = a.Bbox;

@@ -111,6 +111,7 @@ public static class CocoResults
             IsCrowd = false,
             Bbox = d.HasBbox ? d.Bbox : rle.ToBbox(),
             HasBbox = true,
+            DecodedMask = rle,
         };
     }
 
