@@ -8,5 +8,6 @@ root.Subcommands.Add(EnvCommand.Create());
 root.Subcommands.Add(PrintConfigCommand.Create());
 root.Subcommands.Add(CocoEvalCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(BrowseDatasetCommand.Create());
 
 return CliErrors.Run(root, args);

@@ -138,7 +138,7 @@ public sealed class DataLoader(IDetDataset dataset, int samplesPerGpu = 2, int w
     }
 
     /// <summary>A stable (process-independent) seed from the loader seed and the sample's position (SplitMix64 steps).</summary>
-    internal static int SampleSeed(int seed, int epoch, int batch, int slot)
+    public static int SampleSeed(int seed, int epoch, int batch, int slot)
     {
         ulong x = (ulong)(uint)seed;
         foreach (int part in new[] { epoch, batch, slot })
