@@ -4,6 +4,12 @@ using DetSharp.Structures;
 
 // A seeded COCO-val-sized COCOeval problem: 5,000 images, 80 categories, ~36,000 GT boxes (about 1% crowd RLEs),
 // 100 detections per image; segm on 500 images with polygon GT and compressed-RLE detections.
+// `pipeline [N]` times the seed's Cityscapes training pipeline instead (bench/README.md).
+if (args.Length > 0 && args[0] == "pipeline")
+{
+    PipelineBench.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 16);
+    return;
+}
 int seed = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 0;
 Run("bbox", 5000, CocoIouType.Bbox, seed);
 Run("segm", 500, CocoIouType.Segm, seed);
