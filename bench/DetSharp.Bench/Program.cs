@@ -5,11 +5,18 @@ using TorchSharp;
 
 // Usage: DetSharp.Bench ops [--reps N] [--warmup N] [--filter TEXT]
 //        DetSharp.Bench coco-eval [seed]
-const string Usage = "usage: DetSharp.Bench ops [--reps N] [--warmup N] [--filter TEXT] | coco-eval [seed]";
+//        DetSharp.Bench pipeline [N]   (the seed's Cityscapes training pipeline, bench/README.md)
+const string Usage = "usage: DetSharp.Bench ops [--reps N] [--warmup N] [--filter TEXT] | coco-eval [seed] | pipeline [N]";
 if (args.Length == 0)
 {
     Console.Error.WriteLine(Usage);
     return 2;
+}
+
+if (args[0] == "pipeline")
+{
+    PipelineBench.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 16);
+    return 0;
 }
 
 if (args[0] == "coco-eval")

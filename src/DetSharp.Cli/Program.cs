@@ -15,5 +15,7 @@ root.Subcommands.Add(PrintConfigCommand.Create());
 root.Subcommands.Add(CocoEvalCommand.Create());
 root.Subcommands.Add(AnalyzeLogsCommand.Create());
 root.Subcommands.Add(BenchmarkCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(BrowseDatasetCommand.Create());
 
 return CliErrors.Run(root, args);
