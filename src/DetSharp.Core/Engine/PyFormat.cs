@@ -63,6 +63,14 @@ public static class PyFormat
         return negative ? "-" + body : body;
     }
 
+    /// <summary>Python's <c>f'{x:.Ne}'</c>: <c>1.978e-03</c>.</summary>
+    public static string Sci(double x, int decimals) =>
+        double.IsFinite(x) ? x.ToString("0." + new string('0', decimals) + "e+00", CultureInfo.InvariantCulture) : Fixed(x, decimals);
+
+    /// <summary>Python's <c>f'{x:.Nf}'</c> (nan/inf spelled as Python does).</summary>
+    public static string Fixed(double x, int decimals) =>
+        double.IsNaN(x) ? "nan" : double.IsInfinity(x) ? (x > 0 ? "inf" : "-inf") : x.ToString("F" + decimals, CultureInfo.InvariantCulture);
+
     /// <summary>Python's <c>round(x, ndigits)</c> (half to even).</summary>
     public static double Round(double x, int digits) =>
         double.IsFinite(x) ? Math.Round(x, digits, MidpointRounding.ToEven) : x;

@@ -6,7 +6,7 @@ namespace DetSharp.Engine;
 
 /// <summary>
 /// A detector's named losses in order. Each entry is one tensor or a list of tensors (per-level losses, as MMDetection's
-/// dense heads return). Add with the collection initializer: <c>new LossDict { ["loss_cls"] = t, ["loss_rpn_bbox"] = [l1, l2] }</c>.
+/// dense heads return). Add with the collection initializer: <c>new LossDict { { "loss_cls", t }, { "loss_rpn_bbox", [l1, l2] } }</c>.
 /// </summary>
 public sealed class LossDict : IEnumerable<KeyValuePair<string, IReadOnlyList<Tensor>>>
 {

@@ -98,10 +98,9 @@ public sealed class TextLoggerHook(int interval = 10, bool ignoreLast = true, bo
     }
 
     /// <summary>Python's <c>f'{lr:.3e}'</c>: <c>1.978e-03</c>.</summary>
-    public static string FormatLr(double lr) => lr.ToString("0.000e+00", CultureInfo.InvariantCulture);
+    public static string FormatLr(double lr) => PyFormat.Sci(lr, 3);
 
-    private static string F(double value, int decimals) =>
-        double.IsNaN(value) ? "nan" : double.IsInfinity(value) ? (value > 0 ? "inf" : "-inf") : value.ToString("F" + decimals, CultureInfo.InvariantCulture);
+    private static string F(double value, int decimals) => PyFormat.Fixed(value, decimals);
 
     private void DumpLog(IEnumerable<KeyValuePair<string, object?>> logDict)
     {
