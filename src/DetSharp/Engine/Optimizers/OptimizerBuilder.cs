@@ -85,7 +85,7 @@ public static class OptimizerBuilder
                 if (paramwise.ContainsKey(key))
                     throw new DetSharpException($"{where}.paramwise_cfg.{key} needs {where}.weight_decay to be set.");
             foreach (var key in customKeys.Keys)
-                if (customKeys.Get<ConfigDict>(key).ContainsKey("decay_mult"))
+                if (CustomKey(customKeys, key, where).ContainsKey("decay_mult"))
                     throw new DetSharpException($"{where}.paramwise_cfg.custom_keys['{key}'].decay_mult needs {where}.weight_decay to be set.");
         }
         // Longest keys first; ties in alphabetical order (mmcv sorts alphabetically, then stably by length).
@@ -98,6 +98,10 @@ public static class OptimizerBuilder
         AddParams(groups, model, "", baseLr, baseWd, settings, seen);
         return groups;
     }
+
+    // Keys are parameter-name fragments with dots ('backbone.layer1'), so they are looked up directly, not as config paths.
+    private static ConfigDict CustomKey(ConfigDict customKeys, string key, string where) =>
+        customKeys[key] as ConfigDict ?? throw new DetSharpException($"{where}.paramwise_cfg.custom_keys['{key}'] must be a dict such as dict(lr_mult=0.1, decay_mult=1.0).");
 
     private sealed record Settings(double BiasLrMult, double BiasDecayMult, double NormDecayMult, double DwconvDecayMult,
         bool BypassDuplicate, ConfigDict CustomKeys, IReadOnlyList<string> SortedKeys);
@@ -126,7 +130,7 @@ public static class OptimizerBuilder
             {
                 if (!matchName.Contains(key, StringComparison.Ordinal)) continue;
                 isCustom = true;
-                var custom = s.CustomKeys.Get<ConfigDict>(key);
+                var custom = CustomKey(s.CustomKeys, key, "optimizer");
                 lr = baseLr * custom.Get("lr_mult", 1.0);
                 if (baseWd is { } w) wd = w * custom.Get("decay_mult", 1.0);
                 break;
