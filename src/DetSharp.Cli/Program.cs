@@ -7,5 +7,6 @@ root.Options.Add(CliErrors.VerboseOption);
 root.Subcommands.Add(EnvCommand.Create());
 root.Subcommands.Add(PrintConfigCommand.Create());
 root.Subcommands.Add(CocoEvalCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
 
 return CliErrors.Run(root, args);

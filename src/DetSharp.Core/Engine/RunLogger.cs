@@ -42,9 +42,10 @@ public sealed class RunLogger : IDisposable
 
     public void Warning(string message) => Write("WARNING", message);
 
-    public void Error(string message) => Write("ERROR", message);
+    /// <summary>Logs an error; <paramref name="toConsole"/> false keeps it to the log file (the caller reports it on the console).</summary>
+    public void Error(string message, bool toConsole = true) => Write("ERROR", message, toConsole);
 
-    private void Write(string level, string message)
+    private void Write(string level, string message, bool toConsole = true)
     {
         string stamp = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss,fff", CultureInfo.InvariantCulture);
         string line = $"{stamp} - {Name} - {level} - {message}";
@@ -52,7 +53,7 @@ public sealed class RunLogger : IDisposable
         {
             Messages.Add(message);
             _file?.WriteLine(line);
-            if (_console is null) return;
+            if (_console is null || !toConsole) return;
             ClearProgress();
             _console.WriteLine(line);
             _console.Flush();

@@ -107,6 +107,21 @@ public static class TrainDetector
 
         string timestamp = DateTime.Now.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
         var logger = new RunLogger(Path.Combine(workDir, $"{timestamp}.log"), options.Console, options.Interactive);
+        try
+        {
+            return Prepare(cfg, options, components, workDir, dumpName, timestamp, logger);
+        }
+        catch (Exception e)
+        {
+            logger.Error(e.Message, toConsole: false);
+            logger.Dispose();
+            throw;
+        }
+    }
+
+    private static (BaseRunner Runner, IReadOnlyList<IBatchSource> Loaders, IReadOnlyList<(string, int)> Workflow) Prepare(
+        Config.Config cfg, TrainOptions options, TrainComponents components, string workDir, string dumpName, string timestamp, RunLogger logger)
+    {
         string dash = new string('-', 60) + "\n";
         string envInfo = string.Join("\n", CollectEnv.Collect().Select(e => $"{e.Key}: {e.Value}"));
         logger.Info("Environment info:\n" + dash + envInfo + "\n" + dash);
@@ -208,7 +223,7 @@ public static class TrainDetector
         }
         catch (TrainingDivergedException e)
         {
-            runner.Logger.Error(e.Message);
+            runner.Logger.Error(e.Message, toConsole: false);
             throw;
         }
         finally
