@@ -17,5 +17,6 @@ root.Subcommands.Add(AnalyzeLogsCommand.Create());
 root.Subcommands.Add(BenchmarkCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(BrowseDatasetCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
 
 return CliErrors.Run(root, args);
