@@ -14,7 +14,7 @@ internal static class CliErrors
         Recursive = true,
     };
 
-    public static int Run(RootCommand root, string[] args)
+    public static int Run(Command root, string[] args)
     {
         var parse = root.Parse(args);
         bool verbose = parse.GetValue(VerboseOption);

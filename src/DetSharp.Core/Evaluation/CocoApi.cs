@@ -4,13 +4,18 @@ using DetSharp.Structures;
 namespace DetSharp.Evaluation;
 
 /// <summary>One <c>images[]</c> record.</summary>
-public sealed record CocoImage(long Id, int Width, int Height, string? FileName);
+public sealed record CocoImage(long Id, int Width, int Height, string? FileName)
+{
+    /// <summary>The record's other keys (e.g. Cityscapes' <c>segm_file</c>), as in the JSON.</summary>
+    public IReadOnlyDictionary<string, JsonElement> Extra { get; init; } = CocoAnnotation.NoExtra;
+}
 
 /// <summary>One <c>categories[]</c> record.</summary>
 public sealed record CocoCategory(long Id, string Name);
 
 /// <summary>
-/// One annotation (ground truth) or detection (result). Extra JSON keys are tolerated and not kept.
+/// One annotation (ground truth) or detection (result). Keys other than the COCO ones (e.g. <c>occ</c>, <c>truncate</c>,
+/// <c>direct</c>, <c>ignore</c>) are kept in <see cref="Extra"/>.
 /// For detections <see cref="Id"/> is 1..N in file order, <see cref="Score"/> is set and <see cref="IsCrowd"/> is false.
 /// </summary>
 public sealed record CocoAnnotation
@@ -24,6 +29,14 @@ public sealed record CocoAnnotation
     public bool IsCrowd { get; init; }
     public CocoSegmentation? Segmentation { get; init; }
     public double Score { get; init; }
+
+    /// <summary>The decoded mask of a result, kept from <see cref="CocoResults"/> so evaluation does not decode it again.</summary>
+    internal Rle? DecodedMask { get; init; }
+
+    /// <summary>The annotation's keys that are not COCO ones, in file order.</summary>
+    public IReadOnlyDictionary<string, JsonElement> Extra { get; init; } = NoExtra;
+
+    internal static readonly IReadOnlyDictionary<string, JsonElement> NoExtra = new Dictionary<string, JsonElement>();
 }
 
 /// <summary>pycocotools' <c>COCO</c> object: a COCO-format ground truth, or a results set bound to one (<see cref="CocoResults"/>).</summary>
@@ -62,7 +75,10 @@ public sealed class CocoApi
             string where = $"{source}: images[{i}]";
             images.Add(new CocoImage(JsonFiles.Id(item, "id", where), (int)JsonFiles.Int(item, "width", where),
                 (int)JsonFiles.Int(item, "height", where),
-                item.TryGetProperty("file_name", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null));
+                item.TryGetProperty("file_name", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null)
+            {
+                Extra = ExtraKeys(item, ImageKeys),
+            });
         }
         var categories = new List<CocoCategory>();
         if (root.TryGetProperty("categories", out _))
@@ -93,9 +109,25 @@ public sealed class CocoApi
                     IsCrowd = item.TryGetProperty("iscrowd", out var crowd) && JsonFiles.Truthy(crowd),
                     Segmentation = item.TryGetProperty("segmentation", out var seg) && seg.ValueKind is JsonValueKind.Array or JsonValueKind.Object
                         ? CocoSegmentation.Parse(seg, where) : null,
+                    Extra = ExtraKeys(item, AnnotationKeys),
                 });
             }
         }
         return new CocoApi(images, categories, annotations);
+    }
+
+    private static readonly HashSet<string> ImageKeys = ["id", "width", "height", "file_name"];
+    private static readonly HashSet<string> AnnotationKeys = ["id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation", "score"];
+
+    private static IReadOnlyDictionary<string, JsonElement> ExtraKeys(JsonElement item, HashSet<string> known)
+    {
+        Dictionary<string, JsonElement>? extra = null;
+        foreach (var property in item.EnumerateObject())
+        {
+            if (known.Contains(property.Name)) continue;
+            extra ??= new Dictionary<string, JsonElement>();
+            extra[property.Name] = property.Value.Clone();
+        }
+        return extra ?? CocoAnnotation.NoExtra;
     }
 }

@@ -62,8 +62,26 @@ public sealed class CocoEval
     private sealed class EvalUnit
     {
         public required double[] DtScores;          // D, sorted by score (desc, stable)
-        public required byte[][] Codes;             // [A][T*D]: bit0 = matched to a gt with id != 0, bit1 = ignored
+        public required byte[] Codes;               // [A][T][D]: bit0 = matched to a gt with id != 0, bit1 = ignored
         public required int[] NumPositives;         // [A]: gts not ignored
+    }
+
+    /// <summary>Per-thread buffers for <see cref="EvaluateUnit"/>, so the hot loop allocates only its results.</summary>
+    private sealed class UnitScratch
+    {
+        public int[] Order = new int[16];
+        public double[] Scores = new double[16];
+        public CocoAnnotation[] Dts = new CocoAnnotation[16];
+        public double[] Ious = new double[64];
+        public bool[] GtIgnore = new bool[16], GtIg = new bool[16], GtCrowd = new bool[16], GtMatched = new bool[16];
+        public int[] GtOrder = new int[16];
+        public long[] GtIds = new long[16];
+        public BoxXywh[] DtBoxes = new BoxXywh[16], GtBoxes = new BoxXywh[16];
+
+        public static void Ensure<T>(ref T[] buffer, int size)
+        {
+            if (buffer.Length < size) buffer = new T[Math.Max(size, buffer.Length * 2)];
+        }
     }
 
     public void Evaluate()
@@ -95,15 +113,16 @@ public sealed class CocoEval
         int unitCount = _unitCats * I;
         _units = new EvalUnit?[unitCount];
         int maxDet = _maxDets[^1];
-        Parallel.For(0, unitCount, u =>
+        Parallel.For(0, unitCount, () => new UnitScratch(), (u, _, scratch) =>
         {
             int k = u / I, i = u % I;
             int lo = p.UseCats ? i * K + k : i * K, hi = p.UseCats ? lo + 1 : (i + 1) * K;
             var gts = gtSel.Range(lo, hi);
             var dts = dtSel.Range(lo, hi);
-            if (gts.Length == 0 && dts.Length == 0) return;
-            _units[u] = EvaluateUnit(gts, dts, maxDet, imgSizes[i]);
-        });
+            if (gts.Length != 0 || dts.Length != 0)
+                _units[u] = EvaluateUnit(gts, dts, maxDet, imgSizes[i], scratch);
+            return scratch;
+        }, _ => { });
     }
 
     /// <summary>Annotations grouped by (image, category) in file order (a counting sort), as pycocotools' <c>_gts</c>/<c>_dts</c>.</summary>
@@ -137,33 +156,51 @@ public sealed class CocoEval
         return new Selection(items, counts);
     }
 
-    private EvalUnit EvaluateUnit(ReadOnlySpan<CocoAnnotation> gts, ReadOnlySpan<CocoAnnotation> dtsAll, int maxDet, (int H, int W) imgSize)
+    private EvalUnit EvaluateUnit(ReadOnlySpan<CocoAnnotation> gts, ReadOnlySpan<CocoAnnotation> dtsAll, int maxDet,
+        (int H, int W) imgSize, UnitScratch scratch)
     {
-        var p = Params;
         int G = gts.Length;
         // dt sorted by score, highest first, stable (numpy mergesort), then truncated to maxDets[-1]
-        var order = new int[dtsAll.Length];
-        for (int j = 0; j < order.Length; j++) order[j] = j;
-        var allScores = new double[dtsAll.Length];
-        for (int j = 0; j < allScores.Length; j++) allScores[j] = dtsAll[j].Score;
+        UnitScratch.Ensure(ref scratch.Order, dtsAll.Length);
+        UnitScratch.Ensure(ref scratch.Scores, dtsAll.Length);
+        var order = scratch.Order.AsSpan(0, dtsAll.Length);
+        var allScores = scratch.Scores;
+        for (int j = 0; j < order.Length; j++)
+        {
+            order[j] = j;
+            allScores[j] = dtsAll[j].Score;
+        }
         StableSortDescending(order, allScores);
         int D = Math.Min(order.Length, maxDet);
-        var dts = new CocoAnnotation[D];
+        UnitScratch.Ensure(ref scratch.Dts, D);
+        var dts = scratch.Dts;
         var scores = new double[D];
         for (int d = 0; d < D; d++) { dts[d] = dtsAll[order[d]]; scores[d] = dts[d].Score; }
 
         // IoU D x G on the original gt order
-        double[] ious = D > 0 && G > 0 ? ComputeIou(dts, gts, imgSize) : [];
+        bool haveIous = D > 0 && G > 0;
+        if (haveIous)
+        {
+            UnitScratch.Ensure(ref scratch.Ious, D * G);
+            ComputeIou(dts.AsSpan(0, D), gts, imgSize, scratch);
+        }
+        var ious = scratch.Ious;
 
         int T = _iouThrs.Length, A = _areaRanges.Length;
-        var codes = new byte[A][];
+        var codes = new byte[A * T * D];
         var npos = new int[A];
-        var gtIgnore = new bool[G];
-        var gtOrder = new int[G];
-        var gtIg = new bool[G];
-        var gtCrowd = new bool[G];
-        var gtIds = new long[G];
-        var gtMatched = new bool[G];
+        UnitScratch.Ensure(ref scratch.GtIgnore, G);
+        UnitScratch.Ensure(ref scratch.GtOrder, G);
+        UnitScratch.Ensure(ref scratch.GtIg, G);
+        UnitScratch.Ensure(ref scratch.GtCrowd, G);
+        UnitScratch.Ensure(ref scratch.GtIds, G);
+        UnitScratch.Ensure(ref scratch.GtMatched, G);
+        var gtIgnore = scratch.GtIgnore;
+        var gtOrder = scratch.GtOrder;
+        var gtIg = scratch.GtIg;
+        var gtCrowd = scratch.GtCrowd;
+        var gtIds = scratch.GtIds;
+        var gtMatched = scratch.GtMatched.AsSpan(0, G);
         for (int a = 0; a < A; a++)
         {
             var range = _areaRanges[a];
@@ -182,15 +219,16 @@ public sealed class CocoEval
                 gtCrowd[s] = gt.IsCrowd;
                 gtIds[s] = gt.Id;
             }
-            var code = new byte[T * D];
-            if (ious.Length > 0)
+            var code = codes.AsSpan(a * T * D, T * D);
+            if (haveIous)
             {
                 for (int t = 0; t < T; t++)
                 {
-                    Array.Clear(gtMatched);
+                    gtMatched.Clear();
+                    double threshold = Math.Min(_iouThrs[t], 1 - 1e-10);
                     for (int d = 0; d < D; d++)
                     {
-                        double iou = Math.Min(_iouThrs[t], 1 - 1e-10);
+                        double iou = threshold;
                         int m = -1;
                         int row = d * G;
                         for (int s = 0; s < G; s++)
@@ -218,21 +256,24 @@ public sealed class CocoEval
                     for (int t = 0; t < T; t++)
                         if ((code[t * D + d] & 1) == 0) code[t * D + d] |= 2;
             }
-            codes[a] = code;
         }
+        Array.Clear(dts, 0, D); // do not keep annotations alive through the scratch buffer
         return new EvalUnit { DtScores = scores, Codes = codes, NumPositives = npos };
     }
 
-    private double[] ComputeIou(CocoAnnotation[] dts, ReadOnlySpan<CocoAnnotation> gts, (int H, int W) imgSize)
+    private void ComputeIou(ReadOnlySpan<CocoAnnotation> dts, ReadOnlySpan<CocoAnnotation> gts, (int H, int W) imgSize, UnitScratch scratch)
     {
         int D = dts.Length, G = gts.Length;
-        var ious = new double[D * G];
-        var crowd = new bool[G];
+        UnitScratch.Ensure(ref scratch.GtCrowd, G);
+        var crowd = scratch.GtCrowd.AsSpan(0, G);
         for (int g = 0; g < G; g++) crowd[g] = gts[g].IsCrowd;
+        var ious = scratch.Ious.AsSpan(0, D * G);
         if (Params.IouType == CocoIouType.Bbox)
         {
-            var db = new BoxXywh[D];
-            var gb = new BoxXywh[G];
+            UnitScratch.Ensure(ref scratch.DtBoxes, D);
+            UnitScratch.Ensure(ref scratch.GtBoxes, G);
+            var db = scratch.DtBoxes.AsSpan(0, D);
+            var gb = scratch.GtBoxes.AsSpan(0, G);
             for (int d = 0; d < D; d++) db[d] = RequireBox(dts[d], "detection");
             for (int g = 0; g < G; g++) gb[g] = RequireBox(gts[g], "annotation");
             MaskIou.BoxIou(db, gb, crowd, ious);
@@ -241,11 +282,26 @@ public sealed class CocoEval
         {
             var dr = new Rle[D];
             var gr = new Rle[G];
-            for (int d = 0; d < D; d++) dr[d] = ToRle(dts[d], imgSize, "detection");
+            for (int d = 0; d < D; d++) dr[d] = DetectionRle(dts[d], imgSize);
             for (int g = 0; g < G; g++) gr[g] = ToRle(gts[g], imgSize, "annotation");
             MaskIou.RleIou(dr, gr, crowd, ious);
         }
-        return ious;
+    }
+
+    /// <summary>
+    /// A result's mask. Box results carry no segmentation (<see cref="CocoResults"/> skips building 500k polygons that a
+    /// bbox evaluation never reads); for segm, pycocotools' loadRes would have made the box polygon, so make it here.
+    /// </summary>
+    private static Rle DetectionRle(CocoAnnotation a, (int H, int W) imgSize)
+    {
+        if (a.DecodedMask is { } decoded && decoded.Height == imgSize.H && decoded.Width == imgSize.W) return decoded;
+        if (a.Segmentation is null && a.HasBbox)
+        {
+            var b = a.Bbox;
+            double x1 = b.X, x2 = b.X + b.W, y1 = b.Y, y2 = b.Y + b.H;
+            return RlePolygon.FromPolygon([x1, y1, x1, y2, x2, y2, x2, y1], imgSize.H, imgSize.W);
+        }
+        return ToRle(a, imgSize, "detection");
     }
 
     private static BoxXywh RequireBox(CocoAnnotation a, string what) =>
@@ -286,6 +342,18 @@ public sealed class CocoEval
     // numpy sorts -score ascending with NaN last
     private static double Key(double score) => double.IsNaN(score) ? double.PositiveInfinity : -score;
 
+    /// <summary>A detection's sort key: numpy's stable argsort of <c>-score</c> (NaN last), ties by position.</summary>
+    private readonly record struct SortKey(double NegScore, int Position);
+
+    private readonly struct SortKeyComparer : IComparer<SortKey>
+    {
+        public int Compare(SortKey x, SortKey y)
+        {
+            int c = x.NegScore.CompareTo(y.NegScore);
+            return c != 0 ? c : x.Position.CompareTo(y.Position);
+        }
+    }
+
     public void Accumulate()
     {
         if (_units.Length == 0 && _imgIds.Length == 0 && _catIds.Length == 0 && _maxDets.Length == 0)
@@ -302,56 +370,90 @@ public sealed class CocoEval
         Parallel.For(0, K, k =>
         {
             var units = new List<EvalUnit>();
-            for (int i = 0; i < I; i++) if (_units[k * I + i] is { } u) units.Add(u);
+            int total = 0;
+            for (int i = 0; i < I; i++)
+            {
+                if (_units[k * I + i] is not { } u) continue;
+                units.Add(u);
+                total += u.DtScores.Length;
+            }
             if (units.Count == 0) return;
+
+            // The detections of category k in pycocotools' concatenation order (image by image), with their codes
+            // laid out [A][T][position] so each pass over the sorted detections reads one contiguous row.
+            var scores = new double[total];
+            var local = new int[total];
+            var codes = new byte[A * T * total];
+            int offset = 0;
+            foreach (var u in units)
+            {
+                int D = u.DtScores.Length;
+                for (int d = 0; d < D; d++)
+                {
+                    scores[offset + d] = u.DtScores[d];
+                    local[offset + d] = d;
+                }
+                for (int at = 0; at < A * T; at++)
+                    Array.Copy(u.Codes, at * D, codes, at * total + offset, D);
+                offset += D;
+            }
+
+            // Units hold at most maxDets[-1] detections; the order for a smaller maxDet is the subsequence of
+            // this one (a stable sort keeps the relative order of any subset), so one sort serves every maxDet.
+            var keys = new SortKey[total];
+            for (int j = 0; j < total; j++)
+                keys[j] = new SortKey(double.IsNaN(scores[j]) ? double.PositiveInfinity : -scores[j], j);
+            keys.AsSpan().Sort(new SortKeyComparer());
+
+            var order = new int[total];
+            var rcTable = Array.Empty<double>();
+            var rc = new double[total];
+            var pr = new double[total];
             for (int m = 0; m < M; m++)
             {
                 int maxDet = _maxDets[m];
-                int total = 0;
-                foreach (var u in units) total += Math.Min(u.DtScores.Length, maxDet);
-                var scores = new double[total];
-                var unitOf = new int[total];
-                var localOf = new int[total];
-                int pos = 0;
-                for (int e = 0; e < units.Count; e++)
-                {
-                    int n = Math.Min(units[e].DtScores.Length, maxDet);
-                    for (int d = 0; d < n; d++) { scores[pos] = units[e].DtScores[d]; unitOf[pos] = e; localOf[pos] = d; pos++; }
-                }
-                var order = new int[total];
-                for (int j = 0; j < total; j++) order[j] = j;
-                StableSortDescending(order, scores);
-                var rc = new double[total];
-                var pr = new double[total];
+                int n = 0;
+                foreach (var key in keys)
+                    if (local[key.Position] < maxDet) order[n++] = key.Position;
+
                 for (int a = 0; a < A; a++)
                 {
                     int npig = 0;
                     foreach (var u in units) npig += u.NumPositives[a];
                     if (npig == 0) continue;
+                    // recall = tp / npig takes at most n + 1 values: divide once per value, not once per detection
+                    if (rcTable.Length < n + 1) rcTable = new double[n + 1];
+                    for (int v = 0; v <= n; v++) rcTable[v] = (double)v / npig;
                     for (int t = 0; t < T; t++)
                     {
+                        var row = codes.AsSpan((a * T + t) * total, total);
                         long tp = 0, fp = 0;
-                        for (int j = 0; j < total; j++)
+                        double precisionNow = 0, recallNow = 0;
+                        for (int j = 0; j < n; j++)
                         {
-                            int src = order[j];
-                            var u = units[unitOf[src]];
-                            byte c = u.Codes[a][t * u.DtScores.Length + localOf[src]];
-                            if ((c & 2) == 0) { if ((c & 1) != 0) tp++; else fp++; }
-                            double tpd = tp, fpd = fp;
-                            rc[j] = tpd / npig;
-                            pr[j] = tpd / (fpd + tpd + Spacing1);
+                            byte c = row[order[j]];
+                            // an ignored detection leaves tp and fp, hence recall and precision, as they were
+                            if ((c & 2) == 0)
+                            {
+                                if ((c & 1) != 0) tp++; else fp++;
+                                double tpd = tp;
+                                recallNow = rcTable[tp];
+                                precisionNow = tpd / (fp + tpd + Spacing1);
+                            }
+                            rc[j] = recallNow;
+                            pr[j] = precisionNow;
                         }
                         int ri = ((t * K + k) * A + a) * M + m;
-                        recall[ri] = total > 0 ? rc[total - 1] : 0;
-                        for (int j = total - 1; j > 0; j--) if (pr[j] > pr[j - 1]) pr[j - 1] = pr[j];
+                        recall[ri] = n > 0 ? rc[n - 1] : 0;
+                        for (int j = n - 1; j > 0; j--) if (pr[j] > pr[j - 1]) pr[j - 1] = pr[j];
                         // searchsorted(rc, recThrs, side='left'); past the end the rest stay 0
                         int pi = 0;
                         for (int r = 0; r < R; r++)
                         {
                             double thr = recThrs[r];
-                            while (pi < total && rc[pi] < thr) pi++;
+                            while (pi < n && rc[pi] < thr) pi++;
                             int idx = (((t * R + r) * K + k) * A + a) * M + m;
-                            if (pi >= total)
+                            if (pi >= n)
                             {
                                 for (int r2 = r; r2 < R; r2++)
                                 {

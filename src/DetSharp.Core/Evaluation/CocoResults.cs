@@ -7,7 +7,7 @@ namespace DetSharp.Evaluation;
 /// Loads detection results (<c>[{image_id, category_id, bbox, score, segmentation}, ...]</c>) against a ground truth,
 /// with pycocotools' <c>COCO.loadRes</c> semantics: the first entry decides the branch. If it has a non-empty
 /// <c>bbox</c>, every entry is a box result: <c>area = w*h</c> and, without a <c>segmentation</c>, the box polygon
-/// becomes the segmentation. Otherwise entries are mask results: <c>area</c> is the mask area and a missing
+/// stands for the segmentation (made by <see cref="CocoEval"/> when a segm evaluation needs it). Otherwise entries are mask results: <c>area</c> is the mask area and a missing
 /// <c>bbox</c> is the mask's box. Ids are 1..N in file order; <c>iscrowd</c> is 0.
 /// </summary>
 public static class CocoResults
@@ -90,13 +90,9 @@ public static class CocoResults
         {
             if (!d.HasBbox) throw new DetSharpException($"{where} has no 'bbox' (the first result has one, so every result needs one).");
             var b = d.Bbox;
-            var seg = d.Segmentation;
-            if (seg == null)
-            {
-                double x1 = b.X, x2 = b.X + b.W, y1 = b.Y, y2 = b.Y + b.H;
-                seg = new PolygonSegmentation([[x1, y1, x1, y2, x2, y2, x2, y1]]);
-            }
-            return d with { Id = index + 1, Area = b.W * b.H, IsCrowd = false, Segmentation = seg };
+            // pycocotools also gives a box result without 'segmentation' the box polygon; that is made only
+            // when a segm evaluation asks for it (CocoEval), not for every one of 500k box results.
+            return d with { Id = index + 1, Area = b.W * b.H, IsCrowd = false };
         }
         if (d.Segmentation == null) throw new DetSharpException($"{where} has no 'segmentation' (the first result is a mask result).");
         Rle rle;
@@ -115,6 +111,7 @@ public static class CocoResults
             IsCrowd = false,
             Bbox = d.HasBbox ? d.Bbox : rle.ToBbox(),
             HasBbox = true,
+            DecodedMask = rle,
         };
     }
 

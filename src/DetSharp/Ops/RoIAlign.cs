@@ -51,12 +51,12 @@ public sealed class RoIAlign : nn.Module<Tensor, Tensor, Tensor>
 
         if (input.dtype == ScalarType.Float32)
         {
-            return RoIAlignFunction.apply(input, rois, options);
+            return RoIAlignFunction.apply(input, rois, options, true);
         }
 
         // Other floating types: run the float32 kernel between differentiable casts.
         using var scope = NewDisposeScope();
-        var output = RoIAlignFunction.apply(input.to_type(ScalarType.Float32), rois, options).to_type(input.dtype);
+        var output = RoIAlignFunction.apply(input.to_type(ScalarType.Float32), rois, options, true).to_type(input.dtype);
         return output.MoveToOuterDisposeScope();
     }
 

@@ -44,7 +44,7 @@ internal static class SyntheticData
                 metas[b] = ImgMeta.Unscaled(h, w);
                 boxes[b] = tensor(bx.ToArray(), [objects[b].Length, 4]);
                 labels[b] = tensor(lb.ToArray());
-                masks[b] = new TestBitmapMasks(ms.ToArray(), h, w);
+                masks[b] = new BitmapMasks(ms.ToArray(), h, w);
             }
         }
         return (img, metas, boxes, labels, masks);

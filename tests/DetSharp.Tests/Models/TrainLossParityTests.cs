@@ -49,7 +49,7 @@ public sealed class TrainLossParityTests(ITestOutputHelper output)
             }
             boxes.Add(tensor(b.ToArray(), [mine.Count, 4]));
             labels.Add(zeros(mine.Count, ScalarType.Int64));
-            masks.Add(new TestBitmapMasks(m.ToArray(), h, w).RescaleAndPad(meta.ImgShape.Width, meta.ImgShape.Height, meta.PadShape.Height, meta.PadShape.Width));
+            masks.Add(new BitmapMasks(m.ToArray(), h, w).Resize(meta.ImgShape.Height, meta.ImgShape.Width).Pad(meta.PadShape.Height, meta.PadShape.Width));
         }
         return (MmdetInput.Batch(inputs), inputs.Select(i => i.Item2).ToArray(), boxes.ToArray(), labels.ToArray(), masks.ToArray());
     }

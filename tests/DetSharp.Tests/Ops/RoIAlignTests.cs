@@ -120,6 +120,31 @@ public class RoIAlignTests
     }
 
     [Fact]
+    public void ChannelsLastKernelEqualsPlanarKernel()
+    {
+        using var scope = NewDisposeScope();
+        var gen = new Generator(13);
+        foreach (var channels in new[] { 3, 37 })
+        {
+            var feature = randn(new long[] { 2, channels, 11, 14 }, generator: gen);
+            var rois = tensor(new float[,] { { 1, 0, 0, 13, 10 }, { 0, -3, -2, 6, 5 }, { 1, 9, 6, 20, 15 }, { 0, 2.2f, 3.1f, 2.9f, 3.3f } });
+            foreach (var (sampling, aligned) in new[] { (0, true), (2, true), (0, false) })
+            {
+                var o = new RoIAlignOptions(3, 2, 0.75f, sampling, RoIAlignPoolMode.Avg, aligned);
+                var f1 = feature.clone().requires_grad_(true);
+                var f2 = feature.clone().requires_grad_(true);
+                var nhwc = RoIAlignFunction.apply(f1, rois, o, true);
+                var planar = RoIAlignFunction.apply(f2, rois, o, false);
+                AssertClose(planar, nhwc, 1e-6, "output");
+                var weights = randn(nhwc.shape, generator: gen);
+                (nhwc * weights).sum().backward();
+                (planar * weights).sum().backward();
+                AssertClose(f2.grad!, f1.grad!, 1e-6, "grad");
+            }
+        }
+    }
+
+    [Fact]
     public void BackwardMatchesFiniteDifferences()
     {
         // RoIAlign 'avg' is linear in the feature map, so central differences of L = sum(w * out) are exact up to

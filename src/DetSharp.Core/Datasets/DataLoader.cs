@@ -1,0 +1,153 @@
+using System.Threading.Channels;
+
+namespace DetSharp.Datasets;
+
+/// <summary>
+/// A collated batch: the samples (boxes, labels, masks, metas) and their CHW images stacked into one float32
+/// B×C×H×W array, each padded with zeros at the bottom/right to the batch's largest H and W (mmcv's collate).
+/// </summary>
+public sealed class DetBatch : IDisposable
+{
+    public required IReadOnlyList<DetSample> Samples { get; init; }
+
+    /// <summary>B×C×H×W images (null when the samples have no CHW image, e.g. before DefaultFormatBundle).</summary>
+    public float[]? Images { get; init; }
+
+    public (int B, int C, int H, int W) Shape { get; init; }
+
+    /// <summary>Dataset indices the batch was drawn for (a dropped training sample is replaced by another image).</summary>
+    public required IReadOnlyList<int> Indices { get; init; }
+
+    public void Dispose()
+    {
+        foreach (var s in Samples) s.Dispose();
+    }
+
+    public static DetBatch Collate(IReadOnlyList<DetSample> samples, IReadOnlyList<int> indices)
+    {
+        if (samples.Count == 0 || samples.Any(s => s.ImageChw is null))
+            return new DetBatch { Samples = samples, Indices = indices };
+        int c = samples[0].ImageChwShape.C, h = 0, w = 0;
+        foreach (var s in samples)
+        {
+            if (s.ImageChwShape.C != c) throw new DetSharpException("collate: the images of a batch have different channel counts.");
+            h = Math.Max(h, s.ImageChwShape.H);
+            w = Math.Max(w, s.ImageChwShape.W);
+        }
+        var data = new float[samples.Count * c * h * w];
+        Parallel.For(0, samples.Count, b =>
+        {
+            var s = samples[b];
+            var (_, sh, sw) = s.ImageChwShape;
+            for (int k = 0; k < c; k++)
+                for (int y = 0; y < sh; y++)
+                    s.ImageChw.AsSpan((k * sh + y) * sw, sw).CopyTo(data.AsSpan(((b * c + k) * h + y) * w, sw));
+        });
+        return new DetBatch { Samples = samples, Indices = indices, Images = data, Shape = (samples.Count, c, h, w) };
+    }
+}
+
+/// <summary>
+/// MMDetection's data loader: GroupSampler order (training) padded to samples_per_gpu, <c>workers_per_gpu</c> parallel
+/// workers (batch b is made by worker b mod W, as PyTorch does) each with a bounded queue of <c>prefetch</c> ready
+/// batches, batches collated with bottom/right zero padding. Reproducible: the sampler uses Random(seed + epoch) and
+/// every sample's transforms use their own Random seeded from (seed, epoch, batch, slot), so the output is the same for
+/// any number of workers. A training sample the pipeline drops is replaced by a random image of its aspect group.
+/// </summary>
+public sealed class DataLoader(IDetDataset dataset, int samplesPerGpu = 2, int workersPerGpu = 2, bool shuffle = true, int seed = 0, int prefetch = 2)
+{
+    public IDetDataset Dataset { get; } = dataset;
+    public int SamplesPerGpu { get; } = samplesPerGpu >= 1 ? samplesPerGpu : throw new DetSharpException("samples_per_gpu must be at least 1.");
+    public int WorkersPerGpu { get; } = Math.Max(0, workersPerGpu);
+
+    public int BatchCount => GroupSampler.BatchCount(Dataset.Flags, Dataset.Count, SamplesPerGpu, shuffle);
+
+    /// <summary>The dataset indices of each batch of <paramref name="epoch"/>.</summary>
+    public int[][] BatchIndices(int epoch)
+    {
+        var order = GroupSampler.Indices(Dataset.Flags, Dataset.Count, SamplesPerGpu, shuffle, new Random(unchecked(seed * 1_000_003 + epoch)));
+        int n = (order.Length + SamplesPerGpu - 1) / SamplesPerGpu;
+        var batches = new int[n][];
+        for (int b = 0; b < n; b++) batches[b] = order.AsSpan(b * SamplesPerGpu, Math.Min(SamplesPerGpu, order.Length - b * SamplesPerGpu)).ToArray();
+        return batches;
+    }
+
+    /// <summary>The batches of one epoch, in order. Dispose each batch when done with it.</summary>
+    public IEnumerable<DetBatch> Epoch(int epoch, CancellationToken cancel = default)
+    {
+        var batches = BatchIndices(epoch);
+        if (WorkersPerGpu == 0)
+        {
+            for (int b = 0; b < batches.Length; b++) yield return MakeBatch(epoch, b, batches[b]);
+            yield break;
+        }
+        int workers = Math.Min(WorkersPerGpu, Math.Max(1, batches.Length));
+        var queues = new Channel<(DetBatch? Batch, Exception? Error)>[workers];
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var tasks = new Task[workers];
+        for (int w = 0; w < workers; w++)
+        {
+            var queue = queues[w] = Channel.CreateBounded<(DetBatch?, Exception?)>(new BoundedChannelOptions(Math.Max(1, prefetch)) { SingleReader = true, SingleWriter = true });
+            int worker = w;
+            tasks[w] = Task.Factory.StartNew(async () =>
+            {
+                try
+                {
+                    for (int b = worker; b < batches.Length && !stop.IsCancellationRequested; b += workers)
+                    {
+                        (DetBatch?, Exception?) item;
+                        try { item = (MakeBatch(epoch, b, batches[b]), null); }
+                        catch (Exception e) { item = (null, e); }
+                        await queue.Writer.WriteAsync(item, stop.Token).ConfigureAwait(false);
+                        if (item.Item2 is not null) break;
+                    }
+                }
+                catch (OperationCanceledException) { }
+                finally { queue.Writer.TryComplete(); }
+            }, stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        }
+        try
+        {
+            for (int b = 0; b < batches.Length; b++)
+            {
+                var (batch, error) = queues[b % workers].Reader.ReadAsync(cancel).AsTask().GetAwaiter().GetResult();
+                if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
+                yield return batch!;
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            foreach (var q in queues)
+                while (q.Reader.TryRead(out var left)) left.Batch?.Dispose();
+            try { Task.WaitAll(tasks); } catch (AggregateException) { }
+            foreach (var q in queues)
+                while (q.Reader.TryRead(out var left)) left.Batch?.Dispose();
+        }
+    }
+
+    private DetBatch MakeBatch(int epoch, int batch, int[] indices)
+    {
+        var samples = new DetSample[indices.Length];
+        for (int i = 0; i < indices.Length; i++)
+        {
+            var rng = new Random(SampleSeed(seed, epoch, batch, i));
+            samples[i] = Dataset.GetItem(indices[i], rng);
+        }
+        return DetBatch.Collate(samples, indices);
+    }
+
+    /// <summary>A stable (process-independent) seed from the loader seed and the sample's position (SplitMix64 steps).</summary>
+    public static int SampleSeed(int seed, int epoch, int batch, int slot)
+    {
+        ulong x = (ulong)(uint)seed;
+        foreach (int part in new[] { epoch, batch, slot })
+        {
+            x += 0x9E3779B97F4A7C15UL + (ulong)(uint)part;
+            x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+            x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+            x ^= x >> 31;
+        }
+        return (int)(x & 0x7FFFFFFF);
+    }
+}

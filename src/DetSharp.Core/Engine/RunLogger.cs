@@ -1,0 +1,117 @@
+using System.Globalization;
+
+namespace DetSharp.Engine;
+
+/// <summary>
+/// The training log as mmcv's <c>get_logger('mmdet')</c> writes it: <c>2021-12-21 21:51:15,623 - mmdet - INFO - message</c>
+/// lines to the <c>{timestamp}.log</c> file and the console. On an interactive terminal a one-line progress display
+/// (<see cref="Progress"/>) is kept under the log lines; when output is redirected only the log lines are written.
+/// </summary>
+public sealed class RunLogger : IDisposable
+{
+    private readonly StreamWriter? _file;
+    private readonly TextWriter? _console;
+    private readonly bool _interactive;
+    private readonly Lock _lock = new();
+    private int _progressWidth;
+
+    public RunLogger(string? logFile, TextWriter? console, bool interactive, string name = "mmdet")
+    {
+        if (logFile is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(logFile))!);
+            _file = new StreamWriter(logFile, append: true) { AutoFlush = true };
+        }
+        LogFile = logFile;
+        _console = console;
+        _interactive = interactive && console is not null;
+        Name = name;
+    }
+
+    /// <summary>A logger that keeps nothing (tests, library use).</summary>
+    public static RunLogger Null => new(null, null, false);
+
+    public string Name { get; }
+
+    public string? LogFile { get; }
+
+    /// <summary>Every message logged, without the time prefix (for tests and summaries).</summary>
+    public List<string> Messages { get; } = [];
+
+    public void Info(string message) => Write("INFO", message);
+
+    public void Warning(string message) => Write("WARNING", message);
+
+    /// <summary>Logs an error; <paramref name="toConsole"/> false keeps it to the log file (the caller reports it on the console).</summary>
+    public void Error(string message, bool toConsole = true) => Write("ERROR", message, toConsole);
+
+    private void Write(string level, string message, bool toConsole = true)
+    {
+        string stamp = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss,fff", CultureInfo.InvariantCulture);
+        string line = $"{stamp} - {Name} - {level} - {message}";
+        lock (_lock)
+        {
+            Messages.Add(message);
+            _file?.WriteLine(line);
+            if (_console is null || !toConsole) return;
+            ClearProgress();
+            _console.WriteLine(line);
+            _console.Flush();
+        }
+    }
+
+    /// <summary>Shows a transient status line (interactive terminals only); replaced by the next one, cleared before log lines.</summary>
+    public void Progress(string status)
+    {
+        if (!_interactive) return;
+        lock (_lock)
+        {
+            int width = Math.Max(20, SafeWindowWidth() - 1);
+            if (status.Length > width) status = status[..width];
+            _console!.Write("\r" + status.PadRight(_progressWidth));
+            _console.Flush();
+            _progressWidth = status.Length;
+        }
+    }
+
+    private void ClearProgress()
+    {
+        if (!_interactive || _progressWidth == 0) return;
+        _console!.Write("\r" + new string(' ', _progressWidth) + "\r");
+        _progressWidth = 0;
+    }
+
+    private static int SafeWindowWidth()
+    {
+        try
+        {
+            return Console.WindowWidth > 0 ? Console.WindowWidth : 120;
+        }
+        catch (IOException)
+        {
+            return 120;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            ClearProgress();
+            _file?.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// A text progress bar for the status line: <c>[#####.....] 50/100</c>.
+/// </summary>
+public static class ProgressBar
+{
+    public static string Render(int done, int total, int width = 24)
+    {
+        if (total <= 0) return $"{done}";
+        int filled = (int)Math.Round(width * Math.Clamp((double)done / total, 0, 1));
+        return $"[{new string('#', filled)}{new string('.', width - filled)}] {done}/{total}";
+    }
+}

@@ -1,0 +1,312 @@
+using System.Globalization;
+using DetSharp.Config;
+using DetSharp.Engine;
+using DetSharp.Engine.Checkpoints;
+using DetSharp.Engine.Hooks;
+using DetSharp.Engine.Optimizers;
+using DetSharp.Engine.Runners;
+using DetSharp.Registry;
+using DetSharp.Utils;
+using TorchSharp;
+using TorchSharp.Modules;
+
+namespace DetSharp.Apis;
+
+/// <summary>The command-line switches of MMDetection's tools/train.py.</summary>
+public sealed record TrainOptions
+{
+    public string? WorkDir { get; init; }
+
+    public string? ResumeFrom { get; init; }
+
+    public bool AutoResume { get; init; }
+
+    public bool NoValidate { get; init; }
+
+    public int? Seed { get; init; }
+
+    public bool Deterministic { get; init; }
+
+    public bool AutoScaleLr { get; init; }
+
+    /// <summary>"cpu" or "cuda".</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>Where log lines go besides the log file (null: nowhere).</summary>
+    public TextWriter? Console { get; init; }
+
+    /// <summary>Show the live progress line (an interactive terminal).</summary>
+    public bool Interactive { get; init; }
+}
+
+/// <summary>
+/// How <see cref="TrainDetector"/> gets a model, loaders and evaluation. The defaults build <c>model</c> through the MODELS
+/// registry and <c>data.train</c>/<c>data.val</c> through the DATASETS registry (the dataset must be an
+/// <see cref="IBatchSource"/> or <see cref="IBatchSourceFactory"/>); tests and embedding code can swap them.
+/// </summary>
+public sealed class TrainComponents
+{
+    public Func<ConfigDict, ITrainableDetector> BuildModel { get; init; } = cfg => Registries.Models.Build<ITrainableDetector>(cfg);
+
+    /// <summary>(config, dataset dict, is the training loader, seed) → loader.</summary>
+    public Func<Config.Config, ConfigDict, bool, int, IBatchSource> BuildLoader { get; init; } = DefaultLoader;
+
+    /// <summary>(config, model) → the evaluation the EvalHook runs, or null when evaluation is not available.</summary>
+    public Func<Config.Config, ITrainableDetector, Func<BaseRunner, EvalResult>?> BuildEvaluator { get; init; } = (_, _) => null;
+
+    private static IBatchSource DefaultLoader(Config.Config cfg, ConfigDict datasetCfg, bool train, int seed)
+    {
+        var built = Registries.Datasets.Build(datasetCfg);
+        int samples = train ? cfg.Get("data.samples_per_gpu", 2) : cfg.Get("data.val_dataloader.samples_per_gpu", 1);
+        int workers = cfg.Get("data.workers_per_gpu", 2);
+        return built switch
+        {
+            IBatchSource source => source,
+            IBatchSourceFactory factory => factory.CreateLoader(samples, workers, shuffle: train, seed),
+            _ => throw new DetSharpException($"'{datasetCfg.Path}': {built.GetType().Name} cannot be loaded in batches (it implements neither IBatchSource nor IBatchSourceFactory)."),
+        };
+    }
+}
+
+/// <summary>
+/// MMDetection's tools/train.py + <c>mmdet.apis.train_detector</c>: work dir and config dump, log files, env and seed,
+/// model, loaders, optimizer (with <c>auto_scale_lr</c>), runner and its hooks (lr, optimizer, checkpoint, timer,
+/// loggers, custom hooks, evaluation), then <c>resume_from</c> / <c>--auto-resume</c> / <c>load_from</c>, and the run.
+/// </summary>
+public static class TrainDetector
+{
+    /// <summary><c>--work-dir</c> &gt; <c>cfg.work_dir</c> &gt; <c>./work_dirs/&lt;config file name without extension&gt;</c>.</summary>
+    public static string ResolveWorkDir(Config.Config cfg, string? cliWorkDir) =>
+        Path.GetFullPath(cliWorkDir
+                         ?? cfg.Get<string?>("work_dir", null)
+                         ?? Path.Combine("work_dirs", Path.GetFileNameWithoutExtension(cfg.Filename)));
+
+    /// <summary>Checks the device: CUDA must be present in the libtorch this build carries.</summary>
+    public static void CheckDevice(string device)
+    {
+        if (device == "cpu") return;
+        if (device != "cuda" && !device.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new DetSharpException($"--device '{device}' is not supported; use cpu or cuda.");
+        if (!torch.cuda.is_available())
+            throw new DetSharpException(
+                "--device cuda: CUDA is not available. This DetSharp build carries the CPU libtorch (libtorch-cpu-linux-x64); "
+                + "a CUDA run needs the CUDA libtorch package in its place and an NVIDIA driver. Use --device cpu to train on the CPU.");
+    }
+
+    /// <summary>Sets up everything and returns the runner without running it (the loaders come with it).</summary>
+    public static (BaseRunner Runner, IReadOnlyList<IBatchSource> Loaders, IReadOnlyList<(string, int)> Workflow) Prepare(
+        Config.Config cfg, TrainOptions options, TrainComponents? components = null)
+    {
+        components ??= new TrainComponents();
+        ComponentRegistration.EnsureRegistered();
+        CheckDevice(options.Device);
+        string workDir = ResolveWorkDir(cfg, options.WorkDir);
+        Directory.CreateDirectory(workDir);
+        string dumpName = Path.GetFileName(cfg.Filename);
+        File.WriteAllText(Path.Combine(workDir, dumpName), dumpName.EndsWith(".py", StringComparison.Ordinal) ? cfg.DumpPython() : cfg.DumpJson());
+
+        string timestamp = DateTime.Now.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
+        var logger = new RunLogger(Path.Combine(workDir, $"{timestamp}.log"), options.Console, options.Interactive);
+        try
+        {
+            return Prepare(cfg, options, components, workDir, dumpName, timestamp, logger);
+        }
+        catch (Exception e)
+        {
+            logger.Error(e.Message, toConsole: false);
+            logger.Dispose();
+            throw;
+        }
+    }
+
+    private static (BaseRunner Runner, IReadOnlyList<IBatchSource> Loaders, IReadOnlyList<(string, int)> Workflow) Prepare(
+        Config.Config cfg, TrainOptions options, TrainComponents components, string workDir, string dumpName, string timestamp, RunLogger logger)
+    {
+        string dash = new string('-', 60) + "\n";
+        string envInfo = string.Join("\n", CollectEnv.Collect().Select(e => $"{e.Key}: {e.Value}"));
+        logger.Info("Environment info:\n" + dash + envInfo + "\n" + dash);
+        logger.Info("Distributed training: False");
+        string configText = cfg.DumpPython();
+        logger.Info($"Config:\n{configText}");
+
+        int seed = options.Seed ?? cfg.Get<int?>("seed", null) ?? Random.Shared.Next(int.MaxValue);
+        logger.Info($"Set random seed to {seed}, deterministic: {(options.Deterministic ? "True" : "False")}");
+        torch.manual_seed(seed);
+        if (torch.cuda.is_available()) torch.cuda.manual_seed_all(seed);
+        if (options.Deterministic)
+        {
+            // TorchSharp 0.107 does not expose use_deterministic_algorithms or cudnn.deterministic; libtorch's CPU kernels
+            // are deterministic for a fixed thread count, and TF32 (the main CUDA source of run-to-run drift) is switched off.
+            torch.backends.cudnn.allow_tf32 = false;
+        }
+
+        var meta = new OrderedDictionary<string, object?>
+        {
+            ["env_info"] = envInfo,
+            ["config"] = configText,
+            ["seed"] = (long)seed,
+            ["exp_name"] = dumpName,
+        };
+
+        var model = components.BuildModel(cfg.Get<ConfigDict>("model"));
+        var module = (torch.nn.Module)model;
+        if (options.Device != "cpu") module.to(torch.CUDA);
+        logger.Info($"Model: {module.GetType().Name} with {module.parameters().Sum(p => p.numel())} parameters");
+
+        var workflow = ReadWorkflow(cfg);
+        var loaders = new List<IBatchSource> { components.BuildLoader(cfg, cfg.Get<ConfigDict>("data.train"), true, seed) };
+        if (workflow.Count == 2)
+        {
+            var val = cfg.Get<ConfigDict>("data.val").Clone();
+            val["pipeline"] = ConfigValue.DeepClone(cfg.Dict.Get<object>("data.train.pipeline"));
+            loaders.Add(components.BuildLoader(cfg, val, true, seed));
+        }
+
+        var optimizerCfg = cfg.Get<ConfigDict>("optimizer").Clone();
+        if (OptimizerBuilder.AutoScaleLr(optimizerCfg.Get<double>("lr"), cfg.Get<ConfigDict?>("auto_scale_lr", null), options.AutoScaleLr,
+                1, cfg.Get("data.samples_per_gpu", 2)) is { } scaled)
+        {
+            optimizerCfg["lr"] = scaled.Lr;
+            logger.Info(scaled.Message);
+        }
+        var optimizer = OptimizerBuilder.Build(module, optimizerCfg);
+
+        var runnerCfg = cfg.Get<ConfigDict?>("runner", null);
+        if (runnerCfg is null)
+        {
+            int total = cfg.Get("total_epochs", 12);
+            logger.Warning("config is now expected to have a `runner` section, please set `runner` in your config.");
+            runnerCfg = new ConfigDict { ["type"] = "EpochBasedRunner", ["max_epochs"] = (long)total };
+        }
+        string runnerType = runnerCfg.Get<string>("type");
+        BaseRunner runner = runnerType switch
+        {
+            "EpochBasedRunner" => new EpochBasedRunner(model, optimizer, workDir, logger, meta, runnerCfg.Get<int?>("max_epochs", null), runnerCfg.Get<int?>("max_iters", null)) { Timestamp = timestamp },
+            "IterBasedRunner" => new IterBasedRunner(model, optimizer, workDir, logger, meta, runnerCfg.Get<int?>("max_epochs", null), runnerCfg.Get<int?>("max_iters", null)) { Timestamp = timestamp },
+            _ => throw new DetSharpException($"runner.type '{runnerType}' is not supported; use EpochBasedRunner or IterBasedRunner."),
+        };
+        RegisterTrainingHooks(runner, cfg, loaders[0].Classes);
+
+        if (!options.NoValidate)
+        {
+            var evaluator = components.BuildEvaluator(cfg, model);
+            if (evaluator is null)
+            {
+                logger.Warning("evaluation during training is not available for this model/dataset yet; training runs without EvalHook (as with --no-validate).");
+            }
+            else
+            {
+                var evalCfg = cfg.Get<ConfigDict?>("evaluation", null) ?? new ConfigDict();
+                runner.RegisterHook(new EvalHook(evaluator, evalCfg.Get("interval", 1), evalCfg.Get<int?>("start", null), runner.ByEpoch,
+                    evalCfg.Get<string?>("save_best", null), evalCfg.Get<string?>("rule", null)), HookPriority.Low);
+            }
+        }
+
+        string? resumeFrom = options.ResumeFrom ?? cfg.Get<string?>("resume_from", null);
+        if (resumeFrom is null && (options.AutoResume || cfg.Get("auto_resume", false)))
+        {
+            resumeFrom = Checkpoint.FindLatest(workDir);
+            if (resumeFrom is null) logger.Warning($"--auto-resume: no checkpoint found in {workDir}; starting from scratch.");
+        }
+        if (resumeFrom is not null) runner.Resume(resumeFrom);
+        else if (cfg.Get<string?>("load_from", null) is { } loadFrom) runner.LoadCheckpoint(loadFrom);
+        return (runner, loaders, workflow);
+    }
+
+    /// <summary>Prepares and runs training; returns the work dir.</summary>
+    public static string Train(Config.Config cfg, TrainOptions options, TrainComponents? components = null)
+    {
+        var (runner, loaders, workflow) = Prepare(cfg, options, components);
+        try
+        {
+            runner.Run(loaders, workflow);
+        }
+        catch (TrainingDivergedException e)
+        {
+            runner.Logger.Error(e.Message, toConsole: false);
+            throw;
+        }
+        finally
+        {
+            runner.Logger.Dispose();
+        }
+        return runner.WorkDir;
+    }
+
+    /// <summary><c>workflow=[('train', 1)]</c> or <c>[('train', 1), ('val', 1)]</c>.</summary>
+    public static List<(string Mode, int Count)> ReadWorkflow(Config.Config cfg)
+    {
+        var raw = cfg.Get<List<object>?>("workflow", null);
+        if (raw is null) return [("train", 1)];
+        var flows = new List<(string, int)>();
+        foreach (var item in raw)
+        {
+            if (item is not IList<object?> { Count: 2 } pair || pair[0] is not string mode || pair[1] is not long count)
+                throw new DetSharpException($"workflow entries must be ('train', n) or ('val', n) tuples, got {ConfigValue.Describe(item)}.");
+            flows.Add((mode, (int)count));
+        }
+        if (flows.Count is 0 or > 2 || flows[0].Item1 != "train" || (flows.Count == 2 && flows[1].Item1 != "val"))
+            throw new DetSharpException("workflow must be [('train', n)] or [('train', n), ('val', m)].");
+        return flows;
+    }
+
+    /// <summary>mmcv's <c>register_training_hooks</c> + custom hooks, from the config.</summary>
+    public static void RegisterTrainingHooks(BaseRunner runner, Config.Config cfg, IReadOnlyList<string>? classes)
+    {
+        bool iterBased = !runner.ByEpoch;
+        var lrCfg = cfg.Get<ConfigDict?>("lr_config", null)?.Clone();
+        if (lrCfg is not null)
+        {
+            if (iterBased && !lrCfg.ContainsKey("by_epoch")) lrCfg["by_epoch"] = false;
+            runner.RegisterHook(new LrUpdaterHook(LrSchedule.FromConfig(lrCfg)), HookPriority.VeryHigh);
+        }
+        var optCfg = cfg.Get<ConfigDict?>("optimizer_config", null);
+        var clip = optCfg?.Get<ConfigDict?>("grad_clip", null);
+        if (optCfg is not null)
+        {
+            foreach (var key in optCfg.Keys)
+                if (key != "grad_clip" && key != "type")
+                    throw new DetSharpException($"optimizer_config: unexpected key '{key}'; it accepts grad_clip.");
+            if (clip is not null)
+                foreach (var key in clip.Keys)
+                    if (key != "max_norm" && key != "norm_type")
+                        throw new DetSharpException($"optimizer_config.grad_clip: unexpected key '{key}'; it accepts max_norm, norm_type.");
+        }
+        runner.RegisterHook(new OptimizerHook(clip?.Get<double>("max_norm"), clip?.Get("norm_type", 2.0) ?? 2.0), HookPriority.AboveNormal);
+
+        var ckptCfg = cfg.Get<ConfigDict?>("checkpoint_config", null);
+        if (ckptCfg is not null)
+        {
+            var meta = new List<KeyValuePair<string, object?>>
+            {
+                new("detsharp_version", EngineInfo.DetSharpVersion),
+                new("CLASSES", classes is null ? null : new PyTuple(classes.Cast<object?>().ToList())),
+            };
+            bool byEpoch = ckptCfg.Get("by_epoch", !iterBased);
+            runner.RegisterHook(new CheckpointHook(ckptCfg.Get("interval", -1), byEpoch, ckptCfg.Get("save_optimizer", true),
+                ckptCfg.Get<string?>("out_dir", null), ckptCfg.Get("max_keep_ckpts", -1), ckptCfg.Get("save_last", true), meta,
+                ckptCfg.Get<string?>("filename_tmpl", null)), HookPriority.Normal);
+        }
+        runner.RegisterHook(new IterTimerHook(), HookPriority.Low);
+
+        var logCfg = cfg.Get<ConfigDict?>("log_config", null);
+        if (logCfg is not null)
+        {
+            long interval = logCfg.Get("interval", 10L);
+            foreach (var hookCfg in logCfg.Get<List<ConfigDict>>("hooks"))
+            {
+                var defaults = new Dictionary<string, object?> { ["interval"] = interval };
+                if (iterBased) defaults["by_epoch"] = false;
+                runner.RegisterHook(Registries.Hooks.Build<Hook>(hookCfg, defaults), HookPriority.VeryLow);
+            }
+        }
+        foreach (var hookCfg in cfg.Get<List<ConfigDict>?>("custom_hooks", null) ?? [])
+        {
+            var copy = hookCfg.Clone();
+            HookPriority? priority = null;
+            if (copy.Remove("priority") && hookCfg["priority"] is { } p)
+                priority = p is long n ? (HookPriority)n : Enum.Parse<HookPriority>(((string)p).Replace("_", ""), ignoreCase: true);
+            runner.RegisterHook(Registries.Hooks.Build<Hook>(copy), priority ?? HookPriority.Normal);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using DetSharp.Engine.Runners;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Engine.Hooks;
+
+/// <summary>
+/// mmcv's <c>OptimizerHook</c> (<c>optimizer_config</c>): after each training iteration zero the gradients,
+/// back-propagate the total loss, optionally clip the global gradient norm over trainable parameters
+/// (<c>grad_clip=dict(max_norm=35, norm_type=2)</c>, logging <c>grad_norm</c>) and step the optimizer.
+/// A non-finite gradient norm stops training before the step.
+/// </summary>
+public sealed class OptimizerHook(double? maxNorm = null, double normType = 2.0) : Hook
+{
+    public double? MaxNorm { get; } = maxNorm;
+
+    public double NormType { get; } = normType;
+
+    public override HookPriority DefaultPriority => HookPriority.AboveNormal;
+
+    public override void AfterTrainIter(BaseRunner runner)
+    {
+        var optimizer = runner.Optimizer ?? throw new InvalidOperationException("OptimizerHook needs an optimizer.");
+        var outputs = runner.Outputs ?? throw new InvalidOperationException("no iteration outputs to back-propagate.");
+        optimizer.zero_grad();
+        outputs.Loss.backward();
+        if (MaxNorm is { } maxNorm)
+        {
+            var parameters = runner.Module.parameters().Where(p => p.requires_grad && p.grad is not null).ToList();
+            if (parameters.Count > 0)
+            {
+                double norm = nn.utils.clip_grad_norm_(parameters, maxNorm, NormType);
+                if (!double.IsFinite(norm))
+                {
+                    string where = runner.ByEpoch ? $"epoch {runner.Epoch + 1}, iteration {runner.InnerIter + 1} (global iteration {runner.Iter + 1})" : $"iteration {runner.Iter + 1}";
+                    throw new TrainingDivergedException(
+                        $"the gradient norm became {(double.IsNaN(norm) ? "NaN" : "infinite")} at {where}; training stopped before the update, and checkpoints already saved in {runner.WorkDir} are intact. Lower optimizer.lr or lengthen lr_config.warmup_iters.");
+                }
+                runner.LogBuffer.Update([new("grad_norm", norm)], outputs.NumSamples);
+            }
+        }
+        optimizer.step();
+    }
+}

@@ -1,0 +1,110 @@
+using DetSharp.Registry;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DetSharp.Engine.Runners;
+
+/// <summary>
+/// mmcv's <c>EpochBasedRunner</c>: for each epoch of the workflow, <c>before_train_epoch</c>, then per batch
+/// <c>before_train_iter</c> → forward + losses → <c>after_train_iter</c> (the optimizer hook steps here) → iter += 1,
+/// then <c>after_train_epoch</c> and epoch += 1, until <c>max_epochs</c>.
+/// </summary>
+[Register(Registries.RunnersName, "EpochBasedRunner")]
+public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? optimizer, string workDir, RunLogger logger,
+    OrderedDictionary<string, object?>? meta = null, int? maxEpochs = null, int? maxIters = null)
+    : BaseRunner(model, optimizer, workDir, logger, meta, maxEpochs, maxIters)
+{
+    public override bool ByEpoch => true;
+
+    public override void Run(IReadOnlyList<IBatchSource> loaders, IReadOnlyList<(string Mode, int Count)> workflow)
+    {
+        if (loaders.Count != workflow.Count)
+            throw new DetSharpException($"workflow has {workflow.Count} phases but {loaders.Count} data loaders were given.");
+        if (MaxEpochs <= 0)
+            throw new DetSharpException("runner.max_epochs must be a positive number for EpochBasedRunner.");
+        for (int i = 0; i < workflow.Count; i++)
+        {
+            if (workflow[i].Mode == "train")
+            {
+                MaxIters = MaxEpochs * loaders[i].Count;
+                break;
+            }
+        }
+        Logger.Info($"Start running, host: {Environment.UserName}@{Environment.MachineName}, work_dir: {WorkDir}");
+        Logger.Info($"Hooks will be executed in the following order:\n{HookInfo()}");
+        Logger.Info($"workflow: [{string.Join(", ", workflow.Select(w => $"('{w.Mode}', {w.Count})"))}], max: {MaxEpochs} epochs");
+        CallBeforeRun();
+        while (Epoch < MaxEpochs)
+        {
+            for (int i = 0; i < workflow.Count; i++)
+            {
+                var (mode, epochs) = workflow[i];
+                for (int k = 0; k < epochs; k++)
+                {
+                    if (mode == "train" && Epoch >= MaxEpochs) break;
+                    if (mode == "train") Train(loaders[i]);
+                    else if (mode == "val") Val(loaders[i]);
+                    else throw new DetSharpException($"workflow mode '{mode}' is not supported; use 'train' or 'val'.");
+                }
+            }
+        }
+        CallAfterRun();
+    }
+
+    private void Train(IBatchSource loader)
+    {
+        Module.train();
+        Mode = "train";
+        DataLoader = loader;
+        MaxIters = MaxEpochs * loader.Count;
+        CallHook(h => h.BeforeTrainEpoch(this));
+        using (var batches = loader.GetEpoch(Epoch).GetEnumerator())
+        {
+            for (int i = 0; ; i++)
+            {
+                using var scope = NewDisposeScope();
+                if (!batches.MoveNext()) break;
+                using var batch = batches.Current;
+                InnerIter = i;
+                CallHook(h => h.BeforeTrainIter(this));
+                RunIter(batch, trainMode: true);
+                CallHook(h => h.AfterTrainIter(this));
+                Outputs = null;
+                Iter++;
+            }
+        }
+        CallHook(h => h.AfterTrainEpoch(this));
+        Epoch++;
+    }
+
+    private void Val(IBatchSource loader)
+    {
+        Module.eval();
+        Mode = "val";
+        DataLoader = loader;
+        CallHook(h => h.BeforeValEpoch(this));
+        using (no_grad())
+        using (var batches = loader.GetEpoch(Epoch).GetEnumerator())
+        {
+            for (int i = 0; ; i++)
+            {
+                using var scope = NewDisposeScope();
+                if (!batches.MoveNext()) break;
+                using var batch = batches.Current;
+                InnerIter = i;
+                CallHook(h => h.BeforeValIter(this));
+                RunIter(batch, trainMode: false);
+                CallHook(h => h.AfterValIter(this));
+                Outputs = null;
+            }
+        }
+        CallHook(h => h.AfterValEpoch(this));
+    }
+
+    public override string SaveCheckpoint(string outDir, string? filenameTmpl = null, bool saveOptimizer = true,
+        IEnumerable<KeyValuePair<string, object?>>? meta = null, bool createSymlink = true)
+    {
+        string filename = (filenameTmpl ?? "epoch_{}.pth").Replace("{}", (Epoch + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return WriteCheckpoint(outDir, filename, saveOptimizer, meta, createSymlink, Epoch + 1, Iter);
+    }
+}

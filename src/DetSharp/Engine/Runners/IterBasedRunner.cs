@@ -1,0 +1,119 @@
+using DetSharp.Engine.Checkpoints;
+using DetSharp.Registry;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DetSharp.Engine.Runners;
+
+/// <summary>
+/// mmcv's <c>IterBasedRunner</c>: loaders are cycled endlessly (a new epoch of the loader starts when one is used up)
+/// and training runs <c>max_iters</c> iterations; <c>before_epoch</c>/<c>after_epoch</c> are called once around the run.
+/// </summary>
+[Register(Registries.RunnersName, "IterBasedRunner")]
+public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? optimizer, string workDir, RunLogger logger,
+    OrderedDictionary<string, object?>? meta = null, int? maxEpochs = null, int? maxIters = null)
+    : BaseRunner(model, optimizer, workDir, logger, meta, maxEpochs, maxIters)
+{
+    public override bool ByEpoch => false;
+
+    public override void Run(IReadOnlyList<IBatchSource> loaders, IReadOnlyList<(string Mode, int Count)> workflow)
+    {
+        if (loaders.Count != workflow.Count)
+            throw new DetSharpException($"workflow has {workflow.Count} phases but {loaders.Count} data loaders were given.");
+        if (MaxIters <= 0)
+            throw new DetSharpException("runner.max_iters must be a positive number for IterBasedRunner.");
+        Logger.Info($"Start running, host: {Environment.UserName}@{Environment.MachineName}, work_dir: {WorkDir}");
+        Logger.Info($"Hooks will be executed in the following order:\n{HookInfo()}");
+        Logger.Info($"workflow: [{string.Join(", ", workflow.Select(w => $"('{w.Mode}', {w.Count})"))}], max: {MaxIters} iters");
+        CallBeforeRun();
+        var iterLoaders = loaders.Select(l => new IterLoader(l, Epoch)).ToList();
+        try
+        {
+            CallHook(h => h.BeforeEpoch(this));
+            while (Iter < MaxIters)
+            {
+                for (int i = 0; i < workflow.Count; i++)
+                {
+                    InnerIter = 0;
+                    var (mode, iters) = workflow[i];
+                    for (int k = 0; k < iters; k++)
+                    {
+                        if (mode == "train" && Iter >= MaxIters) break;
+                        if (mode == "train") Train(iterLoaders[i]);
+                        else if (mode == "val") Val(iterLoaders[i]);
+                        else throw new DetSharpException($"workflow mode '{mode}' is not supported; use 'train' or 'val'.");
+                    }
+                }
+            }
+            CallHook(h => h.AfterEpoch(this));
+        }
+        finally
+        {
+            foreach (var l in iterLoaders) l.Dispose();
+        }
+        CallAfterRun();
+    }
+
+    private void Train(IterLoader loader)
+    {
+        Module.train();
+        Mode = "train";
+        DataLoader = loader.Source;
+        using var scope = NewDisposeScope();
+        using var batch = loader.Next();
+        Epoch = loader.Epoch;
+        CallHook(h => h.BeforeTrainIter(this));
+        RunIter(batch, trainMode: true);
+        CallHook(h => h.AfterTrainIter(this));
+        Outputs = null;
+        InnerIter++;
+        Iter++;
+    }
+
+    private void Val(IterLoader loader)
+    {
+        Module.eval();
+        Mode = "val";
+        DataLoader = loader.Source;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var batch = loader.Next();
+        CallHook(h => h.BeforeValIter(this));
+        RunIter(batch, trainMode: false);
+        CallHook(h => h.AfterValIter(this));
+        Outputs = null;
+        InnerIter++;
+    }
+
+    protected override void OnResumed(LoadedCheckpoint checkpoint) => InnerIter = Iter;
+
+    public override string SaveCheckpoint(string outDir, string? filenameTmpl = null, bool saveOptimizer = true,
+        IEnumerable<KeyValuePair<string, object?>>? meta = null, bool createSymlink = true)
+    {
+        string filename = (filenameTmpl ?? "iter_{}.pth").Replace("{}", (Iter + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return WriteCheckpoint(outDir, filename, saveOptimizer, meta, createSymlink, Epoch + 1, Iter + 1);
+    }
+
+    /// <summary>mmcv's <c>IterLoader</c>: endless batches, counting passes over the loader as epochs.</summary>
+    private sealed class IterLoader(IBatchSource source, int epoch) : IDisposable
+    {
+        private IEnumerator<IDataBatch>? _current;
+
+        public IBatchSource Source { get; } = source;
+
+        public int Epoch { get; private set; } = epoch;
+
+        public IDataBatch Next()
+        {
+            _current ??= Source.GetEpoch(Epoch).GetEnumerator();
+            if (_current.MoveNext()) return _current.Current;
+            _current.Dispose();
+            Epoch++;
+            _current = Source.GetEpoch(Epoch).GetEnumerator();
+            if (!_current.MoveNext()) throw new DetSharpException($"the {Source.DatasetName} data loader yields no batches.");
+            return _current.Current;
+        }
+
+        public void Dispose() => _current?.Dispose();
+    }
+}

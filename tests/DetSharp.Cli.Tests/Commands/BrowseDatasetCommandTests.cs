@@ -1,0 +1,24 @@
+namespace DetSharp.Cli.Tests.Commands;
+
+public class BrowseDatasetCommandTests
+{
+    [Fact]
+    public void Writes_pngs_of_the_balloon_training_pipeline()
+    {
+        var shared = Path.GetFullPath(Path.Combine(CliRunner.RepoRoot, "..", "shared", "datasets", "balloon"));
+        if (!Directory.Exists(shared)) return; // ../shared is absent
+        string tmp = Path.Combine(Path.GetTempPath(), "detsharp-cli-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var r = CliRunner.Run("browse-dataset", "configs/balloon/mask_rcnn_r50_caffe_fpn_mstrain-poly_1x_balloon.py", "--output-dir", tmp, "--not-show",
+                "--limit", "2", "--cfg-options", $"data.train.img_prefix={shared}/train/", $"data.train.ann_file={shared}/train/annotation_coco.json");
+            Assert.Equal(0, r.ExitCode);
+            Assert.Contains("wrote 2 images", r.Stdout);
+            Assert.Equal(2, Directory.GetFiles(tmp, "*.png").Length);
+        }
+        finally
+        {
+            if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+        }
+    }
+}
