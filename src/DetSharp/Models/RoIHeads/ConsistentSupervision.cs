@@ -1,3 +1,4 @@
+using DetSharp.Engine;
 using DetSharp.Models.Common;
 using static TorchSharp.torch;
 

@@ -1,3 +1,4 @@
+using DetSharp.Engine;
 using DetSharp.Config;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;

@@ -1,0 +1,162 @@
+using System.CommandLine;
+using DetSharp.Apis;
+using DetSharp.Engine;
+using DetSharp.Evaluation;
+using DetSharp.Structures;
+using DetSharp.Visualization;
+using OpenCvSharp;
+
+namespace DetSharp.Cli.Commands;
+
+/// <summary>
+/// <c>detsharp infer</c>: MMDetection's <c>demo/image_demo.py</c> for many images — draws detections (masks, boxes,
+/// class and score) on each input and optionally writes all detections as COCO results JSON.
+/// </summary>
+internal static class InferCommand
+{
+    private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase)
+        { ".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp" };
+
+    public static Command Create()
+    {
+        var config = new Argument<string>("config") { Description = "Config file of the model." };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint (.pth) written by detsharp train or MMDetection." };
+        var inputs = new Argument<string[]>("inputs") { Description = "Image files, folders or glob patterns (e.g. 'data/val/*.jpg').", Arity = ArgumentArity.OneOrMore };
+        var outDir = new Option<string>("--out-dir") { Description = "Folder for the pictures (and results.json).", DefaultValueFactory = _ => "work_dirs/infer" };
+        var scoreThr = new Option<float>("--score-thr") { Description = "Draw detections with at least this score.", DefaultValueFactory = _ => 0.3f };
+        var palette = new Option<string>("--palette") { Description = "Class colours: coco, citys or random.", DefaultValueFactory = _ => "coco" };
+        palette.AcceptOnlyFromAmong([.. Palette.Names]);
+        var device = new Option<string>("--device") { Description = "cpu or cuda[:N].", DefaultValueFactory = _ => "cpu" };
+        var json = new Option<bool>("--json") { Description = "Also write every detection (no score threshold) to OUT_DIR/results.json in COCO results format." };
+        var annFile = new Option<string?>("--ann-file")
+        {
+            Description = "COCO annotation file of the inputs: results.json then uses its image and category ids, so it evaluates with `detsharp coco-eval`.",
+        };
+        var command = new Command("infer", "Detect objects in images and draw the results.")
+        {
+            config, checkpoint, inputs, outDir, scoreThr, palette, device, json, annFile, CommonOptions.CfgOptions,
+        };
+        command.SetAction(parse =>
+        {
+            var files = ExpandInputs(parse.GetValue(inputs)!);
+            string output = parse.GetValue(outDir)!;
+            Directory.CreateDirectory(output);
+            using var detector = Detector.FromConfig(parse.GetValue(config)!, parse.GetValue(checkpoint), parse.GetValue(device)!,
+                parse.GetValue(CommonOptions.CfgOptions));
+            foreach (var warning in detector.Warnings) Console.Error.WriteLine($"warning: {warning}");
+            var colours = Palette.Get(parse.GetValue(palette)!);
+            float threshold = parse.GetValue(scoreThr);
+            var ids = parse.GetValue(annFile) is { } ann ? ResultIds.FromAnnotations(ann, detector.ClassNames) : null;
+            var entries = new List<CocoDetection>();
+            bool interactive = !Console.IsErrorRedirected;
+            for (int i = 0; i < files.Count; i++)
+            {
+                string file = files[i];
+                var set = detector.Infer(file);
+                WritePicture(file, set, detector.ClassNames, colours, threshold, output);
+                if (parse.GetValue(json))
+                {
+                    long imageId = ids?.ImageId(file) ?? i;
+                    foreach (var d in set.Detections)
+                    {
+                        long categoryId = ids?.CategoryId(d.Label) ?? d.Label;
+                        entries.Add(new CocoDetection(imageId, categoryId, new BoxXywh(d.X1, d.Y1, d.X2 - d.X1, d.Y2 - d.Y1), d.Score, d.Mask));
+                    }
+                }
+                if (interactive) Console.Error.Write($"\r{ProgressBar.Render(i + 1, files.Count)}");
+                else Console.WriteLine($"{file}: {set.Above(threshold).Count()} detections with score >= {threshold}");
+            }
+            if (interactive) Console.Error.WriteLine();
+            if (parse.GetValue(json))
+            {
+                string path = Path.Combine(output, "results.json");
+                CocoResultsWriter.Write(path, entries);
+                Console.WriteLine($"wrote {entries.Count} detections to {path}");
+            }
+            Console.WriteLine($"wrote {files.Count} pictures to {output}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static void WritePicture(string file, DetectionSet set, IReadOnlyList<string> classes, Palette palette, float threshold, string outDir)
+    {
+        using var canvas = Datasets.Transforms.LoadImageFromFile.Read(file, ImreadModes.Color, "an input image");
+        var shown = set.Above(threshold)
+            .Select(d => new DrawnInstance(d.X1, d.Y1, d.X2, d.Y2, d.Label, d.Score, d.BitmapMask(), set.Width))
+            .Reverse() // highest scores drawn last, on top
+            .ToList();
+        DetectionPainter.Draw(canvas, shown, classes, palette);
+        string target = Path.Combine(outDir, Path.GetFileName(file));
+        string temp = Path.Combine(outDir, $".{Path.GetFileNameWithoutExtension(file)}.tmp{Path.GetExtension(file)}");
+        if (!Cv2.ImWrite(temp, canvas))
+            throw new DetSharpException($"{target}: OpenCV could not write the picture (unsupported extension?).");
+        File.Move(temp, target, overwrite: true);
+    }
+
+    /// <summary>Files, folders (their images, sorted) and glob patterns (<c>*</c>, <c>?</c> in the file name) to image paths.</summary>
+    internal static List<string> ExpandInputs(IEnumerable<string> inputs)
+    {
+        var files = new List<string>();
+        foreach (var input in inputs)
+        {
+            if (Directory.Exists(input))
+            {
+                files.AddRange(Directory.EnumerateFiles(input).Where(f => ImageExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal));
+            }
+            else if (input.IndexOfAny(['*', '?']) >= 0)
+            {
+                string dir = Path.GetDirectoryName(input) is { Length: > 0 } d ? d : ".";
+                if (!Directory.Exists(dir)) throw new DetSharpException($"{input}: folder '{dir}' not found.");
+                var matched = Directory.EnumerateFiles(dir, Path.GetFileName(input)).Order(StringComparer.Ordinal).ToList();
+                if (matched.Count == 0) throw new DetSharpException($"{input}: no file matches this pattern.");
+                files.AddRange(matched);
+            }
+            else if (File.Exists(input))
+            {
+                files.Add(input);
+            }
+            else
+            {
+                throw new DetSharpException($"{input}: no such image file or folder.");
+            }
+        }
+        if (files.Count == 0) throw new DetSharpException("no images found in the inputs.");
+        return files;
+    }
+
+    /// <summary>Image and category ids of a COCO annotation file, matched by file name and class name.</summary>
+    private sealed class ResultIds
+    {
+        private readonly Dictionary<string, long> _images;
+        private readonly long[] _categories;
+
+        private ResultIds(Dictionary<string, long> images, long[] categories)
+        {
+            _images = images;
+            _categories = categories;
+        }
+
+        public static ResultIds FromAnnotations(string path, IReadOnlyList<string> classes)
+        {
+            var gt = CocoApi.Load(path);
+            var images = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var image in gt.Images)
+                if (image.FileName is { } name) images[Path.GetFileName(name)] = image.Id;
+            var categories = new long[classes.Count];
+            for (int i = 0; i < classes.Count; i++)
+            {
+                var match = gt.Categories.FirstOrDefault(c => c.Name == classes[i])
+                            ?? throw new DetSharpException($"{path}: no category named '{classes[i]}' (the model's class {i}); its categories are: {string.Join(", ", gt.Categories.Select(c => c.Name))}.");
+                categories[i] = match.Id;
+            }
+            return new ResultIds(images, categories);
+        }
+
+        public long ImageId(string file) => _images.TryGetValue(Path.GetFileName(file), out long id)
+            ? id
+            : throw new DetSharpException($"{file}: no image with this file name in the --ann-file annotations.");
+
+        public long CategoryId(int label) => _categories[label];
+    }
+}

@@ -1,0 +1,101 @@
+using DetSharp.Apis;
+using DetSharp.Tests.TestSupport;
+using OpenCvSharp;
+
+namespace DetSharp.Tests.Apis;
+
+/// <summary>
+/// The embedding API (MMDetection's init_detector + inference_detector) on the slim MMDetection checkpoint: class
+/// names from its meta, and the same detections MMDetection computed for the first balloon val image.
+/// </summary>
+public class DetectorTests
+{
+    private const string Image = "datasets/balloon/val/24631331976_defa3bb61f_k.jpg";
+
+    // The slim balloon config is the parity model's architecture; these options restore the parity run's test
+    // settings (1333x800 test scale, score_thr 0, RPN 1000 proposals).
+    private static readonly string[] ParityOptions =
+    [
+        "data.test.pipeline.1.img_scale=(1333,800)",
+        "model.test_cfg.rcnn.score_thr=0.0",
+        "model.test_cfg.rpn.nms_pre=1000",
+        "model.test_cfg.rpn.max_per_img=1000",
+    ];
+
+    private static Detector Load() => Detector.FromConfig(
+        Path.Combine(RepoRoot(), "configs", "balloon", "mask_rcnn_r18_slim_fpn_balloon.py"),
+        SharedFixtures.FullPath("fixtures/mmdet/parity/mask_rcnn_slim.pth"), "cpu", ParityOptions);
+
+    [SharedFixtureFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
+    public void Class_names_come_from_the_checkpoint_meta()
+    {
+        using var detector = Load();
+
+        Assert.Equal(["balloon"], detector.ClassNames);
+        Assert.Empty(detector.Warnings);
+    }
+
+    [SharedFixtureFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
+    public void Infer_gives_mmdetections_top_detections_in_original_image_coordinates()
+    {
+        using var detector = Load();
+        using var fixture = SharedFixtures.LoadJson("fixtures/mmdet/parity/mask_rcnn_slim.outputs.json");
+        var expected = fixture.RootElement.GetProperty("test")[0].GetProperty("bbox_results")[0]
+            .EnumerateArray().Select(d => d.EnumerateArray().Select(v => v.GetSingle()).ToArray())
+            .OrderByDescending(d => d[4]).ToList();
+
+        var result = detector.Infer(SharedFixtures.FullPath(Image));
+
+        Assert.Equal(1323, result.Width);
+        Assert.Equal(2048, result.Height);
+        Assert.Equal(100, result.Detections.Count);
+        // The top 10 are far from the 100-detection cutoff's near-ties (fixture README).
+        for (int i = 0; i < 10; i++)
+        {
+            var d = result.Detections[i];
+            Assert.Equal(expected[i][4], d.Score, 1e-4);
+            Assert.Equal(expected[i][0], d.X1, 1e-3);
+            Assert.Equal(expected[i][1], d.Y1, 1e-3);
+            Assert.Equal(expected[i][2], d.X2, 1e-3);
+            Assert.Equal(expected[i][3], d.Y2, 1e-3);
+            Assert.Equal("balloon", d.ClassName);
+            Assert.NotNull(d.Mask);
+            Assert.Equal((2048, 1323), (d.Mask!.Height, d.Mask.Width));
+        }
+    }
+
+    [SharedFixtureFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
+    public void An_image_in_memory_gives_the_same_detections_as_its_file()
+    {
+        using var detector = Load();
+        string path = SharedFixtures.FullPath(Image);
+        using var image = Cv2.ImRead(path, ImreadModes.Color);
+
+        var fromFile = detector.Infer(path);
+        var fromMemory = detector.Infer(image);
+
+        Assert.Equal(fromFile.Detections.Count, fromMemory.Detections.Count);
+        for (int i = 0; i < fromFile.Detections.Count; i++)
+        {
+            Assert.Equal(fromFile.Detections[i].Score, fromMemory.Detections[i].Score);
+            Assert.Equal(fromFile.Detections[i].X1, fromMemory.Detections[i].X1);
+        }
+        Assert.Null(fromMemory.Source);
+    }
+
+    [Fact]
+    public void A_cuda_device_without_cuda_libtorch_is_explained()
+    {
+        if (TorchSharp.torch.cuda.is_available()) return; // only meaningful on the CPU build
+        var e = Assert.Throws<DetSharpException>(() => Detector.FromConfig(
+            Path.Combine(RepoRoot(), "configs", "balloon", "mask_rcnn_r18_slim_fpn_balloon.py"), null, "cuda"));
+        Assert.Contains("has no CUDA", e.Message);
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "DetSharp.slnx"))) return dir.FullName;
+        throw new DirectoryNotFoundException("DetSharp.slnx not found");
+    }
+}
