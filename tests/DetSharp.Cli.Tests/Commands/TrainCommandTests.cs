@@ -11,11 +11,11 @@ public class TrainCommandTests
         string workDir = Directory.CreateTempSubdirectory("detsharp-train-cli-").FullName;
         try
         {
-            var result = CliRunner.Run("train", Balloon, "--work-dir", workDir, "--seed", "3");
+            var result = CliRunner.Run("train", Balloon, "--work-dir", workDir, "--seed", "3", "--cfg-options", "model.type=MaskRCNNN");
 
             Assert.Equal(1, result.ExitCode);
             Assert.Contains("error: ", result.Stderr);
-            Assert.Contains("'MaskRCNN' is not registered in the MODELS registry", result.Stderr);
+            Assert.Contains("'MaskRCNNN' is not registered in the MODELS registry. Did you mean 'MaskRCNN'", result.Stderr);
             Assert.True(File.Exists(Path.Combine(workDir, "mask_rcnn_r50_caffe_fpn_mstrain-poly_1x_balloon.py")));
             Assert.Contains("Set random seed to 3, deterministic: False", result.Stdout);
         }
