@@ -6,15 +6,17 @@ namespace DetSharp.Cli.Commands;
 /// <summary>
 /// <c>detsharp convert via2coco|labelme2coco|cityscapes</c>: annotation converters to COCO JSON (MMDetection's
 /// tutorial converter and tools/dataset_converters). Bad records are all listed and nothing is written.
+/// <c>detsharp convert weights</c> is <see cref="ConvertWeightsCommand"/>.
 /// </summary>
 internal static class ConvertCommand
 {
     public static Command Create()
     {
-        var command = new Command("convert", "Convert annotations to COCO format (VIA, labelme, Cityscapes).");
+        var command = new Command("convert", "Convert annotations to COCO format (VIA, labelme, Cityscapes), or weights to a DetSharp .pth.");
         command.Subcommands.Add(Via());
         command.Subcommands.Add(Labelme());
         command.Subcommands.Add(Cityscapes());
+        command.Subcommands.Add(ConvertWeightsCommand.Create());
         return command;
     }
 

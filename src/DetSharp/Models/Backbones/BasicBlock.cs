@@ -16,11 +16,18 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
     public const int Expansion = 1;
     private readonly nn.Module<Tensor, Tensor> _conv1, _bn1, _conv2, _bn2;
     private readonly nn.Module<Tensor, Tensor>? _downsample;
+    private readonly long[]? _conv1Pad;
 
-    public BasicBlock(long inplanes, long planes, long stride, long dilation, nn.Module<Tensor, Tensor>? downsample, ConfigDict normCfg)
+    /// <param name="conv1Pad">
+    /// Explicit zero padding (left, right, top, bottom) before <c>conv1</c>, which then pads nothing itself: CNTK's
+    /// asymmetric "same" padding of a stride-2 3×3 conv is (1, 0, 1, 0). Null: the usual symmetric padding.
+    /// </param>
+    public BasicBlock(long inplanes, long planes, long stride, long dilation, nn.Module<Tensor, Tensor>? downsample, ConfigDict normCfg,
+        long[]? conv1Pad = null)
         : base(nameof(BasicBlock))
     {
-        _conv1 = nn.Conv2d(inplanes, planes, 3, stride: stride, padding: dilation, dilation: dilation, bias: false);
+        _conv1Pad = conv1Pad;
+        _conv1 = nn.Conv2d(inplanes, planes, 3, stride: stride, padding: conv1Pad is null ? dilation : 0, dilation: dilation, bias: false);
         register_module("conv1", _conv1);
         var (n1, bn1) = NormLayers.Build(normCfg, planes, "1");
         _bn1 = (nn.Module<Tensor, Tensor>)bn1;
@@ -44,7 +51,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var identity = _downsample is null ? x : _downsample.forward(x);
-        var o = nn.functional.relu(_bn1.forward(_conv1.forward(x)));
+        var o = nn.functional.relu(_bn1.forward(_conv1.forward(_conv1Pad is null ? x : nn.functional.pad(x, _conv1Pad))));
         o = _bn2.forward(_conv2.forward(o));
         return nn.functional.relu(o + identity).MoveToOuterDisposeScope();
     }

@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Weights;
 using DetSharp.Registry;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -20,9 +21,17 @@ public enum ResNetStyle
 /// keeps every BatchNorm in eval mode while training. Init as MMDetection: Kaiming (fan_out, relu) convs, BN weight 1
 /// bias 0, and with <c>zero_init_residual</c> the last BN of each block zero.
 /// Returns the stage outputs listed in <c>out_indices</c>.
+/// <para>
+/// Two DetSharp extensions (defaults leave MMDetection's ResNet unchanged) describe the ImageNet ResNet shipped in
+/// the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 (exported from CNTK): <c>stage_blocks=(2, 2, 2, 3)</c>
+/// overrides the blocks per stage of the depth, and <c>pad_mode='cntk'</c> pads as that ONNX graph does — the 7×7
+/// stem conv 3 before and 2 after, the stem max-pool and each stride-2 3×3 conv 1 before and 0 after (PyTorch pads
+/// both sides alike). On even feature sizes, as with inputs padded to a multiple of 32, both give the same result;
+/// on odd sizes the 'cntk' outputs are one smaller, as ONNX Runtime computes that file.
+/// </para>
 /// </summary>
 [Register(Registries.ModelsName, "ResNet")]
-public sealed class ResNet : nn.Module<Tensor, Tensor[]>
+public sealed class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -65,6 +74,8 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>
         object? plugins = null,
         bool withCp = false,
         bool zeroInitResidual = true,
+        int[]? stageBlocks = null,
+        string padMode = "pytorch",
         string? pretrained = null,
         object? initCfg = null)
         : base(nameof(ResNet))
@@ -79,7 +90,8 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>
         _ = stageWithDcn;
         _ = withCp; // gradient checkpointing only saves memory; results are the same without it.
         PretrainedHint = pretrained;
-        InitCfg = initCfg;
+        // MMDetection turns the deprecated `pretrained=X` into init_cfg=dict(type='Pretrained', checkpoint=X).
+        InitCfg = initCfg ?? (pretrained is null ? null : new ConfigDict { { "type", "Pretrained" }, { "checkpoint", pretrained } });
         strides ??= [1, 2, 2, 2];
         dilations ??= [1, 1, 1, 1];
         outIndices ??= [0, 1, 2, 3];
@@ -87,6 +99,18 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>
             throw new DetSharpException($"ResNet: strides and dilations need {numStages} entries.");
         if (outIndices.Any(i => i < 0 || i >= numStages))
             throw new DetSharpException($"ResNet: out_indices must be in 0..{numStages - 1}, got ({string.Join(", ", outIndices)}).");
+        var blocksPerStage = stageBlocks ?? arch.Blocks;
+        if (blocksPerStage.Length < numStages || blocksPerStage.Take(numStages).Any(b => b < 1))
+            throw new DetSharpException($"ResNet: stage_blocks needs {numStages} positive entries, got ({string.Join(", ", blocksPerStage)}).");
+        _cntkPadding = padMode switch
+        {
+            "pytorch" => false,
+            "cntk" => true,
+            _ => throw new DetSharpException($"ResNet: pad_mode must be 'pytorch' or 'cntk', got '{padMode}'."),
+        };
+        if (_cntkPadding && (arch.Bottleneck || deepStem || dilations.Take(numStages).Any(d => d != 1)))
+            throw new DetSharpException("ResNet: pad_mode='cntk' is supported for basic-block ResNets (depth 18/34) without deep_stem or dilation.");
+        StageBlocks = blocksPerStage.Take(numStages).ToArray();
         normCfg ??= NormLayers.DefaultBn();
         _outIndices = outIndices;
         _frozenStages = frozenStages;
@@ -108,7 +132,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>
         }
         else
         {
-            _conv1 = nn.Conv2d(inChannels, stem, 7, stride: 2, padding: 3, bias: false);
+            _conv1 = nn.Conv2d(inChannels, stem, 7, stride: 2, padding: _cntkPadding ? 0 : 3, bias: false);
             register_module("conv1", _conv1);
             var (n1, bn1) = NormLayers.Build(normCfg, stem, "1");
             _bn1 = (nn.Module<Tensor, Tensor>)bn1;
@@ -122,7 +146,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>
             long planes = (long)baseChannels << i;
             int stride = strides[i], dilation = dilations[i];
             var blocks = new List<(string, nn.Module<Tensor, Tensor>)>();
-            for (int b = 0; b < arch.Blocks[i]; b++)
+            for (int b = 0; b < blocksPerStage[i]; b++)
             {
                 nn.Module<Tensor, Tensor>? downsample = null;
                 int blockStride = b == 0 ? stride : 1;
@@ -130,7 +154,8 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>
                     downsample = MakeDownsample(inplanes, planes * expansion, stride, avgDown, normCfg);
                 nn.Module<Tensor, Tensor> block = arch.Bottleneck
                     ? new Bottleneck(inplanes, planes, blockStride, dilation, downsample, style, normCfg)
-                    : new BasicBlock(inplanes, planes, blockStride, dilation, downsample, normCfg);
+                    : new BasicBlock(inplanes, planes, blockStride, dilation, downsample, normCfg,
+                        _cntkPadding && blockStride == 2 ? CntkStride2Pad : null);
                 blocks.Add((b.ToString(System.Globalization.CultureInfo.InvariantCulture), block));
                 inplanes = planes * expansion;
             }
@@ -144,13 +169,24 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>
         FreezeStages();
     }
 
+    /// <summary>CNTK's "same" padding of a stride-2 3×3 window on an even size: (left, right, top, bottom).</summary>
+    private static readonly long[] CntkStride2Pad = [1, 0, 1, 0];
+
+    /// <summary>CNTK's "same" padding of the stride-2 7×7 stem conv on an even size.</summary>
+    private static readonly long[] CntkStemPad = [3, 2, 3, 2];
+
+    private readonly bool _cntkPadding;
+
+    /// <summary>Residual blocks in each stage (from the depth, or <c>stage_blocks</c>).</summary>
+    public int[] StageBlocks { get; }
+
     /// <summary>Channels of each returned feature map.</summary>
     public int[] OutChannels { get; }
 
-    /// <summary>The <c>pretrained</c> argument (deprecated in MMDetection; not loaded here).</summary>
+    /// <summary>The <c>pretrained</c> argument (deprecated in MMDetection; becomes a 'Pretrained' <see cref="InitCfg"/>).</summary>
     public string? PretrainedHint { get; }
 
-    /// <summary>The <c>init_cfg</c> as given (a 'Pretrained' entry is left to the checkpoint loader).</summary>
+    /// <summary>The <c>init_cfg</c> as given; <see cref="PretrainedInit.InitWeights"/> loads its 'Pretrained' entry.</summary>
     public object? InitCfg { get; }
 
     private static nn.Module<Tensor, Tensor> MakeDownsample(long inplanes, long outplanes, int stride, bool avgDown, ConfigDict normCfg)
@@ -217,8 +253,12 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>
     public override Tensor[] forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        Tensor h = _stem is not null ? _stem.forward(x) : nn.functional.relu(_bn1!.forward(_conv1!.forward(x)));
-        h = nn.functional.max_pool2d(h, 3, stride: 2, padding: 1);
+        Tensor h;
+        if (_stem is not null) h = _stem.forward(x);
+        else h = nn.functional.relu(_bn1!.forward(_conv1!.forward(_cntkPadding ? nn.functional.pad(x, CntkStemPad) : x)));
+        h = _cntkPadding
+            ? nn.functional.max_pool2d(nn.functional.pad(h, CntkStride2Pad, value: double.NegativeInfinity), 3, stride: 2)
+            : nn.functional.max_pool2d(h, 3, stride: 2, padding: 1);
         var outs = new List<Tensor>();
         for (int i = 0; i < _layers.Count; i++)
         {

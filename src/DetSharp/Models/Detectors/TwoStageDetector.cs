@@ -17,7 +17,7 @@ namespace DetSharp.Models.Detectors;
 /// <c>roi_head</c> (built with <c>train_cfg.rcnn</c>/<c>test_cfg.rcnn</c>).
 /// </summary>
 [Register(Registries.ModelsName, "TwoStageDetector")]
-public class TwoStageDetector : BaseDetector
+public class TwoStageDetector : BaseDetector, Weights.IHasInitCfg
 {
     private readonly nn.Module<Tensor, Tensor[]> _backbone;
     private readonly nn.Module<Tensor[], Tensor[]>? _neck;
@@ -37,7 +37,7 @@ public class TwoStageDetector : BaseDetector
         : base(name)
     {
         _ = pretrained;
-        _ = initCfg;
+        InitCfg = initCfg;
         _trainCfg = trainCfg;
         _testCfg = testCfg;
         _backbone = Builders.Model<nn.Module<Tensor, Tensor[]>>(backbone);
@@ -63,6 +63,9 @@ public class TwoStageDetector : BaseDetector
     }
 
     public nn.Module<Tensor, Tensor[]> Backbone => _backbone;
+
+    /// <summary>The detector's own <c>init_cfg</c> (e.g. 'Pretrained' with a <c>prefix</c>), applied by <see cref="Weights.PretrainedInit"/>.</summary>
+    public object? InitCfg { get; }
 
     public nn.Module<Tensor[], Tensor[]>? Neck => _neck;
 

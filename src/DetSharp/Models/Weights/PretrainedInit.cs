@@ -1,0 +1,72 @@
+using DetSharp.Config;
+using DetSharp.Engine.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.Weights;
+
+/// <summary>One <c>init_cfg=dict(type='Pretrained', ...)</c> that <see cref="PretrainedInit.InitWeights"/> applied.</summary>
+/// <param name="Module">The module's name in the model ("backbone"; "" for the model itself).</param>
+public sealed record PretrainedLoad(string Module, string Checkpoint, string? Prefix, StateDictLoadReport Report);
+
+/// <summary>
+/// The 'Pretrained' part of mmcv's <c>init_weights()</c> (<c>PretrainedInit</c>): every module of the model whose
+/// <c>init_cfg</c> is (or lists) <c>dict(type='Pretrained', checkpoint=..., prefix=...)</c> loads that checkpoint
+/// non-strictly — with <c>prefix</c>, only the keys under it, prefix removed (mmcv's
+/// <c>_load_checkpoint_with_prefix</c>) — and the report (missing, unexpected, shape mismatches skipped) is logged as
+/// mmcv warns. Checkpoints: a <c>.pth</c> (bare state dict or mmcv's layout, <c>module.</c> removed),
+/// <c>.safetensors</c>, an ONNX ResNet, or <c>nuget://resnet18-imagenet</c> (<see cref="PretrainedWeights"/>). Call it
+/// after building a model for training, as MMDetection's train.py calls <c>model.init_weights()</c>.
+/// </summary>
+public static class PretrainedInit
+{
+    public static List<PretrainedLoad> InitWeights(nn.Module model, Action<string>? log = null)
+    {
+        var modules = new List<(string Name, nn.Module Module)> { ("", model) };
+        modules.AddRange(model.named_modules().Where(m => m.name.Length > 0));
+        var done = new List<PretrainedLoad>();
+        foreach (var (name, module) in modules)
+        {
+            if (module is not IHasInitCfg holder) continue;
+            foreach (var cfg in PretrainedEntries(holder.InitCfg))
+            {
+                string checkpoint = cfg.Get<string>("checkpoint");
+                string? prefix = cfg.Get<string?>("prefix", null);
+                var sd = PretrainedWeights.Read(checkpoint);
+                try
+                {
+                    var source = prefix is null ? sd : PretrainedWeights.SelectPrefix(sd, prefix, checkpoint);
+                    log?.Invoke(prefix is null
+                        ? $"load checkpoint from {Describe(checkpoint)} into {(name.Length == 0 ? "the model" : name)}"
+                        : $"load {prefix} in model from: {checkpoint} into {(name.Length == 0 ? "the model" : name)}");
+                    var report = Checkpoint.LoadStateDict(module, source, strict: false);
+                    if (report.Message is { } warning) log?.Invoke(warning.TrimEnd());
+                    done.Add(new PretrainedLoad(name, checkpoint, prefix, report));
+                }
+                finally
+                {
+                    foreach (var t in sd.Values) t.Dispose();
+                }
+            }
+        }
+        return done;
+    }
+
+    private static string Describe(string checkpoint) =>
+        checkpoint.Contains("://", StringComparison.Ordinal) ? checkpoint : "local path: " + checkpoint;
+
+    private static IEnumerable<ConfigDict> PretrainedEntries(object? initCfg)
+    {
+        IEnumerable<object?> items = initCfg switch
+        {
+            null => [],
+            ConfigDict d => [d],
+            IEnumerable<object?> list => list,
+            _ => [],
+        };
+        foreach (var item in items)
+        {
+            if (item is ConfigDict d && d.Get<string?>("type", null) == "Pretrained") yield return d;
+        }
+    }
+}

@@ -1,0 +1,158 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using DetSharp.Engine.Checkpoints;
+using DetSharp.Models.Onnx;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.Weights;
+
+/// <summary>The file formats <see cref="PretrainedWeights.Read"/> understands.</summary>
+public enum WeightsFormat
+{
+    /// <summary>From the name: <c>.safetensors</c>, <c>.onnx</c>, else PyTorch.</summary>
+    Auto,
+
+    /// <summary>PyTorch <c>torch.save</c> (zip or legacy): a bare state dict or mmcv's {meta, state_dict, optimizer}.</summary>
+    Pth,
+
+    Safetensors,
+
+    /// <summary>An ONNX ResNet; its initializers are mapped onto <c>ResNet</c>'s keys (<see cref="OnnxResNetImporter"/>).</summary>
+    Onnx,
+}
+
+/// <summary>
+/// Where pretrained weights come from: a file (<c>.pth</c>, <c>.safetensors</c>, ONNX ResNet) or
+/// <c>nuget://resnet18-imagenet</c>, the ImageNet ResNet-18 inside the NuGet package
+/// Microsoft.ML.DnnImageFeaturizer.ResNet18 that the build downloads — the one pretrained backbone reachable
+/// offline. It is CNTK's ResNet-18 rather than torchvision's: build it with
+/// <c>dict(type='ResNet', depth=18, stage_blocks=(2, 2, 2, 3), pad_mode='cntk')</c> and feed it BGR images in
+/// 0..255 minus the per-channel mean of its preprocessing (<see cref="ResNet18ImgNormMean"/>, std 1, <c>to_rgb=False</c>).
+/// </summary>
+public static class PretrainedWeights
+{
+    public const string ResNet18Uri = "nuget://resnet18-imagenet";
+
+    public const string ResNet18Package = "Microsoft.ML.DnnImageFeaturizer.ResNet18";
+
+    /// <summary>The file inside the package.</summary>
+    public const string ResNet18RelativePath = "tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx";
+
+    /// <summary>Its preprocessing graph (RGB→BGR, minus a 224×224 mean image).</summary>
+    public const string ResNet18PreprocessRelativePath = "tools/DnnImageModels/ResNetPrepOnnx/ResNetPreprocess.onnx";
+
+    /// <summary>
+    /// The per-channel means (B, G, R) of ResNetPreprocess.onnx's mean image, rounded to 3 decimals: the <c>img_norm_cfg</c>
+    /// mean for the network (std 1, <c>to_rgb=False</c>). The image itself varies by a few units across positions.
+    /// </summary>
+    public static readonly double[] ResNet18ImgNormMean = [103.063, 115.903, 123.152];
+
+    /// <summary>Environment variable naming ResNet18.onnx directly (overrides the package folder).</summary>
+    public const string ResNet18EnvVar = "DETSHARP_RESNET18_ONNX";
+
+    /// <summary>The package version this build downloads.</summary>
+    public static string ResNet18PackageVersion => Metadata("DetSharp.ResNet18PackageVersion") ?? "0.23.1";
+
+    /// <summary>The full path of a file in the ResNet-18 package (restored by building DetSharp), or an error naming where it looked.</summary>
+    public static string LocateResNet18File(string relativePath = ResNet18RelativePath)
+    {
+        var tried = new List<string>();
+        if (relativePath == ResNet18RelativePath && Environment.GetEnvironmentVariable(ResNet18EnvVar) is { Length: > 0 } env)
+        {
+            if (File.Exists(env)) return env;
+            tried.Add($"{env} (${ResNet18EnvVar})");
+        }
+        string version = ResNet18PackageVersion;
+        var roots = new List<string?>
+        {
+            Environment.GetEnvironmentVariable("NUGET_PACKAGES"),
+            Metadata("DetSharp.NuGetPackageRoot"),
+            Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"),
+        };
+        foreach (var root in roots.Where(r => !string.IsNullOrEmpty(r)).Distinct())
+        {
+            string candidate = Path.Combine(root!, ResNet18Package.ToLowerInvariant(), version, relativePath);
+            if (File.Exists(candidate)) return candidate;
+            tried.Add(candidate);
+        }
+        string beside = Path.Combine(AppContext.BaseDirectory, "DnnImageModels", relativePath["tools/DnnImageModels/".Length..]);
+        if (File.Exists(beside)) return beside;
+        tried.Add(beside);
+        throw new DetSharpException(
+            $"{ResNet18Uri} needs the NuGet package {ResNet18Package} {version}, which building DetSharp downloads " +
+            $"(run `dotnet restore DetSharp.slnx`), or ${ResNet18EnvVar} naming ResNet18.onnx. Looked for: {string.Join("; ", tried)}.");
+    }
+
+    /// <summary>
+    /// The state dict of a checkpoint name (file path or <c>nuget://resnet18-imagenet</c>), keys with a leading
+    /// <c>module.</c> removed. <c>torchvision://</c>, <c>open-mmlab://</c>, <c>http(s)://</c> need a download, which
+    /// DetSharp does not do; the message says how to proceed.
+    /// </summary>
+    public static Dictionary<string, Tensor> Read(string checkpoint, WeightsFormat format = WeightsFormat.Auto)
+    {
+        if (checkpoint.Equals(ResNet18Uri, StringComparison.OrdinalIgnoreCase))
+            return ReadOnnx(LocateResNet18File(), checkpoint);
+        var scheme = Regex.Match(checkpoint, @"^([a-zA-Z][a-zA-Z0-9+.-]*)://");
+        if (scheme.Success)
+        {
+            throw new DetSharpException(
+                $"checkpoint '{checkpoint}': '{scheme.Groups[1].Value}://' weights are downloaded by MMDetection, which DetSharp does not do. " +
+                $"Download the file yourself and give its path (a .pth, .safetensors or ONNX ResNet), or use '{ResNet18Uri}' " +
+                "(ImageNet ResNet-18 from NuGet, see README 'Pretrained weights').");
+        }
+        if (!File.Exists(checkpoint)) throw new DetSharpException($"checkpoint file not found: {checkpoint}");
+        if (format == WeightsFormat.Auto)
+        {
+            string ext = Path.GetExtension(checkpoint).ToLowerInvariant();
+            format = ext == ".safetensors" ? WeightsFormat.Safetensors : ext == ".onnx" ? WeightsFormat.Onnx : WeightsFormat.Pth;
+        }
+        Dictionary<string, Tensor> sd = format switch
+        {
+            WeightsFormat.Safetensors => SafeTensors.Load(checkpoint),
+            WeightsFormat.Onnx => ReadOnnx(checkpoint, checkpoint),
+            _ => ReadPth(checkpoint),
+        };
+        return StripModulePrefix(sd);
+    }
+
+    /// <summary>The ONNX ResNet's weights under ResNet's keys (see <see cref="OnnxResNetImporter"/>).</summary>
+    public static OnnxResNetWeights ImportOnnx(string path) => OnnxResNetImporter.Import(OnnxModel.Load(path), path);
+
+    private static Dictionary<string, Tensor> ReadOnnx(string path, string name)
+    {
+        var weights = OnnxResNetImporter.Import(OnnxModel.Load(path), name);
+        return weights.StateDict;
+    }
+
+    private static Dictionary<string, Tensor> ReadPth(string path)
+    {
+        var ckpt = Checkpoint.Load(path);
+        return new Dictionary<string, Tensor>(ckpt.StateDict);
+    }
+
+    /// <summary>mmcv's default <c>revise_keys=[(r'^module\.', '')]</c>.</summary>
+    public static Dictionary<string, Tensor> StripModulePrefix(Dictionary<string, Tensor> sd)
+    {
+        if (!sd.Keys.Any(k => k.StartsWith("module.", StringComparison.Ordinal))) return sd;
+        var result = new Dictionary<string, Tensor>();
+        foreach (var (k, v) in sd) result[k.StartsWith("module.", StringComparison.Ordinal) ? k["module.".Length..] : k] = v;
+        return result;
+    }
+
+    /// <summary>
+    /// mmcv's <c>_load_checkpoint_with_prefix</c>: the tensors whose key starts with <paramref name="prefix"/> (a '.'
+    /// is appended when missing), with the prefix removed; none is an error naming the prefix.
+    /// </summary>
+    public static Dictionary<string, Tensor> SelectPrefix(Dictionary<string, Tensor> sd, string prefix, string checkpoint)
+    {
+        if (!prefix.EndsWith('.')) prefix += ".";
+        var result = sd.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
+        if (result.Count == 0)
+            throw new DetSharpException($"{prefix} is not in the pretrained model {checkpoint} (its keys start with: {string.Join(", ", sd.Keys.Select(k => k.Split('.')[0]).Distinct().Take(10))}).");
+        return result;
+    }
+
+    private static string? Metadata(string key) =>
+        typeof(PretrainedWeights).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == key)?.Value;
+}
