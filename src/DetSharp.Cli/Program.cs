@@ -19,5 +19,6 @@ root.Subcommands.Add(BenchmarkCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(BrowseDatasetCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(TestCommand.Create());
 
 return CliErrors.Run(root, args);
