@@ -20,5 +20,6 @@ root.Subcommands.Add(InferCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(BrowseDatasetCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(TestCommand.Create());
 
 return CliErrors.Run(root, args);

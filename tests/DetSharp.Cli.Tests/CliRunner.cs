@@ -9,7 +9,10 @@ internal static class CliRunner
 
     public static string RepoRoot { get; } = FindRoot();
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWithTimeout(120, args);
+
+    /// <summary>As <see cref="Run"/>, for the slower verbs (training, testing a model).</summary>
+    public static Result RunWithTimeout(int seconds, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "DetSharp.Cli.dll");
         var info = new ProcessStartInfo("dotnet")
@@ -23,10 +26,10 @@ internal static class CliRunner
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(120_000))
+        if (!process.WaitForExit(seconds * 1000))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException("detsharp " + string.Join(' ', args) + " did not finish in 120 s");
+            throw new TimeoutException("detsharp " + string.Join(' ', args) + " did not finish in " + seconds + " s");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }

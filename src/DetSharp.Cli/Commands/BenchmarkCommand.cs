@@ -12,6 +12,23 @@ internal static class BenchmarkCommand
     {
         var command = new Command("benchmark", "Measure speed against baselines in the same run.");
         command.Subcommands.Add(Ops());
+        command.Subcommands.Add(Train());
+        return command;
+    }
+
+    private static Command Train()
+    {
+        var config = new Argument<string>("config") { Description = "Train config file." };
+        var iters = new Option<int>("--iters") { Description = "Timed iterations (after one warm-up iteration).", DefaultValueFactory = _ => 10 };
+        var command = new Command("train", "Time the training loop of a config: s/iter, data_time and peak RSS.") { config, iters, CommonOptions.CfgOptions };
+        command.SetAction(parse =>
+        {
+            var cfg = CommonOptions.LoadConfig(parse.GetValue(config)!, parse.GetValue(CommonOptions.CfgOptions));
+            var r = DetSharp.Apis.TrainBenchmark.Run(cfg, parse.GetValue(iters), Console.Out);
+            Console.WriteLine(FormattableString.Invariant(
+                $"{r.Iters} iters: {r.SecondsPerIter:F3} s/iter, data_time {r.DataTime:F3} s/iter, peak RSS {r.PeakRssBytes / (1024.0 * 1024.0):F0} MiB, last loss {r.LastLoss:F4}"));
+            return 0;
+        });
         return command;
     }
 

@@ -1,10 +1,12 @@
 using System.Globalization;
 using DetSharp.Config;
+using DetSharp.Datasets;
 using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Optimizers;
 using DetSharp.Engine.Runners;
+using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using DetSharp.Utils;
 using TorchSharp;
@@ -52,18 +54,49 @@ public sealed class TrainComponents
     public Func<Config.Config, ConfigDict, bool, int, IBatchSource> BuildLoader { get; init; } = DefaultLoader;
 
     /// <summary>(config, model) → the evaluation the EvalHook runs, or null when evaluation is not available.</summary>
-    public Func<Config.Config, ITrainableDetector, Func<BaseRunner, EvalResult>?> BuildEvaluator { get; init; } = (_, _) => null;
+    public Func<Config.Config, ITrainableDetector, Func<BaseRunner, EvalResult>?> BuildEvaluator { get; init; } = DefaultEvaluator;
 
     private static IBatchSource DefaultLoader(Config.Config cfg, ConfigDict datasetCfg, bool train, int seed)
     {
-        var built = Registries.Datasets.Build(datasetCfg);
+        CoreComponents.EnsureRegistered();
         int samples = train ? cfg.Get("data.samples_per_gpu", 2) : cfg.Get("data.val_dataloader.samples_per_gpu", 1);
         int workers = cfg.Get("data.workers_per_gpu", 2);
-        return built switch
+        string type = datasetCfg.Get("type", "");
+        if (Registries.Datasets.TypeOf(type) is { } registered && !typeof(IDetDataset).IsAssignableFrom(registered))
         {
-            IBatchSource source => source,
-            IBatchSourceFactory factory => factory.CreateLoader(samples, workers, shuffle: train, seed),
-            _ => throw new DetSharpException($"'{datasetCfg.Path}': {built.GetType().Name} cannot be loaded in batches (it implements neither IBatchSource nor IBatchSourceFactory)."),
+            var built = Registries.Datasets.Build(datasetCfg);
+            return built switch
+            {
+                IBatchSource source => source,
+                IBatchSourceFactory factory => factory.CreateLoader(samples, workers, shuffle: train, seed),
+                _ => throw new DetSharpException($"'{datasetCfg.Path}': {built.GetType().Name} cannot be loaded in batches (it implements neither IBatchSource nor IBatchSourceFactory)."),
+            };
+        }
+        var dataset = DatasetBuilder.Build(datasetCfg);
+        TrainPreflight.Check(dataset, string.IsNullOrEmpty(datasetCfg.Path) ? "data.train" : datasetCfg.Path);
+        return new DetBatchSource(dataset, samples, workers, shuffle: train, seed);
+    }
+
+    /// <summary>
+    /// The EvalHook's evaluation: <c>data.val</c> in test mode, batch 1, through <see cref="Inference"/>, then
+    /// <see cref="DatasetEvaluation"/> with <c>evaluation.metric</c> and the other evaluate arguments of <c>evaluation</c>.
+    /// </summary>
+    public static Func<BaseRunner, EvalResult>? DefaultEvaluator(Config.Config cfg, ITrainableDetector model)
+    {
+        if (model is not BaseDetector detector || cfg.Get<ConfigDict?>("data.val", null) is not { } valCfg) return null;
+        var evalCfg = cfg.Get<ConfigDict?>("evaluation", null) ?? new ConfigDict();
+        var metrics = DatasetEvaluation.Metrics(evalCfg.TryGetValue("metric", out var m) ? m : null);
+        var kwargs = evalCfg.Where(kv => !DatasetEvaluation.HookOnlyKeys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        CocoDataset? dataset = null;
+        return runner =>
+        {
+            dataset ??= DatasetBuilder.Build(valCfg, new Dictionary<string, object?> { ["test_mode"] = true }) as CocoDataset
+                        ?? throw new DetSharpException("evaluation during training needs data.val to be a CocoDataset (or a subclass such as CityscapesDataset).");
+            var (options, prefix) = DatasetEvaluation.Options(metrics, kwargs, dataset.CatIds);
+            var results = Inference.RunDataset(detector, dataset);
+            var evaluated = DatasetEvaluation.Evaluate(dataset, results, options, prefix);
+            runner.Logger.Info(evaluated.Log.TrimEnd('\n'));
+            return new EvalResult(evaluated.Values.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value)).ToList(), dataset.Count);
         };
     }
 }
@@ -150,6 +183,9 @@ public static class TrainDetector
 
         var model = components.BuildModel(cfg.Get<ConfigDict>("model"));
         var module = (torch.nn.Module)model;
+        // MMDetection's train.py calls model.init_weights(): apply init_cfg 'Pretrained' entries (a backbone from
+        // nuget://resnet18-imagenet, a torchvision/.pth file, ...) before load_from/resume_from overwrite weights.
+        Models.Weights.PretrainedInit.InitWeights(module, message => logger.Info(message));
         if (options.Device != "cpu") module.to(torch.CUDA);
         logger.Info($"Model: {module.GetType().Name} with {module.parameters().Sum(p => p.numel())} parameters");
 

@@ -1,3 +1,4 @@
+using DetSharp.Engine;
 using DetSharp.Config;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
@@ -18,8 +19,13 @@ namespace DetSharp.Models.DenseHeads;
 /// ≤ <c>min_bbox_size</c> dropped, NMS per level (batched), the first <c>max_per_img</c> kept.
 /// </summary>
 [Register(Registries.ModelsName, "RPNHead")]
-public sealed class RPNHead : nn.Module
+public sealed class RPNHead : nn.Module, IHasNumClasses
 {
+    /// <summary>RPN heads are class-agnostic (one objectness score); NumClassCheckHook skips them.</summary>
+    public int NumClasses => 1;
+
+    public bool IsClassAgnostic => true;
+
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
     {

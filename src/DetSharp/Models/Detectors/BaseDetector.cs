@@ -1,4 +1,5 @@
 using DetSharp.Engine;
+using DetSharp.Apis;
 using DetSharp.Models.Common;
 using DetSharp.Structures;
 using TorchSharp;
@@ -7,8 +8,24 @@ using static TorchSharp.torch;
 namespace DetSharp.Models.Detectors;
 
 /// <summary>MMDetection's <c>BaseDetector</c> contract: training losses and single-scale test results.</summary>
-public abstract class BaseDetector(string name) : nn.Module(name)
+public abstract class BaseDetector(string name) : nn.Module(name), ITrainableDetector
 {
+    /// <summary>The engine's entry (<c>train_step</c>'s forward): a collated <see cref="DetDataBatch"/>, moved to the model's device.</summary>
+    public LossDict ForwardTrain(IDataBatch batch)
+    {
+        if (batch is not DetDataBatch b)
+            throw new ArgumentException($"{GetType().Name} trains on DetDataBatch batches (DetSharp.Apis.DetCollate), got {batch.GetType().Name}.");
+        if (b.GtBboxes is null || b.GtLabels is null)
+            throw new DetSharpException("the training batch has no ground truth: the train pipeline must collect gt_bboxes and gt_labels.");
+        var device = parameters().FirstOrDefault()?.device ?? CPU;
+        if (device.type == DeviceType.CPU)
+            return ForwardTrain(b.Img, b.ImgMetas, b.GtBboxes, b.GtLabels, b.GtMasks, b.GtBboxesIgnore);
+        using var scope = NewDisposeScope();
+        var losses = ForwardTrain(b.Img.to(device), b.ImgMetas, b.GtBboxes.Select(t => t.to(device)).ToList(), b.GtLabels.Select(t => t.to(device)).ToList(),
+            b.GtMasks, b.GtBboxesIgnore?.Select(t => t?.to(device)).ToList());
+        return losses.MoveToOuterDisposeScope();
+    }
+
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
     {

@@ -20,7 +20,7 @@ public sealed record BBoxTargets(Tensor Labels, Tensor LabelWeights, Tensor Bbox
 /// <c>shared_convs.i.conv</c>, <c>shared_fcs.i</c>, <c>cls_convs</c>, <c>cls_fcs</c>, <c>reg_convs</c>, <c>reg_fcs</c>.
 /// </summary>
 [Register(Registries.ModelsName, "ConvFCBBoxHead")]
-public class ConvFCBBoxHead : nn.Module
+public class ConvFCBBoxHead : nn.Module, IHasNumClasses
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()

@@ -1,3 +1,4 @@
+using DetSharp.Engine;
 using DetSharp.Config;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
@@ -18,7 +19,7 @@ namespace DetSharp.Models.RoIHeads;
 /// and thresholded at <c>mask_thr_binary</c>.
 /// </summary>
 [Register(Registries.ModelsName, "FCNMaskHead")]
-public sealed class FCNMaskHead : nn.Module
+public sealed class FCNMaskHead : nn.Module, IHasNumClasses
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()

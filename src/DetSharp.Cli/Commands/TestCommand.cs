@@ -1,0 +1,53 @@
+using System.CommandLine;
+using DetSharp.Apis;
+using DetSharp.Config;
+
+namespace DetSharp.Cli.Commands;
+
+/// <summary><c>detsharp test</c>: MMDetection's tools/test.py.</summary>
+internal static class TestCommand
+{
+    public static Command Create()
+    {
+        var config = new Argument<string>("config") { Description = "Test config file." };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint file (.pth)." };
+        var workDir = new Option<string?>("--work-dir") { Description = "Where eval_<time>.json with the metrics is written." };
+        var output = new Option<string?>("--out") { Description = "Write the raw per-image results to this .json file." };
+        var formatOnly = new Option<bool>("--format-only") { Description = "Only write the results in COCO format (<jsonfile_prefix>.bbox.json / .segm.json), e.g. for a test server." };
+        var eval = new Option<string[]>("--eval") { Description = "Metrics: bbox, segm, proposal.", AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.ZeroOrMore };
+        var showDir = new Option<string?>("--show-dir") { Description = "Draw the detections into pictures in this folder." };
+        var showThr = new Option<double>("--show-score-thr") { Description = "Score threshold for --show-dir.", DefaultValueFactory = _ => 0.3 };
+        var evalOptions = new Option<string[]>("--eval-options")
+        {
+            Description = "Arguments of dataset.evaluate / format_results as key=value, e.g. classwise=True jsonfile_prefix=out/res.",
+            AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.ZeroOrMore,
+        };
+        var command = new Command("test", "Test (and evaluate) a detector on data.test, as MMDetection's tools/test.py.")
+        {
+            config, checkpoint, workDir, output, formatOnly, eval, showDir, showThr, evalOptions, CommonOptions.CfgOptions,
+        };
+        command.SetAction(parse =>
+        {
+            var cfg = CommonOptions.LoadConfig(parse.GetValue(config)!, parse.GetValue(CommonOptions.CfgOptions));
+            foreach (var warning in cfg.Warnings) Console.Error.WriteLine($"warning: {warning}");
+            var kwargs = new Dictionary<string, object?>();
+            foreach (var (k, v) in CfgOptions.Parse(parse.GetValue(evalOptions) ?? [])) kwargs[k] = v;
+            var options = new TestOptions
+            {
+                Checkpoint = parse.GetValue(checkpoint)!,
+                WorkDir = parse.GetValue(workDir),
+                Out = parse.GetValue(output),
+                FormatOnly = parse.GetValue(formatOnly),
+                Eval = parse.GetValue(eval),
+                ShowDir = parse.GetValue(showDir),
+                ShowScoreThr = parse.GetValue(showThr),
+                EvalOptions = kwargs,
+                Console = Console.Out,
+                Interactive = !Console.IsOutputRedirected,
+            };
+            TestDetector.Run(cfg, options);
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,39 @@
+using DetSharp.Datasets;
+using DetSharp.Engine;
+
+namespace DetSharp.Apis;
+
+/// <summary>
+/// A dataset as the runner's loader (MMDetection's <c>build_dataloader</c>): the <see cref="DataLoader"/> (GroupSampler
+/// when shuffling, <c>samples_per_gpu</c>, <c>workers_per_gpu</c>, seeded per epoch) and <see cref="DetCollate"/> per batch.
+/// </summary>
+public sealed class DetBatchSource(IDetDataset dataset, int samplesPerGpu, int workersPerGpu, bool shuffle, int seed) : IBatchSource
+{
+    private readonly DataLoader _loader = new(dataset, samplesPerGpu, workersPerGpu, shuffle, seed);
+
+    public IDetDataset Dataset { get; } = dataset;
+
+    public int Count => _loader.BatchCount;
+
+    public IReadOnlyList<string>? Classes => Dataset.Classes;
+
+    public string DatasetName => Dataset.GetType().Name;
+
+    public IEnumerable<IDataBatch> GetEpoch(int epoch)
+    {
+        foreach (var batch in _loader.Epoch(epoch))
+        {
+            DetDataBatch collated;
+            try
+            {
+                collated = DetCollate.Collate(batch.Samples, withGt: !Dataset.TestMode, owner: batch);
+            }
+            catch
+            {
+                batch.Dispose();
+                throw;
+            }
+            yield return collated;
+        }
+    }
+}
