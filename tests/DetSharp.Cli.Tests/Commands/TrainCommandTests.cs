@@ -1,12 +1,12 @@
 namespace DetSharp.Cli.Tests.Commands;
 
-/// <summary><c>detsharp train</c> until the detectors land: it sets up the work dir and stops with the registry's message.</summary>
+/// <summary><c>detsharp train</c> set-up errors: the work dir and config dump come first, then one clear message.</summary>
 public class TrainCommandTests
 {
     private const string Balloon = "configs/balloon/mask_rcnn_r50_caffe_fpn_mstrain-poly_1x_balloon.py";
 
     [Fact]
-    public void Unregistered_model_type_fails_with_one_line_after_dumping_the_config()
+    public void Missing_dataset_fails_with_one_line_after_dumping_the_config()
     {
         string workDir = Directory.CreateTempSubdirectory("detsharp-train-cli-").FullName;
         try
@@ -15,7 +15,8 @@ public class TrainCommandTests
 
             Assert.Equal(1, result.ExitCode);
             Assert.Contains("error: ", result.Stderr);
-            Assert.Contains("'MaskRCNN' is not registered in the MODELS registry", result.Stderr);
+            // the tutorial's data/balloon/ is not there: the dataset names the file and what to check
+            Assert.Contains("data/balloon/train/annotation_coco.json: annotation file not found", result.Stderr);
             Assert.True(File.Exists(Path.Combine(workDir, "mask_rcnn_r50_caffe_fpn_mstrain-poly_1x_balloon.py")));
             Assert.Contains("Set random seed to 3, deterministic: False", result.Stdout);
         }
