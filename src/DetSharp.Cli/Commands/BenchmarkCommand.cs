@@ -13,7 +13,51 @@ internal static class BenchmarkCommand
         var command = new Command("benchmark", "Measure speed against baselines in the same run.");
         command.Subcommands.Add(Ops());
         command.Subcommands.Add(Train());
+        command.Subcommands.Add(Infer());
         return command;
+    }
+
+    private static Command Infer()
+    {
+        var config = new Argument<string>("config") { Description = "Config file (its test pipeline and model)." };
+        var checkpoint = new Argument<string?>("checkpoint") { Description = "Checkpoint; without one the model has random weights.", Arity = ArgumentArity.ZeroOrOne };
+        var images = new Option<int>("--images") { Description = "Timed images (MMDetection's benchmark uses 2000).", DefaultValueFactory = _ => 20 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed images first.", DefaultValueFactory = _ => 2 };
+        var inputs = new Option<string[]>("--inputs")
+        {
+            Description = "Image files, folders or globs; default: the images of data.test.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var device = new Option<string>("--device") { Description = "cpu or cuda[:N].", DefaultValueFactory = _ => "cpu" };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
+        var command = new Command("infer", "Time inference of a config: images/s, ms/image and peak RSS (MMDetection's benchmark.py).")
+        {
+            config, checkpoint, images, warmup, inputs, device, json, CommonOptions.CfgOptions,
+        };
+        command.SetAction(parse =>
+        {
+            using var detector = DetSharp.Apis.Detector.FromConfig(parse.GetValue(config)!, parse.GetValue(checkpoint), parse.GetValue(device)!,
+                parse.GetValue(CommonOptions.CfgOptions));
+            var files = parse.GetValue(inputs) is { Length: > 0 } given ? InferCommand.ExpandInputs(given) : TestImages(detector.Config);
+            bool asJson = parse.GetValue(json);
+            var r = DetSharp.Apis.InferBenchmark.Run(detector, files, parse.GetValue(images), parse.GetValue(warmup), asJson ? TextWriter.Null : Console.Out);
+            if (asJson)
+                Console.WriteLine(JsonSerializer.Serialize(r, new JsonSerializerOptions { WriteIndented = true }));
+            else
+                Console.WriteLine(FormattableString.Invariant(
+                    $"{r.Images} images: {r.Fps:F2} img/s, {r.MsPerImage:F0} ms/img, {r.MeanDetections:F1} detections/img, peak RSS {r.PeakRssBytes / (1024.0 * 1024.0):F0} MiB ({Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()})"));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The image files of the config's <c>data.test</c> (img_prefix joined with each file name).</summary>
+    private static List<string> TestImages(DetSharp.Config.Config cfg)
+    {
+        string annFile = cfg.Get<string>("data.test.ann_file");
+        string prefix = cfg.Get("data.test.img_prefix", "");
+        var gt = DetSharp.Evaluation.CocoApi.Load(annFile);
+        return gt.Images.Where(i => i.FileName is not null).Select(i => Path.Combine(prefix, i.FileName!)).ToList();
     }
 
     private static Command Train()

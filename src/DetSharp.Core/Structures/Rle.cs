@@ -54,6 +54,51 @@ public sealed class Rle
         return new Rle(height, width, counts.ToArray());
     }
 
+    /// <summary>
+    /// Encodes a mask that is zero outside the rectangle rows [<paramref name="y0"/>, <paramref name="y1"/>) × columns
+    /// [<paramref name="x0"/>, <paramref name="x1"/>) of a <paramref name="height"/> × <paramref name="width"/> image,
+    /// given only that rectangle (<paramref name="region"/>, row-major, <c>(y1 − y0) × (x1 − x0)</c>). Equal to
+    /// <see cref="Encode"/> of the full mask, in time proportional to the rectangle: how pasted instance masks
+    /// are encoded without touching the whole image.
+    /// </summary>
+    public static Rle EncodeRegion(ReadOnlySpan<byte> region, int y0, int y1, int x0, int x1, int height, int width)
+    {
+        int rh = y1 - y0, rw = x1 - x0;
+        if (y0 < 0 || x0 < 0 || y1 > height || x1 > width || rh < 0 || rw < 0 || region.Length != (long)rh * rw)
+            throw new ArgumentException($"region [{y0}, {y1}) x [{x0}, {x1}) with {region.Length} bytes does not fit a {height}x{width} mask.");
+        var counts = new List<uint>();
+        bool previous = false;
+        // Everything before column x0, then the rows above y0 of column x0, are background.
+        ulong run = (ulong)x0 * (ulong)height + (ulong)y0;
+        for (int x = 0; x < rw; x++)
+        {
+            for (int y = 0, i = x; y < rh; y++, i += rw)
+            {
+                bool value = region[i] != 0;
+                if (value != previous)
+                {
+                    counts.Add(checked((uint)run));
+                    run = 0;
+                    previous = value;
+                }
+                run++;
+            }
+            // Rows below y1 of this column (and above y0 of the next one) lie outside the region.
+            ulong background = x + 1 < rw ? (ulong)(height - rh) : (ulong)(height - y1) + (ulong)(width - x1) * (ulong)height;
+            if (background == 0) continue;
+            if (previous)
+            {
+                counts.Add(checked((uint)run));
+                run = 0;
+                previous = false;
+            }
+            run += background;
+        }
+        if (rw == 0) run = (ulong)height * (ulong)width;
+        counts.Add(checked((uint)run));
+        return new Rle(height, width, counts.ToArray());
+    }
+
     /// <summary>Decodes into a ROW-major mask of 0/1 bytes (<c>destination[y * Width + x]</c>).</summary>
     public void Decode(Span<byte> destination)
     {

@@ -148,24 +148,19 @@ public sealed class FCNMaskHead : nn.Module, IHasNumClasses
         if (!ClassAgnostic && n > 0)
             maskProbs = maskProbs[arange(n, dtype: ScalarType.Int64, device: maskProbs.device), labels.to_type(ScalarType.Int64)].unsqueeze(1);
         var result = new Rle[n];
-        var buffer = new byte[(long)imgH * imgW];
         var boxArr = bboxes.to(CPU).contiguous().data<float>().ToArray();
         for (int i = 0; i < n; i++)
         {
             using var inner = NewDisposeScope();
             var (pasted, y0, y1, x0, x1) = PasteMask(maskProbs[i..(i + 1)], bboxes[i..(i + 1)], boxArr.AsSpan(i * 4, 4), imgH, imgW);
-            var bin = (pasted >= maskThrBinary).to_type(ScalarType.Byte).contiguous().data<byte>().ToArray();
-            int rw = x1 - x0;
-            if (rw <= 0 || y1 <= y0)
+            if (x1 <= x0 || y1 <= y0)
             {
-                result[i] = Rle.Encode(buffer, imgH, imgW);
+                result[i] = Rle.EncodeRegion([], 0, 0, 0, 0, imgH, imgW);
                 continue;
             }
-            for (int y = y0; y < y1; y++)
-                Array.Copy(bin, (y - y0) * rw, buffer, (long)y * imgW + x0, rw);
-            result[i] = Rle.Encode(buffer, imgH, imgW);
-            for (int y = y0; y < y1; y++)
-                Array.Clear(buffer, y * imgW + x0, rw);
+            // Only the box's region can be foreground: encode it in place of the whole image.
+            var bin = (pasted >= maskThrBinary).to_type(ScalarType.Byte).contiguous();
+            result[i] = Rle.EncodeRegion(bin.data<byte>().ToArray(), y0, y1, x0, x1, imgH, imgW);
         }
         return result;
     }
