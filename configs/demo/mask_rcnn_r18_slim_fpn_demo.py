@@ -7,6 +7,9 @@ _base_ = '../balloon/mask_rcnn_r18_slim_fpn_balloon.py'
 
 classes = ('ellipse', 'triangle', 'square')
 model = dict(
+    # Trained from scratch: every stage trains and BatchNorm learns its statistics (the balloon slim config
+    # freezes the stem and keeps BN in eval mode, which suits pretrained weights only).
+    backbone=dict(frozen_stages=-1, norm_eval=False),
     roi_head=dict(
         bbox_head=dict(num_classes=3),
         mask_head=dict(num_classes=3)))

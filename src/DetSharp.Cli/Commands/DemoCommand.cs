@@ -94,7 +94,7 @@ internal static class DemoCommand
         {
             Checkpoint = Path.Combine(work, "latest.pth"), Eval = ["bbox", "segm"], WorkDir = work, ShowDir = show,
             Console = c, Interactive = !Console.IsOutputRedirected,
-        }) ?? throw new DetSharpException("the evaluation returned no metrics.");
+        }) ?? new OrderedDictionary<string, object>();
 
         c.WriteLine("[5/5] plotting the curves (analyze-logs plot-curve)");
         string logJson = Directory.GetFiles(work, "*.log.json").OrderBy(f => f, StringComparer.Ordinal).Last();
@@ -105,8 +105,9 @@ internal static class DemoCommand
         CurvePlot.Save([LogAnalysis.Curve(log, "bbox_mAP", "bbox_mAP"), LogAnalysis.Curve(log, "segm_mAP", "segm_mAP")],
             "demo: val mAP per epoch", mapPng, 900, 500);
 
-        double bbox = Convert.ToDouble(metrics["bbox_mAP"], CultureInfo.InvariantCulture);
-        double segm = Convert.ToDouble(metrics["segm_mAP"], CultureInfo.InvariantCulture);
+        // No detection at all (far too short a run) leaves the metrics empty: that is an mAP of 0.
+        double bbox = metrics.TryGetValue("bbox_mAP", out var b) ? Convert.ToDouble(b, CultureInfo.InvariantCulture) : 0;
+        double segm = metrics.TryGetValue("segm_mAP", out var m) ? Convert.ToDouble(m, CultureInfo.InvariantCulture) : 0;
         c.WriteLine();
         c.WriteLine($"Demo finished in {total.Elapsed.TotalMinutes:F1} min (training {trainSeconds / 60:F1} min, {epochs} epochs): " +
                     $"bbox mAP {bbox:F3}, segm mAP {segm:F3} on {val.Images} val images.");
