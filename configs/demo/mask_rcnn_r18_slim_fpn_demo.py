@@ -75,6 +75,6 @@ lr_config = dict(
 runner = dict(type='EpochBasedRunner', max_epochs=12)
 checkpoint_config = dict(interval=1)
 log_config = dict(interval=10, hooks=[dict(type='TextLoggerHook')])
-evaluation = dict(interval=1, metric=['bbox', 'segm'])
+evaluation = dict(interval=2, metric=['bbox', 'segm'])
 seed = 0
 load_from = None

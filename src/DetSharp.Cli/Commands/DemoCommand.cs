@@ -77,7 +77,8 @@ internal static class DemoCommand
         c.WriteLine($"[3/5] timing {configPath} for a few iterations to fit the schedule to {minutes.ToString(CultureInfo.InvariantCulture)} min");
         var timing = TrainBenchmark.Run(probe, 4, TextWriter.Null, seed);
         // Per epoch: the training iterations plus evaluating the val set (about a third of an iteration per image).
-        double epochSeconds = itersPerEpoch * timing.SecondsPerIter + val.Images * timing.SecondsPerIter * 0.35;
+        int evalInterval = probe.Get("evaluation.interval", 1);
+        double epochSeconds = itersPerEpoch * timing.SecondsPerIter + val.Images * timing.SecondsPerIter * 0.6 / Math.Max(1, evalInterval);
         double budget = minutes * 60 - (total.Elapsed.TotalSeconds + 15);
         int epochs = Math.Clamp((int)(budget / epochSeconds), 1, 40);
         int step = Math.Max(1, (int)Math.Round(epochs * 0.75));

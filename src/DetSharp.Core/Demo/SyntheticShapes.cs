@@ -13,10 +13,10 @@ public sealed record SyntheticShapesOptions
     public int Height { get; init; } = 192;
     /// <summary>Objects per image, inclusive range.</summary>
     public int MinObjects { get; init; } = 1;
-    public int MaxObjects { get; init; } = 4;
+    public int MaxObjects { get; init; } = 3;
     /// <summary>Object size (the longer extent) as a fraction of the shorter image side.</summary>
-    public double MinSize { get; init; } = 0.22;
-    public double MaxSize { get; init; } = 0.5;
+    public double MinSize { get; init; } = 0.28;
+    public double MaxSize { get; init; } = 0.55;
     /// <summary>Standard deviation of the Gaussian pixel noise added to the whole picture.</summary>
     public double Noise { get; init; } = 12;
 }

@@ -40,7 +40,7 @@ public sealed class LearningEndToEndTests
                 $"data.train.ann_file={train.Dir}/annotation_coco.json", $"data.train.img_prefix={train.Dir}/",
                 $"data.test.ann_file={val.Dir}/annotation_coco.json", $"data.test.img_prefix={val.Dir}/",
                 "data.train.pipeline.2.img_scale=[(192,128),(192,144),(192,160)]", "data.test.pipeline.1.img_scale=(192,144)",
-                "runner.max_epochs=8", "lr_config.step=[6]", "lr_config.warmup_iters=30", "checkpoint_config.interval=8",
+                "runner.max_epochs=24", "lr_config.step=[18]", "checkpoint_config.interval=24",
             ];
             string work = Path.Combine(tmp, "work");
             var t = CliRunner.RunWithTimeout(600, ["train", Config, "--work-dir", work, "--seed", "0", "--no-validate", .. options]);
