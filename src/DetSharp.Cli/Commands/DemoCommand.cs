@@ -103,7 +103,7 @@ internal static class DemoCommand
         string lossPng = Path.Combine(root, "loss_curves.png"), mapPng = Path.Combine(root, "map_curves.png");
         CurvePlot.Save([.. new[] { "loss", "loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "loss_mask" }.Select(k => LogAnalysis.Curve(log, k, k))],
             "demo: training losses", lossPng, 900, 500);
-        CurvePlot.Save([LogAnalysis.Curve(log, "bbox_mAP", "bbox_mAP"), LogAnalysis.Curve(log, "segm_mAP", "segm_mAP")],
+        CurvePlot.Save([LogAnalysis.Curve(log, "bbox_mAP", "bbox_mAP", evalInterval), LogAnalysis.Curve(log, "segm_mAP", "segm_mAP", evalInterval)],
             "demo: val mAP per epoch", mapPng, 900, 500);
 
         // No detection at all (far too short a run) leaves the metrics empty: that is an mAP of 0.
