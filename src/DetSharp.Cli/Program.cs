@@ -21,5 +21,6 @@ root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(BrowseDatasetCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(TestCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
 
 return CliErrors.Run(root, args);

@@ -12,7 +12,10 @@ internal static class CliRunner
     public static Result Run(params string[] args) => RunWithTimeout(120, args);
 
     /// <summary>As <see cref="Run"/>, for the slower verbs (training, testing a model).</summary>
-    public static Result RunWithTimeout(int seconds, params string[] args)
+    public static Result RunWithTimeout(int seconds, params string[] args) => RunWithEnvironment(seconds, null, args);
+
+    /// <summary>As <see cref="RunWithTimeout"/>, with extra environment variables for the child process.</summary>
+    public static Result RunWithEnvironment(int seconds, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "DetSharp.Cli.dll");
         var info = new ProcessStartInfo("dotnet")
@@ -21,6 +24,7 @@ internal static class CliRunner
             RedirectStandardError = true,
             WorkingDirectory = RepoRoot,
         };
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
         info.ArgumentList.Add(dll);
         foreach (var arg in args) info.ArgumentList.Add(arg);
         using var process = Process.Start(info)!;

@@ -36,8 +36,10 @@ public abstract class RoIHeadBase(string name) : nn.Module(name)
     /// <summary>Converts per-image dets/labels (and masks) into results in <c>bbox2result</c> order.</summary>
     protected static DetectionResult ToResult(Tensor dets, Tensor labels, Rle[]? masks, int numClasses)
     {
-        var d = dets.to(CPU).contiguous().data<float>().ToArray();
-        var l = labels.to(CPU).to_type(ScalarType.Int64).data<long>().Select(v => (int)v).ToArray();
+        // TorchSharp's TensorAccessor.ToArray throws on an empty tensor: an image with no detections (an early
+        // checkpoint) must give an empty result, not stop the evaluation.
+        var d = dets.numel() == 0 ? [] : dets.to(CPU).contiguous().data<float>().ToArray();
+        var l = labels.numel() == 0 ? [] : labels.to(CPU).to_type(ScalarType.Int64).contiguous().data<long>().ToArray().Select(v => (int)v).ToArray();
         return DetectionResult.GroupByClass(d, l, masks, numClasses);
     }
 

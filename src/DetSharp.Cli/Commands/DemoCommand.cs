@@ -1,0 +1,122 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using DetSharp.Analysis;
+using DetSharp.Apis;
+using DetSharp.Config;
+using DetSharp.Converters;
+using DetSharp.Demo;
+
+namespace DetSharp.Cli.Commands;
+
+/// <summary>
+/// <c>detsharp demo</c>: the whole workflow on a fresh machine with nothing downloaded. Generates a synthetic
+/// VIA 2.x dataset, converts it as <c>convert via2coco</c>, trains the slim Mask R-CNN as <c>train</c>, evaluates
+/// bbox and segm as <c>test --eval bbox segm --show-dir</c> and plots the curves as <c>analyze-logs plot-curve</c>.
+/// </summary>
+internal static class DemoCommand
+{
+    public const string DefaultConfig = "configs/demo/mask_rcnn_r18_slim_fpn_demo.py";
+
+    public static Command Create()
+    {
+        var outDir = new Option<string>("--out-dir") { Description = "Where the dataset, work dir, pictures and curves go.", DefaultValueFactory = _ => "work_dirs/demo" };
+        var minutes = new Option<double>("--minutes") { Description = "Training time budget; the number of epochs is fitted to it from a short timing.", DefaultValueFactory = _ => 5 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the generated dataset and of training.", DefaultValueFactory = _ => 0 };
+        var config = new Option<string>("--config") { Description = "Model config (its classes must be the generator's).", DefaultValueFactory = _ => DefaultConfig };
+        var command = new Command("demo", "Generate a synthetic shapes dataset (VIA), convert it to COCO, train the slim Mask R-CNN on the CPU, evaluate it, draw its detections and plot its curves.")
+        {
+            outDir, minutes, seed, config,
+        };
+        command.SetAction(parse => Run(parse.GetValue(outDir)!, parse.GetValue(minutes), parse.GetValue(seed), parse.GetValue(config)!));
+        return command;
+    }
+
+    private static string FindConfig(string path)
+    {
+        if (File.Exists(path) || Path.IsPathRooted(path)) return path;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, path))) return Path.Combine(dir.FullName, path);
+        return path; // ConfigTools.Load says it is missing
+    }
+
+    private static int Run(string outDir, double minutes, int seed, string configPath)
+    {
+        if (minutes <= 0) throw new DetSharpException("--minutes must be positive.");
+        var total = Stopwatch.StartNew();
+        var c = Console.Out;
+        string root = Path.GetFullPath(outDir);
+        string data = Path.Combine(root, "data"), work = Path.Combine(root, "work_dir"), show = Path.Combine(root, "show");
+        Directory.CreateDirectory(root);
+
+        c.WriteLine($"[1/5] generating the synthetic shapes dataset (seed {seed}) in {data}");
+        var (train, val) = SyntheticShapes.Generate(data, new SyntheticShapesOptions { Seed = seed });
+        c.WriteLine($"      train: {train.Images} images, {train.Objects} objects; val: {val.Images} images, {val.Objects} objects ({string.Join(", ", SyntheticShapes.Classes)})");
+
+        c.WriteLine("[2/5] converting VIA to COCO (convert via2coco --category-attribute shape)");
+        foreach (var split in new[] { train, val })
+        {
+            string outJson = Path.Combine(split.Dir, "annotation_coco.json");
+            var s = ViaToCoco.Convert(new ViaToCocoOptions
+            {
+                ViaJson = split.ViaJson, Output = outJson, Classes = SyntheticShapes.Classes, CategoryAttribute = SyntheticShapes.CategoryAttribute,
+            });
+            c.WriteLine($"      wrote {outJson}: {s.Images} images, {s.Annotations} annotations");
+        }
+
+        string[] dataOptions =
+        [
+            $"data.train.ann_file={train.Dir}/annotation_coco.json", $"data.train.img_prefix={train.Dir}/",
+            $"data.val.ann_file={val.Dir}/annotation_coco.json", $"data.val.img_prefix={val.Dir}/",
+            $"data.test.ann_file={val.Dir}/annotation_coco.json", $"data.test.img_prefix={val.Dir}/",
+        ];
+        configPath = FindConfig(configPath);
+        var probe = ConfigTools.Load(configPath, dataOptions);
+        int batch = probe.Get<int>("data.samples_per_gpu");
+        int itersPerEpoch = (train.Images + batch - 1) / batch;
+        c.WriteLine($"[3/5] timing {configPath} for a few iterations to fit the schedule to {minutes.ToString(CultureInfo.InvariantCulture)} min");
+        var timing = TrainBenchmark.Run(probe, 4, TextWriter.Null, seed);
+        // Per epoch: the training iterations plus evaluating the val set (about a third of an iteration per image).
+        int evalInterval = probe.Get("evaluation.interval", 1);
+        double epochSeconds = itersPerEpoch * timing.SecondsPerIter + val.Images * timing.SecondsPerIter * 0.6 / Math.Max(1, evalInterval);
+        double budget = minutes * 60 - (total.Elapsed.TotalSeconds + 15);
+        int epochs = Math.Clamp((int)(budget / epochSeconds), 1, 40);
+        int step = Math.Max(1, (int)Math.Round(epochs * 0.75));
+        c.WriteLine($"      {timing.SecondsPerIter:F2} s/iter, {itersPerEpoch} iters/epoch: {epochs} epochs, lr step at epoch {step}");
+
+        var cfg = ConfigTools.Load(configPath, [.. dataOptions, $"runner.max_epochs={epochs}", $"lr_config.step=[{step}]"]);
+        foreach (var warning in cfg.Warnings) Console.Error.WriteLine($"warning: {warning}");
+        var trainWatch = Stopwatch.StartNew();
+        TrainDetector.Train(cfg, new TrainOptions { WorkDir = work, Seed = seed, Console = c, Interactive = !Console.IsOutputRedirected });
+        double trainSeconds = trainWatch.Elapsed.TotalSeconds;
+
+        c.WriteLine("[4/5] testing on the val split (test --eval bbox segm --show-dir)");
+        var metrics = TestDetector.Run(cfg, new TestOptions
+        {
+            Checkpoint = Path.Combine(work, "latest.pth"), Eval = ["bbox", "segm"], WorkDir = work, ShowDir = show,
+            Console = c, Interactive = !Console.IsOutputRedirected,
+        }) ?? new OrderedDictionary<string, object>();
+
+        c.WriteLine("[5/5] plotting the curves (analyze-logs plot-curve)");
+        string logJson = Directory.GetFiles(work, "*.log.json").OrderBy(f => f, StringComparer.Ordinal).Last();
+        var log = JsonTrainingLog.Load(logJson);
+        string lossPng = Path.Combine(root, "loss_curves.png"), mapPng = Path.Combine(root, "map_curves.png");
+        CurvePlot.Save([.. new[] { "loss", "loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "loss_mask" }.Select(k => LogAnalysis.Curve(log, k, k))],
+            "demo: training losses", lossPng, 900, 500);
+        CurvePlot.Save([LogAnalysis.Curve(log, "bbox_mAP", "bbox_mAP", evalInterval), LogAnalysis.Curve(log, "segm_mAP", "segm_mAP", evalInterval)],
+            "demo: val mAP per epoch", mapPng, 900, 500);
+
+        // No detection at all (far too short a run) leaves the metrics empty: that is an mAP of 0.
+        double bbox = metrics.TryGetValue("bbox_mAP", out var b) ? Convert.ToDouble(b, CultureInfo.InvariantCulture) : 0;
+        double segm = metrics.TryGetValue("segm_mAP", out var m) ? Convert.ToDouble(m, CultureInfo.InvariantCulture) : 0;
+        c.WriteLine();
+        c.WriteLine($"Demo finished in {total.Elapsed.TotalMinutes:F1} min (training {trainSeconds / 60:F1} min, {epochs} epochs): " +
+                    $"bbox mAP {bbox:F3}, segm mAP {segm:F3} on {val.Images} val images.");
+        c.WriteLine($"  dataset (VIA + COCO):  {data}/{{train,val}}");
+        c.WriteLine($"  config, logs, ckpts:   {work} (latest.pth, *.log, *.log.json, eval_*.json)");
+        c.WriteLine($"  detections drawn:      {show} ({val.Images} pictures)");
+        c.WriteLine($"  curves:                {lossPng}, {mapPng}");
+        c.WriteLine($"  try: detsharp infer {configPath} {work}/latest.pth {val.Dir}/val_0000.jpg --out-dir {root}/infer");
+        return 0;
+    }
+}
