@@ -10,57 +10,16 @@ namespace DetSharp.Engine;
 /// </summary>
 public static class PyFormat
 {
-    /// <summary><c>repr(x)</c> for a Python float: shortest round-trip digits, exponent form below 1e-4 and from 1e16.</summary>
+    /// <summary>
+    /// <c>repr(x)</c> for a Python float (<see cref="Config.PyText.Float"/>), with non-finite values spelled as
+    /// <c>json.dumps</c> writes them.
+    /// </summary>
     public static string Float(double x)
     {
         if (double.IsNaN(x)) return "NaN";
         if (double.IsPositiveInfinity(x)) return "Infinity";
         if (double.IsNegativeInfinity(x)) return "-Infinity";
-        if (x == 0) return double.IsNegative(x) ? "-0.0" : "0.0";
-        // "E16" gives the exact digits; "R" (shortest round trip) is what repr() uses.
-        string r = x.ToString("R", CultureInfo.InvariantCulture);
-        // Normalise to digits + exponent, then lay out as Python does.
-        bool negative = r.StartsWith('-');
-        if (negative) r = r[1..];
-        int exponentAt = r.IndexOfAny(['E', 'e']);
-        int exponent = 0;
-        string mantissa = r;
-        if (exponentAt >= 0)
-        {
-            exponent = int.Parse(r[(exponentAt + 1)..], CultureInfo.InvariantCulture);
-            mantissa = r[..exponentAt];
-        }
-        int dot = mantissa.IndexOf('.');
-        string digits = dot < 0 ? mantissa : mantissa[..dot] + mantissa[(dot + 1)..];
-        int pointPos = (dot < 0 ? mantissa.Length : dot) + exponent; // decimal point position relative to digits
-        int lead = 0;
-        while (lead < digits.Length - 1 && digits[lead] == '0')
-        {
-            lead++;
-            pointPos--;
-        }
-        digits = digits[lead..].TrimEnd('0');
-        if (digits.Length == 0) digits = "0";
-        int decimalExponent = pointPos - 1; // x = d.ddd × 10^decimalExponent
-        string body;
-        if (decimalExponent < -4 || decimalExponent >= 16)
-        {
-            string frac = digits.Length > 1 ? "." + digits[1..] : "";
-            body = $"{digits[0]}{frac}e{(decimalExponent < 0 ? "-" : "+")}{Math.Abs(decimalExponent):00}";
-        }
-        else if (pointPos <= 0)
-        {
-            body = "0." + new string('0', -pointPos) + digits;
-        }
-        else if (pointPos >= digits.Length)
-        {
-            body = digits + new string('0', pointPos - digits.Length) + ".0";
-        }
-        else
-        {
-            body = digits[..pointPos] + "." + digits[pointPos..];
-        }
-        return negative ? "-" + body : body;
+        return Config.PyText.Float(x);
     }
 
     /// <summary>Python's <c>f'{x:.Ne}'</c>: <c>1.978e-03</c>.</summary>
@@ -69,7 +28,7 @@ public static class PyFormat
 
     /// <summary>Python's <c>f'{x:.Nf}'</c> (nan/inf spelled as Python does).</summary>
     public static string Fixed(double x, int decimals) =>
-        double.IsNaN(x) ? "nan" : double.IsInfinity(x) ? (x > 0 ? "inf" : "-inf") : x.ToString("F" + decimals, CultureInfo.InvariantCulture);
+        double.IsNaN(x) ? "nan" : double.IsInfinity(x) ? (x > 0 ? "inf" : "-inf") : Evaluation.NumpyMath.FormatFixed(x, decimals);
 
     /// <summary>Python's <c>round(x, ndigits)</c> (half to even).</summary>
     public static double Round(double x, int digits) =>
