@@ -1,4 +1,5 @@
 using DetSharp.Apis;
+using DetSharp.Tests.Models;
 using DetSharp.Tests.TestSupport;
 using OpenCvSharp;
 
@@ -23,7 +24,7 @@ public class DetectorTests
     ];
 
     private static Detector Load() => Detector.FromConfig(
-        Path.Combine(RepoRoot(), "configs", "balloon", "mask_rcnn_r18_slim_fpn_balloon.py"),
+        ModelFixtures.RepoConfig("balloon/mask_rcnn_r18_slim_fpn_balloon.py"),
         SharedFixtures.FullPath("fixtures/mmdet/parity/mask_rcnn_slim.pth"), "cpu", ParityOptions);
 
     [SharedFixtureFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
@@ -88,14 +89,7 @@ public class DetectorTests
     {
         if (TorchSharp.torch.cuda.is_available()) return; // only meaningful on the CPU build
         var e = Assert.Throws<DetSharpException>(() => Detector.FromConfig(
-            Path.Combine(RepoRoot(), "configs", "balloon", "mask_rcnn_r18_slim_fpn_balloon.py"), null, "cuda"));
+            ModelFixtures.RepoConfig("balloon/mask_rcnn_r18_slim_fpn_balloon.py"), null, "cuda"));
         Assert.Contains("has no CUDA", e.Message);
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "DetSharp.slnx"))) return dir.FullName;
-        throw new DirectoryNotFoundException("DetSharp.slnx not found");
     }
 }
