@@ -1,3 +1,4 @@
+using DetSharp.Utils;
 using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
 using DetSharp.Evaluation;
@@ -64,6 +65,7 @@ public static class Inference
         var device = model.parameters().FirstOrDefault()?.device ?? CPU;
         bool wasTraining = model.training;
         if (wasTraining) model.eval();
+        using var gate = FinalizerGate.Enter();
         try
         {
             using var scope = NewDisposeScope();
@@ -99,8 +101,10 @@ public static class Inference
     {
         var results = new List<ImageDetections>(dataset.Count);
         var rng = new Random(0);
+        using var gate = FinalizerGate.Enter();
         for (int i = 0; i < dataset.Count; i++)
         {
+            FinalizerGate.SafePoint();
             using var sample = dataset.GetItem(i, rng);
             results.AddRange(Run(model, [sample]));
             progress?.Invoke(i + 1, dataset.Count);

@@ -1,3 +1,4 @@
+using DetSharp.Utils;
 using System.Diagnostics;
 using DetSharp.Config;
 using DetSharp.Engine;
@@ -30,11 +31,13 @@ public static class TrainBenchmark
         int done = -1; // the first iteration warms up and is not timed
         double total = 0, data = 0, lastLoss = double.NaN;
         var watch = Stopwatch.StartNew();
+        using var gate = FinalizerGate.Enter();
         for (int epoch = 0; done < iters; epoch++)
         {
             using var batches = loader.GetEpoch(epoch).GetEnumerator();
             while (done < iters)
             {
+                FinalizerGate.SafePoint();
                 var start = watch.Elapsed.TotalSeconds;
                 if (!batches.MoveNext()) break;
                 double waited = watch.Elapsed.TotalSeconds - start;

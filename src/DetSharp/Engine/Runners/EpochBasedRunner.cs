@@ -1,3 +1,4 @@
+using DetSharp.Utils;
 using DetSharp.Registry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -33,6 +34,8 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
         Logger.Info($"Start running, host: {Environment.UserName}@{Environment.MachineName}, work_dir: {WorkDir}");
         Logger.Info($"Hooks will be executed in the following order:\n{HookInfo()}");
         Logger.Info($"workflow: [{string.Join(", ", workflow.Select(w => $"('{w.Mode}', {w.Count})"))}], max: {MaxEpochs} epochs");
+        // Every iteration starts at a point where no libtorch call is in flight: the finalizer gate's safe point.
+        using var gate = FinalizerGate.Enter();
         CallBeforeRun();
         while (Epoch < MaxEpochs)
         {
@@ -62,6 +65,7 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
         {
             for (int i = 0; ; i++)
             {
+                FinalizerGate.SafePoint();
                 using var scope = NewDisposeScope();
                 if (!batches.MoveNext()) break;
                 using var batch = batches.Current;
@@ -88,6 +92,7 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
         {
             for (int i = 0; ; i++)
             {
+                FinalizerGate.SafePoint();
                 using var scope = NewDisposeScope();
                 if (!batches.MoveNext()) break;
                 using var batch = batches.Current;

@@ -1,3 +1,4 @@
+using DetSharp.Utils;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Registry;
 using TorchSharp.Modules;
@@ -25,6 +26,8 @@ public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? o
         Logger.Info($"Start running, host: {Environment.UserName}@{Environment.MachineName}, work_dir: {WorkDir}");
         Logger.Info($"Hooks will be executed in the following order:\n{HookInfo()}");
         Logger.Info($"workflow: [{string.Join(", ", workflow.Select(w => $"('{w.Mode}', {w.Count})"))}], max: {MaxIters} iters");
+        // Every iteration starts at a point where no libtorch call is in flight: the finalizer gate's safe point.
+        using var gate = FinalizerGate.Enter();
         CallBeforeRun();
         var iterLoaders = loaders.Select(l => new IterLoader(l, Epoch)).ToList();
         try
@@ -59,6 +62,7 @@ public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? o
         Module.train();
         Mode = "train";
         DataLoader = loader.Source;
+        FinalizerGate.SafePoint();
         using var scope = NewDisposeScope();
         using var batch = loader.Next();
         Epoch = loader.Epoch;
@@ -75,6 +79,7 @@ public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? o
         Module.eval();
         Mode = "val";
         DataLoader = loader.Source;
+        FinalizerGate.SafePoint();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var batch = loader.Next();
