@@ -11,12 +11,12 @@ namespace DetSharp.Cli.Commands;
 
 /// <summary>
 /// <c>detsharp demo</c>: the whole workflow on a fresh machine with nothing downloaded. Generates a synthetic
-/// VIA 2.x dataset, converts it as <c>convert via2coco</c>, trains the slim Mask R-CNN as <c>train</c>, evaluates
+/// VIA 2.x dataset, converts it as <c>convert via2coco</c>, trains the demo Mask R-CNN as <c>train</c>, evaluates
 /// bbox and segm as <c>test --eval bbox segm --show-dir</c> and plots the curves as <c>analyze-logs plot-curve</c>.
 /// </summary>
 internal static class DemoCommand
 {
-    public const string DefaultConfig = "configs/demo/mask_rcnn_r18_slim_fpn_demo.py";
+    public const string DefaultConfig = "configs/demo/mask_rcnn_r18_fpn64_imagenet_demo.py";
 
     public static Command Create()
     {
@@ -24,7 +24,7 @@ internal static class DemoCommand
         var minutes = new Option<double>("--minutes") { Description = "Training time budget; the number of epochs is fitted to it from a short timing.", DefaultValueFactory = _ => 5 };
         var seed = new Option<int>("--seed") { Description = "Seed of the generated dataset and of training.", DefaultValueFactory = _ => 0 };
         var config = new Option<string>("--config") { Description = "Model config (its classes must be the generator's).", DefaultValueFactory = _ => DefaultConfig };
-        var command = new Command("demo", "Generate a synthetic shapes dataset (VIA), convert it to COCO, train the slim Mask R-CNN on the CPU, evaluate it, draw its detections and plot its curves.")
+        var command = new Command("demo", "Generate a synthetic shapes dataset (VIA), convert it to COCO, fine-tune Mask R-CNN (ImageNet ResNet-18) on the CPU, evaluate it, draw its detections and plot its curves.")
         {
             outDir, minutes, seed, config,
         };
@@ -75,7 +75,7 @@ internal static class DemoCommand
         int batch = probe.Get<int>("data.samples_per_gpu");
         int itersPerEpoch = (train.Images + batch - 1) / batch;
         c.WriteLine($"[3/5] timing {configPath} for a few iterations to fit the schedule to {minutes.ToString(CultureInfo.InvariantCulture)} min");
-        var timing = TrainBenchmark.Run(probe, 4, TextWriter.Null, seed);
+        var timing = TrainBenchmark.Run(probe, 6, TextWriter.Null, seed);
         // Per epoch: the training iterations plus evaluating the val set (about a third of an iteration per image).
         int evalInterval = probe.Get("evaluation.interval", 1);
         double epochSeconds = itersPerEpoch * timing.SecondsPerIter + val.Images * timing.SecondsPerIter * 0.6 / Math.Max(1, evalInterval);

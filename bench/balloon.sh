@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The balloon benchmark (the seed's own dataset, issue #10): convert ../shared/datasets/balloon with
+# `detsharp convert via2coco`, fine-tune a config on the CPU, test it on the 13 val images with --eval bbox segm,
+# draw the val predictions, and print wall time, s/iter, peak memory and the metrics.
+#
+#   bash bench/balloon.sh [CONFIG] [--cfg-options ...extra options]
+#
+# CONFIG defaults to configs/balloon/mask_rcnn_r18_fpn128_halfscale_16e_balloon.py (ImageNet ResNet-18 from NuGet).
+# For the seed's Cascade + AugFPN config (one class):
+#   bash bench/balloon.sh configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py \
+#     --cfg-options model.roi_head.bbox_head.0.num_classes=1 ...
+# Outputs go to $OUT (default work_dirs/balloon_bench/<config name>).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BALLOON=${BALLOON:-../shared/datasets/balloon}
+CONFIG=${1:-configs/balloon/mask_rcnn_r18_fpn128_halfscale_16e_balloon.py}
+shift $(( $# > 0 ? 1 : 0 ))
+extra=()
+if [[ $# -gt 0 && $1 == --cfg-options ]]; then shift; extra=("$@"); fi
+name=$(basename "$CONFIG" .py)
+OUT=${OUT:-work_dirs/balloon_bench/$name}
+[[ -d $BALLOON/train ]] || { echo "balloon dataset not found at $BALLOON (set BALLOON=...)" >&2; exit 1; }
+mkdir -p "$OUT/data"
+
+for split in train val; do
+  ./detsharp convert via2coco "$BALLOON/$split/via_region_data.json" -o "$OUT/data/$split.json" --image-dir "$BALLOON/$split"
+done
+opts=(
+  "data.train.ann_file=$OUT/data/train.json" "data.train.img_prefix=$BALLOON/train/"
+  "data.val.ann_file=$OUT/data/val.json" "data.val.img_prefix=$BALLOON/val/"
+  "data.test.ann_file=$OUT/data/val.json" "data.test.img_prefix=$BALLOON/val/"
+  "${extra[@]}"
+)
+
+start=$(date +%s)
+/usr/bin/time -v -o "$OUT/train_time.txt" ./detsharp train "$CONFIG" --work-dir "$OUT/work" --seed 0 --cfg-options "${opts[@]}"
+train_s=$(( $(date +%s) - start ))
+./detsharp test "$CONFIG" "$OUT/work/latest.pth" --eval bbox segm --show-dir "$OUT/show" --work-dir "$OUT/work" \
+  --cfg-options "${opts[@]}" | tee "$OUT/test.txt"
+
+log_json=$(ls "$OUT"/work/*.log.json | sort | tail -1)
+s_per_iter=$(grep '"mode": "train"' "$log_json" | sed -E 's/.*"time": ([0-9.]+).*/\1/' | awk '{s+=$1; n++} END {if (n) printf "%.2f", s/n}')
+peak_kb=$(grep 'Maximum resident set size' "$OUT/train_time.txt" | awk '{print $NF}')
+echo
+echo "balloon benchmark: $CONFIG"
+echo "  training wall time: $(( train_s / 60 )) min $(( train_s % 60 )) s, mean ${s_per_iter} s/iter, peak RSS $(( peak_kb / 1024 )) MiB"
+echo "  val (13 images): $(grep -o "bbox_mAP_copypaste': '[^']*'" "$OUT/test.txt" | head -1), $(grep -o "segm_mAP_copypaste': '[^']*'" "$OUT/test.txt" | head -1)"
+echo "  pictures: $OUT/show, log: $log_json"
