@@ -12,6 +12,14 @@ internal static class ConfigTreeDiff
         return diffs;
     }
 
+    /// <summary>The number of values (non-dict, non-list leaves) in a config tree: what <see cref="Diff"/> compares.</summary>
+    public static int CountLeaves(object? tree) => tree switch
+    {
+        ConfigDict d => d.Sum(kv => CountLeaves(kv.Value)),
+        List<object?> l => l.Sum(CountLeaves),
+        _ => 1,
+    };
+
     private static void Walk(object? e, object? a, bool tuplesAsLists, string path, List<string> diffs)
     {
         switch (e)

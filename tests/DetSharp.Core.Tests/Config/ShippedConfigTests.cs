@@ -9,39 +9,13 @@ namespace DetSharp.Core.Tests.Config;
 /// </summary>
 public class ShippedConfigTests
 {
-    public static TheoryData<string, string> Pairs => new()
-    {
-        { "mask_rcnn/mask_rcnn_r50_fpn_1x_coco.py", "mask_rcnn_r50_fpn_1x_coco" },
-        { "cascade_rcnn/cascade_mask_rcnn_r50_fpn_1x_coco.py", "cascade_mask_rcnn_r50_fpn_1x_coco" },
-        { "cityscapes/mask_rcnn_r50_fpn_1x_cityscapes.py", "mask_rcnn_r50_fpn_1x_cityscapes" },
-        { "_base_/models/cascade_mask_rcnn_r50_fpn.py", "base_models_cascade_mask_rcnn_r50_fpn" },
-        { "balloon/mask_rcnn_r50_caffe_fpn_mstrain-poly_20it_offline_balloon.py", "balloon_mask_rcnn_r50_caffe_fpn_ref" },
-        { "cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py", "seed_cascade_mask_rcnn_r50_fpn_autoaug_10e_cityscapes" },
-    };
-
-    private static string Fixture(string name, string extension) =>
-        RepoPaths.InShared("fixtures", "mmdet", "configs", $"{name}.merged_config.{extension}");
-
-    private static ConfigDict LoadShipped(string relative, string fixture)
-    {
-        var dict = DetSharp.Config.Config.FromFile(Path.Combine(RepoPaths.Configs, relative)).Dict.Clone();
-        if (fixture.StartsWith("seed_", StringComparison.Ordinal))
-        {
-            // The only intended difference: mmcv could not build AugFPN, so the fixture was made with FPN.
-            Assert.Equal("AugFPN", dict.Get<string>("model.neck.type"));
-            ((ConfigDict)((ConfigDict)dict["model"]!)["neck"]!)["type"] = "FPN";
-        }
-        return dict;
-    }
+    public static TheoryData<string, string> Pairs => ConfigParity.Pairs;
 
     [SharedTheory]
     [MemberData(nameof(Pairs))]
     public void Merged_config_equals_mmcv_json_dump(string relative, string fixture)
     {
-        var ours = LoadShipped(relative, fixture);
-        var expected = DataConfigReader.FromJson(File.ReadAllText(Fixture(fixture, "json")), fixture);
-
-        var diffs = ConfigTreeDiff.Diff(expected, ours, tuplesAsLists: true);
+        var diffs = ConfigParity.JsonDiffs(relative, fixture);
 
         Assert.True(diffs.Count == 0, $"{relative} differs from mmcv in {diffs.Count} places:\n" + string.Join("\n", diffs));
     }
@@ -50,10 +24,7 @@ public class ShippedConfigTests
     [MemberData(nameof(Pairs))]
     public void Merged_config_equals_mmcv_python_dump_including_tuples(string relative, string fixture)
     {
-        var ours = LoadShipped(relative, fixture);
-        var expected = PyConfigParser.Evaluate(File.ReadAllText(Fixture(fixture, "py")), fixture);
-
-        var diffs = ConfigTreeDiff.Diff(expected, ours, tuplesAsLists: false);
+        var diffs = ConfigParity.PythonDiffs(relative, fixture);
 
         Assert.True(diffs.Count == 0, $"{relative} differs from mmcv in {diffs.Count} places:\n" + string.Join("\n", diffs));
     }
@@ -63,8 +34,8 @@ public class ShippedConfigTests
     public void Mmcv_python_dump_and_json_dump_agree_under_our_parser(string relative, string fixture)
     {
         _ = relative;
-        var fromPython = PyConfigParser.Evaluate(File.ReadAllText(Fixture(fixture, "py")), fixture);
-        var fromJson = DataConfigReader.FromJson(File.ReadAllText(Fixture(fixture, "json")), fixture);
+        var fromPython = ConfigParity.MmcvPython(fixture);
+        var fromJson = ConfigParity.MmcvJson(fixture);
 
         Assert.Empty(ConfigTreeDiff.Diff(fromJson, fromPython, tuplesAsLists: true));
     }

@@ -6,21 +6,11 @@ namespace DetSharp.Tests.Ops;
 
 public class NmsTests
 {
-    private static (Tensor Boxes, Tensor Scores, float Threshold, long[] Keep) Fixture()
-    {
-        var j = MmcvOpsFixture.Json.GetProperty("nms");
-        return (
-            tensor(MmcvOpsFixture.Flatten(j.GetProperty("boxes"))).reshape(-1, 4),
-            tensor(MmcvOpsFixture.Floats(j.GetProperty("scores"))),
-            j.GetProperty("iou_threshold").GetSingle(),
-            MmcvOpsFixture.Longs(j.GetProperty("keep")));
-    }
-
     [SharedFixtureFact(MmcvOpsFixture.Path)]
     public void KeepListEqualsMmcvIncludingScoreTies()
     {
         using var scope = NewDisposeScope();
-        var (boxes, scores, thr, expected) = Fixture();
+        var (boxes, scores, thr, expected) = MmcvOpsFixture.NmsInputs();
 
         var (dets, keep) = Nms.nms(boxes, scores, thr);
 
@@ -39,7 +29,7 @@ public class NmsTests
     public void BatchedNmsWithOneClassEqualsNmsAndSplitBranchAgrees()
     {
         using var scope = NewDisposeScope();
-        var (boxes, scores, thr, expected) = Fixture();
+        var (boxes, scores, thr, expected) = MmcvOpsFixture.NmsInputs();
         var idxs = zeros(boxes.shape[0], ScalarType.Int64);
 
         var (dets, keep) = Nms.BatchedNms(boxes, scores, idxs, new NmsConfig(thr));

@@ -1,3 +1,4 @@
+using DetSharp.Core.Tests.Parity;
 using DetSharp.Ops;
 using DetSharp.Tests.TestSupport;
 using TorchSharp;
@@ -7,24 +8,6 @@ namespace DetSharp.Tests.Ops;
 
 public class RoIAlignTests
 {
-    private static (Tensor Feature, Tensor Rois) FixtureInputs()
-    {
-        var j = MmcvOpsFixture.Json;
-        var shape = MmcvOpsFixture.Longs(j.GetProperty("feature_shape"));
-        var feature = tensor(MmcvOpsFixture.Floats(j.GetProperty("feature"))).reshape(shape);
-        var rois = tensor(MmcvOpsFixture.Flatten(j.GetProperty("rois"))).reshape(-1, 5);
-        return (feature, rois);
-    }
-
-    private static RoIAlignOptions FixtureOptions(int index)
-    {
-        var c = MmcvOpsFixture.Json.GetProperty("roi_align")[index];
-        var size = MmcvOpsFixture.Longs(c.GetProperty("output_size"));
-        return new RoIAlignOptions(
-            (int)size[0], (int)size[1], c.GetProperty("spatial_scale").GetSingle(), c.GetProperty("sampling_ratio").GetInt32(),
-            RoIAlignOptions.ParsePoolMode(c.GetProperty("pool_mode").GetString()!), c.GetProperty("aligned").GetBoolean());
-    }
-
     private static void AssertClose(float[] expected, Tensor actual, double tol, string what)
     {
         var a = actual.contiguous().data<float>().ToArray();
@@ -42,21 +25,7 @@ public class RoIAlignTests
     [InlineData(0)] // sampling 0, aligned
     [InlineData(1)] // sampling 2, aligned
     [InlineData(2)] // sampling 0, not aligned
-    public void ForwardAndBackwardMatchMmcv(int index)
-    {
-        using var scope = NewDisposeScope();
-        var c = MmcvOpsFixture.Json.GetProperty("roi_align")[index];
-        var (feature, rois) = FixtureInputs();
-        feature.requires_grad_(true);
-        var op = new RoIAlign(FixtureOptions(index));
-
-        var output = op.call(feature, rois);
-
-        Assert.Equal(MmcvOpsFixture.Longs(c.GetProperty("output_shape")), output.shape);
-        AssertClose(MmcvOpsFixture.Floats(c.GetProperty("output")), output, 1e-5, "output");
-        output.backward(new[] { ones_like(output) });
-        AssertClose(MmcvOpsFixture.Floats(c.GetProperty("grad_input")), feature.grad!, 1e-5, "grad_input");
-    }
+    public void ForwardAndBackwardMatchMmcv(int index) => ParityAssert.AllPass(MmcvOpsParity.RoIAlign(index));
 
     [SharedFixtureTheory(MmcvOpsFixture.Path)]
     [InlineData(0, RoIAlignPoolMode.Avg)]
@@ -68,8 +37,8 @@ public class RoIAlignTests
     public void GridSampleFormulationEqualsKernel(int index, RoIAlignPoolMode mode)
     {
         using var scope = NewDisposeScope();
-        var (feature, rois) = FixtureInputs();
-        var o = FixtureOptions(index) with { Mode = mode };
+        var (feature, rois) = MmcvOpsFixture.RoIAlignInputs();
+        var o = MmcvOpsFixture.RoIAlignOptionsOf(index) with { Mode = mode };
         var f1 = feature.clone().requires_grad_(true);
         var f2 = feature.clone().requires_grad_(true);
         var weights = randn(rois.shape[0], feature.shape[1], o.OutputHeight, o.OutputWidth, generator: new Generator(3));
