@@ -6,13 +6,18 @@
 #   bash bench/balloon.sh [CONFIG] [--cfg-options ...extra options]
 #
 # CONFIG defaults to configs/balloon/mask_rcnn_r18_fpn128_halfscale_16e_balloon.py (ImageNet ResNet-18 from NuGet).
-# For the seed's Cascade + AugFPN config (one class):
-#   bash bench/balloon.sh configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py \
-#     --cfg-options model.roi_head.bbox_head.0.num_classes=1 ...
+# For the seed's Cascade + AugFPN config (one class; its train set is a RepeatDataset, hence TRAIN_KEY; the COCO
+# checkpoint in its load_from is not reachable offline):
+#   TRAIN_KEY=data.train.dataset bash bench/balloon.sh configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py \
+#     --cfg-options data.train.times=1 data.train.dataset.type=CocoDataset "data.train.dataset.classes=('balloon',)" \
+#     data.val.type=CocoDataset "data.val.classes=('balloon',)" data.test.type=CocoDataset "data.test.classes=('balloon',)" \
+#     model.roi_head.bbox_head.0.num_classes=1 model.roi_head.bbox_head.1.num_classes=1 \
+#     model.roi_head.bbox_head.2.num_classes=1 model.roi_head.mask_head.num_classes=1 load_from=None ...
 # Outputs go to $OUT (default work_dirs/balloon_bench/<config name>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BALLOON=${BALLOON:-../shared/datasets/balloon}
+TRAIN_KEY=${TRAIN_KEY:-data.train}
 CONFIG=${1:-configs/balloon/mask_rcnn_r18_fpn128_halfscale_16e_balloon.py}
 shift $(( $# > 0 ? 1 : 0 ))
 extra=()
@@ -26,7 +31,7 @@ for split in train val; do
   ./detsharp convert via2coco "$BALLOON/$split/via_region_data.json" -o "$OUT/data/$split.json" --image-dir "$BALLOON/$split"
 done
 opts=(
-  "data.train.ann_file=$OUT/data/train.json" "data.train.img_prefix=$BALLOON/train/"
+  "$TRAIN_KEY.ann_file=$OUT/data/train.json" "$TRAIN_KEY.img_prefix=$BALLOON/train/"
   "data.val.ann_file=$OUT/data/val.json" "data.val.img_prefix=$BALLOON/val/"
   "data.test.ann_file=$OUT/data/val.json" "data.test.img_prefix=$BALLOON/val/"
   "${extra[@]}"
@@ -44,5 +49,5 @@ peak_kb=$(grep 'Maximum resident set size' "$OUT/train_time.txt" | awk '{print $
 echo
 echo "balloon benchmark: $CONFIG"
 echo "  training wall time: $(( train_s / 60 )) min $(( train_s % 60 )) s, mean ${s_per_iter} s/iter, peak RSS $(( peak_kb / 1024 )) MiB"
-echo "  val (13 images): $(grep -o "bbox_mAP_copypaste': '[^']*'" "$OUT/test.txt" | head -1), $(grep -o "segm_mAP_copypaste': '[^']*'" "$OUT/test.txt" | head -1)"
+echo "  val (13 images): $(grep -o "'bbox_mAP_copypaste', '[^']*'" "$OUT/test.txt" | head -1), $(grep -o "'segm_mAP_copypaste', '[^']*'" "$OUT/test.txt" | head -1)"
 echo "  pictures: $OUT/show, log: $log_json"

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using DetSharp.Config;
 using DetSharp.Models.Detectors;
 using DetSharp.Models.Necks;
+using DetSharp.Tests.TestSupport;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -32,7 +33,7 @@ public sealed class TrainingTests(ITestOutputHelper output)
         return model;
     }
 
-    private static double Step(BaseDetector model, optim.Optimizer opt, (Tensor Img, DetSharp.Models.ImgMeta[] Metas, Tensor[] Boxes, Tensor[] Labels, DetSharp.Structures.IInstanceMasks[] Masks) b,
+    internal static double Step(BaseDetector model, optim.Optimizer opt, (Tensor Img, DetSharp.Models.ImgMeta[] Metas, Tensor[] Boxes, Tensor[] Labels, DetSharp.Structures.IInstanceMasks[] Masks) b,
         out Dictionary<string, double> log)
     {
         using var scope = NewDisposeScope();
@@ -95,12 +96,17 @@ public sealed class TrainingTests(ITestOutputHelper output)
         Assert.Equal(2, results.Count);
         Assert.All(results, r => Assert.Equal(r.Count, r.Masks!.Length));
     }
+}
 
+/// <summary>Resident memory is process-wide: measured alone, so other tests' models do not count.</summary>
+[Collection(ProcessWideCollection.Name)]
+public sealed class TrainingMemoryTests(ITestOutputHelper output)
+{
     [Fact]
     public void SlimSeedModel_NoMemoryGrowthOver50Steps()
     {
         manual_seed(0);
-        using var model = ModelFixtures.Build(SlimSeedModel(consistentSupervision: true));
+        using var model = ModelFixtures.Build(TrainingTests.SlimSeedModel(consistentSupervision: true));
         model.train();
         var batch = SyntheticData.Batch();
         using var opt = optim.SGD(model.parameters().Where(p => p.requires_grad), 0.005, momentum: 0.9, weight_decay: 1e-4);
@@ -109,7 +115,7 @@ public sealed class TrainingTests(ITestOutputHelper output)
         var rss = new List<long>();
         for (int i = 0; i < 50; i++)
         {
-            Step(model, opt, batch, out _);
+            TrainingTests.Step(model, opt, batch, out _);
             if (i % 10 == 9)
             {
                 GC.Collect();

@@ -1,14 +1,12 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using DetSharp.Tests.TestSupport;
 using DetSharp.Utils;
 
 namespace DetSharp.Tests.Utils;
 
 /// <summary>The gate is process-wide, so these tests run alone (other tests' training loops mark safe points too).</summary>
-[CollectionDefinition(nameof(FinalizerGateCollection), DisableParallelization = true)]
-public sealed class FinalizerGateCollection;
-
-[Collection(nameof(FinalizerGateCollection))]
+[Collection(ProcessWideCollection.Name)]
 public class FinalizerGateTests
 {
     private static int _finalized;

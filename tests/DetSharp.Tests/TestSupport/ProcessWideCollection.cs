@@ -1,0 +1,11 @@
+namespace DetSharp.Tests.TestSupport;
+
+/// <summary>
+/// Tests that measure or change process-wide state (resident memory, the finalizer thread) run in this collection:
+/// xunit runs it after the parallel ones, one test at a time, so no other test's models and threads skew them.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessWideCollection
+{
+    public const string Name = "process-wide";
+}
