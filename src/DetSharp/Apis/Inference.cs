@@ -1,9 +1,9 @@
-using DetSharp.Utils;
 using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
 using DetSharp.Evaluation;
 using DetSharp.Models.Detectors;
 using DetSharp.Structures;
+using DetSharp.Utils;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,8 +1,8 @@
-using DetSharp.Utils;
 using System.Diagnostics;
 using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Engine.Optimizers;
+using DetSharp.Utils;
 using TorchSharp;
 using static TorchSharp.torch;
 

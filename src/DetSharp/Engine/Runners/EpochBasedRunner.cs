@@ -1,5 +1,5 @@
-using DetSharp.Utils;
 using DetSharp.Registry;
+using DetSharp.Utils;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

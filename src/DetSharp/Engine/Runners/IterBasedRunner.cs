@@ -1,6 +1,6 @@
-using DetSharp.Utils;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Registry;
+using DetSharp.Utils;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
