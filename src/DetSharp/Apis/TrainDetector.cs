@@ -296,19 +296,7 @@ public static class TrainDetector
             if (iterBased && !lrCfg.ContainsKey("by_epoch")) lrCfg["by_epoch"] = false;
             runner.RegisterHook(new LrUpdaterHook(LrSchedule.FromConfig(lrCfg)), HookPriority.VeryHigh);
         }
-        var optCfg = cfg.Get<ConfigDict?>("optimizer_config", null);
-        var clip = optCfg?.Get<ConfigDict?>("grad_clip", null);
-        if (optCfg is not null)
-        {
-            foreach (var key in optCfg.Keys)
-                if (key != "grad_clip" && key != "type")
-                    throw new DetSharpException($"optimizer_config: unexpected key '{key}'; it accepts grad_clip.");
-            if (clip is not null)
-                foreach (var key in clip.Keys)
-                    if (key != "max_norm" && key != "norm_type")
-                        throw new DetSharpException($"optimizer_config.grad_clip: unexpected key '{key}'; it accepts max_norm, norm_type.");
-        }
-        runner.RegisterHook(new OptimizerHook(clip?.Get<double>("max_norm"), clip?.Get("norm_type", 2.0) ?? 2.0), HookPriority.AboveNormal);
+        runner.RegisterHook(OptimizerHook.FromConfig(cfg.Get<ConfigDict?>("optimizer_config", null)), HookPriority.AboveNormal);
 
         var ckptCfg = cfg.Get<ConfigDict?>("checkpoint_config", null);
         if (ckptCfg is not null)

@@ -1,3 +1,4 @@
+using DetSharp.Config;
 using DetSharp.Engine.Runners;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -18,26 +19,46 @@ public sealed class OptimizerHook(double? maxNorm = null, double normType = 2.0)
 
     public override HookPriority DefaultPriority => HookPriority.AboveNormal;
 
+    /// <summary>The hook an <c>optimizer_config</c> describes (null: no clipping); unknown keys are errors.</summary>
+    public static OptimizerHook FromConfig(ConfigDict? optimizerConfig)
+    {
+        var clip = optimizerConfig?.Get<ConfigDict?>("grad_clip", null);
+        if (optimizerConfig is not null)
+        {
+            foreach (var key in optimizerConfig.Keys)
+                if (key != "grad_clip" && key != "type")
+                    throw new DetSharpException($"optimizer_config: unexpected key '{key}'; it accepts grad_clip.");
+            if (clip is not null)
+                foreach (var key in clip.Keys)
+                    if (key != "max_norm" && key != "norm_type")
+                        throw new DetSharpException($"optimizer_config.grad_clip: unexpected key '{key}'; it accepts max_norm, norm_type.");
+        }
+        return new OptimizerHook(clip?.Get<double>("max_norm"), clip?.Get("norm_type", 2.0) ?? 2.0);
+    }
+
+    /// <summary>Clips the gradients of <paramref name="module"/>'s trainable parameters to <see cref="MaxNorm"/> and returns their norm (null without clipping).</summary>
+    public double? ClipGradients(nn.Module module)
+    {
+        if (MaxNorm is not { } maxNorm) return null;
+        var parameters = module.parameters().Where(p => p.requires_grad && p.grad is not null).ToList();
+        return parameters.Count > 0 ? nn.utils.clip_grad_norm_(parameters, maxNorm, NormType) : null;
+    }
+
     public override void AfterTrainIter(BaseRunner runner)
     {
         var optimizer = runner.Optimizer ?? throw new InvalidOperationException("OptimizerHook needs an optimizer.");
         var outputs = runner.Outputs ?? throw new InvalidOperationException("no iteration outputs to back-propagate.");
         optimizer.zero_grad();
         outputs.Loss.backward();
-        if (MaxNorm is { } maxNorm)
+        if (ClipGradients(runner.Module) is { } norm)
         {
-            var parameters = runner.Module.parameters().Where(p => p.requires_grad && p.grad is not null).ToList();
-            if (parameters.Count > 0)
+            if (!double.IsFinite(norm))
             {
-                double norm = nn.utils.clip_grad_norm_(parameters, maxNorm, NormType);
-                if (!double.IsFinite(norm))
-                {
-                    string where = runner.ByEpoch ? $"epoch {runner.Epoch + 1}, iteration {runner.InnerIter + 1} (global iteration {runner.Iter + 1})" : $"iteration {runner.Iter + 1}";
-                    throw new TrainingDivergedException(
-                        $"the gradient norm became {(double.IsNaN(norm) ? "NaN" : "infinite")} at {where}; training stopped before the update, and checkpoints already saved in {runner.WorkDir} are intact. Lower optimizer.lr or lengthen lr_config.warmup_iters.");
-                }
-                runner.LogBuffer.Update([new("grad_norm", norm)], outputs.NumSamples);
+                string where = runner.ByEpoch ? $"epoch {runner.Epoch + 1}, iteration {runner.InnerIter + 1} (global iteration {runner.Iter + 1})" : $"iteration {runner.Iter + 1}";
+                throw new TrainingDivergedException(
+                    $"the gradient norm became {(double.IsNaN(norm) ? "NaN" : "infinite")} at {where}; training stopped before the update, and checkpoints already saved in {runner.WorkDir} are intact. Lower optimizer.lr or lengthen lr_config.warmup_iters.");
             }
+            runner.LogBuffer.Update([new("grad_norm", norm)], outputs.NumSamples);
         }
         optimizer.step();
     }
