@@ -51,9 +51,7 @@ public static class TrainBenchmark
         bool iterBased = runnerCfg?.Get<string?>("type", null) == "IterBasedRunner";
         int maxEpochs = runnerCfg?.Get<int?>("max_epochs", null) ?? (iterBased ? 1 : 12);
         int maxIters = runnerCfg?.Get<int?>("max_iters", null) ?? maxEpochs * loader.Count;
-        var lrCfg = cfg.Get<ConfigDict?>("lr_config", null)?.Clone();
-        if (lrCfg is not null && iterBased && !lrCfg.ContainsKey("by_epoch")) lrCfg["by_epoch"] = false;
-        var schedule = lrCfg is null ? null : LrSchedule.FromConfig(lrCfg);
+        var schedule = Engine.Hooks.LrUpdaterHook.ScheduleFromConfig(cfg.Get<ConfigDict?>("lr_config", null), iterBased);
         var groups = optimizer.ParamGroups.ToList();
         schedule?.BeforeRun(groups.Select(g => g.InitialLearningRate).ToList());
         void SetLr(double[]? lrs)

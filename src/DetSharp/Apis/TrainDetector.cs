@@ -290,12 +290,8 @@ public static class TrainDetector
     public static void RegisterTrainingHooks(BaseRunner runner, Config.Config cfg, IReadOnlyList<string>? classes)
     {
         bool iterBased = !runner.ByEpoch;
-        var lrCfg = cfg.Get<ConfigDict?>("lr_config", null)?.Clone();
-        if (lrCfg is not null)
-        {
-            if (iterBased && !lrCfg.ContainsKey("by_epoch")) lrCfg["by_epoch"] = false;
-            runner.RegisterHook(new LrUpdaterHook(LrSchedule.FromConfig(lrCfg)), HookPriority.VeryHigh);
-        }
+        if (LrUpdaterHook.ScheduleFromConfig(cfg.Get<ConfigDict?>("lr_config", null), iterBased) is { } schedule)
+            runner.RegisterHook(new LrUpdaterHook(schedule), HookPriority.VeryHigh);
         runner.RegisterHook(OptimizerHook.FromConfig(cfg.Get<ConfigDict?>("optimizer_config", null)), HookPriority.AboveNormal);
 
         var ckptCfg = cfg.Get<ConfigDict?>("checkpoint_config", null);

@@ -1,3 +1,4 @@
+using DetSharp.Config;
 using DetSharp.Engine.Runners;
 
 namespace DetSharp.Engine.Hooks;
@@ -12,6 +13,18 @@ public sealed class LrUpdaterHook(LrSchedule schedule) : Hook
     public LrSchedule Schedule { get; } = schedule;
 
     public override HookPriority DefaultPriority => HookPriority.VeryHigh;
+
+    /// <summary>
+    /// The schedule an <c>lr_config</c> describes (null without one); under an IterBasedRunner it counts in
+    /// iterations unless the config says <c>by_epoch</c>, as mmcv's register_lr_hook does.
+    /// </summary>
+    public static LrSchedule? ScheduleFromConfig(ConfigDict? lrConfig, bool iterBased)
+    {
+        if (lrConfig is null) return null;
+        var cfg = lrConfig.Clone();
+        if (iterBased && !cfg.ContainsKey("by_epoch")) cfg["by_epoch"] = false;
+        return LrSchedule.FromConfig(cfg);
+    }
 
     public override void BeforeRun(BaseRunner runner) =>
         Schedule.BeforeRun(Groups(runner).Select(g => g.InitialLearningRate).ToList());
