@@ -19,3 +19,11 @@ public sealed class RegisterAttribute(string registry, string? name = null) : At
 /// </summary>
 [AttributeUsage(AttributeTargets.Parameter)]
 public sealed class ExtraArgumentsAttribute : Attribute;
+
+/// <summary>
+/// Marks a constructor parameter whose type's own constructor parameters are read from the same config dict, as if
+/// they were the outer constructor's. A component that takes another's arguments plus a few of its own (AugFPN takes
+/// every FPN argument) declares them once, in an arguments record, instead of repeating the list.
+/// </summary>
+[AttributeUsage(AttributeTargets.Parameter)]
+public sealed class InheritedArgumentsAttribute : Attribute;

@@ -111,20 +111,31 @@ public sealed class Registry(string name)
         return cfg.SourceFile is null ? path : $"{cfg.SourceFile}: {path}";
     }
 
-    private static object Construct(Type type, string typeName, ConfigDict cfg, IReadOnlyDictionary<string, object?>? defaults)
+    private static ConstructorInfo ConstructorOf(Type type)
     {
         var constructors = type.GetConstructors(BindingFlags.Public | BindingFlags.Instance);
         if (constructors.Length == 0)
             throw new InvalidOperationException($"{type.Name} has no public constructor to build it from config.");
-        var constructor = constructors.OrderByDescending(c => c.GetParameters().Length).First();
-        var parameters = constructor.GetParameters();
-        var byKey = new Dictionary<string, ParameterInfo>(StringComparer.Ordinal);
-        ParameterInfo? extra = null;
-        foreach (var p in parameters)
+        return constructors.OrderByDescending(c => c.GetParameters().Length).First();
+    }
+
+    /// <summary>The config keys a constructor reads (those of <see cref="InheritedArgumentsAttribute"/> records included).</summary>
+    private static void CollectKeys(ConstructorInfo constructor, Dictionary<string, ParameterInfo> byKey, ref ParameterInfo? extra)
+    {
+        foreach (var p in constructor.GetParameters())
         {
             if (p.GetCustomAttribute<ExtraArgumentsAttribute>() is not null) extra = p;
+            else if (p.GetCustomAttribute<InheritedArgumentsAttribute>() is not null) CollectKeys(ConstructorOf(p.ParameterType), byKey, ref extra);
             else byKey[ConfigConvert.ToSnakeCase(p.Name!)] = p;
         }
+    }
+
+    private static object Construct(Type type, string typeName, ConfigDict cfg, IReadOnlyDictionary<string, object?>? defaults)
+    {
+        var constructor = ConstructorOf(type);
+        var byKey = new Dictionary<string, ParameterInfo>(StringComparer.Ordinal);
+        ParameterInfo? extra = null;
+        CollectKeys(constructor, byKey, ref extra);
 
         string where = Where(cfg);
         var extras = new ConfigDict { Path = cfg.Path, SourceFile = cfg.SourceFile };
@@ -141,7 +152,14 @@ public sealed class Registry(string name)
             throw new DetSharpException(
                 $"{where}: {typeName} got an unexpected argument '{key}'.{hint} It accepts: {string.Join(", ", byKey.Keys)}.");
         }
+        return Invoke(constructor, Arguments(constructor, extra, extras, typeName, cfg, defaults));
+    }
 
+    private static object?[] Arguments(ConstructorInfo constructor, ParameterInfo? extra, ConfigDict extras, string typeName, ConfigDict cfg,
+        IReadOnlyDictionary<string, object?>? defaults)
+    {
+        string where = Where(cfg);
+        var parameters = constructor.GetParameters();
         var args = new object?[parameters.Length];
         for (int i = 0; i < parameters.Length; i++)
         {
@@ -149,6 +167,12 @@ public sealed class Registry(string name)
             if (p == extra)
             {
                 args[i] = extras;
+                continue;
+            }
+            if (p.GetCustomAttribute<InheritedArgumentsAttribute>() is not null)
+            {
+                var inner = ConstructorOf(p.ParameterType);
+                args[i] = Invoke(inner, Arguments(inner, extra, extras, typeName, cfg, defaults));
                 continue;
             }
             string key = ConfigConvert.ToSnakeCase(p.Name!);
@@ -162,6 +186,11 @@ public sealed class Registry(string name)
             else
                 throw new DetSharpException($"{where}: {typeName} is missing the required argument '{key}'.");
         }
+        return args;
+    }
+
+    private static object Invoke(ConstructorInfo constructor, object?[] args)
+    {
         try
         {
             return constructor.Invoke(args);

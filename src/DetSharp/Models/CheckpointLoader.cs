@@ -1,4 +1,4 @@
-using DetSharp.Models.Common;
+using DetSharp.Engine.Checkpoints;
 using DetSharp.Models.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,12 +22,12 @@ public static class CheckpointLoader
     }
 
     /// <summary>Loads a checkpoint into a model (mmcv's <c>load_checkpoint</c>; non-strict unless asked).</summary>
-    public static LoadReport Load(nn.Module model, string path, bool strict = false)
+    public static StateDictLoadReport Load(nn.Module model, string path, bool strict = false)
     {
         var sd = LoadStateDict(path);
         try
         {
-            return ModuleTools.LoadStateDict(model, sd, strict);
+            return Checkpoint.LoadStateDict(model, sd, strict);
         }
         finally
         {

@@ -72,7 +72,7 @@ public sealed class InferenceTests(ITestOutputHelper output)
         var cfg = SlimConfig("data.test.pipeline.1.img_scale=(1333,800)", "model.test_cfg.rcnn.score_thr=0.0",
             "model.test_cfg.rpn.nms_pre=1000", "model.test_cfg.rpn.max_per_img=1000");
         var model = ModelFixtures.Build(cfg.Get<ConfigDict>("model"));
-        Assert.True(CheckpointLoader.Load(model, SharedFixtures.FullPath(Ckpt), strict: true).IsExact);
+        Assert.True(CheckpointLoader.Load(model, SharedFixtures.FullPath(Ckpt), strict: true).ExactMatch);
         model.eval();
         var dataset = (CocoDataset)DatasetBuilder.Build(cfg.Get<ConfigDict>("data.test"), new Dictionary<string, object?> { ["test_mode"] = true });
         using var fixture = SharedFixtures.LoadJson("fixtures/mmdet/parity/mask_rcnn_slim.outputs.json");

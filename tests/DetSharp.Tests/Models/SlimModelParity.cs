@@ -27,7 +27,7 @@ internal static class SlimModelParity
     {
         var model = (TwoStageDetector)ModelFixtures.Build(ModelFixtures.ModelConfig(SharedFixtures.FullPath(Dir + name + "_slim.model_config.py")));
         var report = CheckpointLoader.Load(model, SharedFixtures.FullPath(Dir + name + "_slim.pth"), strict: true);
-        Assert.True(report.IsExact, report.ToString());
+        Assert.True(report.ExactMatch, report.Message);
         return model;
     }
 
@@ -243,7 +243,7 @@ internal static class SlimModelParity
                 break;
         }
         using var model = (TwoStageDetector)ModelFixtures.Build(cfg);
-        Assert.True(CheckpointLoader.Load(model, SharedFixtures.FullPath(Dir + name + "_slim.pth"), strict: true).IsExact);
+        Assert.True(CheckpointLoader.Load(model, SharedFixtures.FullPath(Dir + name + "_slim.pth"), strict: true).ExactMatch);
         model.train();
 
         using var scope = NewDisposeScope();

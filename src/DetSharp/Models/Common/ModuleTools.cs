@@ -7,7 +7,8 @@ namespace DetSharp.Models.Common;
 /// <summary>
 /// Helpers over TorchSharp modules with PyTorch's conventions: <see cref="StateDict"/> walks the tree in PyTorch's
 /// order (own parameters, own buffers, then children), which TorchSharp's <c>state_dict()</c> does not (it lists all
-/// parameters first); parameter counts; MMDetection/mmcv initialisers; non-strict loading.
+/// parameters first); parameter counts; MMDetection/mmcv initialisers. Loading weights is
+/// <see cref="Engine.Checkpoints.Checkpoint.LoadStateDict"/>'s job (the one state-dict loader).
 /// </summary>
 public static class ModuleTools
 {
@@ -51,41 +52,6 @@ public static class ModuleTools
         foreach (var (key, value, _) in StateDict(module))
             sb.Append(key).Append('\t').Append(FormatShape(value.shape)).Append('\n');
         return sb.ToString();
-    }
-
-    /// <summary>
-    /// Copies tensors into the module by key (mmcv's <c>load_state_dict</c>, non-strict unless asked): keys missing
-    /// on either side and shape mismatches are reported, not fatal.
-    /// </summary>
-    public static LoadReport LoadStateDict(nn.Module module, IReadOnlyDictionary<string, Tensor> source, bool strict = false)
-    {
-        var own = StateDict(module);
-        var missing = new List<string>();
-        var mismatched = new List<string>();
-        var used = new HashSet<string>();
-        using (no_grad())
-        {
-            foreach (var (key, target, _) in own)
-            {
-                if (!source.TryGetValue(key, out var value))
-                {
-                    missing.Add(key);
-                    continue;
-                }
-                used.Add(key);
-                if (!value.shape.SequenceEqual(target.shape))
-                {
-                    mismatched.Add($"{key}: checkpoint {FormatShape(value.shape)}, model {FormatShape(target.shape)}");
-                    continue;
-                }
-                target.copy_(value.to(target.dtype, target.device));
-            }
-        }
-        var unexpected = source.Keys.Where(k => !used.Contains(k)).ToList();
-        var report = new LoadReport(missing, unexpected, mismatched);
-        if (strict && !report.IsExact)
-            throw new DetSharpException("Error loading the state dict: " + report);
-        return report;
     }
 
     /// <summary>mmcv <c>kaiming_init</c> (normal, given mode, a=0 relu), bias filled with <paramref name="bias"/>.</summary>
@@ -132,22 +98,6 @@ public static class ModuleTools
     {
         foreach (var (_, p) in module.named_parameters())
             p.requires_grad = requiresGrad;
-    }
-}
-
-/// <summary>What <see cref="ModuleTools.LoadStateDict"/> could not load.</summary>
-public sealed record LoadReport(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys, IReadOnlyList<string> ShapeMismatches)
-{
-    /// <summary>True when every key matched with the same shape.</summary>
-    public bool IsExact => MissingKeys.Count == 0 && UnexpectedKeys.Count == 0 && ShapeMismatches.Count == 0;
-
-    public override string ToString()
-    {
-        var parts = new List<string>();
-        if (MissingKeys.Count > 0) parts.Add($"missing keys in source state_dict: {string.Join(", ", MissingKeys)}");
-        if (UnexpectedKeys.Count > 0) parts.Add($"unexpected key in source state_dict: {string.Join(", ", UnexpectedKeys)}");
-        if (ShapeMismatches.Count > 0) parts.Add($"size mismatch: {string.Join("; ", ShapeMismatches)}");
-        return parts.Count == 0 ? "all keys matched" : string.Join("\n", parts);
     }
 }
 

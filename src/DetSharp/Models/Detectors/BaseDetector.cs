@@ -1,20 +1,84 @@
-using DetSharp.Engine;
 using DetSharp.Apis;
+using DetSharp.Config;
+using DetSharp.Engine;
 using DetSharp.Models.Common;
+using DetSharp.Models.Necks;
+using DetSharp.Models.Weights;
 using DetSharp.Structures;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DetSharp.Models.Detectors;
 
-/// <summary>MMDetection's <c>BaseDetector</c> contract: training losses and single-scale test results.</summary>
-public abstract class BaseDetector(string name) : nn.Module(name), ITrainableDetector
+/// <summary>
+/// MMDetection's <c>BaseDetector</c>: the <c>backbone</c> (+ <c>neck</c>) every detector has and
+/// <see cref="ExtractFeat"/> over them, the engine's entry (<see cref="ForwardTrain(IDataBatch)"/>), and the contract
+/// of the detector families: training losses and single-scale test results. The families are
+/// <see cref="SingleStageDetector"/> (a dense head on the features), <see cref="TwoStageDetector"/> (RPN + RoI head)
+/// and <see cref="RPN"/>.
+/// </summary>
+public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
 {
+    private readonly nn.Module<Tensor, Tensor[]> _backbone;
+    private readonly nn.Module<Tensor[], Tensor[]>? _neck;
+
+    /// <summary>
+    /// Builds and registers <c>backbone</c> and <c>neck</c> (in that order, as MMDetection's state dicts list them).
+    /// The deprecated <c>pretrained</c> argument is handed to the backbone, as MMDetection 2.x does.
+    /// </summary>
+    protected BaseDetector(string name, ConfigDict backbone, ConfigDict? neck, string? pretrained, object? initCfg)
+        : base(name)
+    {
+        InitCfg = initCfg;
+        if (pretrained is not null) backbone = Builders.With(backbone, ("pretrained", pretrained));
+        _backbone = Builders.Model<nn.Module<Tensor, Tensor[]>>(backbone);
+        register_module("backbone", _backbone);
+        if (neck is not null)
+        {
+            _neck = Builders.Model<nn.Module<Tensor[], Tensor[]>>(neck);
+            register_module("neck", _neck);
+        }
+    }
+
+    /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
+    public nn.Module<Tensor, Tensor[]> Backbone => _backbone;
+
+    public nn.Module<Tensor[], Tensor[]>? Neck => _neck;
+
+    /// <summary>The detector's own <c>init_cfg</c> (e.g. 'Pretrained' with a <c>prefix</c>), applied by <see cref="PretrainedInit"/>.</summary>
+    public object? InitCfg { get; }
+
+    /// <summary>Number of object classes the model predicts.</summary>
+    public abstract int NumClasses { get; }
+
+    /// <summary><c>extract_feat</c>: backbone (+ neck) features of a batch [B, 3, H, W].</summary>
+    public Tensor[] ExtractFeat(Tensor img) => ExtractFeatWithAuxiliary(img).Feats;
+
+    /// <summary>
+    /// The features and, from a neck with an auxiliary branch (<see cref="IAuxiliaryNeck"/>: AugFPN's Consistent
+    /// Supervision in training), its auxiliary maps; null otherwise.
+    /// </summary>
+    public (Tensor[] Feats, Tensor[]? Auxiliary) ExtractFeatWithAuxiliary(Tensor img)
+    {
+        var x = _backbone.forward(img);
+        if (_neck is null) return (x, null);
+        using var scope = NewDisposeScope();
+        var (y, aux) = _neck is IAuxiliaryNeck auxNeck ? auxNeck.ForwardWithAuxiliary(x) : (_neck.forward(x), null);
+        foreach (var t in y) t.MoveToOuterDisposeScope();
+        if (aux is not null)
+            foreach (var t in aux) t.MoveToOuterDisposeScope();
+        return (y, aux);
+    }
+
     /// <summary>The engine's entry (<c>train_step</c>'s forward): a collated <see cref="DetDataBatch"/>, moved to the model's device.</summary>
     public LossDict ForwardTrain(IDataBatch batch)
     {
         if (batch is not DetDataBatch b)
-            throw new ArgumentException($"{GetType().Name} trains on DetDataBatch batches (DetSharp.Apis.DetCollate), got {batch.GetType().Name}.");
+            throw new ArgumentException($"{GetType().Name} trains on DetDataBatch batches (DetCollate), got {batch.GetType().Name}.");
         if (b.GtBboxes is null || b.GtLabels is null)
             throw new DetSharpException("the training batch has no ground truth: the train pipeline must collect gt_bboxes and gt_labels.");
         var device = parameters().FirstOrDefault()?.device ?? CPU;
@@ -26,16 +90,8 @@ public abstract class BaseDetector(string name) : nn.Module(name), ITrainableDet
         return losses.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
-    protected override void RegisterComponents()
-    {
-    }
-
-    /// <summary>Backbone (+ neck) features of a batch [B, 3, H, W].</summary>
-    public abstract Tensor[] ExtractFeat(Tensor img);
-
     /// <summary>
-    /// <c>forward_train</c>: the losses under MMDetection's names (RPN losses as per-level lists). GT boxes are
+    /// <c>forward_train</c>: the losses under MMDetection's names (dense-head losses as per-level lists). GT boxes are
     /// [n_i, 4] float (x1, y1, x2, y2) in input-image coordinates, labels [n_i] int64 (0-based).
     /// </summary>
     public abstract LossDict ForwardTrain(Tensor img, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,
@@ -43,9 +99,6 @@ public abstract class BaseDetector(string name) : nn.Module(name), ITrainableDet
 
     /// <summary><c>simple_test</c>: detections per image, in original-image coordinates when <paramref name="rescale"/>.</summary>
     public abstract List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true);
-
-    /// <summary>Number of object classes the model predicts.</summary>
-    public abstract int NumClasses { get; }
 
     protected static void CheckBatch(Tensor img, IReadOnlyList<ImgMeta> imgMetas)
     {

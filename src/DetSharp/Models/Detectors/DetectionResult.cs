@@ -1,4 +1,5 @@
 using DetSharp.Structures;
+using static TorchSharp.torch;
 
 namespace DetSharp.Models.Detectors;
 
@@ -16,6 +17,19 @@ public sealed record DetectionResult(float[] Bboxes, float[] Scores, int[] Label
 
     /// <summary>An empty result.</summary>
     public static DetectionResult Empty(int numClasses, bool withMasks) => new([], [], [], withMasks ? [] : null, numClasses);
+
+    /// <summary>
+    /// A result from a model's per-image <c>det_bboxes</c> [N, 5] and <c>det_labels</c> [N] tensors (on any device), and
+    /// masks in the same order.
+    /// </summary>
+    public static DetectionResult FromTensors(Tensor dets, Tensor labels, Rle[]? masks, int numClasses)
+    {
+        // TorchSharp's TensorAccessor.ToArray throws on an empty tensor: an image with no detections (an early
+        // checkpoint) must give an empty result, not stop the evaluation.
+        var d = dets.numel() == 0 ? [] : dets.to(CPU).to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
+        var l = labels.numel() == 0 ? [] : Array.ConvertAll(labels.to(CPU).to_type(ScalarType.Int64).contiguous().data<long>().ToArray(), v => (int)v);
+        return GroupByClass(d, l, masks, numClasses);
+    }
 
     /// <summary>Regroups detections by class (stable), as <c>bbox2result</c> does.</summary>
     public static DetectionResult GroupByClass(float[] dets5, int[] labels, Rle[]? masks, int numClasses)

@@ -2,7 +2,6 @@ using DetSharp.Engine;
 using DetSharp.Config;
 using DetSharp.Models.Common;
 using DetSharp.Models.DenseHeads;
-using DetSharp.Models.Necks;
 using DetSharp.Models.RoIHeads;
 using DetSharp.Registry;
 using DetSharp.Structures;
@@ -17,10 +16,8 @@ namespace DetSharp.Models.Detectors;
 /// <c>roi_head</c> (built with <c>train_cfg.rcnn</c>/<c>test_cfg.rcnn</c>).
 /// </summary>
 [Register(Registries.ModelsName, "TwoStageDetector")]
-public class TwoStageDetector : BaseDetector, Weights.IHasInitCfg
+public class TwoStageDetector : BaseDetector
 {
-    private readonly nn.Module<Tensor, Tensor[]> _backbone;
-    private readonly nn.Module<Tensor[], Tensor[]>? _neck;
     private readonly RPNHead? _rpnHead;
     private readonly RoIHeadBase? _roiHead;
     private readonly ConfigDict? _trainCfg;
@@ -34,19 +31,10 @@ public class TwoStageDetector : BaseDetector, Weights.IHasInitCfg
 
     protected TwoStageDetector(string name, ConfigDict backbone, ConfigDict? neck, ConfigDict? rpnHead, ConfigDict? roiHead,
         ConfigDict? trainCfg, ConfigDict? testCfg, string? pretrained, object? initCfg)
-        : base(name)
+        : base(name, backbone, neck, pretrained, initCfg)
     {
-        _ = pretrained;
-        InitCfg = initCfg;
         _trainCfg = trainCfg;
         _testCfg = testCfg;
-        _backbone = Builders.Model<nn.Module<Tensor, Tensor[]>>(backbone);
-        register_module("backbone", _backbone);
-        if (neck is not null)
-        {
-            _neck = Builders.Model<nn.Module<Tensor[], Tensor[]>>(neck);
-            register_module("neck", _neck);
-        }
         if (rpnHead is not null)
         {
             var cfg = Builders.With(rpnHead, ("train_cfg", trainCfg?.Get<object?>("rpn", null)), ("test_cfg", testCfg?.Get<object?>("rpn", null)));
@@ -55,19 +43,12 @@ public class TwoStageDetector : BaseDetector, Weights.IHasInitCfg
         }
         if (roiHead is not null)
         {
+            // MMDetection hands the deprecated `pretrained` to the RoI head's shared head only; no RoI head here has one.
             var cfg = Builders.With(roiHead, ("train_cfg", trainCfg?.Get<object?>("rcnn", null)), ("test_cfg", testCfg?.Get<object?>("rcnn", null)));
-            cfg.Remove("pretrained");
             _roiHead = Builders.Model<RoIHeadBase>(cfg);
             register_module("roi_head", _roiHead);
         }
     }
-
-    public nn.Module<Tensor, Tensor[]> Backbone => _backbone;
-
-    /// <summary>The detector's own <c>init_cfg</c> (e.g. 'Pretrained' with a <c>prefix</c>), applied by <see cref="Weights.PretrainedInit"/>.</summary>
-    public object? InitCfg { get; }
-
-    public nn.Module<Tensor[], Tensor[]>? Neck => _neck;
 
     public RPNHead RpnHead => _rpnHead ?? throw new InvalidOperationException("this detector has no rpn_head");
 
@@ -75,51 +56,23 @@ public class TwoStageDetector : BaseDetector, Weights.IHasInitCfg
 
     public override int NumClasses => _roiHead?.NumClasses ?? 1;
 
-    public override Tensor[] ExtractFeat(Tensor img)
-    {
-        var x = _backbone.forward(img);
-        if (_neck is null) return x;
-        using var scope = NewDisposeScope();
-        var y = _neck.forward(x);
-        foreach (var t in y) t.MoveToOuterDisposeScope();
-        return y;
-    }
-
     public override LossDict ForwardTrain(Tensor img, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,
         IReadOnlyList<Tensor> gtLabels, IReadOnlyList<IInstanceMasks>? gtMasks = null, IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
     {
         CheckBatch(img, imgMetas);
         using var scope = NewDisposeScope();
-        var x = ExtractFeat(img);
-        var losses = new LossDict();
-        var (cls, reg) = RpnHead.Forward(x);
-        var (lc, lb) = RpnHead.Loss(cls, reg, gtBboxes, imgMetas, gtBboxesIgnore);
-        losses.Add("loss_rpn_cls", lc);
-        losses.Add("loss_rpn_bbox", lb);
-        var proposalCfg = _trainCfg?.Get<ConfigDict?>("rpn_proposal", null) ?? _testCfg?.Get<ConfigDict>("rpn");
-        var proposals = RpnHead.GetBboxes(cls, reg, imgMetas, proposalCfg);
-        if (_neck is AugFPN { ConsistentSupervision: true, LastLaterals: { } laterals })
-            RoiHead.AuxiliaryFeatures = laterals;
-        try
-        {
-            foreach (var (k, v) in RoiHead.ForwardTrain(x, imgMetas, proposals, gtBboxes, gtLabels, gtBboxesIgnore, gtMasks).Items)
-                losses.Add(k, v);
-        }
-        finally
-        {
-            RoiHead.AuxiliaryFeatures = null;
-        }
+        var (x, auxiliary) = ExtractFeatWithAuxiliary(img);
+        var proposalCfg = _trainCfg?.Get<ConfigDict?>("rpn_proposal", null) ?? _testCfg?.Get<ConfigDict>("rpn")
+            ?? throw new DetSharpException("TwoStageDetector: train_cfg.rpn_proposal or test_cfg.rpn is required to make training proposals.");
+        var (losses, proposals) = RpnHead.ForwardTrain(x, imgMetas, gtBboxes, null, gtBboxesIgnore, proposalCfg);
+        foreach (var (k, v) in RoiHead.ForwardTrain(x, imgMetas, proposals, gtBboxes, gtLabels, gtBboxesIgnore, gtMasks, auxiliary).Items)
+            losses.Add(k, v);
         return losses.MoveToOuterDisposeScope();
     }
 
     /// <summary>RPN proposals per image [N, 5] in input-image coordinates (<c>simple_test_rpn</c>).</summary>
-    public List<Tensor> SimpleTestRpn(Tensor[] x, IReadOnlyList<ImgMeta> imgMetas)
-    {
-        var (cls, reg) = RpnHead.Forward(x);
-        var result = RpnHead.GetBboxes(cls, reg, imgMetas);
-        foreach (var t in cls.Concat(reg)) t.Dispose();
-        return result;
-    }
+    public List<Tensor> SimpleTestRpn(Tensor[] x, IReadOnlyList<ImgMeta> imgMetas) =>
+        RpnHead.SimpleTest(x, imgMetas).ConvertAll(d => d.Dets);
 
     public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true)
     {

@@ -23,37 +23,23 @@ namespace DetSharp.Models.Necks;
 /// </list>
 /// With the default ratios and 2048 → 256 channels this adds 1,777,411 parameters to FPN.
 /// <para>Consistent Supervision (training only): with <c>consistent_supervision=True</c> the neck keeps the raw lateral
-/// maps M2..M5 of the last forward in <see cref="LastLaterals"/>; a <c>CascadeRoIHead</c>/<c>StandardRoIHead</c> with
+/// maps M2..M5 and returns them beside its outputs (<see cref="ForwardWithAuxiliary"/>); the detector hands them to a
+/// <c>CascadeRoIHead</c>/<c>StandardRoIHead</c> with
 /// <c>aux_loss_weight</c> &gt; 0 (default 0.25) then pools each sampled RoI from every lateral level, runs the first
 /// stage's bbox head on each, and adds the per-level classification and regression losses times the weight
 /// (<c>loss_cls_aux</c>, <c>loss_bbox_aux</c>). At inference nothing changes.</para>
 /// </summary>
 [Register(Registries.ModelsName, "AugFPN")]
-public sealed class AugFPN : FPN
+public sealed class AugFPN : FPN, IAuxiliaryNeck
 {
     private readonly double[] _poolRatios;
     private readonly List<TorchSharp.Modules.Conv2d> _highLateral = [];
     private readonly nn.Module<Tensor, Tensor> _attention;
 
-    public AugFPN(
-        int[] inChannels,
-        int outChannels,
-        int numOuts,
-        int startLevel = 0,
-        int endLevel = -1,
-        object? addExtraConvs = null,
-        bool reluBeforeExtraConvs = false,
-        bool noNormOnLateral = false,
-        ConfigDict? convCfg = null,
-        ConfigDict? normCfg = null,
-        ConfigDict? actCfg = null,
-        ConfigDict? upsampleCfg = null,
-        double[]? poolRatios = null,
-        bool consistentSupervision = false,
-        object? initCfg = null)
-        : base(nameof(AugFPN), inChannels, outChannels, numOuts, startLevel, endLevel, addExtraConvs, reluBeforeExtraConvs,
-            noNormOnLateral, convCfg, normCfg, actCfg, upsampleCfg, initCfg)
+    public AugFPN([InheritedArguments] FPNArguments fpn, double[]? poolRatios = null, bool consistentSupervision = false)
+        : base(nameof(AugFPN), fpn)
     {
+        var (inChannels, outChannels) = (fpn.InChannels, fpn.OutChannels);
         _poolRatios = poolRatios ?? [0.1, 0.2, 0.3];
         ConsistentSupervision = consistentSupervision;
         int top = inChannels[BackboneEndLevel - 1];
@@ -71,9 +57,6 @@ public sealed class AugFPN : FPN
 
     /// <summary>Whether the raw laterals are kept for Consistent Supervision (config key <c>consistent_supervision</c>).</summary>
     public bool ConsistentSupervision { get; }
-
-    /// <summary>The lateral maps M2..M5 of the last training forward (null otherwise); owned by the neck until the next forward.</summary>
-    public Tensor[]? LastLaterals { get; private set; }
 
     /// <summary>Residual Feature Augmentation with Adaptive Spatial Fusion on the top input map.</summary>
     public Tensor ResidualFeatureAugmentation(Tensor top)
@@ -95,24 +78,22 @@ public sealed class AugFPN : FPN
         return fused;
     }
 
-    public override Tensor[] forward(Tensor[] inputs)
+    public override Tensor[] forward(Tensor[] inputs) => ForwardWithAuxiliary(inputs).Outs;
+
+    /// <summary>
+    /// The FPN outputs, and in training with <c>consistent_supervision</c> the raw lateral maps M2..M5 (before the
+    /// residual and the top-down sums) for the RoI head's auxiliary losses; null otherwise.
+    /// </summary>
+    public (Tensor[] Outs, Tensor[]? Auxiliary) ForwardWithAuxiliary(Tensor[] inputs)
     {
         using var scope = NewDisposeScope();
         var laterals = Laterals(inputs);
-        if (LastLaterals is not null)
-        {
-            foreach (var t in LastLaterals) t.Dispose();
-            LastLaterals = null;
-        }
-        if (ConsistentSupervision && training)
-        {
-            LastLaterals = laterals.Select(t => t.alias().MoveToOuterDisposeScope()).ToArray();
-            // Detach from this scope so the caller's scope does not free them; the neck disposes them next time.
-            foreach (var t in LastLaterals) t.DetachFromDisposeScope();
-        }
+        Tensor[]? kept = ConsistentSupervision && training ? laterals.ToArray() : null;
         laterals[^1] = laterals[^1] + ResidualFeatureAugmentation(inputs[BackboneEndLevel - 1]);
         var outs = TopDown(inputs, laterals);
         foreach (var o in outs) o.MoveToOuterDisposeScope();
-        return outs;
+        if (kept is not null)
+            foreach (var t in kept) t.MoveToOuterDisposeScope();
+        return (outs, kept);
     }
 }

@@ -33,31 +33,16 @@ public class FPN : nn.Module<Tensor[], Tensor[]>
     protected readonly List<ConvModule> LateralConvs = [];
     protected readonly List<ConvModule> FpnConvs = [];
 
-    public FPN(
-        int[] inChannels,
-        int outChannels,
-        int numOuts,
-        int startLevel = 0,
-        int endLevel = -1,
-        object? addExtraConvs = null,
-        bool reluBeforeExtraConvs = false,
-        bool noNormOnLateral = false,
-        ConfigDict? convCfg = null,
-        ConfigDict? normCfg = null,
-        ConfigDict? actCfg = null,
-        ConfigDict? upsampleCfg = null,
-        object? initCfg = null)
-        : this(nameof(FPN), inChannels, outChannels, numOuts, startLevel, endLevel, addExtraConvs, reluBeforeExtraConvs,
-            noNormOnLateral, convCfg, normCfg, actCfg, upsampleCfg, initCfg)
+    public FPN([InheritedArguments] FPNArguments args)
+        : this(nameof(FPN), args)
     {
     }
 
-    protected FPN(
-        string name, int[] inChannels, int outChannels, int numOuts, int startLevel, int endLevel, object? addExtraConvs,
-        bool reluBeforeExtraConvs, bool noNormOnLateral, ConfigDict? convCfg, ConfigDict? normCfg, ConfigDict? actCfg,
-        ConfigDict? upsampleCfg, object? initCfg)
+    protected FPN(string name, FPNArguments args)
         : base(name)
     {
+        var (inChannels, outChannels, numOuts, startLevel, endLevel, addExtraConvs, reluBeforeExtraConvs, noNormOnLateral,
+            convCfg, normCfg, actCfg, upsampleCfg, initCfg) = args;
         if (convCfg is not null) throw new DetSharpException($"{name}: conv_cfg is not supported.");
         bool withRelu = false;
         if (actCfg is not null)
@@ -185,3 +170,22 @@ public class FPN : nn.Module<Tensor[], Tensor[]>
         return outs;
     }
 }
+
+/// <summary>
+/// FPN's constructor arguments under MMDetection's names, read from the neck dict; necks that extend FPN (AugFPN) take
+/// them as one <see cref="InheritedArgumentsAttribute"/> parameter and add their own.
+/// </summary>
+public sealed record FPNArguments(
+    int[] InChannels,
+    int OutChannels,
+    int NumOuts,
+    int StartLevel = 0,
+    int EndLevel = -1,
+    object? AddExtraConvs = null,
+    bool ReluBeforeExtraConvs = false,
+    bool NoNormOnLateral = false,
+    ConfigDict? ConvCfg = null,
+    ConfigDict? NormCfg = null,
+    ConfigDict? ActCfg = null,
+    ConfigDict? UpsampleCfg = null,
+    object? InitCfg = null);

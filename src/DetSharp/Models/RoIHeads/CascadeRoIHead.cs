@@ -21,75 +21,47 @@ namespace DetSharp.Models.RoIHeads;
 [Register(Registries.ModelsName, "CascadeRoIHead")]
 public sealed class CascadeRoIHead : RoIHeadBase
 {
-    private readonly List<SingleRoIExtractor> _bboxRoiExtractors = [];
-    private readonly List<ConvFCBBoxHead> _bboxHeads = [];
-    private readonly List<SingleRoIExtractor> _maskRoiExtractors = [];
-    private readonly List<FCNMaskHead> _maskHeads = [];
-    private readonly bool _shareRoiExtractor;
+    private readonly List<RoIStage> _stages = [];
 
-    /// <summary>True when the mask branch reuses the bbox RoI extractors (no mask_roi_extractor given).</summary>
-    public bool ShareRoiExtractor => _shareRoiExtractor;
-    private readonly ConfigDict[]? _trainCfg;
-    private readonly ConfigDict? _testCfg;
-    private readonly List<IBBoxAssigner> _assigners = [];
-    private readonly List<IBBoxSampler> _samplers = [];
-
-    public CascadeRoIHead(
-        int numStages,
-        double[] stageLossWeights,
-        object? bboxRoiExtractor = null,
-        object? bboxHead = null,
-        object? maskRoiExtractor = null,
-        object? maskHead = null,
-        ConfigDict? sharedHead = null,
-        object? trainCfg = null,
-        ConfigDict? testCfg = null,
-        string? pretrained = null,
-        object? initCfg = null,
-        double auxLossWeight = 0.25)
-        : base(nameof(CascadeRoIHead))
+    public CascadeRoIHead(int numStages, double[] stageLossWeights, [InheritedArguments] RoIHeadArguments args)
+        : base(nameof(CascadeRoIHead), args)
     {
-        if (sharedHead is not null) throw new DetSharpException("CascadeRoIHead: shared_head is not supported.");
         if (stageLossWeights.Length != numStages)
             throw new DetSharpException($"CascadeRoIHead: stage_loss_weights has {stageLossWeights.Length} entries for {numStages} stages.");
-        _ = pretrained;
-        _ = initCfg;
         NumStages = numStages;
         StageLossWeights = stageLossWeights;
-        AuxLossWeight = auxLossWeight;
-        if (bboxHead is not null)
+        var bboxExtractors = new List<SingleRoIExtractor>();
+        var bboxHeads = new List<ConvFCBBoxHead>();
+        var maskExtractors = new List<SingleRoIExtractor>();
+        var maskHeads = new List<FCNMaskHead>();
+        if (args.BboxHead is not null)
         {
-            foreach (var c in PerStage(bboxRoiExtractor, "bbox_roi_extractor")) _bboxRoiExtractors.Add(Builders.Model<SingleRoIExtractor>(c));
-            foreach (var c in PerStage(bboxHead, "bbox_head")) _bboxHeads.Add(Builders.Model<ConvFCBBoxHead>(c));
-            register_module("bbox_roi_extractor", nn.ModuleList(_bboxRoiExtractors.ToArray()));
-            register_module("bbox_head", nn.ModuleList(_bboxHeads.ToArray()));
+            foreach (var c in PerStage(args.BboxRoiExtractor, "bbox_roi_extractor")) bboxExtractors.Add(Builders.Model<SingleRoIExtractor>(c));
+            foreach (var c in PerStage(args.BboxHead, "bbox_head")) bboxHeads.Add(Builders.Model<ConvFCBBoxHead>(c));
+            register_module("bbox_roi_extractor", nn.ModuleList(bboxExtractors.ToArray()));
+            register_module("bbox_head", nn.ModuleList(bboxHeads.ToArray()));
         }
-        if (maskHead is not null)
+        if (args.MaskHead is not null)
         {
-            foreach (var c in PerStage(maskHead, "mask_head")) _maskHeads.Add(Builders.Model<FCNMaskHead>(c));
-            register_module("mask_head", nn.ModuleList(_maskHeads.ToArray()));
-            if (maskRoiExtractor is not null)
+            foreach (var c in PerStage(args.MaskHead, "mask_head")) maskHeads.Add(Builders.Model<FCNMaskHead>(c));
+            register_module("mask_head", nn.ModuleList(maskHeads.ToArray()));
+            if (args.MaskRoiExtractor is not null)
             {
-                foreach (var c in PerStage(maskRoiExtractor, "mask_roi_extractor")) _maskRoiExtractors.Add(Builders.Model<SingleRoIExtractor>(c));
-                register_module("mask_roi_extractor", nn.ModuleList(_maskRoiExtractors.ToArray()));
+                foreach (var c in PerStage(args.MaskRoiExtractor, "mask_roi_extractor")) maskExtractors.Add(Builders.Model<SingleRoIExtractor>(c));
+                register_module("mask_roi_extractor", nn.ModuleList(maskExtractors.ToArray()));
             }
-            else
-            {
-                _shareRoiExtractor = true;
-                _maskRoiExtractors.AddRange(_bboxRoiExtractors);
-            }
+            else ShareRoiExtractor = true;
         }
-        _testCfg = testCfg;
-        if (trainCfg is not null)
+        var trainCfgs = args.TrainCfg is null ? null : PerStage(args.TrainCfg, "train_cfg");
+        for (int i = 0; i < numStages; i++)
         {
-            _trainCfg = PerStage(trainCfg, "train_cfg").ToArray();
-            foreach (var c in _trainCfg)
-            {
-                _assigners.Add(Builders.TaskModule<IBBoxAssigner>(c.Get<ConfigDict>("assigner")));
-                _samplers.Add(Builders.TaskModule<IBBoxSampler>(c.Get<ConfigDict>("sampler")));
-            }
+            _stages.Add(new RoIStage(bboxExtractors.ElementAtOrDefault(i), bboxHeads.ElementAtOrDefault(i), maskExtractors.ElementAtOrDefault(i),
+                maskHeads.ElementAtOrDefault(i), trainCfgs?[i]));
         }
     }
+
+    /// <summary>True when the mask branch reuses the bbox RoI extractors (no mask_roi_extractor given).</summary>
+    public bool ShareRoiExtractor { get; }
 
     private List<ConfigDict> PerStage(object? value, string key)
     {
@@ -110,80 +82,61 @@ public sealed class CascadeRoIHead : RoIHeadBase
 
     public double[] StageLossWeights { get; }
 
-    public double AuxLossWeight { get; }
+    public override bool WithMask => _stages[0].MaskHead is not null;
 
-    public override bool WithMask => _maskHeads.Count > 0;
+    public override int NumClasses => _stages[^1].BboxHead?.NumClasses ?? 0;
 
-    public override int NumClasses => _bboxHeads.Count > 0 ? _bboxHeads[^1].NumClasses : 0;
+    public IReadOnlyList<ConvFCBBoxHead> BboxHeads => _stages.Where(s => s.BboxHead is not null).Select(s => s.BboxHead!).ToList();
 
-    public IReadOnlyList<ConvFCBBoxHead> BboxHeads => _bboxHeads;
-
-    public IReadOnlyList<FCNMaskHead> MaskHeads => _maskHeads;
+    public IReadOnlyList<FCNMaskHead> MaskHeads => _stages.Where(s => s.MaskHead is not null).Select(s => s.MaskHead!).ToList();
 
     /// <summary><c>_bbox_forward(stage, x, rois)</c>.</summary>
     public (Tensor ClsScore, Tensor BboxPred) BboxForward(int stage, Tensor[] x, Tensor rois)
     {
-        var ex = _bboxRoiExtractors[stage];
-        var feats = ex.Forward(x.Take(ex.NumInputs).ToArray(), rois);
-        return _bboxHeads[stage].Forward(feats);
+        var (cls, reg, _) = _stages[stage].BboxForward(x, rois);
+        return (cls, reg);
     }
 
     /// <summary><c>_mask_forward(stage, x, rois)</c>.</summary>
-    public Tensor MaskForward(int stage, Tensor[] x, Tensor rois)
-    {
-        var ex = _maskRoiExtractors[stage];
-        var feats = ex.Forward(x.Take(ex.NumInputs).ToArray(), rois);
-        return _maskHeads[stage].Forward(feats);
-    }
+    public Tensor MaskForward(int stage, Tensor[] x, Tensor rois) => _stages[stage].MaskForward(x, rois);
 
+    /// <summary>
+    /// Each stage trains as a <see cref="RoIStage"/> on the previous stage's refined proposals; its losses are logged as
+    /// <c>s{i}.*</c>, multiplied by <c>stage_loss_weights[i]</c> (accuracies not). Consistent Supervision applies to the
+    /// first stage.
+    /// </summary>
     public override LossDict ForwardTrain(Tensor[] x, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> proposals,
-        IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor> gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore, IReadOnlyList<IInstanceMasks>? gtMasks)
+        IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor> gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore, IReadOnlyList<IInstanceMasks>? gtMasks,
+        Tensor[]? auxiliary = null)
     {
-        if (_trainCfg is null) throw new InvalidOperationException("CascadeRoIHead.ForwardTrain needs train_cfg.");
         var losses = new LossDict();
         IReadOnlyList<Tensor> proposalList = proposals;
         for (int i = 0; i < NumStages; i++)
         {
             double lw = StageLossWeights[i];
-            var sampling = new List<SamplingResult>();
-            for (int j = 0; j < imgMetas.Count; j++)
-            {
-                var assign = _assigners[i].Assign(proposalList[j], gtBboxes[j], gtBboxesIgnore?[j], gtLabels[j]);
-                sampling.Add(_samplers[i].Sample(assign, proposalList[j], gtBboxes[j], gtLabels[j]));
-            }
-            var rois = BoxTools.Bbox2Roi(sampling.Select(s => s.Bboxes).ToList());
-            var (cls, reg) = BboxForward(i, x, rois);
-            var targets = _bboxHeads[i].GetTargets(sampling, _trainCfg[i]);
-            foreach (var (k, v) in _bboxHeads[i].Loss(cls, reg, targets).Items)
+            var stage = _stages[i];
+            var output = stage.ForwardTrain(x, imgMetas, proposalList, gtBboxes, gtLabels, gtBboxesIgnore, gtMasks, i == 0 ? auxiliary : null, AuxLossWeight);
+            foreach (var (k, v) in output.Losses.Items)
                 losses.Add($"s{i}.{k}", k.Contains("loss", StringComparison.Ordinal) ? v.Select(t => t * lw).ToArray() : v);
-            if (i == 0 && AuxiliaryFeatures is { } aux && AuxLossWeight > 0)
-            {
-                foreach (var (k, v) in ConsistentSupervision.Losses(aux, rois, _bboxRoiExtractors[0], _bboxHeads[0], targets, AuxLossWeight).Items)
-                    losses.Add($"s{i}.{k}", v.Select(t => t * lw).ToArray());
-            }
-            if (WithMask)
-            {
-                if (gtMasks is null) throw new ArgumentException("gt_masks are required to train a mask head.");
-                var posRois = BoxTools.Bbox2Roi(sampling.Select(s => s.PosBboxes).ToList());
-                var maskPred = MaskForward(i, x, posRois);
-                var maskTargets = _maskHeads[i].GetTargets(sampling, gtMasks, _trainCfg[i]);
-                var posLabels = cat(sampling.Select(s => s.PosGtLabels!).ToList());
-                losses.Add($"s{i}.loss_mask", _maskHeads[i].Loss(maskPred, maskTargets, posLabels) * lw);
-            }
             if (i < NumStages - 1)
             {
                 using var noGrad = no_grad();
-                if (cls.numel() == 0) break;
-                var roiLabels = where(targets.Labels == _bboxHeads[i].NumClasses, cls[.., ..^1].argmax(1), targets.Labels);
-                proposalList = _bboxHeads[i].RefineBboxes(rois, roiLabels, reg, sampling.Select(s => s.PosIsGt).ToList(), imgMetas);
+                if (output.ClsScore.numel() == 0) break;
+                var head = stage.BboxHead!;
+                var roiLabels = where(output.Targets.Labels == head.NumClasses, output.ClsScore[.., ..^1].argmax(1), output.Targets.Labels);
+                proposalList = head.RefineBboxes(output.Rois, roiLabels, output.BboxPred, output.Sampling.ConvertAll(s => s.PosIsGt), imgMetas);
             }
         }
         return losses;
     }
 
+    /// <summary>
+    /// Test: stages run in turn on refined RoIs; the final score is the softmax of the stages' mean logits, boxes from
+    /// the last stage; masks are the mean of all stages' sigmoid masks.
+    /// </summary>
     public override List<DetectionResult> SimpleTest(Tensor[] x, IReadOnlyList<Tensor> proposals, IReadOnlyList<ImgMeta> imgMetas, bool rescale)
     {
-        var cfg = _testCfg ?? throw new InvalidOperationException("CascadeRoIHead.SimpleTest needs test_cfg.");
+        var cfg = RequireTestCfg();
         using var scope = NewDisposeScope();
         int numImgs = imgMetas.Count;
         var rois = BoxTools.Bbox2Roi(proposals);
@@ -205,7 +158,7 @@ public sealed class CascadeRoIHead : RoIHeadBase
                 for (int j = 0; j < numImgs; j++)
                 {
                     var label = clsS[j][.., ..^1].argmax(1);
-                    refined.Add(_bboxHeads[i].RegressByClass(roisS[j], label, regS[j], imgMetas[j]));
+                    refined.Add(_stages[i].BboxHead!.RegressByClass(roisS[j], label, regS[j], imgMetas[j]));
                 }
                 rois = cat(refined);
             }
@@ -216,51 +169,35 @@ public sealed class CascadeRoIHead : RoIHeadBase
         {
             if (sizes[j] == 0)
             {
-                dets.Add(zeros(0, 5));
-                labels.Add(zeros(0, ScalarType.Int64));
+                var (d0, l0) = NoDetections();
+                dets.Add(d0);
+                labels.Add(l0);
                 continue;
             }
             Tensor score = msScores[0][j];
             for (int s = 1; s < msScores.Count; s++) score = score + msScores[s][j];
             score = score / (float)msScores.Count;
-            var (d, l) = _bboxHeads[^1].GetBboxes(roisS[j], score, regS[j], imgMetas[j], rescale, cfg);
+            var (d, l) = _stages[^1].BboxHead!.GetBboxes(roisS[j], score, regS[j], imgMetas[j], rescale, cfg);
             dets.Add(d);
             labels.Add(l);
         }
-        List<Rle[]>? masks = null;
-        if (WithMask)
-        {
-            masks = new List<Rle[]>();
-            double thr = cfg.Get("mask_thr_binary", 0.5);
-            var boxes = new List<Tensor>();
-            for (int j = 0; j < numImgs; j++)
-            {
-                var b = dets[j][.., 0..4];
-                if (rescale) b = b * tensor(imgMetas[j].ScaleFactor);
-                boxes.Add(b);
-            }
-            if (boxes.All(b => b.shape[0] == 0))
-            {
-                foreach (var _ in imgMetas) masks.Add([]);
-            }
-            else
-            {
-                var maskRois = BoxTools.Bbox2Roi(boxes);
-                var perImg = boxes.Select(b => b.shape[0]).ToList();
-                Tensor? sum = null;
-                for (int i = 0; i < NumStages; i++)
-                {
-                    var p = MaskForward(i, x, maskRois).sigmoid();
-                    sum = sum is null ? p : sum + p;
-                }
-                var merged = Split(sum! / (float)NumStages, perImg);
-                for (int j = 0; j < numImgs; j++)
-                    masks.Add(boxes[j].shape[0] == 0 ? [] : _maskHeads[^1].GetSegMasks(merged[j], boxes[j], labels[j], thr, imgMetas[j], rescale));
-            }
-        }
-        var results = new List<DetectionResult>();
+        var masks = WithMask
+            ? RoIStage.TestMasks(_stages[^1].MaskHead!, dets, labels, imgMetas, rescale, cfg.Get("mask_thr_binary", 0.5), MeanMaskProbs)
+            : null;
+        var results = new List<DetectionResult>(numImgs);
         for (int j = 0; j < numImgs; j++)
-            results.Add(ToResult(dets[j], labels[j], masks?[j], NumClasses));
+            results.Add(DetectionResult.FromTensors(dets[j], labels[j], masks?[j], NumClasses));
         return results;
+
+        Tensor MeanMaskProbs(Tensor maskRois)
+        {
+            Tensor? sum = null;
+            for (int i = 0; i < NumStages; i++)
+            {
+                var p = MaskForward(i, x, maskRois).sigmoid();
+                sum = sum is null ? p : sum + p;
+            }
+            return sum! / (float)NumStages;
+        }
     }
 }

@@ -1,19 +1,55 @@
+using DetSharp.Config;
 using DetSharp.Engine;
-using DetSharp.Models.Common;
 using DetSharp.Models.Detectors;
+using DetSharp.Models.Weights;
 using DetSharp.Structures;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DetSharp.Models.RoIHeads;
 
+/// <summary>
+/// MMDetection's <c>BaseRoIHead</c> constructor arguments, read from the roi_head dict; RoI heads take them as one
+/// <see cref="Registry.InheritedArgumentsAttribute"/> parameter. The branches are dicts (or, for a cascade, a dict
+/// per stage or one dict for all); <c>pretrained</c> is MMDetection's, for a shared head.
+/// </summary>
+public sealed record RoIHeadArguments(
+    object? BboxRoiExtractor = null,
+    object? BboxHead = null,
+    object? MaskRoiExtractor = null,
+    object? MaskHead = null,
+    ConfigDict? SharedHead = null,
+    object? TrainCfg = null,
+    ConfigDict? TestCfg = null,
+    string? Pretrained = null,
+    object? InitCfg = null,
+    double AuxLossWeight = 0.25);
+
 /// <summary>The second stage of a two-stage detector (MMDetection's <c>BaseRoIHead</c>).</summary>
-public abstract class RoIHeadBase(string name) : nn.Module(name)
+public abstract class RoIHeadBase : nn.Module, IHasInitCfg
 {
+    protected RoIHeadBase(string name, RoIHeadArguments args)
+        : base(name)
+    {
+        if (args.SharedHead is not null)
+            throw new DetSharpException($"{name}: shared_head (the C4 models' ResLayer) is not supported yet; use a config with an FPN neck.");
+        // MMDetection hands `pretrained` to the shared head only, so without one it has no effect there either.
+        InitCfg = args.InitCfg;
+        TestCfg = args.TestCfg;
+        AuxLossWeight = args.AuxLossWeight;
+    }
+
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
     {
     }
+
+    public object? InitCfg { get; }
+
+    protected ConfigDict? TestCfg { get; }
+
+    /// <summary>Weight of AugFPN's Consistent Supervision losses (used only when the neck provides auxiliary maps).</summary>
+    public double AuxLossWeight { get; }
 
     /// <summary>Whether the head predicts masks.</summary>
     public abstract bool WithMask { get; }
@@ -22,31 +58,20 @@ public abstract class RoIHeadBase(string name) : nn.Module(name)
     public abstract int NumClasses { get; }
 
     /// <summary>
-    /// Lateral maps for AugFPN's Consistent Supervision, set by the detector for one training step (null otherwise).
+    /// Training losses for the proposals of each image. <paramref name="auxiliary"/>: the neck's auxiliary maps
+    /// (AugFPN's lateral maps for Consistent Supervision), or null.
     /// </summary>
-    public Tensor[]? AuxiliaryFeatures { get; set; }
-
-    /// <summary>Training losses for the proposals of each image.</summary>
     public abstract LossDict ForwardTrain(Tensor[] x, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> proposals,
-        IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor> gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore, IReadOnlyList<IInstanceMasks>? gtMasks);
+        IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor> gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore, IReadOnlyList<IInstanceMasks>? gtMasks,
+        Tensor[]? auxiliary = null);
 
     /// <summary>Detections per image (<c>simple_test</c>).</summary>
     public abstract List<DetectionResult> SimpleTest(Tensor[] x, IReadOnlyList<Tensor> proposals, IReadOnlyList<ImgMeta> imgMetas, bool rescale);
 
-    /// <summary>Converts per-image dets/labels (and masks) into results in <c>bbox2result</c> order.</summary>
-    protected static DetectionResult ToResult(Tensor dets, Tensor labels, Rle[]? masks, int numClasses)
+    /// <summary>Cuts a tensor of all images' rows into each image's (sizes in image order).</summary>
+    internal static List<Tensor> Split(Tensor t, IReadOnlyList<long> sizes)
     {
-        // TorchSharp's TensorAccessor.ToArray throws on an empty tensor: an image with no detections (an early
-        // checkpoint) must give an empty result, not stop the evaluation.
-        var d = dets.numel() == 0 ? [] : dets.to(CPU).contiguous().data<float>().ToArray();
-        var l = labels.numel() == 0 ? [] : labels.to(CPU).to_type(ScalarType.Int64).contiguous().data<long>().ToArray().Select(v => (int)v).ToArray();
-        return DetectionResult.GroupByClass(d, l, masks, numClasses);
-    }
-
-    /// <summary>Sorts out what a bbox test produced for <see cref="ToResult"/> when there are no masks.</summary>
-    protected static List<Tensor> Split(Tensor t, IReadOnlyList<long> sizes)
-    {
-        var list = new List<Tensor>();
+        var list = new List<Tensor>(sizes.Count);
         long start = 0;
         foreach (var s in sizes)
         {
@@ -55,4 +80,9 @@ public abstract class RoIHeadBase(string name) : nn.Module(name)
         }
         return list;
     }
+
+    /// <summary>The empty detections of an image without proposals.</summary>
+    protected static (Tensor Dets, Tensor Labels) NoDetections() => (zeros(0, 5), zeros(0, ScalarType.Int64));
+
+    protected ConfigDict RequireTestCfg() => TestCfg ?? throw new InvalidOperationException($"{GetType().Name}.SimpleTest needs test_cfg.");
 }

@@ -50,14 +50,7 @@ public sealed class RandomSampler(int num, double posFraction, double negPosUb =
             numExpectedNeg = Math.Min(numExpectedNeg, bound);
         }
         var negInds = Choose(nonzero(assignResult.GtInds == 0).view(-1), numExpectedNeg).unique().Item1;
-        var result = new SamplingResult(posInds, negInds, bboxes, gtBboxes, assignResult, gtFlags);
-        foreach (var t in new[] { result.PosInds, result.NegInds, result.PosBboxes, result.NegBboxes, result.PosIsGt, result.PosAssignedGtInds, result.PosGtBboxes })
-            t.MoveToOuterDisposeScope();
-        result.PosGtLabels?.MoveToOuterDisposeScope();
-        assignResult.GtInds.MoveToOuterDisposeScope();
-        assignResult.MaxOverlaps.MoveToOuterDisposeScope();
-        assignResult.Labels?.MoveToOuterDisposeScope();
-        return result;
+        return new SamplingResult(posInds, negInds, bboxes, gtBboxes, assignResult, gtFlags).MoveToOuterDisposeScope();
     }
 
     private static Tensor Choose(Tensor gallery, long num)

@@ -8,8 +8,11 @@ namespace DetSharp.Models.TaskModules;
 /// </summary>
 public sealed class SamplingResult
 {
+    private readonly AssignResult _assignResult;
+
     public SamplingResult(Tensor posInds, Tensor negInds, Tensor bboxes, Tensor gtBboxes, AssignResult assignResult, Tensor gtFlags)
     {
+        _assignResult = assignResult;
         PosInds = posInds;
         NegInds = negInds;
         PosBboxes = bboxes[posInds];
@@ -44,4 +47,16 @@ public sealed class SamplingResult
 
     /// <summary>Positives then negatives ([num_pos + num_neg, 4]).</summary>
     public Tensor Bboxes => cat([PosBboxes, NegBboxes]);
+
+    /// <summary>Moves the result's tensors (and its assignment's) out of the sampler's dispose scope.</summary>
+    public SamplingResult MoveToOuterDisposeScope()
+    {
+        foreach (var t in new[] { PosInds, NegInds, PosBboxes, NegBboxes, PosIsGt, PosAssignedGtInds, PosGtBboxes })
+            t.MoveToOuterDisposeScope();
+        PosGtLabels?.MoveToOuterDisposeScope();
+        _assignResult.GtInds.MoveToOuterDisposeScope();
+        _assignResult.MaxOverlaps.MoveToOuterDisposeScope();
+        _assignResult.Labels?.MoveToOuterDisposeScope();
+        return this;
+    }
 }

@@ -1,0 +1,269 @@
+using DetSharp.Config;
+using DetSharp.Engine;
+using DetSharp.Models.Common;
+using DetSharp.Models.Losses;
+using DetSharp.Models.TaskModules;
+using DetSharp.Registry;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.DenseHeads;
+
+/// <summary>
+/// AnchorHead's constructor arguments under MMDetection's names; the anchor-based heads (RPNHead, RetinaHead, ...) take
+/// them as one <see cref="InheritedArgumentsAttribute"/> parameter. Null sub-configs take the head's own defaults.
+/// </summary>
+public sealed record AnchorHeadArguments(
+    int InChannels,
+    int? NumClasses = null,
+    int FeatChannels = 256,
+    ConfigDict? AnchorGenerator = null,
+    ConfigDict? BboxCoder = null,
+    bool RegDecodedBbox = false,
+    ConfigDict? LossCls = null,
+    ConfigDict? LossBbox = null,
+    ConfigDict? TrainCfg = null,
+    ConfigDict? TestCfg = null,
+    object? InitCfg = null);
+
+/// <summary>
+/// MMDetection's <c>AnchorHead</c>: anchors from <c>anchor_generator</c> on every level, 1×1 <c>conv_cls</c>
+/// (A·C logits; C = num_classes with a sigmoid loss, num_classes + 1 with softmax) and <c>conv_reg</c> (A·4 deltas).
+/// Training (<c>get_targets</c>): per image the anchors inside the image (<c>allowed_border</c>) are assigned
+/// (<c>train_cfg.assigner</c>) and sampled (<c>train_cfg.sampler</c>, or <see cref="PseudoSampler"/> when the config has
+/// none or the classification loss is FocalLoss/GHMC/QualityFocalLoss); positives get their GT's label (0 for
+/// class-agnostic heads), everything else the background index num_classes; box targets are the coder's deltas (the
+/// GT boxes with <c>reg_decoded_bbox</c>, when the loss sees decoded boxes). Losses per level, averaged over the sampled
+/// anchors (positives only without sampling). Test: per level the best <c>nms_pre</c> (position, class) scores above
+/// <c>score_thr</c>, decoded and clipped, then class-aware NMS and <c>max_per_img</c>.
+/// </summary>
+[Register(Registries.ModelsName, "AnchorHead")]
+public class AnchorHead : BaseDenseHead
+{
+    private static readonly string[] NonSamplingLosses = ["FocalLoss", "GHMC", "QualityFocalLoss"];
+
+    private readonly TorchSharp.Modules.Conv2d? _convCls, _convReg;
+
+    public AnchorHead([InheritedArguments] AnchorHeadArguments args)
+        : this(nameof(AnchorHead), args, args.NumClasses ?? throw new DetSharpException("AnchorHead: num_classes is required."), null)
+    {
+        _convCls = nn.Conv2d(InChannels, NumBaseAnchors * ClsOutChannels, 1);
+        _convReg = nn.Conv2d(InChannels, NumBaseAnchors * 4, 1);
+        register_module("conv_cls", _convCls);
+        register_module("conv_reg", _convReg);
+        ModuleTools.NormalInit(_convCls, 0, 0.01);
+        ModuleTools.NormalInit(_convReg, 0, 0.01);
+    }
+
+    /// <summary>Builds everything but the layers, which each subclass registers under its MMDetection names.</summary>
+    protected AnchorHead(string name, AnchorHeadArguments args, int numClasses, ConfigDict? defaultAnchorGenerator)
+        : base(name)
+    {
+        NumClassesValue = numClasses;
+        InChannels = args.InChannels;
+        FeatChannels = args.FeatChannels;
+        RegDecodedBbox = args.RegDecodedBbox;
+        InitCfg = args.InitCfg;
+        TrainCfg = args.TrainCfg;
+        TestCfg = args.TestCfg;
+        AnchorGenerator = Builders.TaskModule<AnchorGenerator>(args.AnchorGenerator ?? defaultAnchorGenerator ?? new ConfigDict
+        {
+            ["type"] = "AnchorGenerator", ["scales"] = new ConfigList([8L, 16L, 32L]), ["ratios"] = new ConfigList([0.5, 1.0, 2.0]),
+            ["strides"] = new ConfigList([4L, 8L, 16L, 32L, 64L]),
+        });
+        BboxCoder = Builders.TaskModule<IBBoxCoder>(args.BboxCoder ?? new ConfigDict { ["type"] = "DeltaXYWHBBoxCoder" });
+        var lossCls = args.LossCls ?? new ConfigDict { ["type"] = "CrossEntropyLoss", ["use_sigmoid"] = true, ["loss_weight"] = 1.0 };
+        LossCls = Builders.Loss(lossCls);
+        LossBbox = Builders.Loss(args.LossBbox ?? new ConfigDict { ["type"] = "SmoothL1Loss", ["beta"] = 1.0 / 9.0, ["loss_weight"] = 1.0 });
+        UseSigmoidCls = lossCls.Get("use_sigmoid", false);
+        Sampling = !NonSamplingLosses.Contains(lossCls.Get<string>("type"));
+        ClsOutChannels = UseSigmoidCls ? numClasses : numClasses + 1;
+        if (ClsOutChannels <= 0) throw new DetSharpException($"{name}: num_classes={numClasses} is too small.");
+        if (TrainCfg is not null)
+        {
+            Assigner = Builders.TaskModule<IBBoxAssigner>(TrainCfg.Get<ConfigDict>("assigner"));
+            Sampler = Sampling && TrainCfg.Get<ConfigDict?>("sampler", null) is { } sampler
+                ? Builders.TaskModule<IBBoxSampler>(sampler)
+                : new PseudoSampler();
+        }
+        NumBaseAnchors = AnchorGenerator.NumBaseAnchors[0];
+    }
+
+    protected readonly int NumClassesValue;
+
+    public override int NumClasses => NumClassesValue;
+
+    public int InChannels { get; }
+
+    public int FeatChannels { get; }
+
+    /// <summary>Channels of one anchor's classification output (num_classes, plus background for softmax).</summary>
+    public int ClsOutChannels { get; }
+
+    /// <summary>Anchors per position (<c>num_base_priors</c>).</summary>
+    public int NumBaseAnchors { get; }
+
+    public bool UseSigmoidCls { get; }
+
+    /// <summary>False for the losses that weigh every anchor themselves (FocalLoss, GHMC, QualityFocalLoss): no sampler, loss averaged over positives.</summary>
+    public bool Sampling { get; }
+
+    public bool RegDecodedBbox { get; }
+
+    public AnchorGenerator AnchorGenerator { get; }
+
+    public IBBoxCoder BboxCoder { get; }
+
+    public LossBase LossCls { get; }
+
+    public LossBase LossBbox { get; }
+
+    protected ConfigDict? TrainCfg { get; }
+
+    protected ConfigDict? TestCfg { get; }
+
+    protected IBBoxAssigner? Assigner { get; }
+
+    protected IBBoxSampler? Sampler { get; }
+
+    /// <summary>Names of the two losses in the loss dict (the RPN logs them as <c>loss_rpn_cls</c> / <c>loss_rpn_bbox</c>).</summary>
+    protected virtual (string Cls, string Bbox) LossNames => ("loss_cls", "loss_bbox");
+
+    /// <summary><c>forward_single</c>: one level's logits and regressions.</summary>
+    protected virtual (Tensor ClsScore, Tensor BboxPred) ForwardSingle(Tensor x) => (_convCls!.forward(x), _convReg!.forward(x));
+
+    public override DenseHeadOutputs Forward(IReadOnlyList<Tensor> feats)
+    {
+        var cls = new Tensor[feats.Count];
+        var reg = new Tensor[feats.Count];
+        for (int i = 0; i < feats.Count; i++)
+        {
+            using var scope = NewDisposeScope();
+            var (c, r) = ForwardSingle(feats[i]);
+            cls[i] = c.MoveToOuterDisposeScope();
+            reg[i] = r.MoveToOuterDisposeScope();
+        }
+        return new DenseHeadOutputs(cls, reg);
+    }
+
+    /// <summary>The targets of every anchor of one image, with the counts that set the loss's average factor.</summary>
+    private sealed record ImageTargets(Tensor Labels, Tensor LabelWeights, Tensor BboxTargets, Tensor BboxWeights, long NumPos, long NumNeg);
+
+    /// <summary><c>_get_targets_single</c> over the image's flattened anchors of all levels.</summary>
+    private ImageTargets GetTargetsSingle(Tensor flatAnchors, Tensor validFlags, Tensor gtBboxes, Tensor? gtBboxesIgnore, Tensor? gtLabels, ImgMeta imgMeta)
+    {
+        var inside = BoxTools.AnchorInsideFlags(flatAnchors, validFlags, imgMeta.ImgShape, TrainCfg!.Get("allowed_border", -1));
+        if (!inside.any().item<bool>())
+            throw new DetSharpException("There is no valid anchor inside the image boundary. Please check the image size and anchor sizes, or set allowed_border to -1 to skip the condition.");
+        var anchors = flatAnchors[inside];
+        var assign = Assigner!.Assign(anchors, gtBboxes, gtBboxesIgnore, Sampling ? null : gtLabels);
+        var sampling = Sampler!.Sample(assign, anchors, gtBboxes);
+        long numValid = anchors.shape[0];
+        var device = anchors.device;
+        var bboxTargets = zeros_like(anchors);
+        var bboxWeights = zeros_like(anchors);
+        var labels = full(numValid, (long)NumClasses, ScalarType.Int64, device);
+        var labelWeights = zeros(numValid, ScalarType.Float32, device);
+        double posWeight = TrainCfg.Get("pos_weight", -1.0);
+        long numPos = sampling.PosInds.numel(), numNeg = sampling.NegInds.numel();
+        if (numPos > 0)
+        {
+            bboxTargets[sampling.PosInds] = RegDecodedBbox ? sampling.PosGtBboxes : BboxCoder.Encode(sampling.PosBboxes, sampling.PosGtBboxes);
+            bboxWeights[sampling.PosInds] = 1f;
+            labels[sampling.PosInds] = gtLabels is null ? tensor(0L, device: device) : gtLabels[sampling.PosAssignedGtInds];
+            labelWeights[sampling.PosInds] = posWeight <= 0 ? 1f : (float)posWeight;
+        }
+        if (numNeg > 0) labelWeights[sampling.NegInds] = 1f;
+        long total = flatAnchors.shape[0];
+        return new ImageTargets(BoxTools.Unmap(labels, total, inside, NumClasses), BoxTools.Unmap(labelWeights, total, inside),
+            BoxTools.Unmap(bboxTargets, total, inside), BoxTools.Unmap(bboxWeights, total, inside), numPos, numNeg);
+    }
+
+    public override LossDict Loss(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,
+        IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
+    {
+        if (TrainCfg is null || Assigner is null || Sampler is null)
+            throw new InvalidOperationException($"{GetType().Name}.Loss needs train_cfg (assigner).");
+        var (clsScores, bboxPreds) = (outs.ClsScores, outs.BboxPreds);
+        var sizes = FeatmapSizes(clsScores);
+        var device = clsScores[0].device;
+        var anchors = AnchorGenerator.GridPriors(sizes, device);
+        var numLevel = new List<long>(anchors.Length);
+        foreach (var a in anchors) numLevel.Add(a.shape[0]);
+        var flatAnchors = cat(anchors, 0);
+        var targets = new List<ImageTargets>(imgMetas.Count);
+        long numTotalPos = 0, numTotalNeg = 0;
+        for (int i = 0; i < imgMetas.Count; i++)
+        {
+            var valid = cat(AnchorGenerator.ValidFlags(sizes, imgMetas[i].PadShape, device), 0);
+            var t = GetTargetsSingle(flatAnchors, valid, gtBboxes[i], gtBboxesIgnore?[i], gtLabels?[i], imgMetas[i]);
+            targets.Add(t);
+            numTotalPos += Math.Max(t.NumPos, 1);
+            numTotalNeg += Math.Max(t.NumNeg, 1);
+        }
+        double numTotalSamples = Sampling ? numTotalPos + numTotalNeg : numTotalPos;
+        var labelsL = BoxTools.ImagesToLevels(targets.ConvertAll(t => t.Labels), numLevel);
+        var labelWeightsL = BoxTools.ImagesToLevels(targets.ConvertAll(t => t.LabelWeights), numLevel);
+        var bboxTargetsL = BoxTools.ImagesToLevels(targets.ConvertAll(t => t.BboxTargets), numLevel);
+        var bboxWeightsL = BoxTools.ImagesToLevels(targets.ConvertAll(t => t.BboxWeights), numLevel);
+        var lossCls = new Tensor[clsScores.Length];
+        var lossBbox = new Tensor[clsScores.Length];
+        for (int l = 0; l < clsScores.Length; l++)
+        {
+            var score = clsScores[l].permute(0, 2, 3, 1).reshape(-1, ClsOutChannels);
+            lossCls[l] = LossCls.Forward(score, labelsL[l].reshape(-1), labelWeightsL[l].reshape(-1), numTotalSamples);
+            var pred = bboxPreds[l].permute(0, 2, 3, 1).reshape(-1, 4);
+            if (RegDecodedBbox)
+                pred = BboxCoder.Decode(anchors[l].repeat(imgMetas.Count, 1), pred);
+            lossBbox[l] = LossBbox.Forward(pred, bboxTargetsL[l].reshape(-1, 4), bboxWeightsL[l].reshape(-1, 4), numTotalSamples);
+        }
+        var (clsName, bboxName) = LossNames;
+        var losses = new LossDict();
+        losses.Add(clsName, lossCls);
+        losses.Add(bboxName, lossBbox);
+        return losses;
+    }
+
+    public override List<DenseDetections> GetBboxes(DenseHeadOutputs outs, IReadOnlyList<ImgMeta> imgMetas, ConfigDict? cfg = null, bool rescale = false)
+    {
+        cfg ??= TestCfg ?? throw new InvalidOperationException($"{GetType().Name}.GetBboxes needs a test_cfg.");
+        using var noGrad = no_grad();
+        var anchors = AnchorGenerator.GridPriors(FeatmapSizes(outs.ClsScores), outs.ClsScores[0].device);
+        try
+        {
+            var result = new List<DenseDetections>(imgMetas.Count);
+            for (int img = 0; img < imgMetas.Count; img++)
+            {
+                using var scope = NewDisposeScope();
+                var dets = GetBboxesSingle(outs, img, anchors, imgMetas[img], cfg, rescale);
+                result.Add(new DenseDetections(dets.Dets.MoveToOuterDisposeScope(), dets.Labels.MoveToOuterDisposeScope()));
+            }
+            return result;
+        }
+        finally
+        {
+            foreach (var a in anchors) a.Dispose();
+        }
+    }
+
+    /// <summary><c>_get_bboxes_single</c>: one image's detections from every level's outputs and anchors.</summary>
+    protected virtual DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] anchors, ImgMeta imgMeta, ConfigDict cfg, bool rescale)
+    {
+        int nmsPre = cfg.Get("nms_pre", -1);
+        double scoreThr = cfg.Get<double>("score_thr");
+        var mlvlBboxes = new List<Tensor>();
+        var mlvlScores = new List<Tensor>();
+        var mlvlLabels = new List<Tensor>();
+        for (int l = 0; l < outs.ClsScores.Length; l++)
+        {
+            var cls = outs.ClsScores[l][img].permute(1, 2, 0).reshape(-1, ClsOutChannels);
+            var pred = outs.BboxPreds[l][img].permute(1, 2, 0).reshape(-1, 4);
+            var scores = UseSigmoidCls ? cls.sigmoid() : cls.softmax(-1)[.., ..^1];
+            var (kept, labels, keep) = FilterScoresAndTopk(scores, scoreThr, nmsPre);
+            mlvlBboxes.Add(BboxCoder.Decode(anchors[l][keep], pred[keep], imgMeta.ImgShape));
+            mlvlScores.Add(kept);
+            mlvlLabels.Add(labels);
+        }
+        return BboxPostProcess(mlvlScores, mlvlLabels, mlvlBboxes, imgMeta, cfg, rescale);
+    }
+}

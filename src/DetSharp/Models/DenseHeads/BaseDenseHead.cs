@@ -1,0 +1,127 @@
+using DetSharp.Config;
+using DetSharp.Engine;
+using DetSharp.Models.Weights;
+using DetSharp.Ops;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.DenseHeads;
+
+/// <summary>
+/// What a dense head's forward produces, per level: classification logits [B, A·C, H, W], box regressions
+/// [B, A·4, H, W] and, for heads that have them (FCOS centerness), score factors [B, A, H, W].
+/// </summary>
+public sealed record DenseHeadOutputs(Tensor[] ClsScores, Tensor[] BboxPreds, Tensor[]? ScoreFactors = null);
+
+/// <summary>One image's detections from a dense head: <c>det_bboxes</c> [N, 5] (x1, y1, x2, y2, score) and <c>det_labels</c> [N].</summary>
+public readonly record struct DenseDetections(Tensor Dets, Tensor Labels);
+
+/// <summary>
+/// MMDetection's <c>BaseDenseHead</c>: a head that predicts on every position of every feature level (RPN, RetinaNet,
+/// FCOS, ...). Subclasses give <see cref="Forward"/>, <see cref="Loss"/> and <see cref="GetBboxes"/>; this class gives
+/// <c>forward_train</c> (losses, and proposals when a proposal config is given, as a two-stage detector's RPN needs),
+/// <c>simple_test</c>, and the shared test-time steps <c>filter_scores_and_topk</c> and <c>_bbox_post_process</c>.
+/// </summary>
+public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClasses, IHasInitCfg
+{
+    /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
+    public abstract int NumClasses { get; }
+
+    public virtual bool IsClassAgnostic => false;
+
+    /// <summary>The <c>init_cfg</c> as given (applied by <see cref="PretrainedInit.InitWeights"/>).</summary>
+    public object? InitCfg { get; protected init; }
+
+    /// <summary>The head's outputs for the feature maps of every level.</summary>
+    public abstract DenseHeadOutputs Forward(IReadOnlyList<Tensor> feats);
+
+    /// <summary>
+    /// <c>loss</c>: the losses under MMDetection's names (per-level lists where MMDetection returns them).
+    /// <paramref name="gtLabels"/> is null for class-agnostic heads (RPN).
+    /// </summary>
+    public abstract LossDict Loss(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,
+        IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore = null);
+
+    /// <summary>
+    /// <c>get_bboxes</c>: per image the detections in input-image coordinates (divided by the scale factor when
+    /// <paramref name="rescale"/>), score-descending after NMS. <paramref name="cfg"/> defaults to the head's test_cfg.
+    /// Gradients are not tracked.
+    /// </summary>
+    public abstract List<DenseDetections> GetBboxes(DenseHeadOutputs outs, IReadOnlyList<ImgMeta> imgMetas, ConfigDict? cfg = null, bool rescale = false);
+
+    /// <summary><c>forward_train</c> without proposals (a one-stage detector's head).</summary>
+    public LossDict ForwardTrain(IReadOnlyList<Tensor> feats, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,
+        IReadOnlyList<Tensor>? gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore = null) =>
+        Loss(Forward(feats), gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
+
+    /// <summary><c>forward_train</c> with <c>proposal_cfg</c>: the losses and the proposals of every image (a two-stage detector's RPN).</summary>
+    public (LossDict Losses, List<Tensor> Proposals) ForwardTrain(IReadOnlyList<Tensor> feats, IReadOnlyList<ImgMeta> imgMetas,
+        IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore, ConfigDict proposalCfg)
+    {
+        var outs = Forward(feats);
+        var losses = Loss(outs, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
+        var proposals = GetBboxes(outs, imgMetas, proposalCfg).Select(d => d.Dets).ToList();
+        return (losses, proposals);
+    }
+
+    /// <summary><c>simple_test</c>: forward and <see cref="GetBboxes"/> with the test_cfg.</summary>
+    public List<DenseDetections> SimpleTest(IReadOnlyList<Tensor> feats, IReadOnlyList<ImgMeta> imgMetas, bool rescale = false)
+    {
+        using var noGrad = no_grad();
+        return GetBboxes(Forward(feats), imgMetas, rescale: rescale);
+    }
+
+    /// <summary>(H, W) of every level's map.</summary>
+    protected static List<(long H, long W)> FeatmapSizes(IReadOnlyList<Tensor> maps)
+    {
+        var sizes = new List<(long H, long W)>(maps.Count);
+        foreach (var m in maps) sizes.Add((m.shape[2], m.shape[3]));
+        return sizes;
+    }
+
+    /// <summary>
+    /// mmdet's <c>filter_scores_and_topk</c>: the (position, class) pairs whose score exceeds <paramref name="scoreThr"/>,
+    /// the best <paramref name="topk"/> of them by score. As in MMDetection, <c>topk</c> is used as a Python slice end,
+    /// so <c>nms_pre=-1</c> drops the last candidate.
+    /// </summary>
+    public static (Tensor Scores, Tensor Labels, Tensor KeepIdxs) FilterScoresAndTopk(Tensor scores, double scoreThr, int topk)
+    {
+        var valid = scores > scoreThr;
+        var kept = scores[valid];
+        var validIdxs = nonzero(valid);
+        long n = validIdxs.shape[0];
+        long numTopk = Math.Min(topk, n);
+        int end = (int)(numTopk < 0 ? Math.Max(0, n + numTopk) : numTopk);
+        var (sorted, idxs) = kept.sort(descending: true);
+        var topkIdxs = validIdxs[idxs[..end]];
+        return (sorted[..end], topkIdxs[.., 1], topkIdxs[.., 0]);
+    }
+
+    /// <summary>
+    /// mmdet's <c>_bbox_post_process</c>: the levels' candidates together, divided by the scale factor when
+    /// <paramref name="rescale"/>, multiplied by the score factors when given, then class-aware NMS (<c>cfg.nms</c>) and
+    /// the first <c>max_per_img</c>.
+    /// </summary>
+    protected static DenseDetections BboxPostProcess(List<Tensor> mlvlScores, List<Tensor> mlvlLabels, List<Tensor> mlvlBboxes,
+        ImgMeta imgMeta, ConfigDict cfg, bool rescale, List<Tensor>? mlvlScoreFactors = null)
+    {
+        var bboxes = cat(mlvlBboxes);
+        if (rescale) bboxes = bboxes / tensor(imgMeta.ScaleFactor, device: bboxes.device);
+        var scores = cat(mlvlScores);
+        var labels = cat(mlvlLabels);
+        if (mlvlScoreFactors is not null) scores = scores * cat(mlvlScoreFactors);
+        if (bboxes.numel() == 0) return new DenseDetections(cat([bboxes, scores.unsqueeze(1)], -1), labels);
+        var nms = Common.Builders.Nms(cfg.Get<ConfigDict>("nms"));
+        var (dets, keep) = Nms.BatchedNms(bboxes, scores, labels, nms);
+        int maxPerImg = cfg.Get<int>("max_per_img");
+        if (dets.shape[0] > maxPerImg)
+        {
+            dets = dets[..maxPerImg];
+            keep = keep[..maxPerImg];
+        }
+        return new DenseDetections(dets, labels[keep]);
+    }
+}

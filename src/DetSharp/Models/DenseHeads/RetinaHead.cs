@@ -1,0 +1,62 @@
+using DetSharp.Config;
+using DetSharp.Models.Common;
+using DetSharp.Registry;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.DenseHeads;
+
+/// <summary>
+/// MMDetection's <c>RetinaHead</c> (RetinaNet, Lin et al. 2017): an <see cref="AnchorHead"/> with
+/// <c>stacked_convs</c> 3×3 ConvModules (ReLU; <c>conv_cfg</c>/<c>norm_cfg</c>) in each of two towers,
+/// <c>cls_convs</c> and <c>reg_convs</c>, then 3×3 <c>retina_cls</c> (A·C) and <c>retina_reg</c> (A·4). Default anchors
+/// are the octave anchors: <c>octave_base_scale=4</c>, <c>scales_per_octave=3</c>, ratios 0.5/1/2 on strides 8..128.
+/// The convs are initialised N(0, 0.01) and <c>retina_cls</c>'s bias to −log((1 − 0.01) / 0.01), the focal-loss
+/// prior that every anchor starts as background with probability 0.99.
+/// </summary>
+[Register(Registries.ModelsName, "RetinaHead")]
+public sealed class RetinaHead : AnchorHead
+{
+    private readonly List<ConvModule> _clsConvs = [];
+    private readonly List<ConvModule> _regConvs = [];
+    private readonly TorchSharp.Modules.Conv2d _retinaCls, _retinaReg;
+
+    public RetinaHead([InheritedArguments] AnchorHeadArguments args, int stackedConvs = 4, ConfigDict? convCfg = null, ConfigDict? normCfg = null)
+        : base(nameof(RetinaHead), args, args.NumClasses ?? throw new DetSharpException("RetinaHead: num_classes is required."), DefaultAnchors())
+    {
+        if (convCfg is not null) throw new DetSharpException("RetinaHead: conv_cfg is not supported (only the default Conv2d).");
+        StackedConvs = stackedConvs;
+        for (int i = 0; i < stackedConvs; i++)
+        {
+            int cin = i == 0 ? InChannels : FeatChannels;
+            _clsConvs.Add(new ConvModule(cin, FeatChannels, 3, padding: 1, normCfg: normCfg, withRelu: true));
+            _regConvs.Add(new ConvModule(cin, FeatChannels, 3, padding: 1, normCfg: normCfg, withRelu: true));
+        }
+        _retinaCls = nn.Conv2d(FeatChannels, NumBaseAnchors * ClsOutChannels, 3, padding: 1);
+        _retinaReg = nn.Conv2d(FeatChannels, NumBaseAnchors * 4, 3, padding: 1);
+        register_module("cls_convs", nn.ModuleList(_clsConvs.ToArray()));
+        register_module("reg_convs", nn.ModuleList(_regConvs.ToArray()));
+        register_module("retina_cls", _retinaCls);
+        register_module("retina_reg", _retinaReg);
+        foreach (var c in _clsConvs.Concat(_regConvs)) ModuleTools.NormalInit(c.Conv, 0, 0.01);
+        ModuleTools.NormalInit(_retinaCls, 0, 0.01, bias: -Math.Log((1 - 0.01) / 0.01));
+        ModuleTools.NormalInit(_retinaReg, 0, 0.01);
+    }
+
+    public int StackedConvs { get; }
+
+    private static ConfigDict DefaultAnchors() => new()
+    {
+        ["type"] = "AnchorGenerator", ["octave_base_scale"] = 4L, ["scales_per_octave"] = 3L,
+        ["ratios"] = new ConfigList([0.5, 1.0, 2.0]), ["strides"] = new ConfigList([8L, 16L, 32L, 64L, 128L]),
+    };
+
+    protected override (Tensor ClsScore, Tensor BboxPred) ForwardSingle(Tensor x)
+    {
+        var clsFeat = x;
+        var regFeat = x;
+        foreach (var c in _clsConvs) clsFeat = c.forward(clsFeat);
+        foreach (var c in _regConvs) regFeat = c.forward(regFeat);
+        return (_retinaCls.forward(clsFeat), _retinaReg.forward(regFeat));
+    }
+}

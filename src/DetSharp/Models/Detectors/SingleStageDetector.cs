@@ -1,0 +1,62 @@
+using DetSharp.Config;
+using DetSharp.Engine;
+using DetSharp.Models.Common;
+using DetSharp.Models.DenseHeads;
+using DetSharp.Registry;
+using DetSharp.Structures;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.Detectors;
+
+/// <summary>
+/// MMDetection's <c>SingleStageDetector</c>: <c>backbone</c> → <c>neck</c> → <c>bbox_head</c> (a dense head built with
+/// the whole <c>train_cfg</c> and <c>test_cfg</c>). Training: the head's losses; test: the head's detections per
+/// image, divided by the scale factor when rescaled, grouped by class as <c>bbox2result</c> does.
+/// </summary>
+[Register(Registries.ModelsName, "SingleStageDetector")]
+public class SingleStageDetector : BaseDetector
+{
+    public SingleStageDetector(ConfigDict backbone, ConfigDict? neck = null, ConfigDict? bboxHead = null, ConfigDict? trainCfg = null,
+        ConfigDict? testCfg = null, string? pretrained = null, object? initCfg = null)
+        : this(nameof(SingleStageDetector), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg)
+    {
+    }
+
+    protected SingleStageDetector(string name, ConfigDict backbone, ConfigDict? neck, ConfigDict? bboxHead, ConfigDict? trainCfg,
+        ConfigDict? testCfg, string? pretrained, object? initCfg)
+        : base(name, backbone, neck, pretrained, initCfg)
+    {
+        if (bboxHead is null) throw new DetSharpException($"{name}: bbox_head is required.");
+        BboxHead = Builders.Model<BaseDenseHead>(Builders.With(bboxHead, ("train_cfg", trainCfg), ("test_cfg", testCfg)));
+        register_module("bbox_head", BboxHead);
+    }
+
+    public BaseDenseHead BboxHead { get; }
+
+    public override int NumClasses => BboxHead.NumClasses;
+
+    public override LossDict ForwardTrain(Tensor img, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,
+        IReadOnlyList<Tensor> gtLabels, IReadOnlyList<IInstanceMasks>? gtMasks = null, IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
+    {
+        CheckBatch(img, imgMetas);
+        using var scope = NewDisposeScope();
+        return BboxHead.ForwardTrain(ExtractFeat(img), imgMetas, gtBboxes, gtLabels, gtBboxesIgnore).MoveToOuterDisposeScope();
+    }
+
+    public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true)
+    {
+        CheckBatch(img, imgMetas);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var dets = BboxHead.SimpleTest(ExtractFeat(img), imgMetas, rescale);
+        var results = new List<DetectionResult>(dets.Count);
+        foreach (var d in dets) results.Add(DetectionResult.FromTensors(d.Dets, d.Labels, null, NumClasses));
+        return results;
+    }
+}
+
+/// <summary>MMDetection's <c>RetinaNet</c> (a <see cref="SingleStageDetector"/>, usually with a <see cref="RetinaHead"/>).</summary>
+[Register(Registries.ModelsName, "RetinaNet")]
+public sealed class RetinaNet(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+    string? pretrained = null, object? initCfg = null)
+    : SingleStageDetector(nameof(RetinaNet), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);

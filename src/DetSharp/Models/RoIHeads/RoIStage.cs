@@ -1,0 +1,133 @@
+using DetSharp.Config;
+using DetSharp.Engine;
+using DetSharp.Models.Common;
+using DetSharp.Models.TaskModules;
+using DetSharp.Structures;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.RoIHeads;
+
+/// <summary>
+/// One bbox (+ mask) stage of a RoI head: what MMDetection's <c>StandardRoIHead</c> does once and
+/// <c>CascadeRoIHead</c> does per stage — assign and sample the proposals of every image, pool the sampled RoIs,
+/// the bbox head's losses (with AugFPN's Consistent Supervision when auxiliary maps are given), and the mask head's
+/// loss on the positives. Not a module: the heads register its parts under their own names (a plain attribute for
+/// the standard head, one <c>ModuleList</c> entry per stage for the cascade), which keeps MMDetection's state-dict keys.
+/// </summary>
+internal sealed class RoIStage
+{
+    private readonly IBBoxAssigner? _assigner;
+    private readonly IBBoxSampler? _sampler;
+
+    public RoIStage(SingleRoIExtractor? bboxRoiExtractor, ConvFCBBoxHead? bboxHead, SingleRoIExtractor? maskRoiExtractor, FCNMaskHead? maskHead,
+        ConfigDict? trainCfg)
+    {
+        BboxRoiExtractor = bboxRoiExtractor;
+        BboxHead = bboxHead;
+        MaskRoiExtractor = maskRoiExtractor ?? bboxRoiExtractor;
+        MaskHead = maskHead;
+        TrainCfg = trainCfg;
+        if (trainCfg is not null)
+        {
+            _assigner = Builders.TaskModule<IBBoxAssigner>(trainCfg.Get<ConfigDict>("assigner"));
+            _sampler = Builders.TaskModule<IBBoxSampler>(trainCfg.Get<ConfigDict>("sampler"));
+        }
+    }
+
+    public SingleRoIExtractor? BboxRoiExtractor { get; }
+
+    public ConvFCBBoxHead? BboxHead { get; }
+
+    /// <summary>The mask branch's extractor: its own, or the bbox branch's when the config gives none.</summary>
+    public SingleRoIExtractor? MaskRoiExtractor { get; }
+
+    public FCNMaskHead? MaskHead { get; }
+
+    public ConfigDict? TrainCfg { get; }
+
+    /// <summary><c>_bbox_forward</c>: logits, deltas and pooled features for [K, 5] RoIs.</summary>
+    public (Tensor ClsScore, Tensor BboxPred, Tensor BboxFeats) BboxForward(Tensor[] x, Tensor rois)
+    {
+        var extractor = BboxRoiExtractor ?? throw new InvalidOperationException("this RoI head has no bbox branch");
+        var feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
+        var (cls, reg) = BboxHead!.Forward(feats);
+        return (cls, reg, feats);
+    }
+
+    /// <summary><c>_mask_forward</c>: mask logits for [K, 5] RoIs.</summary>
+    public Tensor MaskForward(Tensor[] x, Tensor rois)
+    {
+        var extractor = MaskRoiExtractor ?? throw new InvalidOperationException("this RoI head has no mask branch");
+        var feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
+        return MaskHead!.Forward(feats);
+    }
+
+    /// <summary>What one stage's training step produced; the cascade refines the next stage's proposals from it.</summary>
+    public sealed record TrainOutput(LossDict Losses, List<SamplingResult> Sampling, Tensor Rois, Tensor ClsScore, Tensor BboxPred, BBoxTargets Targets);
+
+    /// <summary>
+    /// The stage's training losses (unweighted, under the heads' own names): assign + sample per image, bbox loss,
+    /// Consistent Supervision losses when <paramref name="auxiliary"/> maps are given, mask loss on the positives.
+    /// </summary>
+    public TrainOutput ForwardTrain(Tensor[] x, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> proposals, IReadOnlyList<Tensor> gtBboxes,
+        IReadOnlyList<Tensor> gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore, IReadOnlyList<IInstanceMasks>? gtMasks, Tensor[]? auxiliary, double auxLossWeight)
+    {
+        if (_assigner is null || _sampler is null || TrainCfg is null)
+            throw new InvalidOperationException("training a RoI head needs train_cfg (assigner, sampler).");
+        var sampling = new List<SamplingResult>(imgMetas.Count);
+        for (int i = 0; i < imgMetas.Count; i++)
+        {
+            var assign = _assigner.Assign(proposals[i], gtBboxes[i], gtBboxesIgnore?[i], gtLabels[i]);
+            sampling.Add(_sampler.Sample(assign, proposals[i], gtBboxes[i], gtLabels[i]));
+        }
+        var losses = new LossDict();
+        var rois = BoxTools.Bbox2Roi(sampling.ConvertAll(s => s.Bboxes));
+        var (cls, reg, _) = BboxForward(x, rois);
+        var targets = BboxHead!.GetTargets(sampling, TrainCfg);
+        foreach (var (k, v) in BboxHead.Loss(cls, reg, targets).Items) losses.Add(k, v);
+        if (auxiliary is not null && auxLossWeight > 0)
+        {
+            foreach (var (k, v) in ConsistentSupervision.Losses(auxiliary, rois, BboxRoiExtractor!, BboxHead, targets, auxLossWeight).Items)
+                losses.Add(k, v);
+        }
+        if (MaskHead is not null)
+        {
+            if (gtMasks is null) throw new ArgumentException("gt_masks are required to train a mask head.");
+            var posRois = BoxTools.Bbox2Roi(sampling.ConvertAll(s => s.PosBboxes));
+            var maskPred = MaskForward(x, posRois);
+            var maskTargets = MaskHead.GetTargets(sampling, gtMasks, TrainCfg);
+            var posLabels = cat(sampling.ConvertAll(s => s.PosGtLabels!));
+            losses.Add("loss_mask", MaskHead.Loss(maskPred, maskTargets, posLabels));
+        }
+        return new TrainOutput(losses, sampling, rois, cls, reg, targets);
+    }
+
+    /// <summary>
+    /// <c>simple_test_mask</c>: the masks of the kept detections (boxes scaled back to the input image when the
+    /// detections were rescaled), as RLE in original-image coordinates; <paramref name="maskProbs"/> gives the sigmoid
+    /// masks of a batch of RoIs (one stage's, or the cascade's mean over stages).
+    /// </summary>
+    public static List<Rle[]> TestMasks(FCNMaskHead head, IReadOnlyList<Tensor> dets, IReadOnlyList<Tensor> labels, IReadOnlyList<ImgMeta> imgMetas,
+        bool rescale, double maskThrBinary, Func<Tensor, Tensor> maskProbs)
+    {
+        var masks = new List<Rle[]>(imgMetas.Count);
+        var boxes = new List<Tensor>(imgMetas.Count);
+        bool any = false;
+        for (int i = 0; i < imgMetas.Count; i++)
+        {
+            var b = dets[i][.., 0..4];
+            if (rescale) b = b * tensor(imgMetas[i].ScaleFactor);
+            boxes.Add(b);
+            any |= b.shape[0] > 0;
+        }
+        if (!any)
+        {
+            foreach (var _ in imgMetas) masks.Add([]);
+            return masks;
+        }
+        var probs = RoIHeadBase.Split(maskProbs(BoxTools.Bbox2Roi(boxes)), boxes.ConvertAll(b => b.shape[0]));
+        for (int i = 0; i < imgMetas.Count; i++)
+            masks.Add(boxes[i].shape[0] == 0 ? [] : head.GetSegMasks(probs[i], boxes[i], labels[i], maskThrBinary, imgMetas[i], rescale));
+        return masks;
+    }
+}
