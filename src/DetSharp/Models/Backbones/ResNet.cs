@@ -87,7 +87,9 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         if (convCfg is not null) throw new DetSharpException("ResNet: conv_cfg is not supported (only plain convolutions).");
         if (dcn is not null) throw new DetSharpException("ResNet: dcn (deformable convolution) is not supported.");
         if (plugins is not null) throw new DetSharpException("ResNet: plugins are not supported.");
-        _ = stageWithDcn;
+        // stage_with_dcn only says where dcn applies; without dcn (refused above when set) it has no effect, as in mmdet.
+        if (stageWithDcn is not null && stageWithDcn.Length != numStages)
+            throw new DetSharpException($"ResNet: stage_with_dcn has {stageWithDcn.Length} entries for num_stages={numStages}.");
         _ = withCp; // gradient checkpointing only saves memory; results are the same without it.
         PretrainedHint = pretrained;
         // MMDetection turns the deprecated `pretrained=X` into init_cfg=dict(type='Pretrained', checkpoint=X).

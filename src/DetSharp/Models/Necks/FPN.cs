@@ -15,7 +15,7 @@ namespace DetSharp.Models.Necks;
 /// (<c>relu_before_extra_convs</c>). Convs are Xavier-uniform initialised.
 /// </summary>
 [Register(Registries.ModelsName, "FPN")]
-public class FPN : nn.Module<Tensor[], Tensor[]>
+public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()

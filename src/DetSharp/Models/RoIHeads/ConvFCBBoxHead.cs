@@ -20,7 +20,7 @@ public sealed record BBoxTargets(Tensor Labels, Tensor LabelWeights, Tensor Bbox
 /// <c>shared_convs.i.conv</c>, <c>shared_fcs.i</c>, <c>cls_convs</c>, <c>cls_fcs</c>, <c>reg_convs</c>, <c>reg_fcs</c>.
 /// </summary>
 [Register(Registries.ModelsName, "ConvFCBBoxHead")]
-public class ConvFCBBoxHead : nn.Module, IHasNumClasses
+public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -76,7 +76,7 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses
         if (regPredictorCfg is not null && regPredictorCfg.Get<string>("type") != "Linear" || clsPredictorCfg is not null && clsPredictorCfg.Get<string>("type") != "Linear")
             throw new DetSharpException($"{name}: only Linear predictors are supported.");
         if (!withCls && !withReg) throw new DetSharpException($"{name}: with_cls and with_reg cannot both be False.");
-        _ = initCfg;
+        InitCfg = initCfg;
         NumClasses = numClasses;
         RegClassAgnostic = regClassAgnostic;
         _withAvgPool = withAvgPool;
@@ -139,6 +139,9 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses
         }
         return (last, convs, fcs);
     }
+
+    /// <summary>The <c>init_cfg</c> as given (applied by <see cref="Weights.PretrainedInit.InitWeights"/>).</summary>
+    public object? InitCfg { get; }
 
     public int NumClasses { get; }
 

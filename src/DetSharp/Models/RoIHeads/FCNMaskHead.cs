@@ -19,7 +19,7 @@ namespace DetSharp.Models.RoIHeads;
 /// and thresholded at <c>mask_thr_binary</c>.
 /// </summary>
 [Register(Registries.ModelsName, "FCNMaskHead")]
-public sealed class FCNMaskHead : nn.Module, IHasNumClasses
+public sealed class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -47,8 +47,9 @@ public sealed class FCNMaskHead : nn.Module, IHasNumClasses
         : base(nameof(FCNMaskHead))
     {
         if (convCfg is not null) throw new DetSharpException("FCNMaskHead: conv_cfg is not supported.");
-        _ = initCfg;
-        _ = roiFeatSize;
+        InitCfg = initCfg;
+        // MMDetection stores roi_feat_size but no layer depends on it: the mask size follows the RoI extractor's output.
+        RoiFeatSize = roiFeatSize;
         if (predictorCfg is not null && predictorCfg.Get<string>("type") != "Conv") throw new DetSharpException("FCNMaskHead: predictor_cfg must be Conv.");
         upsampleCfg ??= new ConfigDict { ["type"] = "deconv", ["scale_factor"] = 2L };
         string upType = upsampleCfg.Get<string>("type");
@@ -71,7 +72,12 @@ public sealed class FCNMaskHead : nn.Module, IHasNumClasses
         LossMask = loss as CrossEntropyLoss is { UseMask: true } ce ? ce : throw new DetSharpException("FCNMaskHead: loss_mask must be CrossEntropyLoss with use_mask=True.");
     }
 
+    /// <summary>The <c>init_cfg</c> as given (applied by <see cref="Weights.PretrainedInit.InitWeights"/>).</summary>
+    public object? InitCfg { get; }
+
     public int NumClasses { get; }
+
+    public int RoiFeatSize { get; }
 
     public bool ClassAgnostic { get; }
 

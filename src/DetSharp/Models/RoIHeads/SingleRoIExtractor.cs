@@ -12,7 +12,7 @@ namespace DetSharp.Models.RoIHeads;
 /// No parameters.
 /// </summary>
 [Register(Registries.ModelsName, "SingleRoIExtractor")]
-public sealed class SingleRoIExtractor : nn.Module
+public sealed class SingleRoIExtractor : nn.Module, Weights.IHasInitCfg
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -24,7 +24,7 @@ public sealed class SingleRoIExtractor : nn.Module
     public SingleRoIExtractor(ConfigDict roiLayer, int outChannels, int[] featmapStrides, int finestScale = 56, object? initCfg = null)
         : base(nameof(SingleRoIExtractor))
     {
-        _ = initCfg;
+        InitCfg = initCfg;
         string type = roiLayer.Get<string>("type");
         if (type != "RoIAlign") throw new DetSharpException($"SingleRoIExtractor: roi_layer type '{type}' is not supported (use RoIAlign).");
         int oh, ow;
@@ -48,6 +48,9 @@ public sealed class SingleRoIExtractor : nn.Module
         FinestScale = finestScale;
         OutputSize = (oh, ow);
     }
+
+    /// <summary>The <c>init_cfg</c> as given (applied by <see cref="Weights.PretrainedInit.InitWeights"/>).</summary>
+    public object? InitCfg { get; }
 
     public int OutChannels { get; }
 

@@ -52,11 +52,21 @@ public sealed class MaxIoUAssigner : IBBoxAssigner
         IgnoreIofThr = ignoreIofThr;
         IgnoreWrtCandidates = ignoreWrtCandidates;
         MatchLowQuality = matchLowQuality;
-        _ = gpuAssignThr;
-        _ = iouCalculator; // BboxOverlaps2D is the only calculator.
+        // On a GPU MMDetection moves the assignment of images with more than gpu_assign_thr GT boxes to the CPU to save
+        // memory; the result is the same, so it is kept for the configs that set it and changes nothing here.
+        GpuAssignThr = gpuAssignThr;
+        if (iouCalculator is not null)
+        {
+            var calc = iouCalculator as Config.ConfigDict;
+            string? type = calc?.Get<string?>("type", null);
+            if (type != "BboxOverlaps2D" || calc!.Keys.Any(k => k != "type"))
+                throw new DetSharpException($"MaxIoUAssigner: iou_calculator must be dict(type='BboxOverlaps2D') (the only IoU calculator DetSharp has, and MMDetection's default), got {Config.ConfigValue.Describe(iouCalculator)}.");
+        }
     }
 
     public double PosIouThr { get; }
+
+    public int GpuAssignThr { get; }
 
     public double MinPosIou { get; }
 

@@ -10,13 +10,16 @@ namespace DetSharp.Models.Weights;
 public sealed record PretrainedLoad(string Module, string Checkpoint, string? Prefix, StateDictLoadReport Report);
 
 /// <summary>
-/// The 'Pretrained' part of mmcv's <c>init_weights()</c> (<c>PretrainedInit</c>): every module of the model whose
-/// <c>init_cfg</c> is (or lists) <c>dict(type='Pretrained', checkpoint=..., prefix=...)</c> loads that checkpoint
-/// non-strictly — with <c>prefix</c>, only the keys under it, prefix removed (mmcv's
-/// <c>_load_checkpoint_with_prefix</c>) — and the report (missing, unexpected, shape mismatches skipped) is logged as
-/// mmcv warns. Checkpoints: a <c>.pth</c> (bare state dict or mmcv's layout, <c>module.</c> removed),
-/// <c>.safetensors</c>, an ONNX ResNet, or <c>nuget://resnet18-imagenet</c> (<see cref="PretrainedWeights"/>). Call it
-/// after building a model for training, as MMDetection's train.py calls <c>model.init_weights()</c>.
+/// mmcv's <c>init_weights()</c> for the <c>init_cfg</c> of every module of a model that takes one
+/// (<see cref="IHasInitCfg"/>), in module order, parents before children: <c>dict(type='Pretrained', checkpoint=...,
+/// prefix=...)</c> loads that checkpoint non-strictly — with <c>prefix</c>, only the keys under it, prefix removed
+/// (mmcv's <c>_load_checkpoint_with_prefix</c>) — and the report (missing, unexpected, shape mismatches skipped) is
+/// logged as mmcv warns; the other types (Normal, Xavier, Kaiming, Constant, ...) initialise the layers they name
+/// (<see cref="WeightInitializers"/>). Modules are built with MMDetection's default initialisation, so an explicit
+/// <c>init_cfg</c> re-initialises on top of it. Checkpoints: a <c>.pth</c> (bare state dict or mmcv's layout,
+/// <c>module.</c> removed), <c>.safetensors</c>, an ONNX ResNet, or <c>nuget://resnet18-imagenet</c>
+/// (<see cref="PretrainedWeights"/>). Call it after building a model for training, as MMDetection's train.py calls
+/// <c>model.init_weights()</c>.
 /// </summary>
 public static class PretrainedInit
 {
@@ -28,8 +31,13 @@ public static class PretrainedInit
         foreach (var (name, module) in modules)
         {
             if (module is not IHasInitCfg holder) continue;
-            foreach (var cfg in PretrainedEntries(holder.InitCfg))
+            foreach (var cfg in Entries(holder.InitCfg, name))
             {
+                if (cfg.Get<string?>("type", null) != "Pretrained")
+                {
+                    WeightInitializers.Apply(module, cfg, name.Length == 0 ? "model.init_cfg" : $"{name}.init_cfg");
+                    continue;
+                }
                 string checkpoint = cfg.Get<string>("checkpoint");
                 string? prefix = cfg.Get<string?>("prefix", null);
                 var sd = PretrainedWeights.Read(checkpoint);
@@ -55,18 +63,19 @@ public static class PretrainedInit
     private static string Describe(string checkpoint) =>
         checkpoint.Contains("://", StringComparison.Ordinal) ? checkpoint : "local path: " + checkpoint;
 
-    private static IEnumerable<ConfigDict> PretrainedEntries(object? initCfg)
+    private static IEnumerable<ConfigDict> Entries(object? initCfg, string module)
     {
         IEnumerable<object?> items = initCfg switch
         {
             null => [],
             ConfigDict d => [d],
             IEnumerable<object?> list => list,
-            _ => [],
+            _ => [initCfg],
         };
         foreach (var item in items)
         {
-            if (item is ConfigDict d && d.Get<string?>("type", null) == "Pretrained") yield return d;
+            yield return item as ConfigDict
+                         ?? throw new DetSharpException($"{(module.Length == 0 ? "model" : module)}.init_cfg must be a dict or a list of dicts, got {ConfigValue.Describe(item)}.");
         }
     }
 }
