@@ -27,3 +27,14 @@ public sealed class ExtraArgumentsAttribute : Attribute;
 /// </summary>
 [AttributeUsage(AttributeTargets.Parameter)]
 public sealed class InheritedArgumentsAttribute : Attribute;
+
+/// <summary>
+/// A constructor argument that tells "not in the config" apart from an explicit <c>None</c>: for arguments whose
+/// MMDetection default is not None (FCOSHead's <c>norm_cfg</c> defaults to GN; <c>norm_cfg=None</c> means no norm).
+/// The registry fills it with <see cref="IsSet"/> true when the key is present.
+/// </summary>
+public readonly record struct ConfigOptional<T>(bool IsSet, T? Value)
+{
+    /// <summary>The configured value, or <paramref name="fallback"/> when the config does not set the key.</summary>
+    public T? Or(T? fallback) => IsSet ? Value : fallback;
+}

@@ -177,6 +177,13 @@ public sealed class Registry(string name)
             }
             string key = ConfigConvert.ToSnakeCase(p.Name!);
             string path = cfg.Path.Length == 0 ? key : $"{cfg.Path}.{key}";
+            if (p.ParameterType.IsGenericType && p.ParameterType.GetGenericTypeDefinition() == typeof(ConfigOptional<>))
+            {
+                bool set = cfg.TryGetValue(key, out var given);
+                var inner = p.ParameterType.GetGenericArguments()[0];
+                args[i] = Activator.CreateInstance(p.ParameterType, set, set ? ConfigConvert.To(given, inner, path, cfg.SourceFile) : null);
+                continue;
+            }
             if (cfg.TryGetValue(key, out var value))
                 args[i] = ConfigConvert.To(value, p.ParameterType, path, cfg.SourceFile);
             else if (defaults is not null && defaults.TryGetValue(key, out var fallback))

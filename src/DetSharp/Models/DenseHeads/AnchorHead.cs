@@ -97,13 +97,12 @@ public class AnchorHead : BaseDenseHead
 
     public int FeatChannels { get; }
 
-    /// <summary>Channels of one anchor's classification output (num_classes, plus background for softmax).</summary>
-    public int ClsOutChannels { get; }
+    public override int ClsOutChannels { get; }
 
     /// <summary>Anchors per position (<c>num_base_priors</c>).</summary>
     public int NumBaseAnchors { get; }
 
-    public bool UseSigmoidCls { get; }
+    public override bool UseSigmoidCls { get; }
 
     /// <summary>False for the losses that weigh every anchor themselves (FocalLoss, GHMC, QualityFocalLoss): no sampler, loss averaged over positives.</summary>
     public bool Sampling { get; }
@@ -112,7 +111,7 @@ public class AnchorHead : BaseDenseHead
 
     public AnchorGenerator AnchorGenerator { get; }
 
-    public IBBoxCoder BboxCoder { get; }
+    public override IBBoxCoder BboxCoder { get; }
 
     public LossBase LossCls { get; }
 
@@ -120,7 +119,7 @@ public class AnchorHead : BaseDenseHead
 
     protected ConfigDict? TrainCfg { get; }
 
-    protected ConfigDict? TestCfg { get; }
+    protected override ConfigDict? TestCfg { get; }
 
     protected IBBoxAssigner? Assigner { get; }
 
@@ -224,46 +223,5 @@ public class AnchorHead : BaseDenseHead
         return losses;
     }
 
-    public override List<DenseDetections> GetBboxes(DenseHeadOutputs outs, IReadOnlyList<ImgMeta> imgMetas, ConfigDict? cfg = null, bool rescale = false)
-    {
-        cfg ??= TestCfg ?? throw new InvalidOperationException($"{GetType().Name}.GetBboxes needs a test_cfg.");
-        using var noGrad = no_grad();
-        var anchors = AnchorGenerator.GridPriors(FeatmapSizes(outs.ClsScores), outs.ClsScores[0].device);
-        try
-        {
-            var result = new List<DenseDetections>(imgMetas.Count);
-            for (int img = 0; img < imgMetas.Count; img++)
-            {
-                using var scope = NewDisposeScope();
-                var dets = GetBboxesSingle(outs, img, anchors, imgMetas[img], cfg, rescale);
-                result.Add(new DenseDetections(dets.Dets.MoveToOuterDisposeScope(), dets.Labels.MoveToOuterDisposeScope()));
-            }
-            return result;
-        }
-        finally
-        {
-            foreach (var a in anchors) a.Dispose();
-        }
-    }
-
-    /// <summary><c>_get_bboxes_single</c>: one image's detections from every level's outputs and anchors.</summary>
-    protected virtual DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] anchors, ImgMeta imgMeta, ConfigDict cfg, bool rescale)
-    {
-        int nmsPre = cfg.Get("nms_pre", -1);
-        double scoreThr = cfg.Get<double>("score_thr");
-        var mlvlBboxes = new List<Tensor>();
-        var mlvlScores = new List<Tensor>();
-        var mlvlLabels = new List<Tensor>();
-        for (int l = 0; l < outs.ClsScores.Length; l++)
-        {
-            var cls = outs.ClsScores[l][img].permute(1, 2, 0).reshape(-1, ClsOutChannels);
-            var pred = outs.BboxPreds[l][img].permute(1, 2, 0).reshape(-1, 4);
-            var scores = UseSigmoidCls ? cls.sigmoid() : cls.softmax(-1)[.., ..^1];
-            var (kept, labels, keep) = FilterScoresAndTopk(scores, scoreThr, nmsPre);
-            mlvlBboxes.Add(BboxCoder.Decode(anchors[l][keep], pred[keep], imgMeta.ImgShape));
-            mlvlScores.Add(kept);
-            mlvlLabels.Add(labels);
-        }
-        return BboxPostProcess(mlvlScores, mlvlLabels, mlvlBboxes, imgMeta, cfg, rescale);
-    }
+    protected override Tensor[] GridPriors(IReadOnlyList<(long H, long W)> featmapSizes, Device device) => AnchorGenerator.GridPriors(featmapSizes, device);
 }

@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Engine;
+using DetSharp.Models.TaskModules;
 using DetSharp.Models.Weights;
 using DetSharp.Ops;
 using static TorchSharp.torch;
@@ -50,7 +51,69 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     /// <paramref name="rescale"/>), score-descending after NMS. <paramref name="cfg"/> defaults to the head's test_cfg.
     /// Gradients are not tracked.
     /// </summary>
-    public abstract List<DenseDetections> GetBboxes(DenseHeadOutputs outs, IReadOnlyList<ImgMeta> imgMetas, ConfigDict? cfg = null, bool rescale = false);
+    public List<DenseDetections> GetBboxes(DenseHeadOutputs outs, IReadOnlyList<ImgMeta> imgMetas, ConfigDict? cfg = null, bool rescale = false)
+    {
+        cfg ??= TestCfg ?? throw new InvalidOperationException($"{GetType().Name}.GetBboxes needs a test_cfg.");
+        using var noGrad = no_grad();
+        var priors = GridPriors(FeatmapSizes(outs.ClsScores), outs.ClsScores[0].device);
+        try
+        {
+            var result = new List<DenseDetections>(imgMetas.Count);
+            for (int img = 0; img < imgMetas.Count; img++)
+            {
+                using var scope = NewDisposeScope();
+                var dets = GetBboxesSingle(outs, img, priors, imgMetas[img], cfg, rescale);
+                result.Add(new DenseDetections(dets.Dets.MoveToOuterDisposeScope(), dets.Labels.MoveToOuterDisposeScope()));
+            }
+            return result;
+        }
+        finally
+        {
+            foreach (var p in priors) p.Dispose();
+        }
+    }
+
+    /// <summary>The head's <c>test_cfg</c>, the default of <see cref="GetBboxes"/>.</summary>
+    protected abstract ConfigDict? TestCfg { get; }
+
+    /// <summary>Channels of one prior's classification output (num_classes, plus background for softmax).</summary>
+    public abstract int ClsOutChannels { get; }
+
+    /// <summary>Sigmoid scores (else softmax without the background column).</summary>
+    public abstract bool UseSigmoidCls { get; }
+
+    /// <summary>How the regression outputs become boxes around the priors.</summary>
+    public abstract IBBoxCoder BboxCoder { get; }
+
+    /// <summary>The priors (anchors or points) of every level, in the order the outputs are flattened.</summary>
+    protected abstract Tensor[] GridPriors(IReadOnlyList<(long H, long W)> featmapSizes, Device device);
+
+    /// <summary>
+    /// <c>_get_bboxes_single</c>: per level the best <c>nms_pre</c> (position, class) scores above <c>score_thr</c>,
+    /// decoded from their priors and clipped to the image, with the score factors (e.g. FCOS's centerness) where the
+    /// head has them; then <see cref="BboxPostProcess"/>.
+    /// </summary>
+    protected virtual DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] priors, ImgMeta imgMeta, ConfigDict cfg, bool rescale)
+    {
+        int nmsPre = cfg.Get("nms_pre", -1);
+        double scoreThr = cfg.Get<double>("score_thr");
+        var mlvlBboxes = new List<Tensor>();
+        var mlvlScores = new List<Tensor>();
+        var mlvlLabels = new List<Tensor>();
+        var mlvlFactors = outs.ScoreFactors is null ? null : new List<Tensor>();
+        for (int l = 0; l < outs.ClsScores.Length; l++)
+        {
+            var cls = outs.ClsScores[l][img].permute(1, 2, 0).reshape(-1, ClsOutChannels);
+            var pred = outs.BboxPreds[l][img].permute(1, 2, 0).reshape(-1, 4);
+            var scores = UseSigmoidCls ? cls.sigmoid() : cls.softmax(-1)[.., ..^1];
+            var (kept, labels, keep) = FilterScoresAndTopk(scores, scoreThr, nmsPre);
+            mlvlBboxes.Add(BboxCoder.Decode(priors[l][keep], pred[keep], imgMeta.ImgShape));
+            mlvlScores.Add(kept);
+            mlvlLabels.Add(labels);
+            mlvlFactors?.Add(outs.ScoreFactors![l][img].permute(1, 2, 0).reshape(-1).sigmoid()[keep]);
+        }
+        return BboxPostProcess(mlvlScores, mlvlLabels, mlvlBboxes, imgMeta, cfg, rescale, mlvlFactors);
+    }
 
     /// <summary><c>forward_train</c> without proposals (a one-stage detector's head).</summary>
     public LossDict ForwardTrain(IReadOnlyList<Tensor> feats, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,

@@ -60,3 +60,9 @@ public class SingleStageDetector : BaseDetector
 public sealed class RetinaNet(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
     string? pretrained = null, object? initCfg = null)
     : SingleStageDetector(nameof(RetinaNet), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);
+
+/// <summary>MMDetection's <c>FCOS</c> (a <see cref="SingleStageDetector"/>, usually with an <see cref="FCOSHead"/>).</summary>
+[Register(Registries.ModelsName, "FCOS")]
+public sealed class FCOS(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+    string? pretrained = null, object? initCfg = null)
+    : SingleStageDetector(nameof(FCOS), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);

@@ -27,13 +27,7 @@ public sealed class AnchorGenerator
         double[][]? centers = null,
         double centerOffset = 0)
     {
-        _strides = strides.Select(s => s switch
-        {
-            long l => ((int)l, (int)l),
-            int i => (i, i),
-            IList<object?> pair when pair.Count == 2 => (Convert.ToInt32(pair[0]), Convert.ToInt32(pair[1])),
-            _ => throw new DetSharpException($"AnchorGenerator: a stride must be an int or (w, h), got {s}."),
-        }).ToArray();
+        _strides = ParseStrides(strides, "AnchorGenerator");
         if (centers is not null && centers.Length != _strides.Length)
             throw new DetSharpException("AnchorGenerator: centers must have one entry per stride.");
         if (centers is not null && centerOffset != 0)
@@ -80,6 +74,17 @@ public sealed class AnchorGenerator
     public double[] Ratios { get; }
 
     public double[] Scales { get; }
+
+    /// <summary>The prior generators' <c>strides</c>: each an int or a (w, h) pair.</summary>
+    internal static (int W, int H)[] ParseStrides(object strides, string owner) =>
+        (strides as IEnumerable<object?> ?? throw new DetSharpException($"{owner}: strides must be a list, got {strides}.")).Select(s => s switch
+        {
+            long l => ((int)l, (int)l),
+            int i => (i, i),
+            IList<object?> pair when pair.Count == 2 => (Convert.ToInt32(pair[0], System.Globalization.CultureInfo.InvariantCulture),
+                Convert.ToInt32(pair[1], System.Globalization.CultureInfo.InvariantCulture)),
+            _ => throw new DetSharpException($"{owner}: a stride must be an int or (w, h), got {s}."),
+        }).ToArray();
 
     public int NumLevels => _strides.Length;
 

@@ -74,4 +74,42 @@ public sealed class SingleStageDetectorTests(ITestOutputHelper output)
             Assert.All(r.Scores, s => Assert.True(s > 0.05f, "score_thr is 0.05"));
         }
     }
+
+    /// <summary><c>configs/fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py</c> with a ResNet-18 of base width 16 and 32-channel FPN and GN head.</summary>
+    internal static ConfigDict SlimFcos(int numClasses = 8)
+    {
+        var cfg = Config.Config.FromFile(ModelFixtures.RepoConfig("fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py"));
+        cfg.MergeFromOptions([
+            "model.backbone.depth=18", "model.backbone.base_channels=16", "model.backbone.init_cfg=None",
+            "model.neck.in_channels=[16,32,64,128]", "model.neck.out_channels=32",
+            "model.bbox_head.in_channels=32", "model.bbox_head.feat_channels=32", "model.bbox_head.stacked_convs=2",
+            $"model.bbox_head.num_classes={numClasses}",
+        ]);
+        return cfg.Get<ConfigDict>("model");
+    }
+
+    [Fact]
+    public void Fcos_LearnsAFixedBatch_AndTestsWithCenternessWeightedScores()
+    {
+        manual_seed(0);
+        using var model = ModelFixtures.Build(SlimFcos());
+        var fcos = Assert.IsType<FCOS>(model);
+        Assert.IsType<FCOSHead>(fcos.BboxHead);
+        model.train();
+        var batch = SyntheticData.Batch();
+        using var opt = optim.SGD(model.parameters().Where(p => p.requires_grad), 0.01, momentum: 0.9, weight_decay: 1e-4);
+        var history = new List<double>();
+        Dictionary<string, double> log = [];
+        for (int i = 0; i < 30; i++) history.Add(TrainingTests.Step(model, opt, batch, out log));
+        output.WriteLine(string.Join(" ", history.Select(v => v.ToString("F4", System.Globalization.CultureInfo.InvariantCulture))));
+        Assert.Equal(["loss_cls", "loss_bbox", "loss_centerness", "loss"], log.Keys);
+        Assert.All(history, v => Assert.True(double.IsFinite(v)));
+        double first = history.Take(3).Average(), last = history.Skip(27).Average();
+        Assert.True(last < 0.9 * first, $"loss did not decrease: first {first:F4}, last {last:F4}");
+
+        model.eval();
+        var results = model.SimpleTest(batch.Img, batch.Metas);
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r => Assert.All(r.Labels, l => Assert.InRange(l, 0, 7)));
+    }
 }

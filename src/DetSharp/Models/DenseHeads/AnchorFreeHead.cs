@@ -1,0 +1,131 @@
+using DetSharp.Config;
+using DetSharp.Models.Common;
+using DetSharp.Models.Losses;
+using DetSharp.Models.TaskModules;
+using DetSharp.Registry;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.DenseHeads;
+
+/// <summary>
+/// AnchorFreeHead's constructor arguments under MMDetection's names; the point-based heads (FCOS, ...) take them as one
+/// <see cref="InheritedArgumentsAttribute"/> parameter. Null sub-configs take the head's own defaults.
+/// </summary>
+public sealed record AnchorFreeHeadArguments(
+    int NumClasses,
+    int InChannels,
+    int FeatChannels = 256,
+    int StackedConvs = 4,
+    int[]? Strides = null,
+    bool DcnOnLastConv = false,
+    object? ConvBias = null,
+    ConfigDict? LossCls = null,
+    ConfigDict? LossBbox = null,
+    ConfigDict? BboxCoder = null,
+    ConfigDict? ConvCfg = null,
+    ConfigOptional<ConfigDict> NormCfg = default,
+    ConfigDict? TrainCfg = null,
+    ConfigDict? TestCfg = null,
+    object? InitCfg = null);
+
+/// <summary>
+/// MMDetection's <c>AnchorFreeHead</c>, the base of the point-based heads: one prior point per position
+/// (<see cref="MlvlPointGenerator"/> on <c>strides</c>), <c>stacked_convs</c> 3×3 ConvModules in a classification and a
+/// regression tower (<c>cls_convs</c>, <c>reg_convs</c>; bias 'auto' = only without a norm layer), and 3×3
+/// predictors <c>conv_cls</c> (C) and <c>conv_reg</c> (4 distances), initialised N(0, 0.01) with
+/// <c>conv_cls</c>'s bias at the focal prior (p = 0.01). Test: per level the best <c>nms_pre</c> scores above
+/// <c>score_thr</c> (times the score factors where the head has them), decoded from the points
+/// (<see cref="DistancePointBBoxCoder"/> by default), class-aware NMS, <c>max_per_img</c>. Subclasses give the
+/// training targets and losses.
+/// </summary>
+public abstract class AnchorFreeHead : BaseDenseHead
+{
+    private readonly List<ConvModule> _clsConvs = [];
+    private readonly List<ConvModule> _regConvs = [];
+    private readonly TorchSharp.Modules.Conv2d _convCls, _convReg;
+
+    protected AnchorFreeHead(string name, AnchorFreeHeadArguments args, ConfigDict defaultLossCls, ConfigDict defaultLossBbox, ConfigDict? defaultNormCfg)
+        : base(name)
+    {
+        if (args.DcnOnLastConv) throw new DetSharpException($"{name}: dcn_on_last_conv needs deformable convolution, which DetSharp does not have yet.");
+        if (args.ConvCfg is not null) throw new DetSharpException($"{name}: conv_cfg is not supported (only the default Conv2d).");
+        NumClassesValue = args.NumClasses;
+        InChannels = args.InChannels;
+        FeatChannels = args.FeatChannels;
+        StackedConvs = args.StackedConvs;
+        Strides = args.Strides ?? [4, 8, 16, 32, 64];
+        InitCfg = args.InitCfg;
+        TrainCfg = args.TrainCfg;
+        TestCfg = args.TestCfg;
+        var normCfg = args.NormCfg.Or(defaultNormCfg);
+        bool convBias = args.ConvBias switch
+        {
+            null or "auto" => normCfg is null,
+            bool b => b,
+            _ => throw new DetSharpException($"{name}: conv_bias must be 'auto', True or False, got {ConfigValue.Describe(args.ConvBias)}."),
+        };
+        var lossCls = args.LossCls ?? defaultLossCls;
+        LossCls = Builders.Loss(lossCls);
+        LossBbox = Builders.Loss(args.LossBbox ?? defaultLossBbox);
+        UseSigmoidCls = lossCls.Get("use_sigmoid", false);
+        ClsOutChannels = UseSigmoidCls ? args.NumClasses : args.NumClasses + 1;
+        BboxCoder = Builders.TaskModule<IBBoxCoder>(args.BboxCoder ?? new ConfigDict { ["type"] = "DistancePointBBoxCoder" });
+        PriorGenerator = new MlvlPointGenerator(new ConfigList(Strides.Select(s => (object?)(long)s)));
+        for (int i = 0; i < StackedConvs; i++)
+        {
+            int cin = i == 0 ? InChannels : FeatChannels;
+            _clsConvs.Add(new ConvModule(cin, FeatChannels, 3, padding: 1, normCfg: normCfg, withRelu: true, bias: convBias));
+            _regConvs.Add(new ConvModule(cin, FeatChannels, 3, padding: 1, normCfg: normCfg, withRelu: true, bias: convBias));
+        }
+        _convCls = nn.Conv2d(FeatChannels, ClsOutChannels, 3, padding: 1);
+        _convReg = nn.Conv2d(FeatChannels, 4, 3, padding: 1);
+        register_module("cls_convs", nn.ModuleList(_clsConvs.ToArray()));
+        register_module("reg_convs", nn.ModuleList(_regConvs.ToArray()));
+        register_module("conv_cls", _convCls);
+        register_module("conv_reg", _convReg);
+        foreach (var c in _clsConvs.Concat(_regConvs)) ModuleTools.NormalInit(c.Conv, 0, 0.01);
+        ModuleTools.NormalInit(_convCls, 0, 0.01, bias: -Math.Log((1 - 0.01) / 0.01));
+        ModuleTools.NormalInit(_convReg, 0, 0.01);
+    }
+
+    protected readonly int NumClassesValue;
+
+    public override int NumClasses => NumClassesValue;
+
+    public int InChannels { get; }
+
+    public int FeatChannels { get; }
+
+    public int StackedConvs { get; }
+
+    public int[] Strides { get; }
+
+    public override int ClsOutChannels { get; }
+
+    public override bool UseSigmoidCls { get; }
+
+    public MlvlPointGenerator PriorGenerator { get; }
+
+    public override IBBoxCoder BboxCoder { get; }
+
+    public LossBase LossCls { get; }
+
+    public LossBase LossBbox { get; }
+
+    protected ConfigDict? TrainCfg { get; }
+
+    protected override ConfigDict? TestCfg { get; }
+
+    /// <summary><c>forward_single</c> of the towers and predictors: logits, regression, and both towers' features.</summary>
+    protected (Tensor ClsScore, Tensor BboxPred, Tensor ClsFeat, Tensor RegFeat) ForwardTowers(Tensor x)
+    {
+        var clsFeat = x;
+        foreach (var c in _clsConvs) clsFeat = c.forward(clsFeat);
+        var regFeat = x;
+        foreach (var c in _regConvs) regFeat = c.forward(regFeat);
+        return (_convCls.forward(clsFeat), _convReg.forward(regFeat), clsFeat, regFeat);
+    }
+
+    protected override Tensor[] GridPriors(IReadOnlyList<(long H, long W)> featmapSizes, Device device) => PriorGenerator.GridPriors(featmapSizes, device);
+}

@@ -1,0 +1,45 @@
+using DetSharp.Registry;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.TaskModules;
+
+/// <summary>
+/// MMDetection's <c>DistancePointBBoxCoder</c> (FCOS, ATSS-style point heads): a box as its distances (left, top, right,
+/// bottom) from a point. Encode: <c>bbox2distance</c>, clamped to [0, max_dis − eps] when a maximum is given; decode:
+/// <c>distance2bbox</c>, clipped to the image (h, w) when <c>clip_border</c>.
+/// </summary>
+[Register(Registries.TaskModulesName, "DistancePointBBoxCoder")]
+public sealed class DistancePointBBoxCoder(bool clipBorder = true) : IBBoxCoder
+{
+    public bool ClipBorder { get; } = clipBorder;
+
+    /// <summary><c>bbox2distance</c> of [N, 4] boxes from [N, 2] points.</summary>
+    public Tensor Encode(Tensor points, Tensor gtBboxes) => Encode(points, gtBboxes, null);
+
+    public static Tensor Encode(Tensor points, Tensor gtBboxes, double? maxDis, double eps = 0.1)
+    {
+        var left = points[.., 0] - gtBboxes[.., 0];
+        var top = points[.., 1] - gtBboxes[.., 1];
+        var right = gtBboxes[.., 2] - points[.., 0];
+        var bottom = gtBboxes[.., 3] - points[.., 1];
+        var d = stack([left, top, right, bottom], -1);
+        return maxDis is { } m ? d.clamp(0, m - eps) : d;
+    }
+
+    /// <summary><c>distance2bbox</c>: boxes from [N, 2] points and [N, 4] distances.</summary>
+    public Tensor Decode(Tensor points, Tensor distances, (int Height, int Width)? maxShape = null)
+    {
+        var x1 = points[.., 0] - distances[.., 0];
+        var y1 = points[.., 1] - distances[.., 1];
+        var x2 = points[.., 0] + distances[.., 2];
+        var y2 = points[.., 1] + distances[.., 3];
+        if (ClipBorder && maxShape is { } s)
+        {
+            x1 = x1.clamp(0, s.Width);
+            y1 = y1.clamp(0, s.Height);
+            x2 = x2.clamp(0, s.Width);
+            y2 = y2.clamp(0, s.Height);
+        }
+        return stack([x1, y1, x2, y2], -1);
+    }
+}
