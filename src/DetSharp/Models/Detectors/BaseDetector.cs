@@ -100,6 +100,21 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
     /// <summary><c>simple_test</c>: detections per image, in original-image coordinates when <paramref name="rescale"/>.</summary>
     public abstract List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true);
 
+    /// <summary>
+    /// <c>simple_test</c> of a detector whose results come from one dense head (a one-stage detector's bbox_head, the RPN
+    /// detector's rpn_head): the head's detections per image, grouped by class as <c>bbox2result</c> does.
+    /// </summary>
+    protected List<DetectionResult> SimpleTestDenseHead(DenseHeads.BaseDenseHead head, Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale)
+    {
+        CheckBatch(img, imgMetas);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var dets = head.SimpleTest(ExtractFeat(img), imgMetas, rescale);
+        var results = new List<DetectionResult>(dets.Count);
+        foreach (var d in dets) results.Add(DetectionResult.FromTensors(d.Dets, d.Labels, null, NumClasses));
+        return results;
+    }
+
     protected static void CheckBatch(Tensor img, IReadOnlyList<ImgMeta> imgMetas)
     {
         if (img.dim() != 4 || img.shape[1] != 3)

@@ -36,14 +36,6 @@ public sealed class RPN : BaseDetector
         return RpnHead.ForwardTrain(ExtractFeat(img), imgMetas, gtBboxes, null, gtBboxesIgnore).MoveToOuterDisposeScope();
     }
 
-    public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true)
-    {
-        CheckBatch(img, imgMetas);
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var proposals = RpnHead.SimpleTest(ExtractFeat(img), imgMetas, rescale);
-        var results = new List<DetectionResult>(proposals.Count);
-        foreach (var p in proposals) results.Add(DetectionResult.FromTensors(p.Dets, p.Labels, null, 1));
-        return results;
-    }
+    public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true) =>
+        SimpleTestDenseHead(RpnHead, img, imgMetas, rescale);
 }

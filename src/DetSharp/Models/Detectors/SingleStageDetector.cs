@@ -43,16 +43,8 @@ public class SingleStageDetector : BaseDetector
         return BboxHead.ForwardTrain(ExtractFeat(img), imgMetas, gtBboxes, gtLabels, gtBboxesIgnore).MoveToOuterDisposeScope();
     }
 
-    public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true)
-    {
-        CheckBatch(img, imgMetas);
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var dets = BboxHead.SimpleTest(ExtractFeat(img), imgMetas, rescale);
-        var results = new List<DetectionResult>(dets.Count);
-        foreach (var d in dets) results.Add(DetectionResult.FromTensors(d.Dets, d.Labels, null, NumClasses));
-        return results;
-    }
+    public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true) =>
+        SimpleTestDenseHead(BboxHead, img, imgMetas, rescale);
 }
 
 /// <summary>MMDetection's <c>RetinaNet</c> (a <see cref="SingleStageDetector"/>, usually with a <see cref="RetinaHead"/>).</summary>

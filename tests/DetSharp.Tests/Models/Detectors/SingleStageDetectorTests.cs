@@ -12,18 +12,24 @@ namespace DetSharp.Tests.Models.Detectors;
 /// </summary>
 public sealed class SingleStageDetectorTests(ITestOutputHelper output)
 {
-    /// <summary><c>configs/retinanet/retinanet_r50_fpn_1x_coco.py</c> with a ResNet-18 of base width 16 and 32-channel FPN and head.</summary>
-    internal static ConfigDict SlimRetinaNet(int numClasses = 8)
-    {
-        var cfg = Config.Config.FromFile(ModelFixtures.RepoConfig("retinanet/retinanet_r50_fpn_1x_coco.py"));
-        cfg.MergeFromOptions([
-            "model.backbone.depth=18", "model.backbone.base_channels=16", "model.backbone.init_cfg=None",
+    /// <summary>A shipped one-stage config with a ResNet-18 of base width 16, a 32-channel FPN and a 2-conv, 32-channel head.</summary>
+    private static ConfigDict Slim(string config, int numClasses) =>
+        WithOptions(config, "model.backbone.depth=18", "model.backbone.base_channels=16", "model.backbone.init_cfg=None",
             "model.neck.in_channels=[16,32,64,128]", "model.neck.out_channels=32",
             "model.bbox_head.in_channels=32", "model.bbox_head.feat_channels=32", "model.bbox_head.stacked_convs=2",
-            $"model.bbox_head.num_classes={numClasses}",
-        ]);
+            $"model.bbox_head.num_classes={numClasses}");
+
+    private static ConfigDict WithOptions(string config, params string[] options)
+    {
+        var cfg = Config.Config.FromFile(ModelFixtures.RepoConfig(config));
+        cfg.MergeFromOptions(options);
         return cfg.Get<ConfigDict>("model");
     }
+
+    internal static ConfigDict SlimRetinaNet(int numClasses = 8) => Slim("retinanet/retinanet_r50_fpn_1x_coco.py", numClasses);
+
+    /// <summary>FCOS's GN head needs channels divisible by its 32 groups: 32.</summary>
+    internal static ConfigDict SlimFcos(int numClasses = 8) => Slim("fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py", numClasses);
 
     [Fact]
     public void RetinaNet_BuildsAsASingleStageDetectorWithARetinaHead()
@@ -73,19 +79,6 @@ public sealed class SingleStageDetectorTests(ITestOutputHelper output)
             Assert.True(r.Labels.SequenceEqual(r.Labels.Order()), "bbox2result groups detections by class");
             Assert.All(r.Scores, s => Assert.True(s > 0.05f, "score_thr is 0.05"));
         }
-    }
-
-    /// <summary><c>configs/fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py</c> with a ResNet-18 of base width 16 and 32-channel FPN and GN head.</summary>
-    internal static ConfigDict SlimFcos(int numClasses = 8)
-    {
-        var cfg = Config.Config.FromFile(ModelFixtures.RepoConfig("fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py"));
-        cfg.MergeFromOptions([
-            "model.backbone.depth=18", "model.backbone.base_channels=16", "model.backbone.init_cfg=None",
-            "model.neck.in_channels=[16,32,64,128]", "model.neck.out_channels=32",
-            "model.bbox_head.in_channels=32", "model.bbox_head.feat_channels=32", "model.bbox_head.stacked_convs=2",
-            $"model.bbox_head.num_classes={numClasses}",
-        ]);
-        return cfg.Get<ConfigDict>("model");
     }
 
     [Fact]
