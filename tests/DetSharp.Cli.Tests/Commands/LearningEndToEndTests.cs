@@ -51,7 +51,10 @@ public sealed class LearningEndToEndTests(ITestOutputHelper output)
     [Fact]
     public void RetinaNetLearnsTheSyntheticShapes()
     {
-        var (bbox, _) = TrainAndTest(RetinaNetConfig, resizeStep: 2, trainScales: "[(192,128),(192,144),(192,160)]", withMasks: false, []);
+        // Focal loss starts every anchor at the 0.01 prior and RetinaNet's classification takes longer to leave it than an
+        // RPN + RoI head does: twice the schedule (288 iterations) is what lifts its scores above score_thr.
+        var (bbox, _) = TrainAndTest(RetinaNetConfig, resizeStep: 2, trainScales: "[(192,128),(192,144),(192,160)]", withMasks: false,
+            ["runner.max_epochs=12", "lr_config.step=[10]", "checkpoint_config.interval=12", "optimizer.lr=0.005"]);
         string seen = string.Create(CultureInfo.InvariantCulture, $"bbox_mAP {bbox:F3}");
         output.WriteLine($"e2e learning, RetinaNet: {seen}");
         Assert.True(bbox >= RetinaNetMinBbox, $"RetinaNet did not learn the boxes: {seen} (need bbox_mAP >= {RetinaNetMinBbox})");
