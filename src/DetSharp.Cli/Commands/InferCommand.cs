@@ -1,7 +1,7 @@
 using System.CommandLine;
 using DetSharp.Apis;
-using DetSharp.Engine;
 using DetSharp.Evaluation;
+using DetSharp.Logging;
 using DetSharp.Structures;
 using DetSharp.Visualization;
 using OpenCvSharp;

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace DetSharp.Engine;
+namespace DetSharp.Logging;
 
 /// <summary>
 /// The training log as mmcv's <c>get_logger('mmdet')</c> writes it: <c>2021-12-21 21:51:15,623 - mmdet - INFO - message</c>

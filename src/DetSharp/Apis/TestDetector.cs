@@ -6,6 +6,7 @@ using DetSharp.Config;
 using DetSharp.Datasets;
 using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
+using DetSharp.Logging;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using DetSharp.Visualization;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Engine.Optimizers;
+using DetSharp.Schedules;
 using DetSharp.Utils;
 using TorchSharp;
 using static TorchSharp.torch;

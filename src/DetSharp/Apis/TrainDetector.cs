@@ -6,6 +6,7 @@ using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Optimizers;
 using DetSharp.Engine.Runners;
+using DetSharp.Logging;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using DetSharp.Utils;

@@ -4,6 +4,7 @@ using DetSharp.Engine;
 using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Optimizers;
 using DetSharp.Engine.Runners;
+using DetSharp.Logging;
 
 namespace DetSharp.Tests.Engine;
 

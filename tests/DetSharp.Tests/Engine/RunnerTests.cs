@@ -4,6 +4,7 @@ using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Runners;
+using DetSharp.Logging;
 using static TorchSharp.torch;
 
 namespace DetSharp.Tests.Engine;

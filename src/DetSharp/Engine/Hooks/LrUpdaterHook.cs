@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Engine.Runners;
+using DetSharp.Schedules;
 
 namespace DetSharp.Engine.Hooks;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Runners;
+using DetSharp.Logging;
 using DetSharp.Registry;
 
 namespace DetSharp.Engine.Hooks;

@@ -1,5 +1,6 @@
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
+using DetSharp.Logging;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

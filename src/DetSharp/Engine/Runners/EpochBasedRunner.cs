@@ -1,3 +1,4 @@
+using DetSharp.Logging;
 using DetSharp.Registry;
 using DetSharp.Utils;
 using TorchSharp.Modules;

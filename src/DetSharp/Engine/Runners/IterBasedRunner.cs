@@ -1,4 +1,5 @@
 using DetSharp.Engine.Checkpoints;
+using DetSharp.Logging;
 using DetSharp.Registry;
 using DetSharp.Utils;
 using TorchSharp.Modules;
