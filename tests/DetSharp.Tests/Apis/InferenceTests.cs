@@ -5,52 +5,16 @@ using DetSharp.Datasets;
 using DetSharp.Evaluation;
 using DetSharp.Models;
 using DetSharp.Models.Detectors;
-using DetSharp.Structures;
 using DetSharp.Tests.Models;
 using DetSharp.Tests.TestSupport;
 using Xunit.Abstractions;
 
 namespace DetSharp.Tests.Apis;
 
-/// <summary>The shared inference path: collate, test pipeline → SimpleTest, COCO results entries.</summary>
+/// <summary>The shared inference path: test pipeline → SimpleTest, COCO results entries.</summary>
 public sealed class InferenceTests(ITestOutputHelper output)
 {
     private const string Ckpt = "fixtures/mmdet/parity/mask_rcnn_slim.pth";
-
-    private static DetSample Sample(int h, int w, float fill, float[]? boxes = null)
-    {
-        var chw = Enumerable.Repeat(fill, 3 * h * w).ToArray();
-        return new DetSample
-        {
-            ImageChw = chw, ImageChwShape = (3, h, w), ImgShape = new ImageShape(h, w, 3), OriShape = new ImageShape(h * 2, w * 2, 3),
-            ScaleFactor = [0.5f, 0.5f, 0.5f, 0.5f], Filename = $"{h}x{w}.jpg",
-            GtBboxes = boxes, GtLabels = boxes is null ? null : new long[boxes.Length / 4],
-            GtMasks = boxes is null ? null : new BitmapMasks(Enumerable.Range(0, boxes.Length / 4).Select(_ => new byte[h * w]).ToArray(), h, w),
-        };
-    }
-
-    [Fact]
-    public void Collate_PadsBottomRightToBatchMax_AndMakesGtTensors()
-    {
-        using var a = Sample(4, 6, 1f, [0, 0, 2, 2]);
-        using var b = Sample(5, 3, 2f, [1, 1, 2, 2, 0, 0, 1, 1]);
-        using var batch = DetCollate.Collate([a, b], withGt: true);
-        Assert.Equal(new long[] { 2, 3, 5, 6 }, batch.Img.shape);
-        Assert.Equal(1f, batch.Img[0, 2, 3, 5].item<float>());
-        Assert.Equal(0f, batch.Img[0, 0, 4, 0].item<float>()); // padded row
-        Assert.Equal(2f, batch.Img[1, 1, 4, 2].item<float>());
-        Assert.Equal(0f, batch.Img[1, 1, 0, 3].item<float>()); // padded column
-        Assert.Equal(2, batch.NumSamples);
-        Assert.Equal((4, 6), batch.ImgMetas[0].ImgShape);
-        Assert.Equal((8, 12), batch.ImgMetas[0].OriShape);
-        Assert.Equal(new long[] { 2, 4 }, batch.GtBboxes![1].shape);
-        Assert.Equal(TorchSharp.torch.ScalarType.Int64, batch.GtLabels![1].dtype);
-        Assert.Equal(2, batch.GtMasks![1].Count);
-        Assert.Null(batch.GtBboxesIgnore![0]);
-        using var padded = DetCollate.Collate([a], withGt: false, sizeDivisor: 32);
-        Assert.Equal(new long[] { 1, 3, 32, 32 }, padded.Img.shape);
-        Assert.Null(padded.GtBboxes);
-    }
 
     /// <summary>The slim balloon config pointed at ../shared, with the parity model's test settings (1333x800, score_thr 0).</summary>
     internal static Config.Config SlimConfig(params string[] extra)

@@ -1,5 +1,5 @@
+using DetSharp.Datasets;
 using DetSharp.Engine;
-using DetSharp.Apis;
 using DetSharp.Models.Common;
 using DetSharp.Structures;
 using TorchSharp;
@@ -14,7 +14,7 @@ public abstract class BaseDetector(string name) : nn.Module(name), ITrainableDet
     public LossDict ForwardTrain(IDataBatch batch)
     {
         if (batch is not DetDataBatch b)
-            throw new ArgumentException($"{GetType().Name} trains on DetDataBatch batches (DetSharp.Apis.DetCollate), got {batch.GetType().Name}.");
+            throw new ArgumentException($"{GetType().Name} trains on DetDataBatch batches (DetSharp.Datasets.DetCollate), got {batch.GetType().Name}.");
         if (b.GtBboxes is null || b.GtLabels is null)
             throw new DetSharpException("the training batch has no ground truth: the train pipeline must collect gt_bboxes and gt_labels.");
         var device = parameters().FirstOrDefault()?.device ?? CPU;
