@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using DetSharp.Analysis;
 using DetSharp.Apis;
+using DetSharp.Benchmarks;
 using DetSharp.Config;
 using DetSharp.Converters;
 using DetSharp.Demo;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using DetSharp.Config;
-using DetSharp.Models;
 using DetSharp.Models.Common;
 using DetSharp.Registry;
 
@@ -31,7 +30,7 @@ internal static class PrintModelCommand
             foreach (var warning in cfg.Warnings) Console.Error.WriteLine($"warning: {warning}");
             if (!cfg.Dict.TryGetValue("model", out var modelValue) || modelValue is not ConfigDict modelCfg)
                 throw new DetSharpException($"{cfg.Filename}: the config has no 'model' dict.");
-            ModelRegistry.EnsureRegistered();
+            ComponentRegistration.EnsureRegistered();
             using var model = Registries.Models.Build<TorchSharp.torch.nn.Module>(modelCfg);
             Console.Out.Write(parse.GetValue(stateDict) ? ModuleTools.StateDictTsv(model) : ModuleTree.Format(model, parse.GetValue(depth)));
             return 0;

@@ -3,7 +3,6 @@ using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Evaluation;
-using DetSharp.Models;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using OpenCvSharp;
@@ -75,8 +74,7 @@ public sealed class Detector : IDisposable
         if (modelCfg.ContainsKey("train_cfg")) modelCfg["train_cfg"] = null;
 
         var torchDevice = ParseDevice(device);
-        ModelRegistry.EnsureRegistered();
-        CoreComponents.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         var model = Registries.Models.Build<BaseDetector>(modelCfg);
         var warnings = new List<string>();
         IReadOnlyList<string>? classes = null;

@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using DetSharp.Config;
 using DetSharp.Datasets;
-using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Logging;
 using DetSharp.Models.Detectors;
