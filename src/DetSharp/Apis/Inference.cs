@@ -2,7 +2,6 @@ using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
 using DetSharp.Models.Detectors;
 using DetSharp.Utils;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DetSharp.Apis;

@@ -11,7 +11,6 @@ using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using DetSharp.Utils;
 using TorchSharp;
-using TorchSharp.Modules;
 
 namespace DetSharp.Apis;
 

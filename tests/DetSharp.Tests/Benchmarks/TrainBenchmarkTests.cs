@@ -1,6 +1,5 @@
 using DetSharp.Apis;
 using DetSharp.Benchmarks;
-using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 using DetSharp.Tests.Engine;

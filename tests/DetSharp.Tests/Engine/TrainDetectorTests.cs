@@ -1,6 +1,5 @@
 using DetSharp.Apis;
 using DetSharp.Config;
-using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 

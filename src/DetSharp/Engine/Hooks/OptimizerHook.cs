@@ -1,7 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Engine.Runners;
 using DetSharp.Registry;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DetSharp.Engine.Hooks;

@@ -1,6 +1,5 @@
 using DetSharp.Config;
 using DetSharp.Engine.Optimizers;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
