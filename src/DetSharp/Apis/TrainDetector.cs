@@ -1,11 +1,11 @@
 using System.Globalization;
 using DetSharp.Config;
 using DetSharp.Datasets;
+using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Optimizers;
 using DetSharp.Engine.Runners;
-using DetSharp.Engine;
 using DetSharp.Logging;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
