@@ -1,6 +1,6 @@
 # The `detsharp demo` model: Mask R-CNN with the ImageNet ResNet-18 that building DetSharp restores from NuGet
 # (nuget://resnet18-imagenet, see README "Pretrained weights"), a 64-channel FPN and small heads, fine-tuned on the
-# synthetic shapes that `detsharp demo` generates (src/DetSharp.Core/Demo/SyntheticShapes.cs: 256x192 images,
+# synthetic shapes that `detsharp demo` generates (src/DetSharp.Cli/Demo/SyntheticShapes.cs: 256x192 images,
 # classes ellipse/triangle/square, VIA 2.x converted to COCO). `detsharp demo` overrides the data paths and fits
 # max_epochs / the lr step to --minutes; run by hand, put the converted dataset at data/demo/{train,val}/.
 # The slim from-scratch variant (mask_rcnn_r18_slim_fpn_demo.py) costs a third per iteration but needs about five

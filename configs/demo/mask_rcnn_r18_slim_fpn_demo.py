@@ -1,6 +1,6 @@
 # The `detsharp demo` model: the slim balloon Mask R-CNN (ResNet-18 with 16 base channels, 32-channel FPN and
 # heads, trained from scratch) on the synthetic shapes dataset that `detsharp demo` generates
-# (src/DetSharp.Core/Demo/SyntheticShapes.cs: 256x192 images, classes ellipse/triangle/square, VIA 2.x
+# (src/DetSharp.Cli/Demo/SyntheticShapes.cs: 256x192 images, classes ellipse/triangle/square, VIA 2.x
 # converted to COCO). `detsharp demo` overrides the data paths and fits max_epochs / lr steps to --minutes;
 # run by hand, put the converted dataset at data/demo/{train,val}/annotation_coco.json.
 _base_ = '../balloon/mask_rcnn_r18_slim_fpn_balloon.py'

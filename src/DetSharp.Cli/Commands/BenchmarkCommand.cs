@@ -40,7 +40,7 @@ internal static class BenchmarkCommand
                 parse.GetValue(CommonOptions.CfgOptions));
             var files = parse.GetValue(inputs) is { Length: > 0 } given ? InferCommand.ExpandInputs(given) : TestImages(detector.Config);
             bool asJson = parse.GetValue(json);
-            var r = DetSharp.Apis.InferBenchmark.Run(detector, files, parse.GetValue(images), parse.GetValue(warmup), asJson ? TextWriter.Null : Console.Out);
+            var r = InferBenchmark.Run(detector, files, parse.GetValue(images), parse.GetValue(warmup), asJson ? TextWriter.Null : Console.Out);
             if (asJson)
                 Console.WriteLine(JsonSerializer.Serialize(r, new JsonSerializerOptions { WriteIndented = true }));
             else
@@ -68,7 +68,7 @@ internal static class BenchmarkCommand
         command.SetAction(parse =>
         {
             var cfg = CommonOptions.LoadConfig(parse.GetValue(config)!, parse.GetValue(CommonOptions.CfgOptions));
-            var r = DetSharp.Apis.TrainBenchmark.Run(cfg, parse.GetValue(iters), Console.Out);
+            var r = TrainBenchmark.Run(cfg, parse.GetValue(iters), Console.Out);
             Console.WriteLine(FormattableString.Invariant(
                 $"{r.Iters} iters: {r.SecondsPerIter:F3} s/iter, data_time {r.DataTime:F3} s/iter, peak RSS {r.PeakRssBytes / (1024.0 * 1024.0):F0} MiB, last loss {r.LastLoss:F4}"));
             return 0;

@@ -3,9 +3,10 @@ using System.Diagnostics;
 using System.Globalization;
 using DetSharp.Analysis;
 using DetSharp.Apis;
+using DetSharp.Benchmarks;
+using DetSharp.Cli.Demo;
 using DetSharp.Config;
 using DetSharp.Converters;
-using DetSharp.Demo;
 
 namespace DetSharp.Cli.Commands;
 

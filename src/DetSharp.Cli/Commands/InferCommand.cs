@@ -1,7 +1,7 @@
 using System.CommandLine;
 using DetSharp.Apis;
-using DetSharp.Engine;
 using DetSharp.Evaluation;
+using DetSharp.Logging;
 using DetSharp.Structures;
 using DetSharp.Visualization;
 using OpenCvSharp;
@@ -48,7 +48,7 @@ internal static class InferCommand
             float threshold = parse.GetValue(scoreThr);
             var ids = parse.GetValue(annFile) is { } ann ? ResultIds.FromAnnotations(ann, detector.ClassNames) : null;
             var entries = new List<CocoDetection>();
-            bool interactive = !Console.IsErrorRedirected;
+            var progress = Console.IsErrorRedirected ? null : new ProgressBar(files.Count, Console.Error, interactive: true);
             for (int i = 0; i < files.Count; i++)
             {
                 string file = files[i];
@@ -63,10 +63,10 @@ internal static class InferCommand
                         entries.Add(new CocoDetection(imageId, categoryId, new BoxXywh(d.X1, d.Y1, d.X2 - d.X1, d.Y2 - d.Y1), d.Score, d.Mask));
                     }
                 }
-                if (interactive) Console.Error.Write($"\r{ProgressBar.Render(i + 1, files.Count)}");
+                if (progress is not null) progress.Update(i + 1);
                 else Console.WriteLine($"{file}: {set.Above(threshold).Count()} detections with score >= {threshold}");
             }
-            if (interactive) Console.Error.WriteLine();
+            progress?.Finish();
             if (parse.GetValue(json))
             {
                 string path = Path.Combine(output, "results.json");

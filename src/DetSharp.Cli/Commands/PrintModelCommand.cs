@@ -1,6 +1,5 @@
 using System.CommandLine;
 using DetSharp.Config;
-using DetSharp.Models;
 using DetSharp.Models.Common;
 using DetSharp.Registry;
 
@@ -48,7 +47,7 @@ internal static class PrintModelCommand
     {
         if (!cfg.Dict.TryGetValue("model", out var modelValue) || modelValue is not ConfigDict modelCfg)
             throw new DetSharpException($"{cfg.Filename}: the config has no 'model' dict.");
-        ModelRegistry.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         return Registries.Models.Build<TorchSharp.torch.nn.Module>(modelCfg);
     }
 

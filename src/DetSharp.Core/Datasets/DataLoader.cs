@@ -3,56 +3,13 @@ using System.Threading.Channels;
 namespace DetSharp.Datasets;
 
 /// <summary>
-/// A collated batch: the samples (boxes, labels, masks, metas) and their CHW images stacked into one float32
-/// B×C×H×W array, each padded with zeros at the bottom/right to the batch's largest H and W (mmcv's collate).
-/// </summary>
-public sealed class DetBatch : IDisposable
-{
-    public required IReadOnlyList<DetSample> Samples { get; init; }
-
-    /// <summary>B×C×H×W images (null when the samples have no CHW image, e.g. before DefaultFormatBundle).</summary>
-    public float[]? Images { get; init; }
-
-    public (int B, int C, int H, int W) Shape { get; init; }
-
-    /// <summary>Dataset indices the batch was drawn for (a dropped training sample is replaced by another image).</summary>
-    public required IReadOnlyList<int> Indices { get; init; }
-
-    public void Dispose()
-    {
-        foreach (var s in Samples) s.Dispose();
-    }
-
-    public static DetBatch Collate(IReadOnlyList<DetSample> samples, IReadOnlyList<int> indices)
-    {
-        if (samples.Count == 0 || samples.Any(s => s.ImageChw is null))
-            return new DetBatch { Samples = samples, Indices = indices };
-        int c = samples[0].ImageChwShape.C, h = 0, w = 0;
-        foreach (var s in samples)
-        {
-            if (s.ImageChwShape.C != c) throw new DetSharpException("collate: the images of a batch have different channel counts.");
-            h = Math.Max(h, s.ImageChwShape.H);
-            w = Math.Max(w, s.ImageChwShape.W);
-        }
-        var data = new float[samples.Count * c * h * w];
-        Parallel.For(0, samples.Count, b =>
-        {
-            var s = samples[b];
-            var (_, sh, sw) = s.ImageChwShape;
-            for (int k = 0; k < c; k++)
-                for (int y = 0; y < sh; y++)
-                    s.ImageChw.AsSpan((k * sh + y) * sw, sw).CopyTo(data.AsSpan(((b * c + k) * h + y) * w, sw));
-        });
-        return new DetBatch { Samples = samples, Indices = indices, Images = data, Shape = (samples.Count, c, h, w) };
-    }
-}
-
-/// <summary>
 /// MMDetection's data loader: GroupSampler order (training) padded to samples_per_gpu, <c>workers_per_gpu</c> parallel
 /// workers (batch b is made by worker b mod W, as PyTorch does) each with a bounded queue of <c>prefetch</c> ready
 /// batches, batches collated with bottom/right zero padding. Reproducible: the sampler uses Random(seed + epoch) and
 /// every sample's transforms use their own Random seeded from (seed, epoch, batch, slot), so the output is the same for
 /// any number of workers. A training sample the pipeline drops is replaced by a random image of its aspect group.
+/// The worker that runs a batch's pipelines also collates it (<see cref="DetBatch.Collate"/>: the padded B×C×H×W float
+/// buffer), so the training thread only wraps that buffer in a tensor.
 /// </summary>
 public sealed class DataLoader(IDetDataset dataset, int samplesPerGpu = 2, int workersPerGpu = 2, bool shuffle = true, int seed = 0, int prefetch = 2)
 {

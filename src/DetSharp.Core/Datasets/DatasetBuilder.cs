@@ -14,7 +14,7 @@ public static class DatasetBuilder
 
     public static IDetDataset Build(object? cfg, IReadOnlyDictionary<string, object?>? defaults = null)
     {
-        CoreComponents.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         switch (cfg)
         {
             case List<object?> list:

@@ -35,7 +35,22 @@ public static class CocoMetric
     };
 
     /// <summary>Evaluates result files (metric → COCO results JSON path, e.g. <c>{"bbox": "x.bbox.json"}</c>).</summary>
-    public static CocoMetricResults Evaluate(CocoApi groundTruth, IReadOnlyDictionary<string, string> resultFiles, CocoMetricOptions options)
+    public static CocoMetricResults Evaluate(CocoApi groundTruth, IReadOnlyDictionary<string, string> resultFiles, CocoMetricOptions options) =>
+        Evaluate(groundTruth, options, (key, dropBbox) =>
+            resultFiles.TryGetValue(key, out var path) ? CocoResults.Load(path, groundTruth, dropBbox)
+                : throw new DetSharpException($"{key} is not in results: no '{key}' result file was given."));
+
+    /// <summary>
+    /// Evaluates detections in memory (metric → entries, e.g. <c>{"bbox": [...], "segm": [...]}</c>): the numbers of
+    /// writing them with <see cref="CocoResultsWriter"/> and evaluating the files, without the files.
+    /// </summary>
+    public static CocoMetricResults Evaluate(CocoApi groundTruth, IReadOnlyDictionary<string, IReadOnlyList<CocoDetection>> results, CocoMetricOptions options) =>
+        Evaluate(groundTruth, options, (key, dropBbox) =>
+            results.TryGetValue(key, out var detections) ? CocoResults.FromDetections(detections, groundTruth, dropBbox)
+                : throw new DetSharpException($"{key} is not in results: the results have no '{key}' entries."));
+
+    /// <summary>The evaluation itself; <paramref name="loadResults"/> gives the results of a key ("bbox", "segm") as pycocotools' loadRes.</summary>
+    private static CocoMetricResults Evaluate(CocoApi groundTruth, CocoMetricOptions options, Func<string, bool, CocoApi> loadResults)
     {
         foreach (var metric in options.Metrics)
             if (metric is not ("bbox" or "segm" or "proposal"))
@@ -51,9 +66,7 @@ public static class CocoMetric
             log.Append("Evaluating ").Append(metric).Append("...\n");
             var iouType = metric == "segm" ? CocoIouType.Segm : CocoIouType.Bbox;
             string key = metric == "proposal" ? "bbox" : metric;
-            if (!resultFiles.TryGetValue(key, out var path))
-                throw new DetSharpException($"{metric} is not in results: no '{key}' result file was given.");
-            var detections = CocoResults.Load(path, groundTruth, dropBbox: iouType == CocoIouType.Segm);
+            var detections = loadResults(key, iouType == CocoIouType.Segm);
             if (detections.Annotations.Count == 0)
             {
                 log.Append("The testing results of the whole dataset is empty.\n");

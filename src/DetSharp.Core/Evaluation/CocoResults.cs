@@ -44,6 +44,21 @@ public static class CocoResults
         return new CocoApi(groundTruth.Images, groundTruth.Categories, annotations);
     }
 
+    /// <summary>
+    /// Results from detections in memory, exactly as <see cref="Load"/> reads them back from the file
+    /// <see cref="CocoResultsWriter"/> writes (<paramref name="dropBbox"/> as there), without the file.
+    /// </summary>
+    public static CocoApi FromDetections(IReadOnlyList<CocoDetection> detections, CocoApi groundTruth, bool dropBbox = false) =>
+        FromDetections(detections.Select(d => new CocoAnnotation
+        {
+            ImageId = d.ImageId,
+            CategoryId = d.CategoryId,
+            Score = d.Score,
+            HasBbox = !dropBbox,
+            Bbox = dropBbox ? default : d.Bbox,
+            Segmentation = d.Mask is { } mask ? new RleSegmentation(mask) : null,
+        }).ToList(), groundTruth);
+
     /// <summary>Builds results from in-memory detections (same semantics as <see cref="FromJson"/>: box branch if the first has a box).</summary>
     public static CocoApi FromDetections(IReadOnlyList<CocoAnnotation> detections, CocoApi groundTruth)
     {

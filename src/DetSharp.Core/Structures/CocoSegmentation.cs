@@ -83,3 +83,9 @@ public sealed record CompressedRleSegmentation(int Height, int Width, string Cou
 {
     public override Rle ToRle(int imageHeight, int imageWidth) => Rle.FromCompressedString(Counts, Height, Width);
 }
+
+/// <summary>A mask already decoded to an <see cref="Rle"/> (detections handed to the evaluation in memory).</summary>
+public sealed record RleSegmentation(Rle Rle) : CocoSegmentation
+{
+    public override Rle ToRle(int imageHeight, int imageWidth) => Rle;
+}

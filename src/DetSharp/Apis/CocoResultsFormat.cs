@@ -5,41 +5,56 @@ namespace DetSharp.Apis;
 
 /// <summary>
 /// MMDetection's <c>CocoDataset._det2json</c> / <c>_segm2json</c> / <c>results2json</c>: per-image results → COCO results
-/// entries (bbox as [x, y, w, h], <c>category_id = cat_ids[label]</c>, score; segm entries carry the mask as compressed RLE
-/// with the box score), image by image, class by class.
+/// entries (bbox as [x, y, w, h], <c>category_id = cat_ids[label]</c>, score; segm entries carry the mask as an RLE with the
+/// box score), image by image in <c>bbox2result</c> order. <see cref="Results"/> keeps them in memory for the evaluation;
+/// <see cref="Results2Json"/> writes them, for <c>--format-only</c> and <c>jsonfile_prefix</c>.
 /// </summary>
 public static class CocoResultsFormat
 {
-    public static List<CocoDetection> Det2Json(IReadOnlyList<ImageDetections> results, IReadOnlyList<long> imgIds, IReadOnlyList<long> catIds) =>
+    public static List<CocoDetection> Det2Json(IReadOnlyList<DetectionSet> results, IReadOnlyList<long> imgIds, IReadOnlyList<long> catIds) =>
         Entries(results, imgIds, catIds, withMasks: false);
 
-    public static List<CocoDetection> Segm2Json(IReadOnlyList<ImageDetections> results, IReadOnlyList<long> imgIds, IReadOnlyList<long> catIds) =>
+    public static List<CocoDetection> Segm2Json(IReadOnlyList<DetectionSet> results, IReadOnlyList<long> imgIds, IReadOnlyList<long> catIds) =>
         Entries(results, imgIds, catIds, withMasks: true);
+
+    /// <summary>The entries per metric: <c>bbox</c>, <c>proposal</c> (the bbox entries) and, for mask models, <c>segm</c>.</summary>
+    public static Dictionary<string, IReadOnlyList<CocoDetection>> Results(IReadOnlyList<DetectionSet> results, IReadOnlyList<long> imgIds,
+        IReadOnlyList<long> catIds)
+    {
+        var bbox = Det2Json(results, imgIds, catIds);
+        var entries = new Dictionary<string, IReadOnlyList<CocoDetection>> { ["bbox"] = bbox, ["proposal"] = bbox };
+        if (results.Any(r => r.HasMasks)) entries["segm"] = Segm2Json(results, imgIds, catIds);
+        return entries;
+    }
 
     /// <summary>
     /// Writes <c>{prefix}.bbox.json</c> and, when the results have masks, <c>{prefix}.segm.json</c>; returns
     /// metric → file (<c>bbox</c>, <c>proposal</c> = the bbox file, <c>segm</c>).
     /// </summary>
-    public static Dictionary<string, string> Results2Json(IReadOnlyList<ImageDetections> results, IReadOnlyList<long> imgIds,
-        IReadOnlyList<long> catIds, string outfilePrefix)
+    public static Dictionary<string, string> Results2Json(IReadOnlyList<DetectionSet> results, IReadOnlyList<long> imgIds,
+        IReadOnlyList<long> catIds, string outfilePrefix) =>
+        WriteJson(Results(results, imgIds, catIds), outfilePrefix);
+
+    /// <summary>Writes entries made by <see cref="Results"/> as <see cref="Results2Json"/> does.</summary>
+    public static Dictionary<string, string> WriteJson(IReadOnlyDictionary<string, IReadOnlyList<CocoDetection>> entries, string outfilePrefix)
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(outfilePrefix));
         if (dir is not null) Directory.CreateDirectory(dir);
         var files = new Dictionary<string, string>();
         string bbox = outfilePrefix + ".bbox.json";
-        CocoResultsWriter.Write(bbox, Det2Json(results, imgIds, catIds));
+        CocoResultsWriter.Write(bbox, entries["bbox"]);
         files["bbox"] = bbox;
         files["proposal"] = bbox;
-        if (results.Any(r => r.Masks is not null))
+        if (entries.TryGetValue("segm", out var segmEntries))
         {
             string segm = outfilePrefix + ".segm.json";
-            CocoResultsWriter.Write(segm, Segm2Json(results, imgIds, catIds));
+            CocoResultsWriter.Write(segm, segmEntries);
             files["segm"] = segm;
         }
         return files;
     }
 
-    private static List<CocoDetection> Entries(IReadOnlyList<ImageDetections> results, IReadOnlyList<long> imgIds, IReadOnlyList<long> catIds, bool withMasks)
+    private static List<CocoDetection> Entries(IReadOnlyList<DetectionSet> results, IReadOnlyList<long> imgIds, IReadOnlyList<long> catIds, bool withMasks)
     {
         if (results.Count != imgIds.Count)
             throw new DetSharpException($"The length of results is not equal to the dataset len: {results.Count} != {imgIds.Count}");
@@ -47,18 +62,14 @@ public static class CocoResultsFormat
         for (int idx = 0; idx < results.Count; idx++)
         {
             var r = results[idx];
-            if (withMasks && r.Masks is null) continue;
-            // bbox2result order: labels ascending, detections in NMS order within a class
-            var order = Enumerable.Range(0, r.Count).OrderBy(i => r.Labels[i]).ToArray();
-            foreach (int i in order)
+            if (withMasks && !r.HasMasks) continue;
+            foreach (var d in r.InClassOrder())
             {
-                int label = r.Labels[i];
-                if (label < 0 || label >= catIds.Count)
-                    throw new DetSharpException($"label {label} has no category id: the dataset selects {catIds.Count} categories (check classes vs num_classes).");
-                float x1 = r.Bboxes[i * 4], y1 = r.Bboxes[i * 4 + 1], x2 = r.Bboxes[i * 4 + 2], y2 = r.Bboxes[i * 4 + 3];
+                if (d.Label < 0 || d.Label >= catIds.Count)
+                    throw new DetSharpException($"label {d.Label} has no category id: the dataset selects {catIds.Count} categories (check classes vs num_classes).");
                 // xyxy2xywh in float32 as numpy does, then float()
-                var box = new BoxXywh(x1, y1, x2 - x1, y2 - y1);
-                list.Add(new CocoDetection(imgIds[idx], catIds[label], box, r.Scores[i], withMasks ? r.Masks![i] : null));
+                var box = new BoxXywh(d.X1, d.Y1, d.X2 - d.X1, d.Y2 - d.Y1);
+                list.Add(new CocoDetection(imgIds[idx], catIds[d.Label], box, d.Score, withMasks ? d.Mask : null));
             }
         }
         return list;

@@ -5,7 +5,7 @@ using DetSharp.Evaluation;
 
 namespace DetSharp.Apis;
 
-/// <summary>MMDetection's <c>CocoDataset.evaluate</c> / <c>format_results</c> on <see cref="ImageDetections"/>.</summary>
+/// <summary>MMDetection's <c>CocoDataset.evaluate</c> / <c>format_results</c> on <see cref="DetectionSet"/>s.</summary>
 public static class DatasetEvaluation
 {
     /// <summary>Keys of <c>cfg.evaluation</c> that belong to the EvalHook, not to <c>dataset.evaluate</c>.</summary>
@@ -65,20 +65,14 @@ public static class DatasetEvaluation
     };
 
     /// <summary>
-    /// Writes the results as COCO JSON (to <paramref name="jsonfilePrefix"/>, or a temporary folder that is removed) and runs
-    /// <see cref="CocoMetric"/>: <c>bbox_mAP ... bbox_mAP_copypaste</c>, <c>segm_...</c>.
+    /// <see cref="CocoMetric"/> on the results held in memory: <c>bbox_mAP ... bbox_mAP_copypaste</c>, <c>segm_...</c>. With
+    /// <paramref name="jsonfilePrefix"/> (<c>jsonfile_prefix</c>) the COCO results files are also written there, as
+    /// MMDetection does; otherwise nothing is written.
     /// </summary>
-    public static CocoMetricResults Evaluate(CocoDataset dataset, IReadOnlyList<ImageDetections> results, CocoMetricOptions options, string? jsonfilePrefix = null)
+    public static CocoMetricResults Evaluate(CocoDataset dataset, IReadOnlyList<DetectionSet> results, CocoMetricOptions options, string? jsonfilePrefix = null)
     {
-        string? tmp = jsonfilePrefix is null ? Directory.CreateTempSubdirectory("detsharp-eval").FullName : null;
-        try
-        {
-            var files = CocoResultsFormat.Results2Json(results, dataset.ImgIds, dataset.CatIds, jsonfilePrefix ?? Path.Combine(tmp!, "results"));
-            return CocoMetric.Evaluate(dataset.Coco, files, options with { CatIds = dataset.CatIds });
-        }
-        finally
-        {
-            if (tmp is not null) Directory.Delete(tmp, recursive: true);
-        }
+        var entries = CocoResultsFormat.Results(results, dataset.ImgIds, dataset.CatIds);
+        if (jsonfilePrefix is not null) CocoResultsFormat.WriteJson(entries, jsonfilePrefix);
+        return CocoMetric.Evaluate(dataset.Coco, entries, options with { CatIds = dataset.CatIds });
     }
 }

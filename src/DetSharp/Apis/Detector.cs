@@ -3,27 +3,12 @@ using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Evaluation;
-using DetSharp.Models;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using OpenCvSharp;
 using TorchSharp;
 
 namespace DetSharp.Apis;
-
-/// <summary>One detected object: box (x1, y1, x2, y2) in original-image pixels, score, 0-based label and class name, optional mask.</summary>
-public sealed record Detection(float X1, float Y1, float X2, float Y2, float Score, int Label, string ClassName, Structures.Rle? Mask)
-{
-    /// <summary>The mask as a row-major H×W plane of 0/1 bytes (null for models without a mask head).</summary>
-    public byte[]? BitmapMask() => Mask?.Decode();
-}
-
-/// <summary>The detections of one image, highest score first.</summary>
-public sealed record DetectionSet(string? Source, int Height, int Width, IReadOnlyList<Detection> Detections)
-{
-    /// <summary>The detections with a score of at least <paramref name="threshold"/>.</summary>
-    public IEnumerable<Detection> Above(float threshold) => Detections.Where(d => d.Score >= threshold);
-}
 
 /// <summary>
 /// A trained detector ready for inference: MMDetection's <c>init_detector</c> + <c>inference_detector</c> for .NET
@@ -66,17 +51,25 @@ public sealed class Detector : IDisposable
     /// MMDetection's <c>init_detector</c>. <paramref name="device"/> is <c>cpu</c> or <c>cuda[:N]</c>;
     /// <paramref name="cfgOptions"/> are <c>--cfg-options</c> items.
     /// </summary>
-    public static Detector FromConfig(string configPath, string? checkpointPath, string device = "cpu", IEnumerable<string>? cfgOptions = null)
+    public static Detector FromConfig(string configPath, string? checkpointPath, string device = "cpu", IEnumerable<string>? cfgOptions = null) =>
+        FromConfig(ConfigTools.Load(configPath, cfgOptions), checkpointPath, device);
+
+    /// <summary>
+    /// The one way DetSharp builds a model for inference (<c>init_detector</c>, and <c>tools/test.py</c>'s model set-up):
+    /// the config's <c>model</c> with <c>pretrained</c> (else the backbone's <c>init_cfg</c>) and <c>train_cfg</c> set to
+    /// None, the checkpoint's weights loaded non-strictly (mismatches become <see cref="Warnings"/>), class names from the
+    /// checkpoint's meta, else <paramref name="datasetClasses"/> (what <c>detsharp test</c> passes), else the config's
+    /// <c>data.test.classes</c>, else COCO's 80; eval mode, on <paramref name="device"/>. The config is not modified.
+    /// </summary>
+    public static Detector FromConfig(Config.Config cfg, string? checkpointPath, string device = "cpu", IReadOnlyList<string>? datasetClasses = null)
     {
-        var cfg = ConfigTools.Load(configPath, cfgOptions);
-        var modelCfg = cfg.Get<ConfigDict>("model");
+        var modelCfg = cfg.Get<ConfigDict>("model").Clone();
         if (modelCfg.ContainsKey("pretrained")) modelCfg["pretrained"] = null;
         else if (modelCfg.TryGetValue("backbone", out var backbone) && backbone is ConfigDict b && b.ContainsKey("init_cfg")) b["init_cfg"] = null;
         if (modelCfg.ContainsKey("train_cfg")) modelCfg["train_cfg"] = null;
 
         var torchDevice = ParseDevice(device);
-        ModelRegistry.EnsureRegistered();
-        CoreComponents.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         var model = Registries.Models.Build<BaseDetector>(modelCfg);
         var warnings = new List<string>();
         IReadOnlyList<string>? classes = null;
@@ -91,6 +84,11 @@ public sealed class Detector : IDisposable
         else
         {
             warnings.Add("no checkpoint given: the model has random weights.");
+        }
+        if (classes is null && datasetClasses is not null)
+        {
+            classes = datasetClasses;
+            if (checkpointPath is not null) warnings.Add("the checkpoint's meta has no CLASSES; using the dataset's classes.");
         }
         if (classes is null)
         {
@@ -162,19 +160,8 @@ public sealed class Detector : IDisposable
     {
         using var processed = pipeline.Apply(sample, new Random(0))
                               ?? throw new DetSharpException($"{source ?? "image"}: the test pipeline dropped the image.");
-        ImageDetections result;
         lock (_lock)
-            result = Inference.Run(_model, [processed])[0];
-        var detections = new List<Detection>(result.Count);
-        var order = Enumerable.Range(0, result.Count).OrderByDescending(i => result.Scores[i]).ToArray();
-        foreach (int i in order)
-        {
-            int label = result.Labels[i];
-            string name = label >= 0 && label < ClassNames.Count ? ClassNames[label] : $"class {label}";
-            detections.Add(new Detection(result.Bboxes[i * 4], result.Bboxes[i * 4 + 1], result.Bboxes[i * 4 + 2], result.Bboxes[i * 4 + 3],
-                result.Scores[i], label, name, result.Masks?[i]));
-        }
-        return new DetectionSet(source, result.OriShape.Height, result.OriShape.Width, detections);
+            return Inference.Run(_model, [processed], ClassNames)[0] with { Source = source };
     }
 
     public void Dispose() => _model.Dispose();

@@ -1,42 +1,10 @@
 using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
-using DetSharp.Evaluation;
 using DetSharp.Models.Detectors;
-using DetSharp.Structures;
 using DetSharp.Utils;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DetSharp.Apis;
-
-/// <summary>
-/// One image's detections in original-image coordinates (MMDetection's <c>inference_detector</c> result for one image):
-/// boxes (x1, y1, x2, y2), scores, 0-based labels, grouped by class as <c>bbox2result</c>; masks as RLE (and decoded on demand).
-/// </summary>
-public sealed class ImageDetections(DetectionResult result, string? filename, (int Height, int Width) oriShape)
-{
-    public DetectionResult Result { get; } = result;
-
-    public string? Filename { get; } = filename;
-
-    public (int Height, int Width) OriShape { get; } = oriShape;
-
-    public int Count => Result.Count;
-
-    /// <summary>[Count * 4] x1, y1, x2, y2.</summary>
-    public float[] Bboxes => Result.Bboxes;
-
-    public float[] Scores => Result.Scores;
-
-    public int[] Labels => Result.Labels;
-
-    /// <summary>Null for models without a mask head.</summary>
-    public Rle[]? Masks => Result.Masks;
-
-    /// <summary>Detection <paramref name="index"/>'s mask as a row-major H×W array of 0/1 bytes.</summary>
-    public byte[] BitmapMask(int index) =>
-        (Masks ?? throw new InvalidOperationException("this model predicts no masks."))[index].Decode();
-}
 
 /// <summary>
 /// The test-time inference path shared by <c>detsharp test</c>, <c>detsharp infer</c> and evaluation during training:
@@ -58,8 +26,11 @@ public static class Inference
         return sample.AugSamples[0];
     }
 
-    /// <summary>Runs the model on test-pipeline outputs (one batch); results per image in original-image coordinates.</summary>
-    public static List<ImageDetections> Run(BaseDetector model, IReadOnlyList<DetSample> pipelineOutputs)
+    /// <summary>
+    /// Runs the model on test-pipeline outputs (one batch); results per image in original-image coordinates, labels named
+    /// from <paramref name="classNames"/>.
+    /// </summary>
+    public static List<DetectionSet> Run(BaseDetector model, IReadOnlyList<DetSample> pipelineOutputs, IReadOnlyList<string> classNames)
     {
         var views = pipelineOutputs.Select(SingleView).ToList();
         var device = model.parameters().FirstOrDefault()?.device ?? CPU;
@@ -72,7 +43,7 @@ public static class Inference
             using var noGrad = no_grad();
             using var batch = DetCollate.Collate(views, withGt: false, device: device);
             var results = model.SimpleTest(batch.Img, batch.ImgMetas, rescale: true);
-            return results.Select((r, i) => new ImageDetections(r, views[i].Filename, (views[i].OriShape.Height, views[i].OriShape.Width))).ToList();
+            return results.Select((r, i) => DetectionSet.FromResult(r, classNames, views[i].Filename, views[i].OriShape.Height, views[i].OriShape.Width)).ToList();
         }
         finally
         {
@@ -80,34 +51,25 @@ public static class Inference
         }
     }
 
-    /// <summary>MMDetection's <c>inference_detector</c> on image files: the test pipeline, then the model, one image at a time.</summary>
-    public static List<ImageDetections> InferenceDetector(BaseDetector model, Compose testPipeline, IReadOnlyList<string> imagePaths)
-    {
-        var outputs = new List<ImageDetections>();
-        foreach (var path in imagePaths)
-        {
-            using var sample = new DetSample { ImgInfo = new CocoImage(0, 0, 0, path) };
-            using var result = testPipeline.Apply(sample, new Random(0)) ?? throw new DetSharpException($"{path}: the test pipeline dropped the image.");
-            outputs.AddRange(Run(model, [result]));
-        }
-        return outputs;
-    }
-
     /// <summary>
-    /// Runs a test-mode dataset through the model, batch 1, in index order (MMDetection's <c>single_gpu_test</c>);
-    /// <paramref name="progress"/> gets (done, total) after each image.
+    /// Runs a test-mode dataset through the model, batch 1, in index order (MMDetection's <c>single_gpu_test</c>), labels
+    /// named from the dataset's classes unless <paramref name="classNames"/> are given; <paramref name="onResult"/> gets
+    /// each image's index and result as soon as it is done (to draw it, to advance a progress bar).
     /// </summary>
-    public static List<ImageDetections> RunDataset(BaseDetector model, IDetDataset dataset, Action<int, int>? progress = null)
+    public static List<DetectionSet> RunDataset(BaseDetector model, IDetDataset dataset, IReadOnlyList<string>? classNames = null,
+        Action<int, DetectionSet>? onResult = null)
     {
-        var results = new List<ImageDetections>(dataset.Count);
+        classNames ??= dataset.Classes;
+        var results = new List<DetectionSet>(dataset.Count);
         var rng = new Random(0);
         using var gate = FinalizerGate.Enter();
         for (int i = 0; i < dataset.Count; i++)
         {
             FinalizerGate.SafePoint();
             using var sample = dataset.GetItem(i, rng);
-            results.AddRange(Run(model, [sample]));
-            progress?.Invoke(i + 1, dataset.Count);
+            var result = Run(model, [sample], classNames)[0];
+            results.Add(result);
+            onResult?.Invoke(i, result);
         }
         return results;
     }

@@ -1,12 +1,8 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using DetSharp.Config;
 using DetSharp.Datasets;
-using DetSharp.Engine;
-using DetSharp.Engine.Checkpoints;
-using DetSharp.Models.Detectors;
+using DetSharp.Logging;
 using DetSharp.Registry;
 using DetSharp.Visualization;
 using OpenCvSharp;
@@ -58,30 +54,17 @@ public static class TestDetector
         var dataset = DatasetBuilder.Build(testCfg, new Dictionary<string, object?> { ["test_mode"] = true }) as CocoDataset
                       ?? throw new DetSharpException("detsharp test needs data.test to be a CocoDataset (or a subclass such as CityscapesDataset).");
 
-        var modelCfg = cfg.Get<ConfigDict>("model").Clone();
-        modelCfg.Remove("pretrained");
-        if (modelCfg.TryGetValue("backbone", out var bb) && bb is ConfigDict backbone) { backbone = backbone.Clone(); backbone["init_cfg"] = null; modelCfg["backbone"] = backbone; }
-        var model = Registries.Models.Build<BaseDetector>(modelCfg);
-        IReadOnlyList<string> classes;
-        using (var ckpt = Checkpoint.Load(o.Checkpoint))
-        {
-            var report = Checkpoint.LoadStateDict(model, ckpt.StateDict, strict: false);
-            if (report.Message is { } warn) o.Console.WriteLine($"The model and loaded state dict do not match exactly\n{warn}");
-            classes = ckpt.Classes ?? dataset.Classes;
-            if (ckpt.Classes is null) o.Console.WriteLine("warning: the checkpoint meta has no CLASSES; using the dataset's classes.");
-        }
-        model.eval();
+        using var detector = Detector.FromConfig(cfg, o.Checkpoint, datasetClasses: dataset.Classes);
+        foreach (var warning in detector.Warnings) o.Console.WriteLine($"warning: {warning}");
+        var classes = detector.ClassNames;
 
-        var results = new List<ImageDetections>(dataset.Count);
-        var watch = Stopwatch.StartNew();
-        var rng = new Random(0);
-        for (int i = 0; i < dataset.Count; i++)
+        var progress = new ProgressBar(dataset.Count, o.Console, o.Interactive);
+        var results = Inference.RunDataset(detector.Model, dataset, classes, (i, result) =>
         {
-            using (var sample = dataset.GetItem(i, rng)) results.AddRange(Inference.Run(model, [sample]));
-            if (o.ShowDir is not null) Show(dataset, i, results[^1], classes, o.ShowDir, o.ShowScoreThr);
-            Progress(o, i + 1, dataset.Count, watch.Elapsed.TotalSeconds);
-        }
-        o.Console.WriteLine();
+            if (o.ShowDir is not null) Show(dataset, i, result, classes, o.ShowDir, o.ShowScoreThr);
+            progress.Update(i + 1);
+        });
+        progress.Finish();
 
         if (o.Out is not null)
         {
@@ -121,36 +104,23 @@ public static class TestDetector
     public static string PyDictRepr(OrderedDictionary<string, object> values) =>
         "OrderedDict([" + string.Join(", ", values.Select(kv => $"('{kv.Key}', {(kv.Value is string s ? $"'{s}'" : PyFormat.Float(Convert.ToDouble(kv.Value, CultureInfo.InvariantCulture)))})")) + "])";
 
-    private static void Progress(TestOptions o, int done, int total, double elapsed)
-    {
-        const int width = 40;
-        int filled = (int)(width * (double)done / total);
-        double rate = done / Math.Max(elapsed, 1e-9);
-        long eta = (long)Math.Round((total - done) / Math.Max(rate, 1e-9));
-        string line = $"[{new string('>', filled)}{new string(' ', width - filled)}] {done}/{total}, {rate.ToString("F1", CultureInfo.InvariantCulture)} task/s, elapsed: {(long)Math.Round(elapsed)}s, ETA: {eta,5}s";
-        if (o.Interactive) o.Console.Write("\r" + line);
-        else if (done == total) o.Console.Write(line);
-    }
-
-    private static void Show(CocoDataset dataset, int index, ImageDetections r, IReadOnlyList<string> classes, string dir, double thr)
+    private static void Show(CocoDataset dataset, int index, DetectionSet result, IReadOnlyList<string> classes, string dir, double thr)
     {
         var info = dataset.DataInfos[index];
         string path = dataset.ImgPrefix is null ? info.FileName! : PyPath.Join(dataset.ImgPrefix, info.FileName!);
         using var img = Cv2.ImRead(path, ImreadModes.Color);
-        var instances = new List<DrawnInstance>();
-        for (int k = 0; k < r.Count; k++)
-        {
-            if (r.Scores[k] < thr) continue;
-            instances.Add(new DrawnInstance(r.Bboxes[k * 4], r.Bboxes[k * 4 + 1], r.Bboxes[k * 4 + 2], r.Bboxes[k * 4 + 3], r.Labels[k], r.Scores[k],
-                r.Masks is null ? null : r.BitmapMask(k), r.Masks is null ? 0 : r.OriShape.Width));
-        }
+        // In bbox2result order, as MMDetection's show_result draws them.
+        var instances = result.InClassOrder().Where(d => d.Score >= thr)
+            .Select(d => new DrawnInstance(d.X1, d.Y1, d.X2, d.Y2, d.Label, d.Score, d.BitmapMask(), d.Mask is null ? 0 : result.Width))
+            .ToList();
         DetectionPainter.Draw(img, instances, classes, Palette.Spread);
         string outPath = Path.Combine(dir, info.FileName!);
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
         Cv2.ImWrite(outPath, img);
     }
 
-    private static void WriteRaw(string path, IReadOnlyList<ImageDetections> results, CocoDataset dataset)
+    /// <summary>The raw per-image results (tools/test.py's pickle as JSON): boxes with scores, labels and RLE masks in bbox2result order.</summary>
+    private static void WriteRaw(string path, IReadOnlyList<DetectionSet> results, CocoDataset dataset)
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
@@ -159,26 +129,25 @@ public static class TestDetector
         w.WriteStartArray();
         for (int i = 0; i < results.Count; i++)
         {
-            var r = results[i];
+            var detections = results[i].InClassOrder().ToList();
             w.WriteStartObject();
             w.WriteNumber("image_id", dataset.ImgIds[i]);
             w.WriteString("file_name", dataset.DataInfos[i].FileName);
             w.WriteStartArray("bboxes");
-            for (int k = 0; k < r.Count; k++)
+            foreach (var d in detections)
             {
                 w.WriteStartArray();
-                for (int c = 0; c < 4; c++) w.WriteNumberValue(r.Bboxes[k * 4 + c]);
-                w.WriteNumberValue(r.Scores[k]);
+                w.WriteNumberValue(d.X1); w.WriteNumberValue(d.Y1); w.WriteNumberValue(d.X2); w.WriteNumberValue(d.Y2); w.WriteNumberValue(d.Score);
                 w.WriteEndArray();
             }
             w.WriteEndArray();
             w.WriteStartArray("labels");
-            foreach (var l in r.Labels) w.WriteNumberValue(l);
+            foreach (var d in detections) w.WriteNumberValue(d.Label);
             w.WriteEndArray();
-            if (r.Masks is not null)
+            if (results[i].HasMasks)
             {
                 w.WriteStartArray("segms");
-                foreach (var m in r.Masks)
+                foreach (var m in detections.Select(d => d.Mask!))
                 {
                     w.WriteStartObject();
                     w.WriteStartArray("size"); w.WriteNumberValue(m.Height); w.WriteNumberValue(m.Width); w.WriteEndArray();

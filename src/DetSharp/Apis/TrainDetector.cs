@@ -6,11 +6,11 @@ using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Optimizers;
 using DetSharp.Engine.Runners;
+using DetSharp.Logging;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using DetSharp.Utils;
 using TorchSharp;
-using TorchSharp.Modules;
 
 namespace DetSharp.Apis;
 
@@ -58,7 +58,7 @@ public sealed class TrainComponents
 
     private static IBatchSource DefaultLoader(Config.Config cfg, ConfigDict datasetCfg, bool train, int seed)
     {
-        CoreComponents.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         int samples = train ? cfg.Get("data.samples_per_gpu", 2) : cfg.Get("data.val_dataloader.samples_per_gpu", 1);
         int workers = cfg.Get("data.workers_per_gpu", 2);
         string type = datasetCfg.Get("type", "");
@@ -214,14 +214,14 @@ public static class TrainDetector
             logger.Warning("config is now expected to have a `runner` section, please set `runner` in your config.");
             runnerCfg = new ConfigDict { ["type"] = "EpochBasedRunner", ["max_epochs"] = (long)total };
         }
-        string runnerType = runnerCfg.Get<string>("type");
-        BaseRunner runner = runnerType switch
+        ComponentRegistration.EnsureRegistered();
+        var runner = Registries.Runners.Build<BaseRunner>(runnerCfg, new Dictionary<string, object?>
         {
-            "EpochBasedRunner" => new EpochBasedRunner(model, optimizer, workDir, logger, meta, runnerCfg.Get<int?>("max_epochs", null), runnerCfg.Get<int?>("max_iters", null)) { Timestamp = timestamp },
-            "IterBasedRunner" => new IterBasedRunner(model, optimizer, workDir, logger, meta, runnerCfg.Get<int?>("max_epochs", null), runnerCfg.Get<int?>("max_iters", null)) { Timestamp = timestamp },
-            _ => throw new DetSharpException($"runner.type '{runnerType}' is not supported; use EpochBasedRunner or IterBasedRunner."),
-        };
-        RegisterTrainingHooks(runner, cfg, loaders[0].Classes);
+            ["model"] = model, ["optimizer"] = optimizer, ["work_dir"] = workDir, ["logger"] = logger, ["meta"] = meta,
+        });
+        runner.Timestamp = timestamp;
+        runner.RegisterTrainingHooks(cfg.Get<ConfigDict?>("lr_config", null), cfg.Get<ConfigDict?>("optimizer_config", null),
+            CheckpointConfig(cfg, loaders[0].Classes), cfg.Get<ConfigDict?>("log_config", null), cfg.Get<List<ConfigDict>?>("custom_hooks", null));
 
         if (!options.NoValidate)
         {
@@ -286,47 +286,19 @@ public static class TrainDetector
         return flows;
     }
 
-    /// <summary>mmcv's <c>register_training_hooks</c> + custom hooks, from the config.</summary>
-    public static void RegisterTrainingHooks(BaseRunner runner, Config.Config cfg, IReadOnlyList<string>? classes)
+    /// <summary>
+    /// <c>checkpoint_config</c> with MMDetection's checkpoint <c>meta</c> (its version and the dataset's CLASSES, which
+    /// <c>detsharp test</c> and <c>infer</c> read back), as <c>train_detector</c> sets it; null when the config has none.
+    /// </summary>
+    public static ConfigDict? CheckpointConfig(Config.Config cfg, IReadOnlyList<string>? classes)
     {
-        bool iterBased = !runner.ByEpoch;
-        if (LrUpdaterHook.ScheduleFromConfig(cfg.Get<ConfigDict?>("lr_config", null), iterBased) is { } schedule)
-            runner.RegisterHook(new LrUpdaterHook(schedule), HookPriority.VeryHigh);
-        runner.RegisterHook(OptimizerHook.FromConfig(cfg.Get<ConfigDict?>("optimizer_config", null)), HookPriority.AboveNormal);
-
-        var ckptCfg = cfg.Get<ConfigDict?>("checkpoint_config", null);
-        if (ckptCfg is not null)
+        if (cfg.Get<ConfigDict?>("checkpoint_config", null) is not { } ckpt) return null;
+        var withMeta = ckpt.Clone();
+        withMeta["meta"] = new ConfigDict
         {
-            var meta = new List<KeyValuePair<string, object?>>
-            {
-                new("detsharp_version", EngineInfo.DetSharpVersion),
-                new("CLASSES", classes is null ? null : new PyTuple(classes.Cast<object?>().ToList())),
-            };
-            bool byEpoch = ckptCfg.Get("by_epoch", !iterBased);
-            runner.RegisterHook(new CheckpointHook(ckptCfg.Get("interval", -1), byEpoch, ckptCfg.Get("save_optimizer", true),
-                ckptCfg.Get<string?>("out_dir", null), ckptCfg.Get("max_keep_ckpts", -1), ckptCfg.Get("save_last", true), meta,
-                ckptCfg.Get<string?>("filename_tmpl", null)), HookPriority.Normal);
-        }
-        runner.RegisterHook(new IterTimerHook(), HookPriority.Low);
-
-        var logCfg = cfg.Get<ConfigDict?>("log_config", null);
-        if (logCfg is not null)
-        {
-            long interval = logCfg.Get("interval", 10L);
-            foreach (var hookCfg in logCfg.Get<List<ConfigDict>>("hooks"))
-            {
-                var defaults = new Dictionary<string, object?> { ["interval"] = interval };
-                if (iterBased) defaults["by_epoch"] = false;
-                runner.RegisterHook(Registries.Hooks.Build<Hook>(hookCfg, defaults), HookPriority.VeryLow);
-            }
-        }
-        foreach (var hookCfg in cfg.Get<List<ConfigDict>?>("custom_hooks", null) ?? [])
-        {
-            var copy = hookCfg.Clone();
-            HookPriority? priority = null;
-            if (copy.Remove("priority") && hookCfg["priority"] is { } p)
-                priority = p is long n ? (HookPriority)n : Enum.Parse<HookPriority>(((string)p).Replace("_", ""), ignoreCase: true);
-            runner.RegisterHook(Registries.Hooks.Build<Hook>(copy), priority ?? HookPriority.Normal);
-        }
+            ["detsharp_version"] = EngineInfo.DetSharpVersion,
+            ["CLASSES"] = classes is null ? null : new PyTuple(classes.Cast<object?>().ToList()),
+        };
+        return withMeta;
     }
 }

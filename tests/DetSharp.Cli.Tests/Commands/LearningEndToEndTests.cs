@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using DetSharp.Demo;
+using DetSharp.Cli.Demo;
 using Xunit.Abstractions;
 
 namespace DetSharp.Cli.Tests.Commands;

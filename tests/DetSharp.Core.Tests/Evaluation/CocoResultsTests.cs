@@ -153,4 +153,38 @@ public class CocoResultsTests
             new CocoMetricOptions { MetricItems = ["mAP_xl"] }));
         Assert.Contains("mAP_xl", e.Message);
     }
+
+    /// <summary>cocoapi's fake results as the entries DetSharp's test path hands to the evaluation.</summary>
+    private static List<CocoDetection> Entries(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+        return doc.RootElement.EnumerateArray().Select(e => new CocoDetection(
+            e.GetProperty("image_id").GetInt64(), e.GetProperty("category_id").GetInt64(),
+            e.TryGetProperty("bbox", out var b) ? new BoxXywh(b[0].GetDouble(), b[1].GetDouble(), b[2].GetDouble(), b[3].GetDouble()) : default,
+            e.GetProperty("score").GetDouble(),
+            e.TryGetProperty("segmentation", out var s) ? CocoSegmentation.Parse(s, path).ToRle(0, 0) : null)).ToList();
+    }
+
+    [SharedFact]
+    public void InMemoryEvaluationEqualsEvaluatingTheWrittenFiles()
+    {
+        string folder = RepoPaths.InShared("datasets", "cocoapi_fake100");
+        var gt = CocoApi.Load(Path.Combine(folder, "instances_val2014_100.json"));
+        var bbox = Entries(Path.Combine(folder, "instances_val2014_fakebbox100_results.json"));
+        var segm = Entries(Path.Combine(folder, "instances_val2014_fakesegm100_results.json"));
+        using var dir = new TempDir();
+        var files = new Dictionary<string, string> { ["bbox"] = Path.Combine(dir.Path, "r.bbox.json"), ["segm"] = Path.Combine(dir.Path, "r.segm.json") };
+        CocoResultsWriter.Write(files["bbox"], bbox);
+        CocoResultsWriter.Write(files["segm"], segm);
+        var options = new CocoMetricOptions { Metrics = ["bbox", "segm"], Classwise = true };
+
+        var fromFiles = CocoMetric.Evaluate(gt, files, options);
+        var inMemory = CocoMetric.Evaluate(gt, new Dictionary<string, IReadOnlyList<CocoDetection>> { ["bbox"] = bbox, ["segm"] = segm }, options);
+
+        Assert.Equal(fromFiles.Values, inMemory.Values);
+        Assert.Equal(fromFiles.Log, inMemory.Log);
+        // cocoapi's printout for these results (val2014_fake_eval_res.txt)
+        Assert.Equal(0.505, inMemory.Values["bbox_mAP"]);
+        Assert.Equal(0.32, inMemory.Values["segm_mAP"]);
+    }
 }

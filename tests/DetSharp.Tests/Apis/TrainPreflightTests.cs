@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using DetSharp.Apis;
 using DetSharp.Config;
+using DetSharp.Datasets;
 using DetSharp.Engine;
 using DetSharp.Models.Detectors;
 using DetSharp.Tests.Models;

@@ -1,9 +1,10 @@
 using DetSharp.Apis;
 using DetSharp.Config;
-using DetSharp.Engine;
 using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Optimizers;
 using DetSharp.Engine.Runners;
+using DetSharp.Logging;
+using DetSharp.Registry;
 
 namespace DetSharp.Tests.Engine;
 
@@ -57,7 +58,8 @@ public static class EngineTestSupport
         BaseRunner runner = cfg.Get<string>("runner.type") == "IterBasedRunner"
             ? new IterBasedRunner(model, optimizer, workDir, logger ?? RunLogger.Null, meta, maxIters: cfg.Get<int>("runner.max_iters"))
             : new EpochBasedRunner(model, optimizer, workDir, logger ?? RunLogger.Null, meta, maxEpochs: cfg.Get<int>("runner.max_epochs"));
-        TrainDetector.RegisterTrainingHooks(runner, cfg, classes ?? ["a", "b"]);
+        runner.RegisterTrainingHooks(cfg.Get<ConfigDict?>("lr_config", null), cfg.Get<ConfigDict?>("optimizer_config", null),
+            TrainDetector.CheckpointConfig(cfg, classes ?? ["a", "b"]), cfg.Get<ConfigDict?>("log_config", null), cfg.Get<List<ConfigDict>?>("custom_hooks", null));
         return runner;
     }
 }

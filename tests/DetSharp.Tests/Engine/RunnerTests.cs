@@ -1,9 +1,9 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Runners;
+using DetSharp.Logging;
 using static TorchSharp.torch;
 
 namespace DetSharp.Tests.Engine;

@@ -2,19 +2,21 @@ using System.Buffers.Binary;
 using System.Text;
 using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Tensorboard;
+using Tensorboard;
 
 namespace DetSharp.Tests.Engine;
 
-/// <summary>TensorBoard event files: CRC-32C, TFRecord framing and protobuf Events read back by an independent reader.</summary>
+/// <summary>TensorBoard event files: CRC-32C, TFRecord framing checked independently, Events read back with the generated protobuf parser.</summary>
 public class TensorboardLoggerTests
 {
     [Fact]
     public void Crc32c_matches_the_standard_check_value()
     {
-        Assert.Equal(0xE3069283u, Crc32C.Compute(Encoding.ASCII.GetBytes("123456789")));
-        Assert.Equal(0u, Crc32C.Compute([]));
-        // 32 zero bytes: the iSCSI (RFC 3720) test vector.
-        Assert.Equal(0x8A9136AAu, Crc32C.Compute(new byte[32]));
+        Assert.Equal(0xE3069283u, EventFileWriter.Crc32C(Encoding.ASCII.GetBytes("123456789")));
+        Assert.Equal(0u, EventFileWriter.Crc32C([]));
+        // 32 zero bytes and 32 bytes 0..31: the iSCSI (RFC 3720) test vectors.
+        Assert.Equal(0x8A9136AAu, EventFileWriter.Crc32C(new byte[32]));
+        Assert.Equal(0x46DD794Eu, EventFileWriter.Crc32C(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray()));
     }
 
     [Fact]
@@ -34,11 +36,30 @@ public class TensorboardLoggerTests
         var events = EventReader.Read(path);
         Assert.Equal(4, events.Count);
         Assert.Equal("brain.Event:2", events[0].FileVersion);
-        Assert.Null(events[0].Tag);
+        Assert.Null(events[0].Summary);
         Assert.InRange(events[0].WallTime, 1.6e9, 1e10);
-        Assert.Equal(("train/loss_cls", 50L, 0.6931f, 1700000000.25), (events[1].Tag, events[1].Step, events[1].Value, events[1].WallTime));
-        Assert.Equal(("learning_rate", 50L, 0.02f), (events[2].Tag, events[2].Step, events[2].Value));
-        Assert.Equal(("val/bbox_mAP", 300L, 0.708f), (events[3].Tag, events[3].Step, events[3].Value));
+        Assert.Equal(("train/loss_cls", 50L, 0.6931f, 1700000000.25), (Tag(events[1]), events[1].Step, events[1].Summary.Value[0].SimpleValue, events[1].WallTime));
+        Assert.Equal(("learning_rate", 50L, 0.02f), (Tag(events[2]), events[2].Step, events[2].Summary.Value[0].SimpleValue));
+        Assert.Equal(("val/bbox_mAP", 300L, 0.708f), (Tag(events[3]), events[3].Step, events[3].Summary.Value[0].SimpleValue));
+    }
+
+    [Fact]
+    public void Text_is_a_text_plugin_summary_of_a_one_element_string_tensor()
+    {
+        using var dir = new TempDir();
+        string path;
+        using (var writer = new EventFileWriter(dir.Path))
+        {
+            writer.AddText("val/bbox_mAP_copypaste", "0.708 0.828 0.782 0.202 0.475 0.811", 13);
+            path = writer.FilePath;
+        }
+
+        var value = Assert.Single(EventReader.Read(path)[1].Summary.Value);
+        Assert.Equal("val/bbox_mAP_copypaste/text_summary", value.Tag);
+        Assert.Equal("text", value.Metadata.PluginData.PluginName);
+        Assert.Equal(DataType.DtString, value.Tensor.Dtype);
+        Assert.Equal([1L], value.Tensor.TensorShape.Dim.Select(d => d.Size));
+        Assert.Equal("0.708 0.828 0.782 0.202 0.475 0.811", Assert.Single(value.Tensor.StringVal).ToStringUtf8());
     }
 
     [Fact]
@@ -72,26 +93,29 @@ public class TensorboardLoggerTests
         var file = Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "tf_logs")));
         var events = EventReader.Read(file);
         Assert.Equal("brain.Event:2", events[0].FileVersion);
-        var scalars = events.Skip(1).ToList();
-        Assert.All(scalars, e => Assert.NotNull(e.Tag));
+        var values = events.Skip(1).Select(e => (e.Step, Value: Assert.Single(e.Summary.Value))).ToList();
+        var scalars = values.Where(v => v.Value.ValueCase == Summary.Types.Value.ValueOneofCase.SimpleValue).ToList();
         // Interval 2, 4 batches, 3 epochs: train logs at global iterations 2, 4, 6, ..., 12.
-        Assert.Equal([2L, 4, 6, 8, 10, 12], scalars.Where(e => e.Tag == "train/loss").Select(e => e.Step));
+        Assert.Equal([2L, 4, 6, 8, 10, 12], scalars.Where(v => v.Value.Tag == "train/loss").Select(v => v.Step));
         Assert.Equal(["train/loss_mse", "train/loss_reg", "train/acc", "train/loss", "learning_rate", "momentum"],
-            scalars.Where(e => e.Step == 2).Select(e => e.Tag!));
-        Assert.Equal(0.02f, scalars.First(e => e.Tag == "learning_rate").Value!.Value, 6);
-        Assert.Equal(0.9f, scalars.First(e => e.Tag == "momentum").Value!.Value, 6);
-        Assert.DoesNotContain(scalars, e => e.Tag!.EndsWith("time") || e.Tag.Contains("copypaste"));
-        // Validation after each epoch, at runner.iter + 1 (mmcv's get_iter).
-        var val = scalars.Where(e => e.Tag == "val/bbox_mAP").ToList();
-        Assert.Equal([5L, 9, 13], val.Select(e => e.Step));
-        Assert.All(val, e => Assert.Equal(0.708f, e.Value));
+            values.Where(v => v.Step == 2).Select(v => v.Value.Tag));
+        Assert.Equal(0.02f, scalars.First(v => v.Value.Tag == "learning_rate").Value.SimpleValue, 6);
+        Assert.Equal(0.9f, scalars.First(v => v.Value.Tag == "momentum").Value.SimpleValue, 6);
+        Assert.DoesNotContain(values, v => v.Value.Tag.EndsWith("time"));
+        // Validation after each epoch, at runner.iter + 1 (mmcv's get_iter): the mAP as a scalar, the copypaste string as text.
+        Assert.Equal([5L, 9, 13], scalars.Where(v => v.Value.Tag == "val/bbox_mAP").Select(v => v.Step));
+        Assert.All(scalars.Where(v => v.Value.Tag == "val/bbox_mAP"), v => Assert.Equal(0.708f, v.Value.SimpleValue));
+        var texts = values.Where(v => v.Value.ValueCase == Summary.Types.Value.ValueOneofCase.Tensor).ToList();
+        Assert.Equal([5L, 9, 13], texts.Select(v => v.Step));
+        Assert.All(texts, v => Assert.Equal(("val/bbox_mAP_copypaste/text_summary", "0.708 0.828 0.782 0.202 0.475 0.811"),
+            (v.Value.Tag, v.Value.Tensor.StringVal[0].ToStringUtf8())));
     }
 
-    /// <summary>A minimal independent reader: TFRecord framing with both masked CRCs verified, and the Event fields used.</summary>
+    private static string Tag(Event e) => Assert.Single(e.Summary.Value).Tag;
+
+    /// <summary>TFRecord framing with both masked CRCs verified by a bitwise CRC-32C, then the generated Event parser.</summary>
     private static class EventReader
     {
-        public sealed record Event(double WallTime, long Step, string? FileVersion, string? Tag, float? Value);
-
         public static List<Event> Read(string path)
         {
             var data = File.ReadAllBytes(path);
@@ -108,13 +132,13 @@ public class TensorboardLoggerTests
                 var payload = data.AsSpan(start, (int)length);
                 uint payloadCrc = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(start + (int)length));
                 if (payloadCrc != MaskedCrc(payload)) throw new InvalidDataException("payload crc");
-                events.Add(ParseEvent(payload.ToArray()));
+                events.Add(Event.Parser.ParseFrom(payload.ToArray()));
                 pos = start + (int)length + 4;
             }
             return events;
         }
 
-        // Independent of the writer's table: a bitwise CRC-32C.
+        // Independent of the writer's: a bitwise CRC-32C.
         private static uint MaskedCrc(ReadOnlySpan<byte> bytes)
         {
             uint crc = 0xFFFFFFFF;
@@ -125,65 +149,6 @@ public class TensorboardLoggerTests
             }
             crc = ~crc;
             return unchecked(((crc >> 15) | (crc << 17)) + 0xa282ead8u);
-        }
-
-        private static Event ParseEvent(byte[] msg)
-        {
-            double wall = 0; long step = 0; string? version = null; string? tag = null; float? value = null;
-            foreach (var (field, wire, raw, num) in Fields(msg))
-            {
-                switch (field)
-                {
-                    case 1 when wire == 1: wall = BitConverter.Int64BitsToDouble((long)num); break;
-                    case 2 when wire == 0: step = (long)num; break;
-                    case 3 when wire == 2: version = Encoding.UTF8.GetString(raw!); break;
-                    case 5 when wire == 2:
-                        var values = Fields(raw!).Where(f => f.Field == 1).ToList();
-                        Assert.Single(values);
-                        foreach (var (vf, vw, vraw, vnum) in Fields(values[0].Raw!))
-                        {
-                            if (vf == 1 && vw == 2) tag = Encoding.UTF8.GetString(vraw!);
-                            else if (vf == 2 && vw == 5) value = BitConverter.Int32BitsToSingle((int)vnum);
-                        }
-                        break;
-                    default: throw new InvalidDataException($"unexpected field {field} wire type {wire}");
-                }
-            }
-            return new Event(wall, step, version, tag, value);
-        }
-
-        private static List<(int Field, int Wire, byte[]? Raw, ulong Num)> Fields(byte[] msg)
-        {
-            var fields = new List<(int, int, byte[]?, ulong)>();
-            int pos = 0;
-            while (pos < msg.Length)
-            {
-                ulong key = Varint(msg, ref pos);
-                int field = (int)(key >> 3), wire = (int)(key & 7);
-                switch (wire)
-                {
-                    case 0: fields.Add((field, wire, null, Varint(msg, ref pos))); break;
-                    case 1: fields.Add((field, wire, null, BinaryPrimitives.ReadUInt64LittleEndian(msg.AsSpan(pos)))); pos += 8; break;
-                    case 5: fields.Add((field, wire, null, BinaryPrimitives.ReadUInt32LittleEndian(msg.AsSpan(pos)))); pos += 4; break;
-                    case 2:
-                        int len = (int)Varint(msg, ref pos);
-                        fields.Add((field, wire, msg[pos..(pos + len)], 0)); pos += len; break;
-                    default: throw new InvalidDataException($"wire type {wire}");
-                }
-            }
-            if (pos != msg.Length) throw new InvalidDataException("message overrun");
-            return fields;
-        }
-
-        private static ulong Varint(byte[] msg, ref int pos)
-        {
-            ulong result = 0;
-            for (int shift = 0; ; shift += 7)
-            {
-                byte b = msg[pos++];
-                result |= (ulong)(b & 0x7F) << shift;
-                if (b < 0x80) return result;
-            }
         }
     }
 }

@@ -1,6 +1,5 @@
 using DetSharp.Apis;
 using DetSharp.Config;
-using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 
@@ -92,5 +91,34 @@ public class TrainDetectorTests
         Assert.Contains("'MaskRCNNX' is not registered in the MODELS registry", e.Message);
         string log = File.ReadAllText(Directory.GetFiles(Path.Combine(dir.Path, "w"), "*.log").Single());
         Assert.Contains(" - mmdet - ERROR - ", log);
+    }
+
+    [Fact]
+    public void Runner_and_hooks_come_from_their_registries_in_mmcvs_order()
+    {
+        using var dir = new TempDir();
+        var cfg = EngineTestSupport.LoadConfig(dir.Path, EngineTestSupport.TinyConfig + "\n" + Extra);
+
+        var (runner, _, _) = TrainDetector.Prepare(cfg, new TrainOptions { WorkDir = Path.Combine(dir.Path, "w") }, Tiny);
+        runner.Logger.Dispose();
+
+        Assert.IsType<DetSharp.Engine.Runners.EpochBasedRunner>(runner);
+        Assert.Equal(["StepLrUpdaterHook", "OptimizerHook", "CheckpointHook", "NumClassCheckHook", "IterTimerHook", "EvalHook", "TextLoggerHook"],
+            runner.Hooks.Select(h => h.GetType().Name));
+    }
+
+    [Theory]
+    [InlineData("runner = dict(type='EpochBasedRuner', max_epochs=1)", "'EpochBasedRuner' is not registered in the RUNNERS registry. Did you mean 'EpochBasedRunner'")]
+    [InlineData("optimizer = dict(type='SDG', lr=0.01)", "'SDG' is not registered in the OPTIMIZERS registry. Did you mean 'SGD'")]
+    [InlineData("lr_config = dict(policy='CosineAnealing', min_lr=0)", "'CosineAnealingLrUpdaterHook' is not registered in the HOOKS registry. Did you mean 'CosineAnnealingLrUpdaterHook'")]
+    [InlineData("checkpoint_config = dict(intervals=1)", "CheckpointHook got an unexpected argument 'intervals'. Did you mean 'interval'")]
+    public void Unknown_types_and_arguments_name_the_closest_registered_ones(string line, string message)
+    {
+        using var dir = new TempDir();
+        var cfg = EngineTestSupport.LoadConfig(dir.Path, EngineTestSupport.TinyConfig + "\n" + Extra + "\n" + line + "\n");
+
+        var e = Assert.Throws<DetSharpException>(() => TrainDetector.Prepare(cfg, new TrainOptions { WorkDir = Path.Combine(dir.Path, "w") }, Tiny));
+
+        Assert.Contains(message, e.Message);
     }
 }

@@ -1,5 +1,4 @@
 using DetSharp.Config;
-using DetSharp.Models;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using DetSharp.Tests.TestSupport;
@@ -11,7 +10,7 @@ internal static class ModelFixtures
 {
     public static BaseDetector Build(ConfigDict model)
     {
-        ModelRegistry.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         return Registries.Models.Build<BaseDetector>(model);
     }
 

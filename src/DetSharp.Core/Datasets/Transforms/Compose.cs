@@ -13,7 +13,7 @@ public sealed class Compose : IPipelineTransform
     /// <summary>Builds each config dict from <see cref="Registries.Pipelines"/>.</summary>
     public static Compose FromConfig(IEnumerable<ConfigDict>? configs)
     {
-        CoreComponents.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         var list = new List<IPipelineTransform>();
         if (configs is not null)
             foreach (var cfg in configs) list.Add(Registries.Pipelines.Build<IPipelineTransform>(cfg));

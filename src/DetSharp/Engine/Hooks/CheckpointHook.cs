@@ -1,5 +1,6 @@
 using System.Globalization;
 using DetSharp.Engine.Runners;
+using DetSharp.Registry;
 
 namespace DetSharp.Engine.Hooks;
 
@@ -9,6 +10,7 @@ namespace DetSharp.Engine.Hooks;
 /// at it, and keeps only the newest <c>max_keep_ckpts</c> when that is positive. <paramref name="meta"/> (MMDetection puts
 /// its version and CLASSES there) goes first in every checkpoint's meta.
 /// </summary>
+[Register(Registries.HooksName, "CheckpointHook")]
 public sealed class CheckpointHook(int interval = -1, bool byEpoch = true, bool saveOptimizer = true, string? outDir = null,
     int maxKeepCkpts = -1, bool saveLast = true, IEnumerable<KeyValuePair<string, object?>>? meta = null, string? filenameTmpl = null) : Hook
 {

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using DetSharp.Engine.Runners;
+using DetSharp.Registry;
 
 namespace DetSharp.Engine.Hooks;
 
 /// <summary>mmcv's <c>IterTimerHook</c>: logs <c>data_time</c> (waiting for the batch) and <c>time</c> (the whole iteration).</summary>
+[Register(Registries.HooksName, "IterTimerHook")]
 public sealed class IterTimerHook : Hook
 {
     private long _t;

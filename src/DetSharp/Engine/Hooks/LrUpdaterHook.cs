@@ -1,28 +1,28 @@
 using DetSharp.Config;
 using DetSharp.Engine.Runners;
+using DetSharp.Registry;
+using DetSharp.Schedules;
 
 namespace DetSharp.Engine.Hooks;
 
 /// <summary>
 /// mmcv's <c>LrUpdaterHook</c> family (<c>lr_config</c>): sets every parameter group's lr from
 /// <see cref="LrSchedule"/> before each epoch and iteration. Base lrs are the groups' <c>initial_lr</c>, which a
-/// resumed optimizer brings back, so the schedule continues exactly.
+/// resumed optimizer brings back, so the schedule continues exactly. <c>lr_config=dict(policy='step', ...)</c> is built from
+/// the HOOKS registry as <c>StepLrUpdaterHook</c> (mmcv's naming: policy + <c>LrUpdaterHook</c>), see
+/// <see cref="BaseRunner.RegisterLrHook"/>.
 /// </summary>
-public sealed class LrUpdaterHook(LrSchedule schedule) : Hook
+public class LrUpdaterHook(LrSchedule schedule) : Hook
 {
     public LrSchedule Schedule { get; } = schedule;
 
     public override HookPriority DefaultPriority => HookPriority.VeryHigh;
 
-    /// <summary>
-    /// The schedule an <c>lr_config</c> describes (null without one); under an IterBasedRunner it counts in
-    /// iterations unless the config says <c>by_epoch</c>, as mmcv's register_lr_hook does.
-    /// </summary>
-    public static LrSchedule? ScheduleFromConfig(ConfigDict? lrConfig, bool iterBased)
+    /// <summary>The schedule of an <c>lr_config</c> whose <c>policy</c> key the registry name stood for.</summary>
+    protected static LrSchedule FromPolicy(string policy, ConfigDict args)
     {
-        if (lrConfig is null) return null;
-        var cfg = lrConfig.Clone();
-        if (iterBased && !cfg.ContainsKey("by_epoch")) cfg["by_epoch"] = false;
+        var cfg = args.Clone();
+        cfg["policy"] = policy;
         return LrSchedule.FromConfig(cfg);
     }
 
@@ -52,3 +52,19 @@ public sealed class LrUpdaterHook(LrSchedule schedule) : Hook
         for (int i = 0; i < groups.Count; i++) groups[i].LearningRate = lrs[i];
     }
 }
+
+/// <summary>mmcv's <c>StepLrUpdaterHook</c> (<c>policy='step'</c>: <c>step</c>, <c>gamma</c>, <c>min_lr</c>).</summary>
+[Register(Registries.HooksName, "StepLrUpdaterHook")]
+public sealed class StepLrUpdaterHook([ExtraArguments] ConfigDict args) : LrUpdaterHook(FromPolicy("step", args));
+
+/// <summary>mmcv's <c>CosineAnnealingLrUpdaterHook</c> (<c>min_lr</c> or <c>min_lr_ratio</c>).</summary>
+[Register(Registries.HooksName, "CosineAnnealingLrUpdaterHook")]
+public sealed class CosineAnnealingLrUpdaterHook([ExtraArguments] ConfigDict args) : LrUpdaterHook(FromPolicy("CosineAnnealing", args));
+
+/// <summary>mmcv's <c>PolyLrUpdaterHook</c> (<c>power</c>, <c>min_lr</c>).</summary>
+[Register(Registries.HooksName, "PolyLrUpdaterHook")]
+public sealed class PolyLrUpdaterHook([ExtraArguments] ConfigDict args) : LrUpdaterHook(FromPolicy("poly", args));
+
+/// <summary>mmcv's <c>FixedLrUpdaterHook</c> (the base lr, after any warm-up).</summary>
+[Register(Registries.HooksName, "FixedLrUpdaterHook")]
+public sealed class FixedLrUpdaterHook([ExtraArguments] ConfigDict args) : LrUpdaterHook(FromPolicy("fixed", args));

@@ -1,3 +1,4 @@
+using DetSharp.Datasets;
 using DetSharp.Engine.Runners;
 using DetSharp.Registry;
 

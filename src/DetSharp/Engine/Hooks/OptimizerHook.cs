@@ -1,6 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Engine.Runners;
-using TorchSharp;
+using DetSharp.Registry;
 using static TorchSharp.torch;
 
 namespace DetSharp.Engine.Hooks;
@@ -11,30 +11,26 @@ namespace DetSharp.Engine.Hooks;
 /// (<c>grad_clip=dict(max_norm=35, norm_type=2)</c>, logging <c>grad_norm</c>) and step the optimizer.
 /// A non-finite gradient norm stops training before the step.
 /// </summary>
-public sealed class OptimizerHook(double? maxNorm = null, double normType = 2.0) : Hook
+[Register(Registries.HooksName, "OptimizerHook")]
+public sealed class OptimizerHook : Hook
 {
-    public double? MaxNorm { get; } = maxNorm;
+    /// <summary><c>optimizer_config=dict(grad_clip=dict(max_norm=35, norm_type=2))</c>; <c>grad_clip=None</c> does not clip.</summary>
+    public OptimizerHook(ConfigDict? gradClip = null)
+    {
+        if (gradClip is null) return;
+        string where = gradClip.Path.Length == 0 ? "optimizer_config.grad_clip" : gradClip.Path;
+        foreach (var key in gradClip.Keys)
+            if (key != "max_norm" && key != "norm_type")
+                throw new DetSharpException($"{where}: unexpected key '{key}'; it accepts max_norm, norm_type.");
+        MaxNorm = gradClip.Get<double>("max_norm");
+        NormType = gradClip.Get("norm_type", 2.0);
+    }
 
-    public double NormType { get; } = normType;
+    public double? MaxNorm { get; }
+
+    public double NormType { get; } = 2.0;
 
     public override HookPriority DefaultPriority => HookPriority.AboveNormal;
-
-    /// <summary>The hook an <c>optimizer_config</c> describes (null: no clipping); unknown keys are errors.</summary>
-    public static OptimizerHook FromConfig(ConfigDict? optimizerConfig)
-    {
-        var clip = optimizerConfig?.Get<ConfigDict?>("grad_clip", null);
-        if (optimizerConfig is not null)
-        {
-            foreach (var key in optimizerConfig.Keys)
-                if (key != "grad_clip" && key != "type")
-                    throw new DetSharpException($"optimizer_config: unexpected key '{key}'; it accepts grad_clip.");
-            if (clip is not null)
-                foreach (var key in clip.Keys)
-                    if (key != "max_norm" && key != "norm_type")
-                        throw new DetSharpException($"optimizer_config.grad_clip: unexpected key '{key}'; it accepts max_norm, norm_type.");
-        }
-        return new OptimizerHook(clip?.Get<double>("max_norm"), clip?.Get("norm_type", 2.0) ?? 2.0);
-    }
 
     /// <summary>Clips the gradients of <paramref name="module"/>'s trainable parameters to <see cref="MaxNorm"/> and returns their norm (null without clipping).</summary>
     public double? ClipGradients(nn.Module module)

@@ -10,8 +10,9 @@ namespace DetSharp.Engine.Hooks;
 /// mmcv's <c>TensorboardLoggerHook</c>: every logged buffer output becomes TensorBoard scalars in
 /// <c>log_dir</c> (default <c>&lt;work_dir&gt;/tf_logs</c>), tagged <c>{mode}/{var}</c> (<c>train/loss_cls</c>,
 /// <c>val/bbox_mAP</c>) plus <c>learning_rate</c> and <c>momentum</c>, at step <c>runner.iter + 1</c> (mmcv's
-/// <c>get_iter</c>). <c>time</c> and <c>data_time</c> are skipped, as in mmcv; so are non-numeric values such as the
-/// <c>bbox_mAP_copypaste</c> string (mmcv writes those as text summaries). No TensorFlow: see <see cref="EventFileWriter"/>.
+/// <c>get_iter</c>). <c>time</c> and <c>data_time</c> are skipped, as in mmcv; strings such as <c>bbox_mAP_copypaste</c>
+/// become text summaries (<c>val/bbox_mAP_copypaste/text_summary</c>), as mmcv's <c>add_text</c> makes them. No
+/// TensorFlow: see <see cref="EventFileWriter"/>.
 /// </summary>
 [Register(Registries.HooksName, "TensorboardLoggerHook")]
 public sealed class TensorboardLoggerHook(string? logDir = null, int interval = 10, bool ignoreLast = true, bool resetFlag = false, bool byEpoch = true)
@@ -35,18 +36,23 @@ public sealed class TensorboardLoggerHook(string? logDir = null, int interval = 
     {
         if (Writer is null) return;
         long step = GetIter(runner);
-        foreach (var (tag, value) in GetLoggableTags(runner)) Writer.AddScalar(tag, (float)value, step);
+        foreach (var (tag, value) in GetLoggableTags(runner))
+        {
+            if (value is string text) Writer.AddText(tag, text, step);
+            else Writer.AddScalar(tag, (float)(double)value, step);
+        }
     }
 
-    /// <summary>mmcv's <c>get_loggable_tags</c> restricted to scalars, with the lr and momentum tags.</summary>
-    public IEnumerable<KeyValuePair<string, double>> GetLoggableTags(BaseRunner runner)
+    /// <summary>mmcv's <c>get_loggable_tags(allow_text=True)</c>: scalars (as double) and strings, then the lr and momentum tags.</summary>
+    public IEnumerable<KeyValuePair<string, object>> GetLoggableTags(BaseRunner runner)
     {
         string mode = GetMode(runner);
-        var tags = new OrderedDictionary<string, double>();
+        var tags = new OrderedDictionary<string, object>();
         foreach (var (name, value) in runner.LogBuffer.Output)
         {
-            if (TagsToSkip.Contains(name) || !TryScalar(value, out double d)) continue;
-            tags[$"{mode}/{name}"] = d;
+            if (TagsToSkip.Contains(name)) continue;
+            if (value is string text) tags[$"{mode}/{name}"] = text;
+            else if (TryScalar(value, out double d)) tags[$"{mode}/{name}"] = d;
         }
         if (runner.Optimizer is { } optimizer)
         {

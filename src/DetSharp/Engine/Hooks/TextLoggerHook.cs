@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Runners;
+using DetSharp.Logging;
 using DetSharp.Registry;
 
 namespace DetSharp.Engine.Hooks;
@@ -143,8 +144,8 @@ public sealed class TextLoggerHook(int interval = 10, bool ignoreLast = true, bo
         long eta = (long)(perIter * Math.Max(runner.MaxIters - runner.Iter - 1, 0));
         double loss = runner.Outputs.LogVars[^1].Value;
         string where = ByEpoch
-            ? $"Epoch [{runner.Epoch + 1}/{runner.MaxEpochs}] {ProgressBar.Render(runner.InnerIter + 1, runner.DataLoader?.Count ?? 0)}"
-            : $"Iter {ProgressBar.Render(runner.Iter + 1, runner.MaxIters)}";
+            ? $"Epoch [{runner.Epoch + 1}/{runner.MaxEpochs}] {ProgressBar.Bar(runner.InnerIter + 1, runner.DataLoader?.Count ?? 0, 24)}"
+            : $"Iter {ProgressBar.Bar(runner.Iter + 1, runner.MaxIters, 24)}";
         string lr = runner.Optimizer is null ? "" : $" lr {FormatLr(runner.CurrentLr()[0])}";
         runner.Logger.Progress($"{where} loss {F(loss, 4)}{lr} eta {PyFormat.TimeDelta(eta)}");
     }

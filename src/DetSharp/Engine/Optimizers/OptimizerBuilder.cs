@@ -1,4 +1,5 @@
 using DetSharp.Config;
+using DetSharp.Registry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -13,57 +14,22 @@ public sealed record ParamGroupSpec(IReadOnlyList<string> Names, IReadOnlyList<P
 /// parameter gets its own group: <c>custom_keys</c> (the longest key contained in the parameter's name wins:
 /// lr·lr_mult, wd·decay_mult), else <c>bias_lr_mult</c>/<c>bias_decay_mult</c> for biases (not of norm layers),
 /// <c>norm_decay_mult</c> for norm layers, <c>dwconv_decay_mult</c> for depthwise convs. Frozen parameters keep the defaults.
+/// The optimizer itself is built through the OPTIMIZERS registry (<see cref="TorchOptimizer"/>).
 /// </summary>
 public static class OptimizerBuilder
 {
-    private static readonly string[] CommonKeys = ["type", "lr", "weight_decay", "paramwise_cfg", "constructor"];
-
     public static OptimizerHelper Build(nn.Module model, ConfigDict cfg)
     {
         string where = cfg.Path.Length == 0 ? "optimizer" : cfg.Path;
-        string type = cfg.Get<string>("type");
         if (cfg.Get<string?>("constructor", null) is { } ctor && ctor != "DefaultOptimizerConstructor")
             throw new DetSharpException($"{where}.constructor '{ctor}' is not supported; only DefaultOptimizerConstructor is.");
-        double lr = cfg.Get<double>("lr");
-        double? wd = cfg.Get<double?>("weight_decay", null);
-        string[] allowed = type switch
-        {
-            "SGD" => [.. CommonKeys, "momentum", "dampening", "nesterov"],
-            "Adam" or "AdamW" => [.. CommonKeys, "betas", "eps", "amsgrad"],
-            _ => throw new DetSharpException($"{where}.type '{type}' is not supported; use SGD, Adam or AdamW."),
-        };
-        foreach (var key in cfg.Keys)
-            if (!allowed.Contains(key))
-                throw new DetSharpException($"{where}: {type} got an unexpected argument '{key}'. It accepts: {string.Join(", ", allowed.Skip(1))}.");
-        var paramwise = cfg.Get<ConfigDict?>("paramwise_cfg", null);
-        var specs = ParamGroups(model, lr, wd, paramwise, where);
-        switch (type)
-        {
-            case "SGD":
-            {
-                double momentum = cfg.Get("momentum", 0.0);
-                double dampening = cfg.Get("dampening", 0.0);
-                bool nesterov = cfg.Get("nesterov", false);
-                var groups = specs.Select(s => new SGD.ParamGroup(s.Parameters, new SGD.Options { LearningRate = s.Lr, weight_decay = s.WeightDecay }));
-                return optim.SGD(groups, lr, momentum, dampening, wd ?? 0.0, nesterov);
-            }
-            case "Adam":
-            case "AdamW":
-            {
-                var betas = cfg.Get<List<double>?>("betas", null) ?? [0.9, 0.999];
-                double eps = cfg.Get("eps", 1e-8);
-                bool amsgrad = cfg.Get("amsgrad", false);
-                if (type == "Adam")
-                {
-                    var groups = specs.Select(s => new Adam.ParamGroup(s.Parameters, new Adam.Options { LearningRate = s.Lr, weight_decay = s.WeightDecay }));
-                    return optim.Adam(groups, lr, betas[0], betas[1], eps, wd ?? 0.0, amsgrad);
-                }
-                var wgroups = specs.Select(s => new AdamW.ParamGroup(s.Parameters, new AdamW.Options { LearningRate = s.Lr, weight_decay = s.WeightDecay }));
-                return optim.AdamW(wgroups, lr, betas[0], betas[1], eps, wd ?? 0.01, amsgrad);
-            }
-            default:
-                throw new InvalidOperationException();
-        }
+        var specs = ParamGroups(model, cfg.Get<double>("lr"), cfg.Get<double?>("weight_decay", null), cfg.Get<ConfigDict?>("paramwise_cfg", null), where);
+        // The constructor's keys are not the optimizer's (mmcv's DefaultOptimizerConstructor pops them the same way).
+        var optimizerCfg = cfg.Clone();
+        optimizerCfg.Remove("paramwise_cfg");
+        optimizerCfg.Remove("constructor");
+        ComponentRegistration.EnsureRegistered();
+        return Registries.Optimizers.Build<TorchOptimizer>(optimizerCfg, new Dictionary<string, object?> { ["params"] = specs }).Create();
     }
 
     /// <summary>The parameter groups mmcv would build (see the class summary), in <c>named_parameters</c> order.</summary>

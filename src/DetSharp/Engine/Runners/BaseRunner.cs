@@ -1,5 +1,6 @@
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
+using DetSharp.Logging;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -15,7 +16,7 @@ public sealed class TrainingDivergedException(string message) : DetSharpExceptio
 /// mmcv's <c>BaseRunner</c>: holds the model, optimizer, counters (0-based <see cref="Epoch"/>, <see cref="Iter"/>,
 /// <see cref="InnerIter"/>), the log buffer and the hooks, and calls the hooks at mmcv's points.
 /// </summary>
-public abstract class BaseRunner
+public abstract partial class BaseRunner
 {
     private readonly List<(Hook Hook, HookPriority Priority)> _hooks = [];
 
@@ -67,9 +68,18 @@ public abstract class BaseRunner
     public LogBuffer LogBuffer { get; } = new();
 
     /// <summary>The run's timestamp (<c>20211221_215115</c>), naming <c>{timestamp}.log</c> and <c>{timestamp}.log.json</c>.</summary>
-    public string Timestamp { get; init; } = DateTime.Now.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
+    public string Timestamp { get; set; } = DateTime.Now.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
 
     public IterOutputs? Outputs { get; protected set; }
+
+    /// <summary>Set by <see cref="Stop"/>: the run ends after the current iteration.</summary>
+    public bool StopRequested { get; private set; }
+
+    /// <summary>
+    /// Ends the run after the current iteration (a hook calls it, e.g. to time a fixed number of iterations): the epoch is
+    /// left unfinished, so <c>after_train_epoch</c> (checkpoint, evaluation) is not called; <c>after_run</c> still is.
+    /// </summary>
+    public void Stop() => StopRequested = true;
 
     public IReadOnlyList<Hook> Hooks => _hooks.Select(h => h.Hook).ToList();
 

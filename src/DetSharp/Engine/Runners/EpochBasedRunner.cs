@@ -1,3 +1,4 @@
+using DetSharp.Logging;
 using DetSharp.Registry;
 using DetSharp.Utils;
 using TorchSharp.Modules;
@@ -37,12 +38,12 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
         // Every iteration starts at a point where no libtorch call is in flight: the finalizer gate's safe point.
         using var gate = FinalizerGate.Enter();
         CallBeforeRun();
-        while (Epoch < MaxEpochs)
+        while (Epoch < MaxEpochs && !StopRequested)
         {
-            for (int i = 0; i < workflow.Count; i++)
+            for (int i = 0; i < workflow.Count && !StopRequested; i++)
             {
                 var (mode, epochs) = workflow[i];
-                for (int k = 0; k < epochs; k++)
+                for (int k = 0; k < epochs && !StopRequested; k++)
                 {
                     if (mode == "train" && Epoch >= MaxEpochs) break;
                     if (mode == "train") Train(loaders[i]);
@@ -75,6 +76,7 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
                 CallHook(h => h.AfterTrainIter(this));
                 Outputs = null;
                 Iter++;
+                if (StopRequested) return;
             }
         }
         CallHook(h => h.AfterTrainEpoch(this));

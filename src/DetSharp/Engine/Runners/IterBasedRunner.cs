@@ -1,4 +1,5 @@
 using DetSharp.Engine.Checkpoints;
+using DetSharp.Logging;
 using DetSharp.Registry;
 using DetSharp.Utils;
 using TorchSharp.Modules;
@@ -33,13 +34,13 @@ public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? o
         try
         {
             CallHook(h => h.BeforeEpoch(this));
-            while (Iter < MaxIters)
+            while (Iter < MaxIters && !StopRequested)
             {
-                for (int i = 0; i < workflow.Count; i++)
+                for (int i = 0; i < workflow.Count && !StopRequested; i++)
                 {
                     InnerIter = 0;
                     var (mode, iters) = workflow[i];
-                    for (int k = 0; k < iters; k++)
+                    for (int k = 0; k < iters && !StopRequested; k++)
                     {
                         if (mode == "train" && Iter >= MaxIters) break;
                         if (mode == "train") Train(iterLoaders[i]);
@@ -48,7 +49,7 @@ public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? o
                     }
                 }
             }
-            CallHook(h => h.AfterEpoch(this));
+            if (!StopRequested) CallHook(h => h.AfterEpoch(this));
         }
         finally
         {

@@ -1,14 +1,16 @@
 using System.Buffers.Binary;
-using System.Text;
+using System.Numerics;
+using Google.Protobuf;
+using Tensorboard;
 
 namespace DetSharp.Engine.Tensorboard;
 
 /// <summary>
-/// Writes a TensorBoard event file (<c>events.out.tfevents.&lt;unix time&gt;.&lt;hostname&gt;</c>) without TensorFlow:
-/// TFRecord framing (uint64 LE length, masked CRC-32C of the length, payload, masked CRC-32C of the payload) around
-/// hand-encoded protobuf <c>Event</c> messages. The first record carries <c>file_version = "brain.Event:2"</c>; every
-/// scalar is an <c>Event{wall_time, step, summary{value{tag, simple_value}}}</c>. Each record is appended and flushed,
-/// so a crash leaves only complete records.
+/// Writes a TensorBoard event file (<c>events.out.tfevents.&lt;unix time&gt;.&lt;hostname&gt;</c>) without TensorFlow: the
+/// <c>Event</c> / <c>Summary</c> protobuf messages are TorchSharp's generated classes (namespace <c>Tensorboard</c>), in
+/// TFRecord framing (uint64 LE length, masked CRC-32C of the length, payload, masked CRC-32C of the payload). The first
+/// record carries <c>file_version = "brain.Event:2"</c>. Each record is appended and flushed, so a crash leaves only
+/// complete records.
 /// </summary>
 public sealed class EventFileWriter : IDisposable
 {
@@ -24,77 +26,70 @@ public sealed class EventFileWriter : IDisposable
         long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         FilePath = Path.Combine(logDir, $"events.out.tfevents.{now:D10}.{Environment.MachineName}");
         _stream = new FileStream(FilePath, FileMode.Append, FileAccess.Write, FileShare.Read);
-        WriteRecord(EncodeEvent(WallTime(), 0, FileVersion, null));
+        Write(new Event { WallTime = WallTime(), FileVersion = FileVersion });
     }
 
-    /// <summary>Appends one scalar (<c>add_scalar</c>).</summary>
+    /// <summary>Appends one scalar (<c>add_scalar</c>): a summary value with <c>simple_value</c>.</summary>
     public void AddScalar(string tag, float value, long step, double? wallTime = null) =>
-        WriteRecord(EncodeEvent(wallTime ?? WallTime(), step, null, EncodeSummary(tag, value)));
+        Write(new Event
+        {
+            WallTime = wallTime ?? WallTime(), Step = step,
+            Summary = new Summary { Value = { new Summary.Types.Value { Tag = tag, SimpleValue = value } } },
+        });
+
+    /// <summary>
+    /// Appends a text (<c>add_text</c>, as torch's <c>summary.text</c> makes it): tag <c>{tag}/text_summary</c>, the text
+    /// plugin's metadata, and the text as a one-element string tensor. TensorBoard shows it under TEXT.
+    /// </summary>
+    public void AddText(string tag, string text, long step, double? wallTime = null)
+    {
+        var value = new Summary.Types.Value
+        {
+            Tag = tag + "/text_summary",
+            // TextPluginData(version=0) serialises to no bytes.
+            Metadata = new SummaryMetadata { PluginData = new SummaryMetadata.Types.PluginData { PluginName = "text", Content = ByteString.Empty } },
+            Tensor = new TensorProto
+            {
+                Dtype = DataType.DtString,
+                StringVal = { ByteString.CopyFromUtf8(text) },
+                TensorShape = new TensorShapeProto { Dim = { new TensorShapeProto.Types.Dim { Size = 1 } } },
+            },
+        };
+        Write(new Event { WallTime = wallTime ?? WallTime(), Step = step, Summary = new Summary { Value = { value } } });
+    }
 
     private static double WallTime() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
 
-    private void WriteRecord(byte[] payload)
+    private void Write(Event e)
     {
-        Span<byte> header = stackalloc byte[12];
-        BinaryPrimitives.WriteUInt64LittleEndian(header, (ulong)payload.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], Crc32C.Masked(header[..8]));
-        Span<byte> footer = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(footer, Crc32C.Masked(payload));
+        byte[] payload = e.ToByteArray();
         var record = new byte[12 + payload.Length + 4];
-        header.CopyTo(record);
+        BinaryPrimitives.WriteUInt64LittleEndian(record, (ulong)payload.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(8), MaskedCrc32C(record.AsSpan(0, 8)));
         payload.CopyTo(record, 12);
-        footer.CopyTo(record.AsSpan(12 + payload.Length));
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(12 + payload.Length), MaskedCrc32C(payload));
         _stream.Write(record);
         _stream.Flush();
     }
 
-    /// <summary><c>Event</c>: 1 wall_time (double), 2 step (int64), 3 file_version (string), 5 summary (message).</summary>
-    public static byte[] EncodeEvent(double wallTime, long step, string? fileVersion, byte[]? summary)
+    /// <summary>CRC-32C (Castagnoli) with the framework's hardware-accelerated step (<see cref="BitOperations.Crc32C(uint, ulong)"/>).</summary>
+    internal static uint Crc32C(ReadOnlySpan<byte> data)
     {
-        var ms = new MemoryStream();
-        ms.WriteByte(0x09);
-        Span<byte> d = stackalloc byte[8];
-        BinaryPrimitives.WriteDoubleLittleEndian(d, wallTime);
-        ms.Write(d);
-        if (step != 0)
+        uint crc = 0xFFFFFFFFu;
+        while (data.Length >= 8)
         {
-            ms.WriteByte(0x10);
-            WriteVarint(ms, unchecked((ulong)step));
+            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
+            data = data[8..];
         }
-        if (fileVersion is not null) WriteBytes(ms, 0x1A, Encoding.UTF8.GetBytes(fileVersion));
-        if (summary is not null) WriteBytes(ms, 0x2A, summary);
-        return ms.ToArray();
+        foreach (byte b in data) crc = BitOperations.Crc32C(crc, b);
+        return ~crc;
     }
 
-    /// <summary><c>Summary</c> with one <c>Value</c>: 1 tag (string), 2 simple_value (float).</summary>
-    public static byte[] EncodeSummary(string tag, float value)
+    /// <summary>TFRecord's masked CRC-32C: <c>((crc &gt;&gt; 15) | (crc &lt;&lt; 17)) + 0xa282ead8</c>.</summary>
+    internal static uint MaskedCrc32C(ReadOnlySpan<byte> data)
     {
-        var v = new MemoryStream();
-        WriteBytes(v, 0x0A, Encoding.UTF8.GetBytes(tag));
-        v.WriteByte(0x15);
-        Span<byte> f = stackalloc byte[4];
-        BinaryPrimitives.WriteSingleLittleEndian(f, value);
-        v.Write(f);
-        var s = new MemoryStream();
-        WriteBytes(s, 0x0A, v.ToArray());
-        return s.ToArray();
-    }
-
-    private static void WriteBytes(Stream s, byte key, byte[] bytes)
-    {
-        s.WriteByte(key);
-        WriteVarint(s, (ulong)bytes.Length);
-        s.Write(bytes);
-    }
-
-    private static void WriteVarint(Stream s, ulong value)
-    {
-        while (value >= 0x80)
-        {
-            s.WriteByte((byte)(value | 0x80));
-            value >>= 7;
-        }
-        s.WriteByte((byte)value);
+        uint crc = Crc32C(data);
+        return unchecked(((crc >> 15) | (crc << 17)) + 0xa282ead8u);
     }
 
     public void Dispose() => _stream.Dispose();

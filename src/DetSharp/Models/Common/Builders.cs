@@ -11,19 +11,19 @@ public static class Builders
 {
     public static LossBase Loss(ConfigDict cfg)
     {
-        ModelRegistry.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         return Registries.Models.Build<LossBase>(cfg);
     }
 
     public static T TaskModule<T>(ConfigDict cfg)
     {
-        ModelRegistry.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         return Registries.TaskModules.Build<T>(cfg);
     }
 
     public static T Model<T>(ConfigDict cfg)
     {
-        ModelRegistry.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         return Registries.Models.Build<T>(cfg);
     }
 

@@ -1,5 +1,5 @@
-using DetSharp.Apis;
 using DetSharp.Config;
+using DetSharp.Datasets;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.Necks;
@@ -78,7 +78,7 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
     public LossDict ForwardTrain(IDataBatch batch)
     {
         if (batch is not DetDataBatch b)
-            throw new ArgumentException($"{GetType().Name} trains on DetDataBatch batches (DetCollate), got {batch.GetType().Name}.");
+            throw new ArgumentException($"{GetType().Name} trains on DetDataBatch batches (DetSharp.Datasets.DetCollate), got {batch.GetType().Name}.");
         if (b.GtBboxes is null || b.GtLabels is null)
             throw new DetSharpException("the training batch has no ground truth: the train pipeline must collect gt_bboxes and gt_labels.");
         var device = parameters().FirstOrDefault()?.device ?? CPU;

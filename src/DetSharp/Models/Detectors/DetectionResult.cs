@@ -7,6 +7,8 @@ namespace DetSharp.Models.Detectors;
 /// One image's detections as MMDetection's <c>simple_test</c> returns them (<c>bbox2result</c> order: grouped by
 /// class, within a class in NMS order): boxes (x1, y1, x2, y2) in original-image coordinates when rescaled, scores,
 /// 0-based labels, and for mask models one RLE mask per detection (thresholded at <c>mask_thr_binary</c>).
+/// It is the contract between the models and the inference API, not a result type for applications: those get
+/// the inference API's <c>DetectionSet</c> (named classes, highest score first), which is made from it.
 /// </summary>
 public sealed record DetectionResult(float[] Bboxes, float[] Scores, int[] Labels, Rle[]? Masks, int NumClasses)
 {

@@ -1,6 +1,5 @@
 using DetSharp.Config;
 using DetSharp.Engine.Optimizers;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -127,8 +126,10 @@ public class OptimizerBuilderTests
             OptimizerBuilder.ParamGroups(new ExampleModel(), BaseLr, null, Cfg("dict(bias_decay_mult=1)"))).Message);
         Assert.Contains("unexpected argument 'momentun'", Assert.Throws<DetSharpException>(() =>
             OptimizerBuilder.Build(new ExampleModel(), Cfg("dict(type='SGD', lr=0.02, momentun=0.9)"))).Message);
-        Assert.Contains("'RMSprop' is not supported", Assert.Throws<DetSharpException>(() =>
+        Assert.Contains("'RMSprop' is not registered in the OPTIMIZERS registry", Assert.Throws<DetSharpException>(() =>
             OptimizerBuilder.Build(new ExampleModel(), Cfg("dict(type='RMSprop', lr=0.02)"))).Message);
+        Assert.Contains("'Adamw' is not registered in the OPTIMIZERS registry. Did you mean 'AdamW'", Assert.Throws<DetSharpException>(() =>
+            OptimizerBuilder.Build(new ExampleModel(), Cfg("dict(type='Adamw', lr=0.02)"))).Message);
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using DetSharp.Config;
-using DetSharp.Models;
 using DetSharp.Models.DenseHeads;
 using DetSharp.Registry;
 using static TorchSharp.torch;
@@ -11,7 +10,7 @@ public sealed class FCOSHeadTests
 {
     private static FCOSHead SmallHead()
     {
-        ModelRegistry.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         var cfg = new ConfigDict
         {
             ["type"] = "FCOSHead", ["num_classes"] = 3L, ["in_channels"] = 4L, ["feat_channels"] = 4L, ["stacked_convs"] = 1L,

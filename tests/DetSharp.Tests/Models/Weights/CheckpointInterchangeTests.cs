@@ -1,6 +1,5 @@
 using DetSharp.Config;
 using DetSharp.Engine.Checkpoints;
-using DetSharp.Models;
 using DetSharp.Models.Backbones;
 using DetSharp.Models.Weights;
 using DetSharp.Registry;
@@ -92,7 +91,7 @@ public sealed class CheckpointInterchangeTests
     public void Init_cfg_pretrained_with_prefix_loads_the_backbone_part_of_a_detector_checkpoint()
     {
         string ckpt = SharedFixtures.FullPath(Dir + "mask_rcnn_slim.pth");
-        ModelRegistry.EnsureRegistered();
+        ComponentRegistration.EnsureRegistered();
         var cfg = new ConfigDict
         {
             { "type", "ResNet" }, { "depth", 18L }, { "base_channels", 16L },

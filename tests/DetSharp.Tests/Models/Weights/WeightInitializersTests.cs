@@ -1,6 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Models.Necks;
 using DetSharp.Models.Weights;
+using DetSharp.Registry;
 using static TorchSharp.torch;
 
 namespace DetSharp.Tests.Models.Weights;
@@ -20,8 +21,8 @@ public sealed class WeightInitializersTests
     {
         var cfg = Dict(("type", "FPN"), ("in_channels", new ConfigList([8L, 16L])), ("out_channels", 4L), ("num_outs", 2L),
             ("init_cfg", Dict(("type", "Constant"), ("val", 0.25), ("bias", 0.5), ("layer", "Conv2d"))));
-        DetSharp.Models.ModelRegistry.EnsureRegistered();
-        using var fpn = Registry.Registries.Models.Build<FPN>(cfg);
+        ComponentRegistration.EnsureRegistered();
+        using var fpn = Registries.Models.Build<FPN>(cfg);
 
         PretrainedInit.InitWeights(fpn);
 

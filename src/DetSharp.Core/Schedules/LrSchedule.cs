@@ -1,6 +1,6 @@
 using DetSharp.Config;
 
-namespace DetSharp.Engine;
+namespace DetSharp.Schedules;
 
 /// <summary>Where training stands, as mmcv's LR updater hooks read it from the runner (all 0-based counters).</summary>
 public readonly record struct TrainProgress(int Epoch, int Iter, int MaxEpochs, int MaxIters);

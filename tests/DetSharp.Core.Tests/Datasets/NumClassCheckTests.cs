@@ -1,6 +1,6 @@
-using DetSharp.Engine;
+using DetSharp.Datasets;
 
-namespace DetSharp.Core.Tests.Engine;
+namespace DetSharp.Core.Tests.Datasets;
 
 /// <summary>NumClassCheckHook's check: the user pain points about CLASSES and num_classes get a message that says what to change.</summary>
 public class NumClassCheckTests

@@ -1,11 +1,11 @@
-using DetSharp.Datasets;
 using DetSharp.Engine;
 
-namespace DetSharp.Apis;
+namespace DetSharp.Datasets;
 
 /// <summary>
 /// A dataset as the runner's loader (MMDetection's <c>build_dataloader</c>): the <see cref="DataLoader"/> (GroupSampler
-/// when shuffling, <c>samples_per_gpu</c>, <c>workers_per_gpu</c>, seeded per epoch) and <see cref="DetCollate"/> per batch.
+/// when shuffling, <c>samples_per_gpu</c>, <c>workers_per_gpu</c>, seeded per epoch), whose workers also collate each batch;
+/// <see cref="DetCollate.FromBatch"/> only wraps the padded images in a tensor.
 /// </summary>
 public sealed class DetBatchSource(IDetDataset dataset, int samplesPerGpu, int workersPerGpu, bool shuffle, int seed) : IBatchSource
 {
@@ -26,7 +26,7 @@ public sealed class DetBatchSource(IDetDataset dataset, int samplesPerGpu, int w
             DetDataBatch collated;
             try
             {
-                collated = DetCollate.Collate(batch.Samples, withGt: !Dataset.TestMode, owner: batch);
+                collated = DetCollate.FromBatch(batch, withGt: !Dataset.TestMode, owner: batch);
             }
             catch
             {

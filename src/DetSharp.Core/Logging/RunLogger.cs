@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace DetSharp.Engine;
+namespace DetSharp.Logging;
 
 /// <summary>
 /// The training log as mmcv's <c>get_logger('mmdet')</c> writes it: <c>2021-12-21 21:51:15,623 - mmdet - INFO - message</c>
@@ -11,9 +11,8 @@ public sealed class RunLogger : IDisposable
 {
     private readonly StreamWriter? _file;
     private readonly TextWriter? _console;
-    private readonly bool _interactive;
+    private readonly StatusLine? _status;
     private readonly Lock _lock = new();
-    private int _progressWidth;
 
     public RunLogger(string? logFile, TextWriter? console, bool interactive, string name = "mmdet")
     {
@@ -24,7 +23,7 @@ public sealed class RunLogger : IDisposable
         }
         LogFile = logFile;
         _console = console;
-        _interactive = interactive && console is not null;
+        _status = interactive && console is not null ? new StatusLine(console) : null;
         Name = name;
     }
 
@@ -54,7 +53,7 @@ public sealed class RunLogger : IDisposable
             Messages.Add(message);
             _file?.WriteLine(line);
             if (_console is null || !toConsole) return;
-            ClearProgress();
+            _status?.Clear();
             _console.WriteLine(line);
             _console.Flush();
         }
@@ -63,55 +62,16 @@ public sealed class RunLogger : IDisposable
     /// <summary>Shows a transient status line (interactive terminals only); replaced by the next one, cleared before log lines.</summary>
     public void Progress(string status)
     {
-        if (!_interactive) return;
-        lock (_lock)
-        {
-            int width = Math.Max(20, SafeWindowWidth() - 1);
-            if (status.Length > width) status = status[..width];
-            _console!.Write("\r" + status.PadRight(_progressWidth));
-            _console.Flush();
-            _progressWidth = status.Length;
-        }
-    }
-
-    private void ClearProgress()
-    {
-        if (!_interactive || _progressWidth == 0) return;
-        _console!.Write("\r" + new string(' ', _progressWidth) + "\r");
-        _progressWidth = 0;
-    }
-
-    private static int SafeWindowWidth()
-    {
-        try
-        {
-            return Console.WindowWidth > 0 ? Console.WindowWidth : 120;
-        }
-        catch (IOException)
-        {
-            return 120;
-        }
+        if (_status is null) return;
+        lock (_lock) _status.Show(status);
     }
 
     public void Dispose()
     {
         lock (_lock)
         {
-            ClearProgress();
+            _status?.Clear();
             _file?.Dispose();
         }
-    }
-}
-
-/// <summary>
-/// A text progress bar for the status line: <c>[#####.....] 50/100</c>.
-/// </summary>
-public static class ProgressBar
-{
-    public static string Render(int done, int total, int width = 24)
-    {
-        if (total <= 0) return $"{done}";
-        int filled = (int)Math.Round(width * Math.Clamp((double)done / total, 0, 1));
-        return $"[{new string('#', filled)}{new string('.', width - filled)}] {done}/{total}";
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using DetSharp.Apis;
 
-namespace DetSharp.Apis;
+namespace DetSharp.Benchmarks;
 
 /// <summary>What <see cref="InferBenchmark.Run"/> measured over the timed images.</summary>
 public sealed record InferBenchmarkResult(int Images, double Fps, double MsPerImage, double MeanDetections, long PeakRssBytes);

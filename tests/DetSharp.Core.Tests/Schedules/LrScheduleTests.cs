@@ -1,7 +1,8 @@
 using DetSharp.Config;
-using DetSharp.Engine;
+using DetSharp.Logging;
+using DetSharp.Schedules;
 
-namespace DetSharp.Core.Tests.Engine;
+namespace DetSharp.Core.Tests.Schedules;
 
 /// <summary>mmcv's LR updater arithmetic, pinned to the reference numbers (schedule_1x: lr 0.02, linear warmup 500 iters, ratio 0.001, steps [8, 11]).</summary>
 public class LrScheduleTests

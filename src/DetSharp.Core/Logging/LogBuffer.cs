@@ -1,4 +1,4 @@
-namespace DetSharp.Engine;
+namespace DetSharp.Logging;
 
 /// <summary>
 /// mmcv's <c>LogBuffer</c>: the history of logged scalars with their sample counts, averaged over the last n

@@ -1,4 +1,4 @@
-namespace DetSharp.Engine;
+namespace DetSharp.Datasets;
 
 /// <summary>A module with a <c>num_classes</c> attribute, as NumClassCheckHook sees it.</summary>
 public sealed record HeadClassCount(string ModuleName, string TypeName, int NumClasses);

@@ -1,6 +1,6 @@
-using DetSharp.Engine;
+using DetSharp.Logging;
 
-namespace DetSharp.Core.Tests.Engine;
+namespace DetSharp.Core.Tests.Logging;
 
 /// <summary>Python's spellings as MMDetection's logs carry them (values checked against CPython 3).</summary>
 public class PyFormatTests

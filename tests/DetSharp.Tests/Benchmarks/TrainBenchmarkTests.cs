@@ -1,10 +1,10 @@
 using DetSharp.Apis;
-using DetSharp.Engine;
+using DetSharp.Benchmarks;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 using DetSharp.Tests.Engine;
 
-namespace DetSharp.Tests.Apis;
+namespace DetSharp.Tests.Benchmarks;
 
 /// <summary><c>detsharp benchmark train</c> times the iterations <c>detsharp train</c> runs, not a look-alike loop.</summary>
 public class TrainBenchmarkTests
@@ -53,5 +53,28 @@ public class TrainBenchmarkTests
         Assert.Equal(0.05 * (1 - 0.25 * 0.99), bench.Lrs[3], 12);
         Assert.Equal(0.05, bench.Lrs[4], 12);
         Assert.True(double.IsFinite(bench.LastLoss));
+        Assert.Equal(5, bench.Iters);
+        Assert.InRange(bench.DataTime, 0, bench.SecondsPerIter);
+    }
+
+    [Fact]
+    public void Benchmark_writes_nothing_into_the_work_dir_or_the_checkpoint_folder_of_the_config()
+    {
+        using var dir = new TempDir();
+        string workDir = Path.Combine(dir.Path, "user_work"), ckptDir = Path.Combine(dir.Path, "user_ckpts");
+        var cfg = EngineTestSupport.LoadConfig(dir.Path, EngineTestSupport.TinyConfig + "\n" + Overrides
+            + $"\nwork_dir = '{workDir}'\ncheckpoint_config = dict(interval=1, out_dir='{ckptDir}')\n");
+        var components = new TrainComponents
+        {
+            BuildModel = _ => new TinyDetector(seed: 2),
+            BuildLoader = (_, _, _, _) => new TinyBatchSource(count: 3),
+        };
+
+        var bench = TrainBenchmark.Run(cfg, iters: 4, TextWriter.Null, components: components);
+
+        Assert.Equal(5, bench.Losses.Count); // across the end of the first epoch, where a checkpoint would be saved
+        Assert.False(Directory.Exists(workDir));
+        Assert.False(Directory.Exists(ckptDir));
+        Assert.Equal(ckptDir, cfg.Get<string>("checkpoint_config.out_dir")); // the caller's config is left as it was
     }
 }

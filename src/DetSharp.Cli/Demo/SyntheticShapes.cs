@@ -1,10 +1,10 @@
 using System.Text.Json;
 using OpenCvSharp;
 
-namespace DetSharp.Demo;
+namespace DetSharp.Cli.Demo;
 
 /// <summary>Settings of <see cref="SyntheticShapes"/>: how many images of which size, from which seed.</summary>
-public sealed record SyntheticShapesOptions
+internal sealed record SyntheticShapesOptions
 {
     public int Seed { get; init; }
     public int TrainImages { get; init; } = 160;
@@ -27,7 +27,7 @@ public sealed record SyntheticShapesOptions
 /// partly occluding earlier ones. Each region's polygon outlines the object's visible part and its
 /// <c>region_attributes.shape</c> names the class. Everything follows from the seed.
 /// </summary>
-public static class SyntheticShapes
+internal static class SyntheticShapes
 {
     public static readonly IReadOnlyList<string> Classes = ["ellipse", "triangle", "square"];
 

@@ -2,7 +2,7 @@ using System.Collections;
 using System.Globalization;
 using System.Text;
 
-namespace DetSharp.Engine;
+namespace DetSharp.Logging;
 
 /// <summary>
 /// Python's spellings of values as MMDetection's logs show them: <c>repr(float)</c>, <c>round(x, n)</c>,
