@@ -80,7 +80,7 @@ public class TensorboardLoggerTests
             scalars.Where(e => e.Step == 2).Select(e => e.Tag!));
         Assert.Equal(0.02f, scalars.First(e => e.Tag == "learning_rate").Value!.Value, 6);
         Assert.Equal(0.9f, scalars.First(e => e.Tag == "momentum").Value!.Value, 6);
-        Assert.DoesNotContain(scalars, e => e.Tag!.EndsWith("time") || e.Tag.Contains("copypaste"));
+        Assert.DoesNotContain(scalars, e => e.Tag!.EndsWith("time", StringComparison.Ordinal) || e.Tag.Contains("copypaste"));
         // Validation after each epoch, at runner.iter + 1 (mmcv's get_iter).
         var val = scalars.Where(e => e.Tag == "val/bbox_mAP").ToList();
         Assert.Equal([5L, 9, 13], val.Select(e => e.Step));

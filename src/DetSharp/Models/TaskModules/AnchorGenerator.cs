@@ -1,3 +1,4 @@
+using System.Globalization;
 using DetSharp.Registry;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -31,7 +32,7 @@ public sealed class AnchorGenerator
         {
             long l => ((int)l, (int)l),
             int i => (i, i),
-            IList<object?> pair when pair.Count == 2 => (Convert.ToInt32(pair[0]), Convert.ToInt32(pair[1])),
+            IList<object?> pair when pair.Count == 2 => (Convert.ToInt32(pair[0], CultureInfo.InvariantCulture), Convert.ToInt32(pair[1], CultureInfo.InvariantCulture)),
             _ => throw new DetSharpException($"AnchorGenerator: a stride must be an int or (w, h), got {s}."),
         }).ToArray();
         if (centers is not null && centers.Length != _strides.Length)

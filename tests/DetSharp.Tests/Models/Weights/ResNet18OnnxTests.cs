@@ -37,7 +37,7 @@ public sealed class ResNet18OnnxTests(ITestOutputHelper output)
         Assert.Equal([2, 2, 2, 3], weights.StageBlocks);
         Assert.Equal("cntk", weights.PadMode);
         Assert.Empty(weights.Unmapped);
-        Assert.Equal(22, weights.StateDict.Keys.Count(k => k.EndsWith("conv1.weight") || k.EndsWith("conv2.weight") || k.EndsWith("downsample.0.weight")));
+        Assert.Equal(22, weights.StateDict.Keys.Count(k => k.EndsWith("conv1.weight", StringComparison.Ordinal) || k.EndsWith("conv2.weight", StringComparison.Ordinal) || k.EndsWith("downsample.0.weight", StringComparison.Ordinal)));
         Assert.Equal([128, 64, 1, 1], weights.StateDict["layer2.0.downsample.0.weight"].shape);
         Assert.Equal([512, 512, 3, 3], weights.StateDict["layer4.2.conv2.weight"].shape);
 
@@ -129,7 +129,7 @@ public sealed class ResNet18OnnxTests(ITestOutputHelper output)
             Assert.Equal("backbone", load.Module);
             Assert.Equal("nuget://resnet18-imagenet", load.Checkpoint);
             Assert.True(load.Report.ExactMatch, load.Report.Message);
-            Assert.Equal(110, load.Report.Loaded.Count(k => !k.EndsWith("num_batches_tracked")));
+            Assert.Equal(110, load.Report.Loaded.Count(k => !k.EndsWith("num_batches_tracked", StringComparison.Ordinal)));
             output.WriteLine($"{config}: {string.Join(" | ", logged)}");
         }
     }
