@@ -1,5 +1,4 @@
 using DetSharp.Core.Tests.Parity;
-using DetSharp.Core.Tests.TestSupport;
 
 namespace DetSharp.Core.Tests.Datasets;
 
@@ -11,7 +10,7 @@ public class TransformFixtureTests
 {
     public static IEnumerable<object[]> Cases(string file)
     {
-        if (!RepoPaths.HasShared) return [["none"]];
+        if (!SharedData.Present) return [["none"]];
         return TransformParity.CaseNames(file).Select(name => new object[] { name }).ToList();
     }
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using DetSharp.Core.Tests.TestSupport;
 using DetSharp.Evaluation;
 using DetSharp.Structures;
 
@@ -136,8 +135,8 @@ public class CocoResultsTests
     [SharedFact]
     public void MmdetMetricsOnBalloonJitter()
     {
-        var gt = CocoApi.Load(RepoPaths.InShared("datasets", "balloon", "val", "annotation_coco.json"));
-        string results = RepoPaths.InShared("datasets", "balloon", "eval_fixtures", "val_results_jitter.json");
+        var gt = CocoApi.Load(SharedData.FullPath("datasets", "balloon", "val", "annotation_coco.json"));
+        string results = SharedData.FullPath("datasets", "balloon", "eval_fixtures", "val_results_jitter.json");
         var r = CocoMetric.Evaluate(gt, new Dictionary<string, string> { ["bbox"] = results },
             new CocoMetricOptions { Metrics = ["bbox", "proposal"], Classwise = true });
         // pycocotools stats (balloon expected_stats.json, bbox jitter) rounded to 3 decimals; maxDets (100, 300, 1000)

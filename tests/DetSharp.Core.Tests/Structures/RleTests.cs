@@ -1,5 +1,4 @@
 using DetSharp.Core.Tests.Parity;
-using DetSharp.Core.Tests.TestSupport;
 using DetSharp.Structures;
 
 namespace DetSharp.Core.Tests.Structures;
@@ -71,7 +70,7 @@ public class RleTests
     public void CrowdUncompressedRlesMatchPycocotools()
     {
         ParityAssert.AllPass(RleParity.Measure("rle_fixtures.json: coco_mini_val_crowd"));
-        using var fx = RepoPaths.LoadSharedJson("fixtures", "mmdet", "rle", "rle_fixtures.json");
+        using var fx = SharedData.LoadJson("fixtures", "mmdet", "rle", "rle_fixtures.json");
         Assert.Equal(5, fx.RootElement.GetProperty("coco_mini_val_crowd").GetArrayLength());
     }
 

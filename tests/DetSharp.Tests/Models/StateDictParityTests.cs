@@ -1,12 +1,11 @@
 using DetSharp.Core.Tests.Parity;
-using DetSharp.Tests.TestSupport;
 
 namespace DetSharp.Tests.Models;
 
 /// <summary>state_dict keys, order and shapes, and parameter counts, equal to MMDetection 2.25's for the fixture models.</summary>
 public sealed class StateDictParityTests
 {
-    [SharedFixtureTheory(StateDictParity.Dir + "state_dict_summary.json")]
+    [SharedTheory(StateDictParity.Dir + "state_dict_summary.json")]
     [InlineData("mask_rcnn_r50_fpn_nc1")]
     [InlineData("mask_rcnn_r50_fpn_nc8")]
     [InlineData("mask_rcnn_r50_fpn_nc80")]
@@ -21,7 +20,7 @@ public sealed class StateDictParityTests
 
     public static TheoryData<string, string, int?> ShippedCases => StateDictParity.ShippedCases;
 
-    [SharedFixtureTheory(StateDictParity.Dir + "state_dict_summary.json")]
+    [SharedTheory(StateDictParity.Dir + "state_dict_summary.json")]
     [MemberData(nameof(ShippedCases))]
     public void ShippedConfig_MatchesMmdetStateDict(string config, string name, int? numClasses)
     {

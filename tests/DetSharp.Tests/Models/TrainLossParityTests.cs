@@ -1,5 +1,4 @@
 using DetSharp.Core.Tests.Parity;
-using DetSharp.Tests.TestSupport;
 using Xunit.Abstractions;
 
 namespace DetSharp.Tests.Models;
@@ -11,7 +10,7 @@ namespace DetSharp.Tests.Models;
 /// </summary>
 public sealed class TrainLossParityTests(ITestOutputHelper output)
 {
-    [SharedFixtureTheory(SlimModelParity.Dir + "mask_rcnn_slim.pth")]
+    [SharedTheory(SlimModelParity.Dir + "mask_rcnn_slim.pth")]
     [InlineData("mask_rcnn")]
     [InlineData("cascade_mask_rcnn")]
     public void TrainLosses_MatchMmdet(string name)

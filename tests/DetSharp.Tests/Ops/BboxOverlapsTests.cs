@@ -1,13 +1,12 @@
 using DetSharp.Core.Tests.Parity;
 using DetSharp.Ops;
-using DetSharp.Tests.TestSupport;
 using static TorchSharp.torch;
 
 namespace DetSharp.Tests.Ops;
 
 public class BboxOverlapsTests
 {
-    [SharedFixtureFact(MmcvOpsFixture.Path)]
+    [SharedFact(MmcvOpsFixture.Path)]
     public void AllModesEqualMmdet()
     {
         // The C# path (no grad), the tensor path (grad) and the batched path must all agree with MMDetection.

@@ -1,12 +1,11 @@
 using DetSharp.Ops;
-using DetSharp.Tests.TestSupport;
 using static TorchSharp.torch;
 
 namespace DetSharp.Tests.Ops;
 
 public class NmsTests
 {
-    [SharedFixtureFact(MmcvOpsFixture.Path)]
+    [SharedFact(MmcvOpsFixture.Path)]
     public void KeepListEqualsMmcvIncludingScoreTies()
     {
         using var scope = NewDisposeScope();
@@ -25,7 +24,7 @@ public class NmsTests
         Assert.DoesNotContain(11L, kept);
     }
 
-    [SharedFixtureFact(MmcvOpsFixture.Path)]
+    [SharedFact(MmcvOpsFixture.Path)]
     public void BatchedNmsWithOneClassEqualsNmsAndSplitBranchAgrees()
     {
         using var scope = NewDisposeScope();

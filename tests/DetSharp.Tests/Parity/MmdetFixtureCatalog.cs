@@ -5,7 +5,6 @@ using DetSharp.Core.Tests.Parity;
 using DetSharp.Core.Tests.Structures;
 using DetSharp.Tests.Models;
 using DetSharp.Tests.Ops;
-using DetSharp.Tests.TestSupport;
 
 namespace DetSharp.Tests.Parity;
 
@@ -36,7 +35,7 @@ internal static class MmdetFixtureCatalog
     public static TheoryData<string> Names(string family)
     {
         var data = new TheoryData<string>();
-        if (SharedFixtures.TryPath($"{Root}/{family}") is null) data.Add("(shared fixtures absent)");
+        if (SharedData.TryPath($"{Root}/{family}") is null) data.Add("(shared fixtures absent)");
         else foreach (var f in Fixtures.Where(f => f.Family == family)) data.Add(f.Name);
         return data;
     }

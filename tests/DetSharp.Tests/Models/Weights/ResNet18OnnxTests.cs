@@ -5,7 +5,6 @@ using DetSharp.Models.Detectors;
 using DetSharp.Models.Onnx;
 using DetSharp.Models.Weights;
 using DetSharp.Engine.Checkpoints;
-using DetSharp.Tests.TestSupport;
 using Microsoft.ML.OnnxRuntime;
 using OpenCvSharp;
 using Xunit.Abstractions;
@@ -49,7 +48,7 @@ public sealed class ResNet18OnnxTests(ITestOutputHelper output)
         foreach (var t in weights.StateDict.Values) t.Dispose();
     }
 
-    [SharedFixtureFact("datasets/balloon/val/14898532020_ba6199dd22_k.jpg")]
+    [SharedFact("datasets/balloon/val/14898532020_ba6199dd22_k.jpg")]
     public void Pooled_features_equal_onnx_runtime_on_balloon_images()
     {
         string onnx = PretrainedWeights.LocateResNet18File();
@@ -65,7 +64,7 @@ public sealed class ResNet18OnnxTests(ITestOutputHelper output)
 
         foreach (var image in Images)
         {
-            var (rgb, bgr) = Load224(SharedFixtures.FullPath(image));
+            var (rgb, bgr) = Load224(SharedData.FullPath(image));
 
             // The package's preprocessing (RGB in 0..255 → BGR minus the mean image), run by ONNX Runtime ...
             float[] preprocessed = Run(prep, rgb);
