@@ -9,6 +9,8 @@ namespace DetSharp.Tests.Parity;
 /// and metric the largest deviation, the tolerance (the same as the family's own tests) and whether it holds.
 /// One theory per family (a case per fixture) and one fact that writes the whole table, to the test output and to
 /// <c>parity_report.tsv</c> in a fresh temporary folder, then fails with the table of whatever is out of tolerance.
+/// These are the only tests that compare with the fixtures (each comparison runs once per test run, see
+/// <see cref="MmdetFixtureCatalog"/>), and a comparison that compared nothing fails.
 /// </summary>
 public sealed class MmdetParitySuite(ITestOutputHelper output)
 {
@@ -68,6 +70,7 @@ public sealed class MmdetParitySuite(ITestOutputHelper output)
 
     private void Check(string family, string fixture)
     {
+        Assert.False(fixture == MmdetFixtureCatalog.NoFixtures, $"{SharedData.FullPath(Root, family)} lists no fixture: nothing was compared");
         var rows = MmdetFixtureCatalog.Rows(family, fixture);
         foreach (var line in ParityTable.Lines(rows)) output.WriteLine(line);
         ParityAssert.AllPass(rows);
