@@ -7,8 +7,6 @@ internal static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static string RepoRoot { get; } = FindRoot();
-
     public static Result Run(params string[] args) => RunWithTimeout(120, args);
 
     /// <summary>As <see cref="Run"/>, for the slower verbs (training, testing a model).</summary>
@@ -22,7 +20,7 @@ internal static class CliRunner
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = RepoRoot,
+            WorkingDirectory = RepoPaths.Root,
         };
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
         info.ArgumentList.Add(dll);
@@ -36,13 +34,5 @@ internal static class CliRunner
             throw new TimeoutException("detsharp " + string.Join(' ', args) + " did not finish in " + seconds + " s");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DetSharp.slnx")))
-            dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("DetSharp.slnx not found");
     }
 }

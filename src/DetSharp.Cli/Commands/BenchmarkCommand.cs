@@ -8,6 +8,8 @@ namespace DetSharp.Cli.Commands;
 /// <summary><c>detsharp benchmark</c>: speed measurements (never unit tests), each against a baseline run in the same process.</summary>
 internal static class BenchmarkCommand
 {
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
     public static Command Create()
     {
         var command = new Command("benchmark", "Measure speed against baselines in the same run.");
@@ -42,7 +44,7 @@ internal static class BenchmarkCommand
             bool asJson = parse.GetValue(json);
             var r = InferBenchmark.Run(detector, files, parse.GetValue(images), parse.GetValue(warmup), asJson ? TextWriter.Null : Console.Out);
             if (asJson)
-                Console.WriteLine(JsonSerializer.Serialize(r, new JsonSerializerOptions { WriteIndented = true }));
+                Console.WriteLine(JsonSerializer.Serialize(r, Indented));
             else
                 Console.WriteLine(FormattableString.Invariant(
                     $"{r.Images} images: {r.Fps:F2} img/s, {r.MsPerImage:F0} ms/img, {r.MeanDetections:F1} detections/img, peak RSS {r.PeakRssBytes / (1024.0 * 1024.0):F0} MiB ({Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()})"));
@@ -98,7 +100,7 @@ internal static class BenchmarkCommand
             if (asJson)
             {
                 var rows = results.Select(r => new { r.Case, r.Baseline, DetSharpMs = r.DetSharpMs, BaselineMs = r.BaselineMs, r.Speedup });
-                Console.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+                Console.WriteLine(JsonSerializer.Serialize(rows, Indented));
             }
             return 0;
         });

@@ -37,7 +37,7 @@ internal static class ConvertWeightsCommand
                 _ => WeightsFormat.Auto,
             };
             var r = WeightsConverter.Convert(parse.GetValue(input)!, parse.GetValue(output)!, fmt, parse.GetValue(prefix));
-            Console.Out.WriteLine($"wrote {r.Output}: {r.Tensors} tensors, {r.Elements:N0} values (first key {r.Keys.FirstOrDefault() ?? "-"}, last key {r.Keys.LastOrDefault() ?? "-"})");
+            Console.Out.WriteLine($"wrote {r.Output}: {r.Tensors} tensors, {r.Elements:N0} values (first key {(r.Keys.Count > 0 ? r.Keys[0] : "-")}, last key {(r.Keys.Count > 0 ? r.Keys[^1] : "-")})");
             return 0;
         });
         return cmd;

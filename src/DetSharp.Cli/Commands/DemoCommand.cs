@@ -17,6 +17,9 @@ namespace DetSharp.Cli.Commands;
 /// </summary>
 internal static class DemoCommand
 {
+    /// <summary>The loss curves the demo plots: the total and Mask R-CNN's five terms.</summary>
+    private static readonly string[] LossKeys = ["loss", "loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "loss_mask"];
+
     public const string DefaultConfig = "configs/demo/mask_rcnn_r18_fpn64_imagenet_demo.py";
 
     public static Command Create()
@@ -102,7 +105,7 @@ internal static class DemoCommand
         string logJson = Directory.GetFiles(work, "*.log.json").OrderBy(f => f, StringComparer.Ordinal).Last();
         var log = JsonTrainingLog.Load(logJson);
         string lossPng = Path.Combine(root, "loss_curves.png"), mapPng = Path.Combine(root, "map_curves.png");
-        CurvePlot.Save([.. new[] { "loss", "loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "loss_mask" }.Select(k => LogAnalysis.Curve(log, k, k))],
+        CurvePlot.Save([.. LossKeys.Select(k => LogAnalysis.Curve(log, k, k))],
             "demo: training losses", lossPng, 900, 500);
         CurvePlot.Save([LogAnalysis.Curve(log, "bbox_mAP", "bbox_mAP", evalInterval), LogAnalysis.Curve(log, "segm_mAP", "segm_mAP", evalInterval)],
             "demo: val mAP per epoch", mapPng, 900, 500);

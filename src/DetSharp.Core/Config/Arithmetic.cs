@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace DetSharp.Config;
 
 /// <summary>Python's arithmetic on config values: numbers, string/list/tuple concatenation and repetition.</summary>
@@ -75,7 +77,7 @@ internal static class Arithmetic
                     return Math.Pow(a, b);
             }
         }
-        double x = Convert.ToDouble(left), y = Convert.ToDouble(right);
+        double x = Convert.ToDouble(left, CultureInfo.InvariantCulture), y = Convert.ToDouble(right, CultureInfo.InvariantCulture);
         switch (op)
         {
             case "+": return x + y;

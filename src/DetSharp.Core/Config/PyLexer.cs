@@ -308,7 +308,7 @@ internal static class ConfigSyntax
     {
         string source = SourceLine(text, line);
         var builder = new StringBuilder();
-        builder.Append($"{file}:{line}:{column}: {message}");
+        builder.Append(CultureInfo.InvariantCulture, $"{file}:{line}:{column}: {message}");
         if (source.Length > 0)
         {
             builder.Append('\n').Append("    ").Append(source.TrimEnd());

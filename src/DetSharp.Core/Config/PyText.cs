@@ -55,7 +55,7 @@ public static class PyText
                 case '\t': builder.Append("\\t"); break;
                 default:
                     if (c == quote) builder.Append('\\').Append(c);
-                    else if (c < 0x20 || c == 0x7f) builder.Append($"\\x{(int)c:x2}");
+                    else if (c < 0x20 || c == 0x7f) builder.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
                     else builder.Append(c);
                     break;
             }

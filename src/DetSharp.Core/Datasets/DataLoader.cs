@@ -77,7 +77,8 @@ public sealed class DataLoader(IDetDataset dataset, int samplesPerGpu = 2, int w
             stop.Cancel();
             foreach (var q in queues)
                 while (q.Reader.TryRead(out var left)) left.Batch?.Dispose();
-            try { Task.WaitAll(tasks); } catch (AggregateException) { }
+            // The workers stop on `stop`; waiting for them must not end early when the caller's token fires.
+            try { Task.WaitAll(tasks, CancellationToken.None); } catch (AggregateException) { }
             foreach (var q in queues)
                 while (q.Reader.TryRead(out var left)) left.Batch?.Dispose();
         }

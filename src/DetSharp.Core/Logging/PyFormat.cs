@@ -125,7 +125,7 @@ public static class PyFormat
                 case '\b': sb.Append("\\b"); break;
                 case '\f': sb.Append("\\f"); break;
                 default:
-                    if (c < 0x20 || c > 0x7f) sb.Append($"\\u{(int)c:x4}");
+                    if (c < 0x20 || c > 0x7f) sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
                     else sb.Append(c);
                     break;
             }

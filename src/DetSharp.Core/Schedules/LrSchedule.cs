@@ -227,7 +227,7 @@ public sealed class LrSchedule
         string where = lrConfig.Path.Length == 0 ? "lr_config" : lrConfig.Path;
         if (!lrConfig.TryGetValue("policy", out var policyValue) || policyValue is not string policyName)
             throw new DetSharpException($"{where} needs a 'policy' string (step, CosineAnnealing, poly, fixed).");
-        if (policyName == policyName.ToLowerInvariant() && policyName.Length > 0)
+        if (policyName.Length > 0 && policyName.All(c => char.ToLowerInvariant(c) == c))
             policyName = char.ToUpperInvariant(policyName[0]) + policyName[1..];
         bool byEpoch = lrConfig.Get("by_epoch", true);
         LrPolicy policy;

@@ -39,6 +39,8 @@ public sealed record TestOptions
 /// <summary>MMDetection's tools/test.py: build the test set and the model, load the checkpoint, run, then format/evaluate/show.</summary>
 public static class TestDetector
 {
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
     /// <summary>Runs the test; returns the metrics when evaluating (else null).</summary>
     public static OrderedDictionary<string, object>? Run(Config.Config cfg, TestOptions o)
     {
@@ -95,7 +97,7 @@ public static class TestDetector
             string ts = DateTime.Now.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
             var metric = evaluated.Values.ToDictionary(kv => kv.Key, kv => kv.Value);
             var doc = new Dictionary<string, object> { ["config"] = cfg.Filename, ["metric"] = metric };
-            File.WriteAllText(Path.Combine(o.WorkDir, $"eval_{ts}.json"), JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+            File.WriteAllText(Path.Combine(o.WorkDir, $"eval_{ts}.json"), JsonSerializer.Serialize(doc, Indented));
         }
         return evaluated.Values;
     }

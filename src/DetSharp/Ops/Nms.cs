@@ -19,6 +19,7 @@ public static class Nms
     /// <c>mmcv.ops.nms(boxes, scores, iou_threshold, offset, score_threshold, max_num)</c>: returns
     /// <c>dets</c> [N, 5] = (x1, y1, x2, y2, score) and the kept indices (int64), by score descending.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Style", "IDE1006:Naming Styles", Justification = "mmcv.ops.nms's name, as its callers know it.")]
     public static (Tensor Dets, Tensor Keep) nms(Tensor boxes, Tensor scores, double iouThreshold, int offset = 0, double scoreThreshold = 0, int maxNum = -1)
     {
         CheckBoxes(boxes, scores);

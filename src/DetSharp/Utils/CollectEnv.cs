@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using TorchSharp;
@@ -18,12 +19,12 @@ public static class CollectEnv
             ("Architecture", RuntimeInformation.ProcessArchitecture.ToString()),
             ("TorchSharp", InformationalVersion(typeof(torch).Assembly)),
             ("libtorch", torch.__version__),
-            ("Threads (torch intra-op)", torch.get_num_threads().ToString()),
-            ("Processors", Environment.ProcessorCount.ToString()),
+            ("Threads (torch intra-op)", torch.get_num_threads().ToString(CultureInfo.InvariantCulture)),
+            ("Processors", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),
             ("CUDA available", torch.cuda.is_available().ToString()),
         };
         if (torch.cuda.is_available())
-            entries.Add(("CUDA devices", torch.cuda.device_count().ToString()));
+            entries.Add(("CUDA devices", torch.cuda.device_count().ToString(CultureInfo.InvariantCulture)));
         if (openCvVersion is not null)
             entries.Add(("OpenCV", openCvVersion()));
         return entries;

@@ -2,7 +2,7 @@ namespace DetSharp.Cli.Tests.Commands;
 
 public class AnalyzeLogsCommandTests
 {
-    private static string Sample => Path.Combine(CliRunner.RepoRoot, "tests", "DetSharp.Core.Tests", "Analysis", "Data", "mmdet_sample.log.json");
+    private static string Sample => Path.Combine(RepoPaths.Root, "tests", "DetSharp.Core.Tests", "Analysis", "Data", "mmdet_sample.log.json");
 
     [Fact]
     public void Plot_curve_writes_a_png_of_the_requested_size()

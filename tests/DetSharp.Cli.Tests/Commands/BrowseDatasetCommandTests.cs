@@ -2,11 +2,10 @@ namespace DetSharp.Cli.Tests.Commands;
 
 public class BrowseDatasetCommandTests
 {
-    [Fact]
+    [SharedFact("datasets/balloon")]
     public void Writes_pngs_of_the_balloon_training_pipeline()
     {
-        var shared = Path.GetFullPath(Path.Combine(CliRunner.RepoRoot, "..", "shared", "datasets", "balloon"));
-        if (!Directory.Exists(shared)) return; // ../shared is absent
+        string shared = SharedData.FullPath("datasets/balloon");
         string tmp = Path.Combine(Path.GetTempPath(), "detsharp-cli-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {

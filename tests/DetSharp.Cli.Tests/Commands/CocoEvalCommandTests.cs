@@ -6,23 +6,12 @@ namespace DetSharp.Cli.Tests.Commands;
 
 public class CocoEvalCommandTests
 {
-    private static string? Shared()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "DetSharp.slnx")))
-            {
-                var shared = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared"));
-                return Directory.Exists(shared) ? shared : null;
-            }
-        return null;
-    }
+    private const string FakeResults = "datasets/cocoapi_fake100";
 
-    [Fact]
+    [SharedFact(FakeResults)]
     public void PrintsPycocotoolsSummaryAndJson()
     {
-        var shared = Shared();
-        if (shared == null) return; // ../shared is absent: nothing to evaluate against
-        string folder = Path.Combine(shared, "datasets", "cocoapi_fake100");
+        string folder = SharedData.FullPath(FakeResults);
         string gt = Path.Combine(folder, "instances_val2014_100.json");
         string res = Path.Combine(folder, "instances_val2014_fakebbox100_results.json");
         var text = CocoEvalCommand.Run(gt, res, CocoIouType.Bbox, classwise: true, asJson: false);

@@ -4,23 +4,17 @@ namespace DetSharp.Cli.Tests.Commands;
 
 public class ConvertCommandTests
 {
-    private static string? Shared()
-    {
-        var shared = Path.GetFullPath(Path.Combine(CliRunner.RepoRoot, "..", "shared"));
-        return Directory.Exists(shared) ? shared : null;
-    }
+    private const string BalloonVia = "datasets/balloon/val/via_region_data.json";
 
-    [Fact]
+    [SharedFact(BalloonVia)]
     public void Via2coco_writes_the_balloon_coco_file_with_annotation_ids_from_1()
     {
-        var shared = Shared();
-        if (shared == null) return; // ../shared is absent
         string tmp = Path.Combine(Path.GetTempPath(), "detsharp-cli-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(tmp);
         try
         {
             string output = Path.Combine(tmp, "val.json");
-            var r = CliRunner.Run("convert", "via2coco", Path.Combine(shared, "datasets", "balloon", "val", "via_region_data.json"), "--out", output);
+            var r = CliRunner.Run("convert", "via2coco", SharedData.FullPath(BalloonVia), "--out", output);
             Assert.Equal(0, r.ExitCode);
             Assert.Contains("13 images, 50 annotations", r.Stdout);
             using var doc = JsonDocument.Parse(File.ReadAllBytes(output));

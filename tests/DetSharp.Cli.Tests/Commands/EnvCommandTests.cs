@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace DetSharp.Cli.Tests.Commands;
 
 public class EnvCommandTests
@@ -12,7 +14,7 @@ public class EnvCommandTests
             .Select(l => l.Split(": ", 2)).ToDictionary(p => p[0], p => p[1]);
         Assert.Equal("0.107.0", lines["TorchSharp"]);
         Assert.StartsWith("2.10.0", lines["libtorch"]);
-        Assert.True(int.Parse(lines["Threads (torch intra-op)"]) >= 1);
+        Assert.True(int.Parse(lines["Threads (torch intra-op)"], CultureInfo.InvariantCulture) >= 1);
         Assert.Contains(lines["CUDA available"], new[] { "True", "False" });
         Assert.StartsWith("4.", lines["OpenCV"]);
         Assert.Equal("0.1.0", lines["DetSharp"]);

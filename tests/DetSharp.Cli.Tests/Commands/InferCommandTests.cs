@@ -2,19 +2,17 @@ namespace DetSharp.Cli.Tests.Commands;
 
 public class InferCommandTests
 {
-    private static string Shared(string relative) => Path.GetFullPath(Path.Combine(CliRunner.RepoRoot, "..", "shared", relative));
+    private const string Checkpoint = "fixtures/mmdet/parity/mask_rcnn_slim.pth";
+    private const string BalloonVal = "datasets/balloon/val";
 
-    private static bool HaveShared => File.Exists(Shared("fixtures/mmdet/parity/mask_rcnn_slim.pth"));
-
-    [Fact]
+    [SharedFact(Checkpoint, BalloonVal)]
     public void Draws_pictures_and_writes_results_that_coco_eval_reads()
     {
-        if (!HaveShared) return; // needs ../shared (fixtures and the balloon images)
         string outDir = Directory.CreateTempSubdirectory("detsharp-infer-").FullName;
         try
         {
-            string valDir = Shared("datasets/balloon/val");
-            var result = CliRunner.Run("infer", "configs/balloon/mask_rcnn_r18_slim_fpn_balloon.py", Shared("fixtures/mmdet/parity/mask_rcnn_slim.pth"),
+            string valDir = SharedData.FullPath(BalloonVal);
+            var result = CliRunner.Run("infer", "configs/balloon/mask_rcnn_r18_slim_fpn_balloon.py", SharedData.FullPath(Checkpoint),
                 Path.Combine(valDir, "2*.jpg"), "--out-dir", outDir, "--json", "--ann-file", Path.Combine(valDir, "annotation_coco.json"),
                 "--score-thr", "0.5");
 

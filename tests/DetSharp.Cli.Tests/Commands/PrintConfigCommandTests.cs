@@ -13,7 +13,7 @@ public class PrintConfigCommandTests
 
         Assert.Equal(0, result.ExitCode);
         var printed = PyConfigParser.Evaluate(result.Stdout, "printed.py");
-        var loaded = DetSharp.Config.Config.FromFile(Path.Combine(CliRunner.RepoRoot, Seed)).Dict;
+        var loaded = DetSharp.Config.Config.FromFile(Path.Combine(RepoPaths.Root, Seed)).Dict;
         Assert.True(ConfigValue.DeepEquals(loaded, printed));
         Assert.Contains("type='AugFPN'", result.Stdout);
     }

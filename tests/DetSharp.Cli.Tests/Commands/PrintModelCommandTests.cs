@@ -4,7 +4,7 @@ public class PrintModelCommandTests
 {
     private const string MaskRcnn = "configs/mask_rcnn/mask_rcnn_r50_fpn_1x_coco.py";
 
-    private static string Fixture(string name) => Path.GetFullPath(Path.Combine(CliRunner.RepoRoot, "..", "shared", "fixtures", "mmdet", "state_dicts", name));
+    private const string Nc8StateDict = "fixtures/mmdet/state_dicts/mask_rcnn_r50_fpn_nc8.state_dict.tsv";
 
     [Fact]
     public void Prints_the_module_tree_with_parameter_counts()
@@ -19,11 +19,10 @@ public class PrintModelCommandTests
         Assert.Contains("Trainable params: 44,170,992", result.Stdout);
     }
 
-    [Fact]
+    [SharedFact(Nc8StateDict)]
     public void State_dict_listing_equals_mmdetection_for_cfg_options()
     {
-        string expected = Fixture("mask_rcnn_r50_fpn_nc8.state_dict.tsv");
-        if (!File.Exists(expected)) return; // shared fixtures not present
+        string expected = SharedData.FullPath(Nc8StateDict);
         var result = CliRunner.Run("print-model", MaskRcnn, "--state-dict", "--cfg-options",
             "model.roi_head.bbox_head.num_classes=8", "model.roi_head.mask_head.num_classes=8");
 

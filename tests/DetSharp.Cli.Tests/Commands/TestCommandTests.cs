@@ -12,17 +12,8 @@ public sealed class TestCommandTests
 {
     private const string Config = "configs/balloon/mask_rcnn_r18_slim_fpn_balloon.py";
 
-    private static string? Balloon()
-    {
-        string dir = Path.GetFullPath(Path.Combine(CliRunner.RepoRoot, "..", "shared", "datasets", "balloon"));
-        return Directory.Exists(dir) ? dir : null;
-    }
-
-    private static string? ParityCheckpoint()
-    {
-        string path = Path.GetFullPath(Path.Combine(CliRunner.RepoRoot, "..", "shared", "fixtures", "mmdet", "parity", "mask_rcnn_slim.pth"));
-        return File.Exists(path) ? path : null;
-    }
+    private const string Balloon = "datasets/balloon";
+    private const string ParityCheckpoint = "fixtures/mmdet/parity/mask_rcnn_slim.pth";
 
     private static string[] DataOptions(string root, params string[] extra) =>
     [
@@ -37,11 +28,10 @@ public sealed class TestCommandTests
         ["bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m", "bbox_mAP_l", "bbox_mAP_copypaste",
          "segm_mAP", "segm_mAP_50", "segm_mAP_75", "segm_mAP_s", "segm_mAP_m", "segm_mAP_l", "segm_mAP_copypaste"];
 
-    [SharedBalloonFact]
+    [SharedFact(Balloon, ParityCheckpoint)]
     public void Test_ParityCheckpoint_PrintsMetrics_WritesEvalJson_AndFormatOnlyEvaluatesIdenticallyWithCocoEval()
     {
-        if (Balloon() is not { } root || ParityCheckpoint() is not { } ckpt)
-            return; // skipped by the attribute
+        string root = SharedData.FullPath(Balloon), ckpt = SharedData.FullPath(ParityCheckpoint);
         string tmp = Directory.CreateTempSubdirectory("detsharp-test-cli").FullName;
         try
         {
@@ -77,11 +67,10 @@ public sealed class TestCommandTests
         }
     }
 
-    [SharedBalloonFact]
+    [SharedFact(Balloon)]
     public void TrainThenTest_RoundTrip_WritesRunFiles_AndMetricsAreInUnitRange()
     {
-        if (Balloon() is not { } root)
-            return; // skipped by the attribute
+        string root = SharedData.FullPath(Balloon);
         string tmp = Directory.CreateTempSubdirectory("detsharp-train-test").FullName;
         try
         {
@@ -125,16 +114,5 @@ public sealed class TestCommandTests
         {
             Directory.Delete(tmp, true);
         }
-    }
-}
-
-/// <summary>A fact that is skipped, with the reason, when ../shared (balloon, parity checkpoint) is absent.</summary>
-public sealed class SharedBalloonFactAttribute : FactAttribute
-{
-    public SharedBalloonFactAttribute()
-    {
-        string shared = Path.GetFullPath(Path.Combine(CliRunner.RepoRoot, "..", "shared"));
-        if (!Directory.Exists(Path.Combine(shared, "datasets", "balloon")) || !File.Exists(Path.Combine(shared, "fixtures", "mmdet", "parity", "mask_rcnn_slim.pth")))
-            Skip = $"{shared} (datasets/balloon, fixtures/mmdet/parity) is not present";
     }
 }

@@ -1,5 +1,4 @@
 using DetSharp.Config;
-using DetSharp.Core.Tests.TestSupport;
 
 namespace DetSharp.Core.Tests.Config;
 

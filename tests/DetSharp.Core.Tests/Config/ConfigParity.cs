@@ -1,6 +1,5 @@
 using DetSharp.Config;
 using DetSharp.Core.Tests.Parity;
-using DetSharp.Core.Tests.TestSupport;
 
 namespace DetSharp.Core.Tests.Config;
 
@@ -26,7 +25,7 @@ public static class ConfigParity
     public static IReadOnlyList<string> Fixtures => Pairs.Select(p => (string)p[1]).ToList();
 
     private static string Fixture(string name, string extension) =>
-        RepoPaths.InShared("fixtures", "mmdet", "configs", $"{name}.merged_config.{extension}");
+        SharedData.FullPath("fixtures", "mmdet", "configs", $"{name}.merged_config.{extension}");
 
     public static ConfigDict LoadShipped(string relative, string fixture)
     {

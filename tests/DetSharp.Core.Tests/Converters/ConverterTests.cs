@@ -18,11 +18,11 @@ public class ConverterTests
         string output = Path.Combine(tmp.Path, "out.json");
         var summary = ViaToCoco.Convert(new ViaToCocoOptions
         {
-            ViaJson = RepoPaths.InShared("datasets", "balloon", split, "via_region_data.json"),
+            ViaJson = SharedData.FullPath("datasets", "balloon", split, "via_region_data.json"),
             Output = output,
         });
 
-        using var expected = RepoPaths.LoadSharedJson("datasets", "balloon", split, "annotation_coco.json");
+        using var expected = SharedData.LoadJson("datasets", "balloon", split, "annotation_coco.json");
         using var actual = JsonDocument.Parse(File.ReadAllBytes(output));
         var e = expected.RootElement;
         var a = actual.RootElement;

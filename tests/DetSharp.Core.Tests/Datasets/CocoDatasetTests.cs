@@ -16,7 +16,7 @@ public class CocoDatasetTests
     [SharedFact]
     public void Coco_mini_loads_all_80_categories_and_crowd_rles_as_ignore_boxes()
     {
-        string root = RepoPaths.InShared("datasets", "coco_mini") + "/";
+        string root = SharedData.FullPath("datasets", "coco_mini") + "/";
         var ds = (CocoDataset)DatasetBuilder.Build(Cfg(
             $"dict(type='CocoDataset', data_root='{root}', ann_file='annotations/instances_train2017.json', img_prefix='train2017/', test_mode=True)"));
 
@@ -50,7 +50,7 @@ public class CocoDatasetTests
     [SharedFact]
     public void Balloon_loads_with_one_class()
     {
-        string root = RepoPaths.InShared("datasets") + "/";
+        string root = SharedData.FullPath("datasets") + "/";
         var ds = (CocoDataset)DatasetBuilder.Build(Cfg(
             $"dict(type='CocoDataset', data_root='{root}', ann_file='balloon/train/annotation_coco.json', img_prefix='balloon/train/', classes=('balloon',))"));
         Assert.Equal(61, ds.Count);
@@ -69,7 +69,7 @@ public class CocoDatasetTests
     [SharedFact]
     public void A_one_class_string_without_comma_says_to_add_the_comma()
     {
-        string root = RepoPaths.InShared("datasets") + "/";
+        string root = SharedData.FullPath("datasets") + "/";
         var e = Assert.Throws<DetSharpException>(() => DatasetBuilder.Build(Cfg(
             $"dict(type='CocoDataset', data_root='{root}', ann_file='balloon/train/annotation_coco.json', classes=('balloon'))")));
         Assert.Contains("classes=('balloon',)", e.Message);

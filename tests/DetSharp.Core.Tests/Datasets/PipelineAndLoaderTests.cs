@@ -1,5 +1,4 @@
 using DetSharp.Config;
-using DetSharp.Core.Tests.TestSupport;
 using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
 using OpenCvSharp;
@@ -11,7 +10,7 @@ public class PipelineAndLoaderTests
     private static ConfigDict Cfg(string text) => CocoDatasetTests.Cfg(text);
 
     private static IDetDataset Balloon(string pipeline, string split = "train", bool testMode = false) =>
-        DatasetBuilder.Build(Cfg($"dict(type='CocoDataset', data_root='{RepoPaths.InShared("datasets")}/', ann_file='balloon/{split}/annotation_coco.json', " +
+        DatasetBuilder.Build(Cfg($"dict(type='CocoDataset', data_root='{SharedData.FullPath("datasets")}/', ann_file='balloon/{split}/annotation_coco.json', " +
             $"img_prefix='balloon/{split}/', classes=('balloon',), test_mode={(testMode ? "True" : "False")}, pipeline={pipeline})"));
 
     private const string TrainPipeline = """

@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using DetSharp.Config;
 using DetSharp.Core.Tests.Parity;
-using DetSharp.Core.Tests.TestSupport;
 using DetSharp.Datasets;
 using OpenCvSharp;
 
@@ -18,7 +17,7 @@ public static class TransformParity
 
     public static IReadOnlyList<string> Files { get; } = ["balloon_train_image0_transforms.json", "balloon_train_transforms.json"];
 
-    private static JsonDocument Load(string file) => RepoPaths.LoadSharedJson("fixtures", "mmdet", "transforms", file);
+    private static JsonDocument Load(string file) => SharedData.LoadJson("fixtures", "mmdet", "transforms", file);
 
     public static IReadOnlyList<string> CaseNames(string file)
     {
@@ -41,7 +40,7 @@ public static class TransformParity
             CocoDatasetTests.Cfg("dict(type='LoadAnnotations', with_bbox=True, with_mask=True, poly2mask=True)"),
         };
         foreach (var t in c.GetProperty("transforms").EnumerateArray()) pipeline.Add(ToConfig(t));
-        var cfg = CocoDatasetTests.Cfg($"dict(type='CocoDataset', data_root='{RepoPaths.InShared("datasets")}/', ann_file='balloon/train/annotation_coco.json', " +
+        var cfg = CocoDatasetTests.Cfg($"dict(type='CocoDataset', data_root='{SharedData.FullPath("datasets")}/', ann_file='balloon/train/annotation_coco.json', " +
             "img_prefix='balloon/train/', classes=('balloon',))");
         cfg["pipeline"] = pipeline;
         var ds = (CocoDataset)DatasetBuilder.Build(cfg);

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using DetSharp.Core.Tests.TestSupport;
 using DetSharp.Evaluation;
 
 namespace DetSharp.Core.Tests.Evaluation;
@@ -18,7 +17,7 @@ public class CocoEvalTests
     [MemberData(nameof(Cases))]
     public void StatsEqualPycocotools(string dataset, int caseIndex)
     {
-        string folder = dataset == "balloon" ? RepoPaths.InShared("datasets", "balloon") : RepoPaths.InShared("datasets", dataset);
+        string folder = dataset == "balloon" ? SharedData.FullPath("datasets", "balloon") : SharedData.FullPath("datasets", dataset);
         string statsFile = dataset == "balloon" ? Path.Combine(folder, "eval_fixtures", "expected_stats.json") : Path.Combine(folder, "expected_stats.json");
         using var doc = JsonDocument.Parse(File.ReadAllBytes(statsFile));
         var c = doc.RootElement.GetProperty("cases")[caseIndex];
@@ -35,7 +34,7 @@ public class CocoEvalTests
     [SharedFact]
     public void SummaryTextMatchesCocoapiPrintout()
     {
-        string folder = RepoPaths.InShared("datasets", "cocoapi_fake100");
+        string folder = SharedData.FullPath("datasets", "cocoapi_fake100");
         var gt = CocoApi.Load(Path.Combine(folder, "instances_val2014_100.json"));
         var dt = CocoResults.Load(Path.Combine(folder, "instances_val2014_fakebbox100_results.json"), gt);
         var eval = new CocoEval(gt, dt, CocoIouType.Bbox);

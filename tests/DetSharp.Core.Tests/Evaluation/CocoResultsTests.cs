@@ -1,7 +1,8 @@
 using System.Text.Json;
-using DetSharp.Core.Tests.TestSupport;
 using DetSharp.Evaluation;
+using DetSharp.Core.Tests.TestSupport;
 using DetSharp.Structures;
+using DetSharp.TestSupport;
 
 namespace DetSharp.Core.Tests.Evaluation;
 
@@ -136,8 +137,8 @@ public class CocoResultsTests
     [SharedFact]
     public void MmdetMetricsOnBalloonJitter()
     {
-        var gt = CocoApi.Load(RepoPaths.InShared("datasets", "balloon", "val", "annotation_coco.json"));
-        string results = RepoPaths.InShared("datasets", "balloon", "eval_fixtures", "val_results_jitter.json");
+        var gt = CocoApi.Load(SharedData.FullPath("datasets", "balloon", "val", "annotation_coco.json"));
+        string results = SharedData.FullPath("datasets", "balloon", "eval_fixtures", "val_results_jitter.json");
         var r = CocoMetric.Evaluate(gt, new Dictionary<string, string> { ["bbox"] = results },
             new CocoMetricOptions { Metrics = ["bbox", "proposal"], Classwise = true });
         // pycocotools stats (balloon expected_stats.json, bbox jitter) rounded to 3 decimals; maxDets (100, 300, 1000)
@@ -168,7 +169,7 @@ public class CocoResultsTests
     [SharedFact]
     public void InMemoryEvaluationEqualsEvaluatingTheWrittenFiles()
     {
-        string folder = RepoPaths.InShared("datasets", "cocoapi_fake100");
+        string folder = SharedData.FullPath("datasets", "cocoapi_fake100");
         var gt = CocoApi.Load(Path.Combine(folder, "instances_val2014_100.json"));
         var bbox = Entries(Path.Combine(folder, "instances_val2014_fakebbox100_results.json"));
         var segm = Entries(Path.Combine(folder, "instances_val2014_fakesegm100_results.json"));

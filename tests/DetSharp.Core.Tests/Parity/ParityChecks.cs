@@ -51,7 +51,8 @@ public sealed class ParityChecks(string family, string fixture)
     /// <summary>
     /// Compares numbers element by element; <paramref name="reference"/> gives the scale of element i for relative
     /// tolerances (default <c>|expected[i]|</c>), <paramref name="names"/> names the elements in messages (default
-    /// <c>[i]</c>). A length difference fails the row; the common prefix is still measured.
+    /// <c>[i]</c>). A length difference fails the row; the common prefix is still measured. A row that compared no
+    /// value (both sides empty) fails too: it would prove nothing.
     /// </summary>
     public void Values(string metric, IReadOnlyList<double> expected, IReadOnlyList<double> actual, Tolerance tolerance,
         Func<int, double>? reference = null, IReadOnlyList<string>? names = null)
@@ -73,16 +74,16 @@ public sealed class ParityChecks(string family, string fixture)
         int at = failureAt >= 0 ? failureAt : maxAt;
         var worst = new List<string>();
         if (!sameLength) worst.Add($"{actual.Count} values, expected {expected.Count}");
-        worst.Add(at < 0 ? "no values" : $"{(names is null ? $"[{at}]" : names[at])}: expected {ParityTable.Precise(expected[at])}, got {ParityTable.Precise(actual[at])}");
-        _rows.Add(new ParityRow(family, fixture, metric, max, tolerance, sameLength && failureAt < 0, string.Join("; ", worst)));
+        worst.Add(at < 0 ? "no values compared" : $"{(names is null ? $"[{at}]" : names[at])}: expected {ParityTable.Precise(expected[at])}, got {ParityTable.Precise(actual[at])}");
+        _rows.Add(new ParityRow(family, fixture, metric, max, tolerance, sameLength && failureAt < 0 && at >= 0, string.Join("; ", worst)));
     }
 
     public void Values(string metric, IReadOnlyList<float> expected, IReadOnlyList<float> actual, Tolerance tolerance) =>
         Values(metric, expected.Select(v => (double)v).ToArray(), actual.Select(v => (double)v).ToArray(), tolerance);
 
-    /// <summary>Exact comparison of named fields; the deviation is the number of differing values.</summary>
+    /// <summary>Exact comparison of named fields; the deviation is the number of differing values. Comparing no value fails.</summary>
     public void Exact(string metric, ExactFields fields) =>
-        _rows.Add(new ParityRow(family, fixture, metric, fields.Mismatches, Tolerance.Exact, fields.Mismatches == 0, fields.Describe()));
+        _rows.Add(new ParityRow(family, fixture, metric, fields.Mismatches, Tolerance.Exact, fields.Mismatches == 0 && fields.Compared > 0, fields.Describe()));
 
     /// <summary>Exact comparison of two sequences (keys, indices, RLE strings): the number of differing positions.</summary>
     public void Same<T>(string metric, IEnumerable<T> expected, IEnumerable<T> actual) => Exact(metric, new ExactFields().Add(metric, expected, actual));
@@ -90,6 +91,10 @@ public sealed class ParityChecks(string family, string fixture)
     /// <summary>A count of failures (unmatched detections, differing config values) with an allowance.</summary>
     public void Count(string metric, int count, int allowed, string detail) =>
         _rows.Add(new ParityRow(family, fixture, metric, count, Tolerance.Count(allowed), count <= allowed, detail));
+
+    /// <summary>A fixture whose measurement made no comparison at all fails: present but unchecked must not look checked.</summary>
+    public void NothingCompared() =>
+        _rows.Add(new ParityRow(family, fixture, "comparisons", 0, Tolerance.Exact, false, "the fixture was measured but nothing was compared"));
 
     /// <summary>A fixture whose comparison could not run is a failure of its own, not a reason to stop the table.</summary>
     public void Error(Exception e) =>
@@ -103,10 +108,14 @@ public sealed class ExactFields
 
     public int Mismatches { get; private set; }
 
+    /// <summary>How many positions were compared (the common length of each pair of sequences, summed).</summary>
+    public int Compared { get; private set; }
+
     public ExactFields Add<T>(string field, IEnumerable<T> expected, IEnumerable<T> actual)
     {
         var e = expected.ToList();
         var a = actual.ToList();
+        Compared += Math.Min(e.Count, a.Count);
         for (int i = 0; i < Math.Min(e.Count, a.Count); i++)
         {
             if (!EqualityComparer<T>.Default.Equals(e[i], a[i])) Note($"{field}[{i}]: expected {e[i]}, got {a[i]}");
@@ -124,7 +133,12 @@ public sealed class ExactFields
         Mismatches += count;
     }
 
-    public string Describe() => Mismatches == 0 ? "equal" : string.Join("; ", _details) + (Mismatches > _details.Count ? $"; ... ({Mismatches} in all)" : "");
+    public string Describe() => (Mismatches, Compared) switch
+    {
+        (0, 0) => "nothing compared (both sides empty)",
+        (0, _) => "equal",
+        _ => string.Join("; ", _details) + (Mismatches > _details.Count ? $"; ... ({Mismatches} in all)" : ""),
+    };
 }
 
 /// <summary>Formats parity rows as an aligned text table and as the TSV report.</summary>
@@ -165,8 +179,10 @@ public static class ParityTable
 /// <summary>Asserts parity rows, failing with the table of the rows that are out of tolerance.</summary>
 public static class ParityAssert
 {
-    public static void AllPass(IEnumerable<ParityRow> rows)
+    /// <summary>Every row passes, and there is at least one: a check that compared nothing must not pass silently.</summary>
+    public static void AllPass(IReadOnlyCollection<ParityRow> rows)
     {
+        Assert.True(rows.Count > 0, "no parity comparisons were made: the fixture is there but nothing was compared");
         var failures = rows.Where(r => !r.Pass).ToList();
         Assert.True(failures.Count == 0,
             $"{failures.Count} parity check(s) out of tolerance:\n" + string.Join("\n", ParityTable.Lines(failures, withWorst: true)));

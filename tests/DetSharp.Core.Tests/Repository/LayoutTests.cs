@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using DetSharp.Core.Tests.TestSupport;
+using DetSharp.TestSupport;
 
 namespace DetSharp.Core.Tests.Repository;
 

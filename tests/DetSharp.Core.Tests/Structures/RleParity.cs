@@ -1,6 +1,5 @@
 using System.Text.Json;
 using DetSharp.Core.Tests.Parity;
-using DetSharp.Core.Tests.TestSupport;
 using DetSharp.Structures;
 
 namespace DetSharp.Core.Tests.Structures;
@@ -40,7 +39,7 @@ public static class RleParity
     public static IReadOnlyList<ParityRow> Measure(string fixture)
     {
         var (file, key) = (fixture[..fixture.IndexOf(':')], fixture[(fixture.IndexOf(':') + 2)..]);
-        using var doc = RepoPaths.LoadSharedJson("fixtures", "mmdet", "rle", file);
+        using var doc = SharedData.LoadJson("fixtures", "mmdet", "rle", file);
         var checks = new ParityChecks(Family, fixture);
         Measures[fixture](checks, doc.RootElement.GetProperty(key));
         return checks.Rows;
@@ -48,7 +47,7 @@ public static class RleParity
 
     private static JsonElement Shared(params string[] parts)
     {
-        using var doc = RepoPaths.LoadSharedJson(parts);
+        using var doc = SharedData.LoadJson(parts);
         return doc.RootElement.Clone();
     }
 
@@ -153,7 +152,7 @@ public static class RleParity
     /// <summary>The masks of <c>decode_check</c>: the balloon val or COCO-mini annotation each entry names, at its size.</summary>
     public static IReadOnlyList<Rle> DecodeCheckRles()
     {
-        using var doc = RepoPaths.LoadSharedJson("fixtures", "mmdet", "rle", RleFixtures);
+        using var doc = SharedData.LoadJson("fixtures", "mmdet", "rle", RleFixtures);
         var all = AnnotationsById(BalloonVal.Value).Concat(AnnotationsById(CocoMiniVal.Value)).ToDictionary();
         return doc.RootElement.GetProperty("decode_check").EnumerateArray().Select(e =>
         {
@@ -199,7 +198,7 @@ public static class RleParity
     /// <summary><c>frPyObjects</c> of the fixture's <c>[x, y, w, h]</c> box on its image size.</summary>
     public static Rle BoxToRle()
     {
-        using var doc = RepoPaths.LoadSharedJson("fixtures", "mmdet", "rle", Pycocotools);
+        using var doc = SharedData.LoadJson("fixtures", "mmdet", "rle", Pycocotools);
         var e = doc.RootElement.GetProperty("bbox_to_rle");
         using var box = JsonDocument.Parse($"[{e.GetProperty("bbox").GetRawText()}]");
         return RleConvert.FrPyObjects(box.RootElement, e.GetProperty("h").GetInt32(), e.GetProperty("w").GetInt32())[0];

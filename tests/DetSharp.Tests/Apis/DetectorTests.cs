@@ -1,6 +1,5 @@
 using DetSharp.Apis;
 using DetSharp.Tests.Models;
-using DetSharp.Tests.TestSupport;
 using OpenCvSharp;
 
 namespace DetSharp.Tests.Apis;
@@ -25,9 +24,9 @@ public class DetectorTests
 
     private static Detector Load() => Detector.FromConfig(
         ModelFixtures.RepoConfig("balloon/mask_rcnn_r18_slim_fpn_balloon.py"),
-        SharedFixtures.FullPath("fixtures/mmdet/parity/mask_rcnn_slim.pth"), "cpu", ParityOptions);
+        SharedData.FullPath("fixtures/mmdet/parity/mask_rcnn_slim.pth"), "cpu", ParityOptions);
 
-    [SharedFixtureFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
+    [SharedFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
     public void Class_names_come_from_the_checkpoint_meta()
     {
         using var detector = Load();
@@ -36,16 +35,16 @@ public class DetectorTests
         Assert.Empty(detector.Warnings);
     }
 
-    [SharedFixtureFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
+    [SharedFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
     public void Infer_gives_mmdetections_top_detections_in_original_image_coordinates()
     {
         using var detector = Load();
-        using var fixture = SharedFixtures.LoadJson("fixtures/mmdet/parity/mask_rcnn_slim.outputs.json");
+        using var fixture = SharedData.LoadJson("fixtures/mmdet/parity/mask_rcnn_slim.outputs.json");
         var expected = fixture.RootElement.GetProperty("test")[0].GetProperty("bbox_results")[0]
             .EnumerateArray().Select(d => d.EnumerateArray().Select(v => v.GetSingle()).ToArray())
             .OrderByDescending(d => d[4]).ToList();
 
-        var result = detector.Infer(SharedFixtures.FullPath(Image));
+        var result = detector.Infer(SharedData.FullPath(Image));
 
         Assert.Equal(1323, result.Width);
         Assert.Equal(2048, result.Height);
@@ -65,11 +64,11 @@ public class DetectorTests
         }
     }
 
-    [SharedFixtureFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
+    [SharedFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
     public void An_image_in_memory_gives_the_same_detections_as_its_file()
     {
         using var detector = Load();
-        string path = SharedFixtures.FullPath(Image);
+        string path = SharedData.FullPath(Image);
         using var image = Cv2.ImRead(path, ImreadModes.Color);
 
         var fromFile = detector.Infer(path);

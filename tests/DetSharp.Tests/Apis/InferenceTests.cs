@@ -4,7 +4,6 @@ using DetSharp.Config;
 using DetSharp.Datasets;
 using DetSharp.Models;
 using DetSharp.Tests.Models;
-using DetSharp.Tests.TestSupport;
 using Xunit.Abstractions;
 
 namespace DetSharp.Tests.Apis;
@@ -17,7 +16,7 @@ public sealed class InferenceTests(ITestOutputHelper output)
     /// <summary>The slim balloon config pointed at ../shared, with the parity model's test settings (1333x800, score_thr 0).</summary>
     internal static Config.Config SlimConfig(params string[] extra)
     {
-        string root = SharedFixtures.FullPath("datasets/balloon");
+        string root = SharedData.FullPath("datasets/balloon");
         var options = new List<string>
         {
             $"data.train.ann_file={root}/train/annotation_coco.json", $"data.train.img_prefix={root}/train/",
@@ -28,16 +27,16 @@ public sealed class InferenceTests(ITestOutputHelper output)
         return ConfigTools.Load(ModelFixtures.RepoConfig("balloon/mask_rcnn_r18_slim_fpn_balloon.py"), options);
     }
 
-    [SharedFixtureFact(Ckpt)]
+    [SharedFact(Ckpt)]
     public void TestPath_OnBalloonVal_MatchesMmdetParityOutputs_AndFormatsCocoResults()
     {
         var cfg = SlimConfig("data.test.pipeline.1.img_scale=(1333,800)", "model.test_cfg.rcnn.score_thr=0.0",
             "model.test_cfg.rpn.nms_pre=1000", "model.test_cfg.rpn.max_per_img=1000");
         var model = ModelFixtures.Build(cfg.Get<ConfigDict>("model"));
-        Assert.True(CheckpointLoader.Load(model, SharedFixtures.FullPath(Ckpt), strict: true).ExactMatch);
+        Assert.True(CheckpointLoader.Load(model, SharedData.FullPath(Ckpt), strict: true).ExactMatch);
         model.eval();
         var dataset = (CocoDataset)DatasetBuilder.Build(cfg.Get<ConfigDict>("data.test"), new Dictionary<string, object?> { ["test_mode"] = true });
-        using var fixture = SharedFixtures.LoadJson("fixtures/mmdet/parity/mask_rcnn_slim.outputs.json");
+        using var fixture = SharedData.LoadJson("fixtures/mmdet/parity/mask_rcnn_slim.outputs.json");
         var records = fixture.RootElement.GetProperty("test").EnumerateArray().ToArray();
         var results = new List<DetectionSet>();
         var rng = new Random(0);

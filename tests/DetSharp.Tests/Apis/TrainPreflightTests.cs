@@ -5,7 +5,6 @@ using DetSharp.Datasets;
 using DetSharp.Engine;
 using DetSharp.Models.Detectors;
 using DetSharp.Tests.Models;
-using DetSharp.Tests.TestSupport;
 
 namespace DetSharp.Tests.Apis;
 
@@ -20,7 +19,7 @@ public sealed class TrainPreflightTests
         return Assert.Throws<DetSharpException>(() => new TrainComponents().BuildLoader(cfg, cfg.Get<ConfigDict>("data.train"), true, 0));
     }
 
-    [SharedFixtureFact(Ann)]
+    [SharedFact(Ann)]
     public void Loader_OnBalloon_IsBuilt()
     {
         var cfg = InferenceTests.SlimConfig();
@@ -29,14 +28,14 @@ public sealed class TrainPreflightTests
         Assert.Equal(31, loader.Count); // 61 images, 2 per batch, GroupSampler padding
     }
 
-    [SharedFixtureFact(Ann)]
+    [SharedFact(Ann)]
     public void ClassesAsString_SaysAddTheComma()
     {
         var e = LoaderError("data.train.classes=balloon");
         Assert.Contains("classes=('balloon',)", e.Message);
     }
 
-    [SharedFixtureFact(Ann)]
+    [SharedFact(Ann)]
     public void ClassNameMissingFromAnnotationFile_IsNamed()
     {
         var e = LoaderError("data.train.classes=('balloon','ballon')");
@@ -44,13 +43,13 @@ public sealed class TrainPreflightTests
         Assert.Contains("are not category names", e.Message);
     }
 
-    [SharedFixtureFact(Ann)]
+    [SharedFact(Ann)]
     public void EmptyTrainSetAfterFiltering_GivesTheReason()
     {
         string dir = Directory.CreateTempSubdirectory("detsharp-empty").FullName;
         try
         {
-            var root = JsonNode.Parse(File.ReadAllText(SharedFixtures.FullPath(Ann)))!.AsObject();
+            var root = JsonNode.Parse(File.ReadAllText(SharedData.FullPath(Ann)))!.AsObject();
             root["annotations"] = new JsonArray();
             string ann = Path.Combine(dir, "empty.json");
             File.WriteAllText(ann, root.ToJsonString());
@@ -64,7 +63,7 @@ public sealed class TrainPreflightTests
         }
     }
 
-    [SharedFixtureFact(Ann)]
+    [SharedFact(Ann)]
     public void MissingImageFiles_AreCountedAndNamed()
     {
         string dir = Directory.CreateTempSubdirectory("detsharp-noimg").FullName;
@@ -81,7 +80,7 @@ public sealed class TrainPreflightTests
         }
     }
 
-    [SharedFixtureFact(Ann)]
+    [SharedFact(Ann)]
     public void NumClassesDifferentFromClasses_NamesTheHead()
     {
         var cfg = InferenceTests.SlimConfig("model.roi_head.bbox_head.num_classes=3");

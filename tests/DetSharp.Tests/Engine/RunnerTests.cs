@@ -24,13 +24,13 @@ public class RunnerTests
 
         runner.Run([new TinyBatchSource(count: 4)], [("train", 1)]);
 
-        var trainLines = logger.Messages.Where(m => m.StartsWith("Epoch [")).ToList();
+        var trainLines = logger.Messages.Where(m => m.StartsWith("Epoch [", StringComparison.Ordinal)).ToList();
         Assert.Equal(6, trainLines.Count); // 2 per epoch (interval 2, 4 batches), 3 epochs
         Assert.Matches(new Regex(@"^Epoch \[1\]\[2/4\]\tlr: \d\.\d{3}e-\d\d, eta: \d+:\d\d:\d\d, time: \d+\.\d{3}, data_time: \d+\.\d{3}, loss_mse: \d+\.\d{4}, loss_reg: \d+\.\d{4}, acc: \d+\.\d{4}, loss: \d+\.\d{4}$"), trainLines[0]);
         // Warmup: iteration 1 (0-based) of 3 → 0.05 * (1 - (1 - 1/3) * 0.9) = 0.02.
         Assert.StartsWith("Epoch [1][2/4]\tlr: 2.000e-02, ", trainLines[0]);
         Assert.StartsWith("Epoch [3][4/4]\tlr: 5.000e-03, ", trainLines[^1]);
-        var valLines = logger.Messages.Where(m => m.StartsWith("Epoch(val)")).ToList();
+        var valLines = logger.Messages.Where(m => m.StartsWith("Epoch(val)", StringComparison.Ordinal)).ToList();
         Assert.Equal(3, valLines.Count);
         Assert.Equal("Epoch(val) [1][13]\tbbox_mAP: 0.7080, bbox_mAP_50: 0.8280, bbox_mAP_copypaste: 0.708 0.828 0.782 0.202 0.475 0.811", valLines[0]);
         Assert.Contains("Saving checkpoint at 1 epochs", logger.Messages);
@@ -44,7 +44,7 @@ public class RunnerTests
         Assert.Equal("train", train.RootElement.GetProperty("mode").GetString());
         Assert.Equal(0.02, train.RootElement.GetProperty("lr").GetDouble(), 12);
         Assert.Matches(new Regex(@"""loss"": \d+\.\d{1,5}, "), jsonLines[1]);
-        var val = jsonLines.Single(l => l.StartsWith("{\"mode\": \"val\", \"epoch\": 1,"));
+        var val = jsonLines.Single(l => l.StartsWith("{\"mode\": \"val\", \"epoch\": 1,", StringComparison.Ordinal));
         Assert.StartsWith("{\"mode\": \"val\", \"epoch\": 1, \"iter\": 13, \"lr\": 0.05, \"bbox_mAP\": 0.708, \"bbox_mAP_50\": 0.828, \"bbox_mAP_copypaste\": \"0.708 0.828 0.782 0.202 0.475 0.811\"}", val);
         Assert.True(File.Exists(Path.Combine(dir.Path, "best_bbox_mAP_epoch_1.pth")));
     }
@@ -135,7 +135,7 @@ public class RunnerTests
         Assert.Equal(0.005, recorder.Records[4].Lr, 12); // step at iteration 4
         Assert.False(File.Exists(Path.Combine(dir.Path, "iter_3.pth"))); // max_keep_ckpts=1
         Assert.True(File.Exists(Path.Combine(dir.Path, "iter_6.pth")));
-        Assert.Contains(logger.Messages, m => m.StartsWith("Iter [2/6]\tlr: "));
+        Assert.Contains(logger.Messages, m => m.StartsWith("Iter [2/6]\tlr: ", StringComparison.Ordinal));
         using var ckpt = Checkpoint.Load(Path.Combine(dir.Path, "latest.pth"));
         Assert.Equal(6, ckpt.Iter);
     }
@@ -160,6 +160,6 @@ public class RunnerTests
 
         runner.Run([new TinyBatchSource(count: 2), new TinyBatchSource(count: 3)], [("train", 1), ("val", 1)]);
 
-        Assert.Matches(new Regex(@"^Epoch\(val\) \[1\]\[3\]\tloss_mse: \d+\.\d{4}, loss_reg: \d+\.\d{4}, acc: \d+\.\d{4}, loss: \d+\.\d{4}$"), logger.Messages.First(m => m.StartsWith("Epoch(val)")));
+        Assert.Matches(new Regex(@"^Epoch\(val\) \[1\]\[3\]\tloss_mse: \d+\.\d{4}, loss_reg: \d+\.\d{4}, acc: \d+\.\d{4}, loss: \d+\.\d{4}$"), logger.Messages.First(m => m.StartsWith("Epoch(val)", StringComparison.Ordinal)));
     }
 }

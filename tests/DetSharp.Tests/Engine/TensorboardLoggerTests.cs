@@ -101,7 +101,7 @@ public class TensorboardLoggerTests
             values.Where(v => v.Step == 2).Select(v => v.Value.Tag));
         Assert.Equal(0.02f, scalars.First(v => v.Value.Tag == "learning_rate").Value.SimpleValue, 6);
         Assert.Equal(0.9f, scalars.First(v => v.Value.Tag == "momentum").Value.SimpleValue, 6);
-        Assert.DoesNotContain(values, v => v.Value.Tag.EndsWith("time"));
+        Assert.DoesNotContain(values, v => v.Value.Tag.EndsWith("time", StringComparison.Ordinal));
         // Validation after each epoch, at runner.iter + 1 (mmcv's get_iter): the mAP as a scalar, the copypaste string as text.
         Assert.Equal([5L, 9, 13], scalars.Where(v => v.Value.Tag == "val/bbox_mAP").Select(v => v.Step));
         Assert.All(scalars.Where(v => v.Value.Tag == "val/bbox_mAP"), v => Assert.Equal(0.708f, v.Value.SimpleValue));

@@ -36,8 +36,8 @@ public class TrainDetectorTests
         Assert.Contains("epoch_1.pth", files);
         Assert.Contains("epoch_3.pth", files);
         Assert.Contains("latest.pth", files);
-        Assert.Single(files, f => f!.EndsWith(".log.json"));
-        Assert.Single(files, f => f!.EndsWith(".log"));
+        Assert.Single(files, f => f!.EndsWith(".log.json", StringComparison.Ordinal));
+        Assert.Single(files, f => f!.EndsWith(".log", StringComparison.Ordinal));
         var dumped = Config.Config.FromFile(Path.Combine(workDir, "tiny_config.py"));
         Assert.True(ConfigValue.DeepEquals(cfg.Dict, dumped.Dict));
         string log = File.ReadAllText(Directory.GetFiles(workDir, "*.log").Single());

@@ -1,7 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
-using DetSharp.Tests.TestSupport;
 
 namespace DetSharp.Tests.Models;
 
@@ -17,18 +16,10 @@ internal static class ModelFixtures
     public static ConfigDict ModelConfig(string fullPath) => Config.Config.FromFile(fullPath).Get<ConfigDict>("model");
 
     /// <summary>The repository's configs/ folder.</summary>
-    public static string RepoConfig(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "DetSharp.slnx")))
-                return Path.Combine(dir.FullName, "configs", relative);
-        }
-        throw new DirectoryNotFoundException("repository root (DetSharp.slnx) not found");
-    }
+    public static string RepoConfig(string relative) => Path.Combine(RepoPaths.Configs, relative);
 
     public static List<(string Key, string Shape)> ReadTsv(string relative) =>
-        File.ReadAllLines(SharedFixtures.FullPath(relative))
+        File.ReadAllLines(SharedData.FullPath(relative))
             .Where(l => l.Length > 0)
             .Select(l => l.Split('\t'))
             .Select(p => (p[0], p[1]))

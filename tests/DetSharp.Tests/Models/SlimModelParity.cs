@@ -25,13 +25,13 @@ internal static class SlimModelParity
 
     public static TwoStageDetector LoadSlim(string name)
     {
-        var model = (TwoStageDetector)ModelFixtures.Build(ModelFixtures.ModelConfig(SharedFixtures.FullPath(Dir + name + "_slim.model_config.py")));
-        var report = CheckpointLoader.Load(model, SharedFixtures.FullPath(Dir + name + "_slim.pth"), strict: true);
+        var model = (TwoStageDetector)ModelFixtures.Build(ModelFixtures.ModelConfig(SharedData.FullPath(Dir + name + "_slim.model_config.py")));
+        var report = CheckpointLoader.Load(model, SharedData.FullPath(Dir + name + "_slim.pth"), strict: true);
         Assert.True(report.ExactMatch, report.Message);
         return model;
     }
 
-    public static JsonDocument Outputs(string name) => SharedFixtures.LoadJson(Dir + name + "_slim.outputs.json");
+    public static JsonDocument Outputs(string name) => SharedData.LoadJson(Dir + name + "_slim.outputs.json");
 
     /// <summary>The file names of the model's test records, in fixture order.</summary>
     public static IReadOnlyList<string> TestImages(string name)
@@ -67,7 +67,7 @@ internal static class SlimModelParity
         using var scope = NewDisposeScope();
         string file = rec.GetProperty("file_name").GetString()!;
         var checks = new ParityChecks(Family, $"{name}_slim test {file}");
-        var (chw, meta) = MmdetInput.Load(SharedFixtures.FullPath("datasets/balloon/val/" + file));
+        var (chw, meta) = MmdetInput.Load(SharedData.FullPath("datasets/balloon/val/" + file));
         var img = MmdetInput.Batch([(chw, meta)]);
         checks.Exact("input shapes, scale factor", new ExactFields()
             .Add("img_shape", Floats(rec.GetProperty("img_shape"))[..2], [meta.ImgShape.Height, meta.ImgShape.Width])
@@ -187,7 +187,7 @@ internal static class SlimModelParity
     /// </summary>
     public static (Tensor Img, ImgMeta[] Metas, Tensor[] Boxes, Tensor[] Labels, IInstanceMasks[] Masks) BalloonTrainBatch(IEnumerable<string> fileNames)
     {
-        using var ann = JsonDocument.Parse(File.ReadAllText(SharedFixtures.FullPath("datasets/balloon/train/annotation_coco.json")));
+        using var ann = JsonDocument.Parse(File.ReadAllText(SharedData.FullPath("datasets/balloon/train/annotation_coco.json")));
         var images = ann.RootElement.GetProperty("images").EnumerateArray().ToList();
         var anns = ann.RootElement.GetProperty("annotations").EnumerateArray().ToList();
         var inputs = new List<(float[], ImgMeta)>();
@@ -198,7 +198,7 @@ internal static class SlimModelParity
         {
             var info = images.First(i => i.GetProperty("file_name").GetString() == name);
             int id = info.GetProperty("id").GetInt32(), h = info.GetProperty("height").GetInt32(), w = info.GetProperty("width").GetInt32();
-            var (chw, meta) = MmdetInput.Load(SharedFixtures.FullPath("datasets/balloon/train/" + name));
+            var (chw, meta) = MmdetInput.Load(SharedData.FullPath("datasets/balloon/train/" + name));
             inputs.Add((chw, meta));
             var mine = anns.Where(a => a.GetProperty("image_id").GetInt32() == id && a.GetProperty("iscrowd").GetInt32() == 0).ToList();
             var b = new List<float>();
@@ -233,7 +233,7 @@ internal static class SlimModelParity
         using var fixture = Outputs(name);
         var train = fixture.RootElement.GetProperty("train");
         var checks = new ParityChecks(Family, $"{name}_slim train");
-        var cfg = ModelFixtures.ModelConfig(SharedFixtures.FullPath(Dir + name + "_slim.model_config.py"));
+        var cfg = ModelFixtures.ModelConfig(SharedData.FullPath(Dir + name + "_slim.model_config.py"));
         cfg.Get<ConfigDict>("train_cfg.rpn.sampler")["num"] = 100000000L;
         switch (cfg.Get<object>("train_cfg.rcnn"))
         {
@@ -243,7 +243,7 @@ internal static class SlimModelParity
                 break;
         }
         using var model = (TwoStageDetector)ModelFixtures.Build(cfg);
-        Assert.True(CheckpointLoader.Load(model, SharedFixtures.FullPath(Dir + name + "_slim.pth"), strict: true).ExactMatch);
+        Assert.True(CheckpointLoader.Load(model, SharedData.FullPath(Dir + name + "_slim.pth"), strict: true).ExactMatch);
         model.train();
 
         using var scope = NewDisposeScope();

@@ -2,7 +2,6 @@ using DetSharp.Config;
 using DetSharp.Core.Tests.Parity;
 using DetSharp.Models.Common;
 using DetSharp.Models.Detectors;
-using DetSharp.Tests.TestSupport;
 
 namespace DetSharp.Tests.Models;
 
@@ -18,7 +17,7 @@ internal static class StateDictParity
     /// <summary>The model variants of <c>state_dict_summary.json</c>, each with its exact model config.</summary>
     public static IReadOnlyList<string> Variants()
     {
-        using var summary = SharedFixtures.LoadJson(Dir + "state_dict_summary.json");
+        using var summary = SharedData.LoadJson(Dir + "state_dict_summary.json");
         return summary.RootElement.EnumerateArray().Select(e => e.GetProperty("name").GetString()!).ToList();
     }
 
@@ -33,7 +32,7 @@ internal static class StateDictParity
     };
 
     public static BaseDetector BuildVariant(string name) =>
-        ModelFixtures.Build(ModelFixtures.ModelConfig(SharedFixtures.FullPath(Dir + name + ".model_cfg.py")));
+        ModelFixtures.Build(ModelFixtures.ModelConfig(SharedData.FullPath(Dir + name + ".model_cfg.py")));
 
     /// <summary>The shipped config's model, with every bbox and mask head's <c>num_classes</c> set as the fixture was made.</summary>
     public static BaseDetector BuildShipped(string config, int? numClasses)
@@ -77,7 +76,7 @@ internal static class StateDictParity
             keys.Mismatches == 0 ? "equal" : $"missing: {string.Join(", ", missing)}; unexpected: {string.Join(", ", extra)}; {keys.Describe()}");
         checks.Same("shapes", expected.Select(e => e.Shape), actual.Select(a => a.Shape));
 
-        using var summary = SharedFixtures.LoadJson(Dir + "state_dict_summary.json");
+        using var summary = SharedData.LoadJson(Dir + "state_dict_summary.json");
         var entry = summary.RootElement.EnumerateArray().First(e => e.GetProperty("name").GetString() == name);
         var (total, trainable) = ModuleTools.CountParameters(model);
         checks.Values("parameters, trainable, entries",

@@ -1,6 +1,5 @@
 using DetSharp.Models;
 using DetSharp.Structures;
-using DetSharp.Tests.TestSupport;
 using static TorchSharp.torch;
 
 namespace DetSharp.Tests.Models;

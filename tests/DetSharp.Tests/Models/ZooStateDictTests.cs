@@ -1,7 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
 using DetSharp.Models.Detectors;
-using DetSharp.Tests.TestSupport;
+using DetSharp.TestSupport;
 using Xunit.Abstractions;
 
 namespace DetSharp.Tests.Models;
@@ -29,11 +29,11 @@ public sealed class ZooStateDictTests(ITestOutputHelper output)
         return model;
     }
 
-    [SharedFixtureFact(Fixtures)]
+    [SharedFact(Fixtures)]
     public void EveryBuildableZooConfig_HasMmdetectionsStateDict()
     {
-        string fixtures = SharedFixtures.FullPath(Fixtures);
-        string corpus = SharedFixtures.FullPath(Corpus);
+        string fixtures = SharedData.FullPath(Fixtures);
+        string corpus = SharedData.FullPath(Corpus);
         var built = new List<string>();
         var mismatched = new List<string>();
         var refused = new Dictionary<string, int>(StringComparer.Ordinal);

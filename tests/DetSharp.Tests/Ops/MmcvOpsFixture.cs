@@ -1,6 +1,5 @@
 using System.Text.Json;
 using DetSharp.Ops;
-using DetSharp.Tests.TestSupport;
 using static TorchSharp.torch;
 
 namespace DetSharp.Tests.Ops;
@@ -10,7 +9,7 @@ internal static class MmcvOpsFixture
 {
     public const string Path = "fixtures/mmdet/ops/mmcv_ops.json";
 
-    private static readonly Lazy<JsonElement> Root = new(() => SharedFixtures.LoadJson(Path).RootElement.Clone());
+    private static readonly Lazy<JsonElement> Root = new(() => SharedData.LoadJson(Path).RootElement.Clone());
 
     public static JsonElement Json => Root.Value;
 

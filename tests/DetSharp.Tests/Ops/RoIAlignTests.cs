@@ -1,6 +1,4 @@
-using DetSharp.Core.Tests.Parity;
 using DetSharp.Ops;
-using DetSharp.Tests.TestSupport;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,13 +19,7 @@ public class RoIAlignTests
     private static void AssertClose(Tensor expected, Tensor actual, double tol, string what) =>
         AssertClose(expected.contiguous().data<float>().ToArray(), actual, tol, what);
 
-    [SharedFixtureTheory(MmcvOpsFixture.Path)]
-    [InlineData(0)] // sampling 0, aligned
-    [InlineData(1)] // sampling 2, aligned
-    [InlineData(2)] // sampling 0, not aligned
-    public void ForwardAndBackwardMatchMmcv(int index) => ParityAssert.AllPass(MmcvOpsParity.RoIAlign(index));
-
-    [SharedFixtureTheory(MmcvOpsFixture.Path)]
+    [SharedTheory(MmcvOpsFixture.Path)]
     [InlineData(0, RoIAlignPoolMode.Avg)]
     [InlineData(1, RoIAlignPoolMode.Avg)]
     [InlineData(2, RoIAlignPoolMode.Avg)]

@@ -5,7 +5,6 @@ using DetSharp.Core.Tests.Parity;
 using DetSharp.Core.Tests.Structures;
 using DetSharp.Tests.Models;
 using DetSharp.Tests.Ops;
-using DetSharp.Tests.TestSupport;
 
 namespace DetSharp.Tests.Parity;
 
@@ -15,9 +14,10 @@ internal sealed record ParityFixture(string Family, string Name, Func<IReadOnlyL
 /// <summary>
 /// Every fixture of <c>../shared/fixtures/mmdet</c>, family by family (the family is the fixture folder). Where a file
 /// lists its cases (transform cases, slim-model test images, state-dict variants, RoIAlign argument sets) they are read
-/// from it, so a new one joins the table without code. Each fixture is measured at most once per test run, by whichever
-/// test asks first: the per-family theories and the full-table fact share the results (the slim models and R50 builds
-/// are the slow part).
+/// from it, so a new one joins the table without code. This is the one place the comparisons run: each fixture is
+/// measured once per test run, by whichever test of <see cref="MmdetParitySuite"/> asks first (the per-family theories
+/// and the full-table fact share the results; the slim models and R50 builds are the slow part). The families' own test
+/// classes keep only what the table does not show.
 /// </summary>
 internal static class MmdetFixtureCatalog
 {
@@ -31,13 +31,18 @@ internal static class MmdetFixtureCatalog
 
     public static IReadOnlyList<ParityFixture> Fixtures => All.Value;
 
+    /// <summary>The theory case of a family whose folder is there but lists no fixture: it fails, naming the folder.</summary>
+    public const string NoFixtures = "(no fixtures listed)";
+
     /// <summary>Theory data: the fixture names of <paramref name="family"/>; a placeholder where the family's folder is
-    /// absent (the theory is skipped there), so that listing the data never reads missing files.</summary>
+    /// absent (the theory is skipped there), so that listing the data never reads missing files, and
+    /// <see cref="NoFixtures"/> where the folder is there but nothing in it would be compared.</summary>
     public static TheoryData<string> Names(string family)
     {
         var data = new TheoryData<string>();
-        if (SharedFixtures.TryPath($"{Root}/{family}") is null) data.Add("(shared fixtures absent)");
+        if (SharedData.TryPath($"{Root}/{family}") is null) data.Add("(shared fixtures absent)");
         else foreach (var f in Fixtures.Where(f => f.Family == family)) data.Add(f.Name);
+        if (data.Count == 0) data.Add(NoFixtures);
         return data;
     }
 
@@ -46,19 +51,24 @@ internal static class MmdetFixtureCatalog
     public static IReadOnlyList<ParityRow> Rows(ParityFixture fixture) =>
         Results.GetOrAdd((fixture.Family, fixture.Name), _ => new(() => Run(fixture))).Value;
 
-    /// <summary>A comparison that throws becomes a failing row, so that one broken fixture does not hide the others.</summary>
+    /// <summary>
+    /// A comparison that throws becomes a failing row, so that one broken fixture does not hide the others; so does a
+    /// fixture whose measurement compared nothing.
+    /// </summary>
     private static IReadOnlyList<ParityRow> Run(ParityFixture fixture)
     {
+        var checks = new ParityChecks(fixture.Family, fixture.Name);
         try
         {
-            return fixture.Measure();
+            var rows = fixture.Measure();
+            if (rows.Count > 0) return rows;
+            checks.NothingCompared();
         }
         catch (Exception e)
         {
-            var checks = new ParityChecks(fixture.Family, fixture.Name);
             checks.Error(e);
-            return checks.Rows;
         }
+        return checks.Rows;
     }
 
     private static IEnumerable<ParityFixture> Enumerate(string family)

@@ -1,5 +1,4 @@
 using DetSharp.Core.Tests.Parity;
-using DetSharp.Tests.TestSupport;
 using Xunit.Abstractions;
 
 namespace DetSharp.Tests.Parity;
@@ -10,6 +9,8 @@ namespace DetSharp.Tests.Parity;
 /// and metric the largest deviation, the tolerance (the same as the family's own tests) and whether it holds.
 /// One theory per family (a case per fixture) and one fact that writes the whole table, to the test output and to
 /// <c>parity_report.tsv</c> in a fresh temporary folder, then fails with the table of whatever is out of tolerance.
+/// These are the only tests that compare with the fixtures (each comparison runs once per test run, see
+/// <see cref="MmdetFixtureCatalog"/>), and a comparison that compared nothing fails.
 /// </summary>
 public sealed class MmdetParitySuite(ITestOutputHelper output)
 {
@@ -19,36 +20,36 @@ public sealed class MmdetParitySuite(ITestOutputHelper output)
     public static TheoryData<string> Fixtures(string family) => MmdetFixtureCatalog.Names(family);
 
     /// <summary>mmcv's RoIAlign (output and input gradient, 3 argument sets), NMS kept indices, bbox_overlaps in 4 modes.</summary>
-    [SharedFixtureTheory(Root + "/ops")]
+    [SharedTheory(Root + "/ops")]
     [MemberData(nameof(Fixtures), "ops")]
     public void Ops_fixture_is_within_tolerance(string fixture) => Check("ops", fixture);
 
     /// <summary>pycocotools' RLE strings, areas, boxes, IoUs and decoded rows.</summary>
-    [SharedFixtureTheory(Root + "/rle")]
+    [SharedTheory(Root + "/rle")]
     [MemberData(nameof(Fixtures), "rle")]
     public void Rle_fixture_is_within_tolerance(string fixture) => Check("rle", fixture);
 
     /// <summary>Each single transform (and the combined cases) on two balloon train images.</summary>
-    [SharedFixtureTheory(Root + "/transforms")]
+    [SharedTheory(Root + "/transforms")]
     [MemberData(nameof(Fixtures), "transforms")]
     public void Transform_fixture_is_within_tolerance(string fixture) => Check("transforms", fixture);
 
     /// <summary>The slim Mask R-CNN and Cascade Mask R-CNN: per test image input, proposals, stages, detections, masks; train losses.</summary>
-    [SharedFixtureTheory(Root + "/parity")]
+    [SharedTheory(Root + "/parity")]
     [MemberData(nameof(Fixtures), "parity")]
     public void Slim_model_fixture_is_within_tolerance(string fixture) => Check("parity", fixture);
 
     /// <summary>state_dict keys, shapes and parameter counts of each model variant, from its own config and from ours.</summary>
-    [SharedFixtureTheory(Root + "/state_dicts")]
+    [SharedTheory(Root + "/state_dicts")]
     [MemberData(nameof(Fixtures), "state_dicts")]
     public void State_dict_fixture_is_within_tolerance(string fixture) => Check("state_dicts", fixture);
 
     /// <summary>Each merged config, value by value, against mmcv's JSON and Python dumps.</summary>
-    [SharedFixtureTheory(Root + "/configs")]
+    [SharedTheory(Root + "/configs")]
     [MemberData(nameof(Fixtures), "configs")]
     public void Config_fixture_is_within_tolerance(string fixture) => Check("configs", fixture);
 
-    [SharedFixtureFact(Root)]
+    [SharedFact(Root)]
     public void Every_fixture_is_within_tolerance_and_the_report_is_written()
     {
         var rows = MmdetFixtureCatalog.Fixtures.SelectMany(MmdetFixtureCatalog.Rows).ToList();
@@ -69,6 +70,7 @@ public sealed class MmdetParitySuite(ITestOutputHelper output)
 
     private void Check(string family, string fixture)
     {
+        Assert.False(fixture == MmdetFixtureCatalog.NoFixtures, $"{SharedData.FullPath(Root, family)} lists no fixture: nothing was compared");
         var rows = MmdetFixtureCatalog.Rows(family, fixture);
         foreach (var line in ParityTable.Lines(rows)) output.WriteLine(line);
         ParityAssert.AllPass(rows);

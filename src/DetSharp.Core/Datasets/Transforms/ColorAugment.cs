@@ -88,11 +88,11 @@ public sealed class ColorTransform(double level, double prob = 0.5) : IPipelineT
         return ColorOps.EnhanceLevel(level);
     }
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        if (rng.NextDouble() > prob) return s;
-        s.SetImg(ColorOps.AdjustColor(s.Img!, _factor));
-        return s;
+        if (rng.NextDouble() > prob) return sample;
+        sample.SetImg(ColorOps.AdjustColor(sample.Img!, _factor));
+        return sample;
     }
 }
 
@@ -102,11 +102,11 @@ public sealed class BrightnessTransform(double level, double prob = 0.5) : IPipe
 {
     private readonly double _factor = ColorTransform.Check(level, prob);
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        if (rng.NextDouble() > prob) return s;
-        s.SetImg(ColorOps.Blend(s.Img!, _factor, (_, _) => 0));
-        return s;
+        if (rng.NextDouble() > prob) return sample;
+        sample.SetImg(ColorOps.Blend(sample.Img!, _factor, (_, _) => 0));
+        return sample;
     }
 }
 
@@ -116,18 +116,18 @@ public sealed class ContrastTransform(double level, double prob = 0.5) : IPipeli
 {
     private readonly double _factor = ColorTransform.Check(level, prob);
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        if (rng.NextDouble() > prob) return s;
-        var img = s.Img!;
+        if (rng.NextDouble() > prob) return sample;
+        var img = sample.Img!;
         using var gray = new Mat();
         Cv2.CvtColor(img, gray, ColorConversionCodes.BGR2GRAY);
         var g = CvInterop.ToBytes(gray);
         long sum = 0;
         foreach (byte b in g) sum += b;
         double mean = Math.Round((double)sum / g.Length, MidpointRounding.ToEven);
-        s.SetImg(ColorOps.Blend(img, _factor, (_, _) => mean));
-        return s;
+        sample.SetImg(ColorOps.Blend(img, _factor, (_, _) => mean));
+        return sample;
     }
 }
 
@@ -135,11 +135,11 @@ public sealed class ContrastTransform(double level, double prob = 0.5) : IPipeli
 [Register(Registries.PipelinesName, "EqualizeTransform")]
 public sealed class EqualizeTransform(double prob = 0.5) : IPipelineTransform
 {
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        if (rng.NextDouble() > prob) return s;
-        s.SetImg(ColorOps.Equalize(s.Img!));
-        return s;
+        if (rng.NextDouble() > prob) return sample;
+        sample.SetImg(ColorOps.Equalize(sample.Img!));
+        return sample;
     }
 }
 
@@ -154,10 +154,10 @@ public sealed class PhotoMetricDistortion(double brightnessDelta = 32, IReadOnly
     private readonly double[] _contrast = contrastRange is { Count: 2 } c ? [c[0], c[1]] : [0.5, 1.5];
     private readonly double[] _saturation = saturationRange is { Count: 2 } r ? [r[0], r[1]] : [0.5, 1.5];
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
         var img = new Mat();
-        s.Img!.ConvertTo(img, MatType.CV_32FC3);
+        sample.Img!.ConvertTo(img, MatType.CV_32FC3);
         if (rng.Next(2) == 1) Cv2.Add(img, Scalar.All(TransformArgs.Uniform(rng, -brightnessDelta, brightnessDelta)), img);
         int mode = rng.Next(2);
         if (mode == 1 && rng.Next(2) == 1) Cv2.Multiply(img, Scalar.All(TransformArgs.Uniform(rng, _contrast[0], _contrast[1])), img);
@@ -190,7 +190,7 @@ public sealed class PhotoMetricDistortion(double brightnessDelta = 32, IReadOnly
             Cv2.Merge([parts[perm[0]], parts[perm[1]], parts[perm[2]]], img);
             foreach (var p in parts) p.Dispose();
         }
-        s.SetImg(img);
-        return s;
+        sample.SetImg(img);
+        return sample;
     }
 }

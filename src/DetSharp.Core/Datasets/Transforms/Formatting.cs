@@ -32,21 +32,21 @@ internal static class ChwConverter
 [Register(Registries.PipelinesName, "DefaultFormatBundle")]
 public sealed class DefaultFormatBundle(bool imgToFloat = true, Config.ConfigDict? padVal = null) : IPipelineTransform
 {
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
         _ = imgToFloat;
         _ = padVal;
-        if (s.Img is not null)
+        if (sample.Img is not null)
         {
-            s.PadShape ??= new ImageShape(s.Img.Rows, s.Img.Cols, s.Img.Channels());
-            s.ScaleFactor ??= [1f, 1f, 1f, 1f];
-            int c = s.Img.Channels();
-            s.ImgNormCfg ??= new ImageNormConfig(new float[c], Enumerable.Repeat(1f, c).ToArray(), false);
-            var (data, cc, h, w) = ChwConverter.ToChw(s.Img);
-            s.ImageChw = data;
-            s.ImageChwShape = (cc, h, w);
+            sample.PadShape ??= new ImageShape(sample.Img.Rows, sample.Img.Cols, sample.Img.Channels());
+            sample.ScaleFactor ??= [1f, 1f, 1f, 1f];
+            int c = sample.Img.Channels();
+            sample.ImgNormCfg ??= new ImageNormConfig(new float[c], Enumerable.Repeat(1f, c).ToArray(), false);
+            var (data, cc, h, w) = ChwConverter.ToChw(sample.Img);
+            sample.ImageChw = data;
+            sample.ImageChwShape = (cc, h, w);
         }
-        return s;
+        return sample;
     }
 }
 
@@ -54,16 +54,16 @@ public sealed class DefaultFormatBundle(bool imgToFloat = true, Config.ConfigDic
 [Register(Registries.PipelinesName, "ImageToTensor")]
 public sealed class ImageToTensor(IReadOnlyList<string> keys) : IPipelineTransform
 {
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
         foreach (var key in keys)
         {
             if (key != "img") throw new DetSharpException($"ImageToTensor: only the 'img' key is supported, got '{key}'.");
-            var (data, c, h, w) = ChwConverter.ToChw(s.Img!);
-            s.ImageChw = data;
-            s.ImageChwShape = (c, h, w);
+            var (data, c, h, w) = ChwConverter.ToChw(sample.Img!);
+            sample.ImageChw = data;
+            sample.ImageChwShape = (c, h, w);
         }
-        return s;
+        return sample;
     }
 }
 
@@ -77,21 +77,21 @@ public sealed class Collect(IReadOnlyList<string> keys, IReadOnlyList<string>? m
     public IReadOnlyList<string> Keys { get; } = keys;
     public IReadOnlyList<string> MetaKeys { get; } = metaKeys ?? DefaultMetaKeys;
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
         var metas = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var key in MetaKeys)
         {
-            if (!TryGet(s, key, out var value))
+            if (!TryGet(sample, key, out var value))
                 throw new DetSharpException($"Collect: meta key '{key}' is not in the sample; the transforms before Collect do not set it.");
             metas[key] = value;
         }
         foreach (var key in Keys)
-            if (!TryGet(s, key, out var v) || v is null)
+            if (!TryGet(sample, key, out var v) || v is null)
                 throw new DetSharpException($"Collect: key '{key}' is not in the sample (e.g. gt_masks needs LoadAnnotations(with_mask=True)).");
-        s.ImgMetas = metas;
-        s.CollectedKeys = Keys;
-        return s;
+        sample.ImgMetas = metas;
+        sample.CollectedKeys = Keys;
+        return sample;
     }
 
     internal static bool TryGet(DetSample s, string key, out object? value)
@@ -153,7 +153,7 @@ public sealed class MultiScaleFlipAug : IPipelineTransform
         _flipDirections = TransformArgs.Strings(flipDirection ?? "horizontal", "MultiScaleFlipAug flip_direction");
     }
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
         var flipArgs = new List<(bool, string?)> { (false, null) };
         if (_flip) foreach (var d in _flipDirections) flipArgs.Add((true, d));
@@ -163,7 +163,7 @@ public sealed class MultiScaleFlipAug : IPipelineTransform
         {
             foreach (var (flip, dir) in flipArgs)
             {
-                var copy = s.ShallowCopy();
+                var copy = sample.ShallowCopy();
                 copy.AugSamples = null;
                 if (_scales.Count > 0) copy.Scale = _scales[i];
                 else copy.PresetScaleFactor = _factors[i];
@@ -174,9 +174,9 @@ public sealed class MultiScaleFlipAug : IPipelineTransform
                 outputs.Add(result);
             }
         }
-        s.SetImg(null);
-        s.AugSamples = outputs;
-        return s;
+        sample.SetImg(null);
+        sample.AugSamples = outputs;
+        return sample;
     }
 }
 
@@ -196,5 +196,5 @@ public sealed class AutoAugment : IPipelineTransform
         }
     }
 
-    public DetSample? Apply(DetSample s, Random rng) => _policies[rng.Next(_policies.Count)].Apply(s, rng);
+    public DetSample? Apply(DetSample sample, Random rng) => _policies[rng.Next(_policies.Count)].Apply(sample, rng);
 }

@@ -98,22 +98,22 @@ public sealed class Rotate : IPipelineTransform
         }
     }
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        if (rng.NextDouble() > _prob) return s;
-        int h = s.Img!.Rows, w = s.Img.Cols;
+        if (rng.NextDouble() > _prob) return sample;
+        int h = sample.Img!.Rows, w = sample.Img.Cols;
         var (cx, cy) = _center ?? ((w - 1) * 0.5, (h - 1) * 0.5);
         double angle = TransformArgs.RandomNegative(_angle, _negProb, rng);
         var matrix = ImageGeometry.RotationMatrix(cx, cy, angle, _scale);
-        Geometric.WarpImage(s, matrix, _fill);
-        Geometric.WarpBoxes(s, matrix);
-        foreach (var key in s.MaskFields)
+        Geometric.WarpImage(sample, matrix, _fill);
+        Geometric.WarpBoxes(sample, matrix);
+        foreach (var key in sample.MaskFields)
         {
-            var m = s.GetMasks(key);
-            if (m is not null) s.SetMasks(key, m.Rotate(s.ImgShape.Height, s.ImgShape.Width, angle, cx, cy, _scale));
+            var m = sample.GetMasks(key);
+            if (m is not null) sample.SetMasks(key, m.Rotate(sample.ImgShape.Height, sample.ImgShape.Width, angle, cx, cy, _scale));
         }
-        Geometric.FilterInvalid(s, 0);
-        return s;
+        Geometric.FilterInvalid(sample, 0);
+        return sample;
     }
 }
 
@@ -141,16 +141,16 @@ public sealed class Translate : IPipelineTransform
         _direction = Directions.ParseAxis(direction);
     }
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        if (rng.NextDouble() > _prob) return s;
+        if (rng.NextDouble() > _prob) return sample;
         double offset = TransformArgs.RandomNegative(_offset, _negProb, rng);
         double[] matrix = _direction == AxisDirection.Horizontal ? [1, 0, (float)offset, 0, 1, 0] : [1, 0, 0, 0, 1, (float)offset];
-        Geometric.WarpImage(s, matrix, _fill);
-        float w = s.ImgShape.Width, h = s.ImgShape.Height, o = (float)offset;
-        foreach (var key in s.BboxFields)
+        Geometric.WarpImage(sample, matrix, _fill);
+        float w = sample.ImgShape.Width, h = sample.ImgShape.Height, o = (float)offset;
+        foreach (var key in sample.BboxFields)
         {
-            var b = s.GetBoxes(key);
+            var b = sample.GetBoxes(key);
             if (b is null) continue;
             var r = (float[])b.Clone();
             for (int i = 0; i < r.Length; i += 4)
@@ -158,15 +158,15 @@ public sealed class Translate : IPipelineTransform
                 if (_direction == AxisDirection.Horizontal) { r[i] = Math.Max(0, b[i] + o); r[i + 2] = Math.Min(w, b[i + 2] + o); }
                 else { r[i + 1] = Math.Max(0, b[i + 1] + o); r[i + 3] = Math.Min(h, b[i + 3] + o); }
             }
-            s.SetBoxes(key, r);
+            sample.SetBoxes(key, r);
         }
-        foreach (var key in s.MaskFields)
+        foreach (var key in sample.MaskFields)
         {
-            var m = s.GetMasks(key);
-            if (m is not null) s.SetMasks(key, m.Translate(s.ImgShape.Height, s.ImgShape.Width, offset, _direction));
+            var m = sample.GetMasks(key);
+            if (m is not null) sample.SetMasks(key, m.Translate(sample.ImgShape.Height, sample.ImgShape.Width, offset, _direction));
         }
-        Geometric.FilterInvalid(s, _minSize);
-        return s;
+        Geometric.FilterInvalid(sample, _minSize);
+        return sample;
     }
 }
 
@@ -195,24 +195,24 @@ public sealed class Shear : IPipelineTransform
         _interpolation = Resize.Interpolation(interpolation);
     }
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        if (rng.NextDouble() > _prob) return s;
+        if (rng.NextDouble() > _prob) return sample;
         double magnitude = TransformArgs.RandomNegative(_magnitude, _negProb, rng);
         double m = (float)magnitude;
         double[] matrix = _direction == AxisDirection.Horizontal ? [1, m, 0, 0, 1, 0] : [1, 0, 0, m, 1, 0];
-        var img = s.Img!;
+        var img = sample.Img!;
         var dst = new Mat();
         using (var mat = CvInterop.AffineMat(matrix))
             Cv2.WarpAffine(img, dst, mat, new Size(img.Cols, img.Rows), _interpolation, BorderTypes.Constant, new Scalar(_fill[0], _fill[1], _fill[2]));
-        s.SetImg(dst);
-        Geometric.WarpBoxes(s, matrix);
-        foreach (var key in s.MaskFields)
+        sample.SetImg(dst);
+        Geometric.WarpBoxes(sample, matrix);
+        foreach (var key in sample.MaskFields)
         {
-            var masks = s.GetMasks(key);
-            if (masks is not null) s.SetMasks(key, masks.Shear(s.ImgShape.Height, s.ImgShape.Width, magnitude, _direction));
+            var masks = sample.GetMasks(key);
+            if (masks is not null) sample.SetMasks(key, masks.Shear(sample.ImgShape.Height, sample.ImgShape.Width, magnitude, _direction));
         }
-        Geometric.FilterInvalid(s, 0);
-        return s;
+        Geometric.FilterInvalid(sample, 0);
+        return sample;
     }
 }

@@ -44,9 +44,9 @@ public sealed class Pad : IPipelineTransform
         }
     }
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        var img = s.Img!;
+        var img = sample.Img!;
         int h = img.Rows, w = img.Cols, channels = img.Channels(), th, tw;
         if (_square) th = tw = Math.Max(h, w);
         else if (_size is { } size) (th, tw) = size;
@@ -62,16 +62,16 @@ public sealed class Pad : IPipelineTransform
             var padded = new Mat();
             // cv2 reads a plain number as Scalar(v, 0, 0, 0), as mmcv passes it
             Cv2.CopyMakeBorder(img, padded, 0, th - h, 0, tw - w, BorderTypes.Constant, new Scalar(_imgVal));
-            s.SetImg(padded);
+            sample.SetImg(padded);
         }
-        s.PadShape = new ImageShape(th, tw, channels);
-        s.PadFixedSize = _size;
-        s.PadSizeDivisor = _divisor;
-        foreach (var key in s.MaskFields)
+        sample.PadShape = new ImageShape(th, tw, channels);
+        sample.PadFixedSize = _size;
+        sample.PadSizeDivisor = _divisor;
+        foreach (var key in sample.MaskFields)
         {
-            var m = s.GetMasks(key);
-            if (m is not null) s.SetMasks(key, m.Pad(th, tw, _maskVal));
+            var m = sample.GetMasks(key);
+            if (m is not null) sample.SetMasks(key, m.Pad(th, tw, _maskVal));
         }
-        return s;
+        return sample;
     }
 }

@@ -45,38 +45,38 @@ public sealed class RandomCrop : IPipelineTransform
         return ((int)(h * ch + 0.5), (int)(w * cw + 0.5));
     }
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        var img = s.Img!;
+        var img = sample.Img!;
         var (ch, cw) = CropSize(img.Rows, img.Cols, rng);
         int offH = rng.Next(Math.Max(img.Rows - ch, 0) + 1), offW = rng.Next(Math.Max(img.Cols - cw, 0) + 1);
         int y2 = Math.Min(offH + ch, img.Rows), x2 = Math.Min(offW + cw, img.Cols);
         using (var roi = new OpenCvSharp.Mat(img, new OpenCvSharp.Rect(offW, offH, x2 - offW, y2 - offH)))
-            s.SetImg(roi.Clone());
-        s.ImgShape = new ImageShape(y2 - offH, x2 - offW, s.Img!.Channels());
-        foreach (var key in s.BboxFields.ToArray())
+            sample.SetImg(roi.Clone());
+        sample.ImgShape = new ImageShape(y2 - offH, x2 - offW, sample.Img!.Channels());
+        foreach (var key in sample.BboxFields.ToArray())
         {
-            var b = s.GetBoxes(key);
+            var b = sample.GetBoxes(key);
             if (b is null) continue;
             var shifted = new float[b.Length];
             for (int i = 0; i < b.Length; i++)
             {
                 float v = b[i] - ((i & 1) == 0 ? offW : offH);
-                if (_clip) v = Math.Clamp(v, 0f, (i & 1) == 0 ? s.ImgShape.Width : s.ImgShape.Height);
+                if (_clip) v = Math.Clamp(v, 0f, (i & 1) == 0 ? sample.ImgShape.Width : sample.ImgShape.Height);
                 shifted[i] = v;
             }
             var keep = new List<int>();
             for (int i = 0; i < b.Length / 4; i++)
                 if (shifted[i * 4 + 2] > shifted[i * 4] && shifted[i * 4 + 3] > shifted[i * 4 + 1]) keep.Add(i);
             if (key == "gt_bboxes" && keep.Count == 0 && !_allowNegative) return null;
-            s.SetBoxes(key, shifted);
-            s.FilterInstances(key, keep.ToArray());
-            if (key == "gt_bboxes" && s.GtMasks is not null)
+            sample.SetBoxes(key, shifted);
+            sample.FilterInstances(key, keep.ToArray());
+            if (key == "gt_bboxes" && sample.GtMasks is not null)
             {
-                s.GtMasks = s.GtMasks.Crop(offW, offH, x2, y2);
-                if (_recomputeBbox) s.GtBboxes = s.GtMasks.ToBitmap().GetBboxes();
+                sample.GtMasks = sample.GtMasks.Crop(offW, offH, x2, y2);
+                if (_recomputeBbox) sample.GtBboxes = sample.GtMasks.ToBitmap().GetBboxes();
             }
         }
-        return s;
+        return sample;
     }
 }

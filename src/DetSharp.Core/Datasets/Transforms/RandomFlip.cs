@@ -38,42 +38,42 @@ public sealed class RandomFlip : IPipelineTransform
         for (int i = 0; i < probs.Count; i++) _cdf[i] = acc += probs[i];
     }
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        if (s.Flip is null)
+        if (sample.Flip is null)
         {
             // numpy.random.choice(p=...): the first index whose cumulative probability exceeds a uniform draw
             double u = rng.NextDouble() * _cdf[^1];
             int k = 0;
             while (k < _cdf.Length - 1 && u >= _cdf[k]) k++;
-            s.Flip = _directions[k] is not null;
-            if (!s.FlipDirectionSet)
+            sample.Flip = _directions[k] is not null;
+            if (!sample.FlipDirectionSet)
             {
-                s.FlipDirection = _directions[k];
-                s.FlipDirectionSet = true;
+                sample.FlipDirection = _directions[k];
+                sample.FlipDirectionSet = true;
             }
         }
-        if (s.Flip == true)
+        if (sample.Flip == true)
         {
-            var dir = Directions.ParseFlip(s.FlipDirection ?? "horizontal");
-            var img = s.Img!;
+            var dir = Directions.ParseFlip(sample.FlipDirection ?? "horizontal");
+            var img = sample.Img!;
             var flipped = new Mat();
             Cv2.Flip(img, flipped, dir switch { FlipDirection.Horizontal => FlipMode.Y, FlipDirection.Vertical => FlipMode.X, _ => FlipMode.XY });
-            s.SetImg(flipped);
-            float w = s.ImgShape.Width, h = s.ImgShape.Height;
-            foreach (var key in s.BboxFields)
+            sample.SetImg(flipped);
+            float w = sample.ImgShape.Width, h = sample.ImgShape.Height;
+            foreach (var key in sample.BboxFields)
             {
-                var b = s.GetBoxes(key);
+                var b = sample.GetBoxes(key);
                 if (b is null) continue;
-                s.SetBoxes(key, FlipBoxes(b, w, h, dir));
+                sample.SetBoxes(key, FlipBoxes(b, w, h, dir));
             }
-            foreach (var key in s.MaskFields)
+            foreach (var key in sample.MaskFields)
             {
-                var m = s.GetMasks(key);
-                if (m is not null) s.SetMasks(key, m.Flip(dir));
+                var m = sample.GetMasks(key);
+                if (m is not null) sample.SetMasks(key, m.Flip(dir));
             }
         }
-        return s;
+        return sample;
     }
 
     public static float[] FlipBoxes(float[] b, float w, float h, FlipDirection dir)

@@ -54,49 +54,49 @@ public sealed class Resize : IPipelineTransform
         _ => throw new DetSharpException($"interpolation '{name}' is not one of nearest, bilinear, bicubic, area, lanczos."),
     };
 
-    public DetSample? Apply(DetSample s, Random rng)
+    public DetSample? Apply(DetSample sample, Random rng)
     {
-        var img = s.Img ?? throw new InvalidOperationException("Resize needs an image (LoadImageFromFile first).");
-        if (s.Scale is null || Override)
+        var img = sample.Img ?? throw new InvalidOperationException("Resize needs an image (LoadImageFromFile first).");
+        if (sample.Scale is null || Override)
         {
-            if (s.PresetScaleFactor is double f)
-                s.Scale = ((int)(img.Cols * f), (int)(img.Rows * f));
+            if (sample.PresetScaleFactor is double f)
+                sample.Scale = ((int)(img.Cols * f), (int)(img.Rows * f));
             else
-                ChooseScale(s, rng);
+                ChooseScale(sample, rng);
         }
-        var (sa, sb) = s.Scale!.Value;
+        var (sa, sb) = sample.Scale!.Value;
         int h = img.Rows, w = img.Cols, nw, nh;
         if (KeepRatio) (nw, nh, _) = ImageGeometry.RescaleSize(w, h, sa, sb);
         else (nw, nh) = (sa, sb);
         var resized = new Mat();
         Cv2.Resize(img, resized, new Size(nw, nh), 0, 0, _interpolation);
-        s.SetImg(resized);
+        sample.SetImg(resized);
         float ws = (float)((double)nw / w), hs = (float)((double)nh / h);
-        s.ScaleFactor = [ws, hs, ws, hs];
-        s.ImgShape = new ImageShape(nh, nw, resized.Channels());
-        s.PadShape = s.ImgShape;
-        s.KeepRatio = KeepRatio;
+        sample.ScaleFactor = [ws, hs, ws, hs];
+        sample.ImgShape = new ImageShape(nh, nw, resized.Channels());
+        sample.PadShape = sample.ImgShape;
+        sample.KeepRatio = KeepRatio;
 
-        foreach (var key in s.BboxFields)
+        foreach (var key in sample.BboxFields)
         {
-            var boxes = s.GetBoxes(key);
+            var boxes = sample.GetBoxes(key);
             if (boxes is null) continue;
             var o = new float[boxes.Length];
             for (int i = 0; i < boxes.Length; i++)
             {
-                float v = boxes[i] * s.ScaleFactor[i & 3];
+                float v = boxes[i] * sample.ScaleFactor[i & 3];
                 if (BboxClipBorder) v = Math.Clamp(v, 0f, (i & 1) == 0 ? nw : nh);
                 o[i] = v;
             }
-            s.SetBoxes(key, o);
+            sample.SetBoxes(key, o);
         }
-        foreach (var key in s.MaskFields)
+        foreach (var key in sample.MaskFields)
         {
-            var masks = s.GetMasks(key);
+            var masks = sample.GetMasks(key);
             if (masks is null) continue;
-            s.SetMasks(key, KeepRatio ? masks.Rescale(sa, sb) : masks.Resize(nh, nw));
+            sample.SetMasks(key, KeepRatio ? masks.Rescale(sa, sb) : masks.Resize(nh, nw));
         }
-        return s;
+        return sample;
     }
 
     private void ChooseScale(DetSample s, Random rng)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Numerics;
 using static TorchSharp.torch;
 
@@ -11,7 +12,7 @@ namespace DetSharp.Engine.Checkpoints;
 /// </summary>
 internal static class LegacyTorchFormat
 {
-    private static readonly BigInteger Magic = BigInteger.Parse("119547037146038801333356");
+    private static readonly BigInteger Magic = BigInteger.Parse("119547037146038801333356", CultureInfo.InvariantCulture);
 
     public static object? Load(Stream stream, string name)
     {

@@ -147,7 +147,7 @@ internal sealed class PickleReader(Stream input, Func<ScalarType, string, long, 
         _ => obj,
     };
 
-    private object? PersistentLoad(object? pid)
+    private static object? PersistentLoad(object? pid)
     {
         if (pid is PyTuple { Items.Count: >= 5 } t && t.Items[0] is "storage")
         {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections;
+using System.Globalization;
 using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -37,7 +38,7 @@ internal sealed class PickleWriter(Stream output, Func<Tensor, string> storeStor
                 _out.WriteByte(b ? (byte)0x88 : (byte)0x89);
                 break;
             case int or long or short or byte or uint:
-                WriteInt(Convert.ToInt64(value));
+                WriteInt(Convert.ToInt64(value, CultureInfo.InvariantCulture));
                 break;
             case double d:
                 WriteFloat(d);

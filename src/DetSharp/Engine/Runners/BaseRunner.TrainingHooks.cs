@@ -35,7 +35,7 @@ public abstract partial class BaseRunner
         if (!cfg.TryGetValue("policy", out var value) || value is not string { Length: > 0 } policy)
             throw new DetSharpException($"{where} needs a 'policy' string (step, CosineAnnealing, poly, fixed).");
         cfg.Remove("policy");
-        if (policy == policy.ToLowerInvariant()) policy = char.ToUpperInvariant(policy[0]) + policy[1..];
+        if (string.Equals(policy, policy.ToLowerInvariant(), StringComparison.Ordinal)) policy = char.ToUpperInvariant(policy[0]) + policy[1..];
         cfg["type"] = policy + "LrUpdaterHook";
         if (!ByEpoch && !cfg.ContainsKey("by_epoch")) cfg["by_epoch"] = false;
         RegisterHook(BuildHook(cfg), HookPriority.VeryHigh);

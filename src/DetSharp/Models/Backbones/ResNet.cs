@@ -241,11 +241,11 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
     }
 
     /// <summary>Train mode with MMDetection's twists: frozen stages stay in eval, and with norm_eval every BN too.</summary>
-    public override void train(bool on = true)
+    public override void train(bool train = true)
     {
-        base.train(on);
+        base.train(train);
         FreezeStages();
-        if (on && _normEval)
+        if (train && _normEval)
         {
             foreach (var (_, m) in named_modules())
                 if (NormLayers.IsBatchNorm(m)) m.eval();

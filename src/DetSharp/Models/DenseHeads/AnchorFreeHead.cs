@@ -50,7 +50,7 @@ public abstract class AnchorFreeHead : BaseDenseHead
     {
         if (args.DcnOnLastConv) throw new DetSharpException($"{name}: dcn_on_last_conv needs deformable convolution, which DetSharp does not have yet.");
         if (args.ConvCfg is not null) throw new DetSharpException($"{name}: conv_cfg is not supported (only the default Conv2d).");
-        NumClassesValue = args.NumClasses;
+        _numClasses = args.NumClasses;
         InChannels = args.InChannels;
         FeatChannels = args.FeatChannels;
         StackedConvs = args.StackedConvs;
@@ -89,9 +89,9 @@ public abstract class AnchorFreeHead : BaseDenseHead
         ModuleTools.NormalInit(_convReg, 0, 0.01);
     }
 
-    protected readonly int NumClassesValue;
+    private readonly int _numClasses;
 
-    public override int NumClasses => NumClassesValue;
+    public override int NumClasses => _numClasses;
 
     public int InChannels { get; }
 

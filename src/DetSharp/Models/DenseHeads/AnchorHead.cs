@@ -59,7 +59,7 @@ public class AnchorHead : BaseDenseHead
     protected AnchorHead(string name, AnchorHeadArguments args, int numClasses, ConfigDict? defaultAnchorGenerator)
         : base(name)
     {
-        NumClassesValue = numClasses;
+        _numClasses = numClasses;
         InChannels = args.InChannels;
         FeatChannels = args.FeatChannels;
         RegDecodedBbox = args.RegDecodedBbox;
@@ -89,9 +89,9 @@ public class AnchorHead : BaseDenseHead
         NumBaseAnchors = AnchorGenerator.NumBaseAnchors[0];
     }
 
-    protected readonly int NumClassesValue;
+    private readonly int _numClasses;
 
-    public override int NumClasses => NumClassesValue;
+    public override int NumClasses => _numClasses;
 
     public int InChannels { get; }
 

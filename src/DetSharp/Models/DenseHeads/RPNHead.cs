@@ -61,7 +61,7 @@ public sealed class RPNHead : AnchorHead
         return (_rpnCls.forward(x), _rpnReg.forward(x));
     }
 
-    protected override DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] anchors, ImgMeta imgMeta, ConfigDict cfg, bool rescale)
+    protected override DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] priors, ImgMeta imgMeta, ConfigDict cfg, bool rescale)
     {
         int nmsPre = cfg.Get("nms_pre", -1);
         int maxPerImg = cfg.Has("max_per_img") ? cfg.Get<int>("max_per_img") : cfg.Get("max_num", 1000);
@@ -76,7 +76,7 @@ public sealed class RPNHead : AnchorHead
         {
             var scores = outs.ClsScores[l][img].permute(1, 2, 0).reshape(-1).sigmoid();
             var pred = outs.BboxPreds[l][img].permute(1, 2, 0).reshape(-1, 4);
-            var anc = anchors[l];
+            var anc = priors[l];
             if (nmsPre > 0 && nmsPre < scores.shape[0])
             {
                 var (ranked, rankInds) = scores.sort(0, descending: true, stable: true);

@@ -22,16 +22,17 @@ public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
     {
     }
 
-    protected readonly int[] InChannelsList;
-    protected readonly int OutChannelsValue;
-    protected readonly int NumOuts;
-    protected readonly int StartLevel;
-    protected readonly int BackboneEndLevel;
-    protected readonly string? ExtraConvsOn;
-    protected readonly bool ReluBeforeExtraConvs;
-    protected readonly ConfigDict UpsampleCfg;
-    protected readonly List<ConvModule> LateralConvs = [];
-    protected readonly List<ConvModule> FpnConvs = [];
+    // Shared with AugFPN (same assembly), not part of the module's public surface.
+    private protected readonly int[] InChannelsList;
+    private protected readonly int OutChannelsValue;
+    private protected readonly int NumOuts;
+    private protected readonly int StartLevel;
+    private protected readonly int BackboneEndLevel;
+    private protected readonly string? ExtraConvsOn;
+    private protected readonly bool ReluBeforeExtraConvs;
+    private protected readonly ConfigDict UpsampleCfg;
+    private protected readonly List<ConvModule> LateralConvs = [];
+    private protected readonly List<ConvModule> FpnConvs = [];
 
     public FPN([InheritedArguments] FPNArguments args)
         : this(nameof(FPN), args)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using DetSharp.Registry;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -7,11 +7,11 @@ namespace DetSharp.Models.TaskModules;
 /// <summary>Encodes boxes as regression targets and decodes predictions back (MMDetection's box coders).</summary>
 public interface IBBoxCoder
 {
-    /// <summary>Deltas of <paramref name="gtBboxes"/> relative to <paramref name="bboxes"/> ([N, 4] each).</summary>
-    Tensor Encode(Tensor bboxes, Tensor gtBboxes);
+    /// <summary>The regression targets of <paramref name="gtBboxes"/> ([N, 4]) relative to <paramref name="priors"/> (anchors or boxes [N, 4], points [N, 2]).</summary>
+    Tensor Encode(Tensor priors, Tensor gtBboxes);
 
-    /// <summary>Boxes from deltas ([N, 4·k]) applied to <paramref name="bboxes"/> ([N, 4]), clipped to <paramref name="maxShape"/> (h, w) when given.</summary>
-    Tensor Decode(Tensor bboxes, Tensor deltas, (int Height, int Width)? maxShape = null);
+    /// <summary>Boxes from the regression <paramref name="pred"/> ([N, 4·k]) around <paramref name="priors"/>, clipped to <paramref name="maxShape"/> (h, w) when given.</summary>
+    Tensor Decode(Tensor priors, Tensor pred, (int Height, int Width)? maxShape = null);
 }
 
 /// <summary>
@@ -46,10 +46,10 @@ public sealed class DeltaXYWHBBoxCoder : IBBoxCoder
 
     public double WhRatioClip { get; }
 
-    public Tensor Encode(Tensor bboxes, Tensor gtBboxes)
+    public Tensor Encode(Tensor priors, Tensor gtBboxes)
     {
         using var scope = NewDisposeScope();
-        var p = bboxes.to_type(ScalarType.Float32);
+        var p = priors.to_type(ScalarType.Float32);
         var g = gtBboxes.to_type(ScalarType.Float32);
         var px = (p[.., 0] + p[.., 2]) * 0.5f;
         var py = (p[.., 1] + p[.., 3]) * 0.5f;
@@ -65,19 +65,19 @@ public sealed class DeltaXYWHBBoxCoder : IBBoxCoder
         return deltas.sub(means).div(stds).MoveToOuterDisposeScope();
     }
 
-    public Tensor Decode(Tensor bboxes, Tensor deltas, (int Height, int Width)? maxShape = null)
+    public Tensor Decode(Tensor priors, Tensor pred, (int Height, int Width)? maxShape = null)
     {
-        long n = deltas.shape[0];
-        if (n == 0) return deltas.alias();
+        long n = pred.shape[0];
+        if (n == 0) return pred.alias();
         using var scope = NewDisposeScope();
-        long k = deltas.shape[1] / 4;
-        var d = deltas.reshape(-1, 4);
+        long k = pred.shape[1] / 4;
+        var d = pred.reshape(-1, 4);
         var means = tensor(_means, device: d.device).view(1, -1);
         var stds = tensor(_stds, device: d.device).view(1, -1);
         var denorm = d * stds + means;
         var dxy = denorm[.., 0..2];
         var dwh = denorm[.., 2..4];
-        var rois = bboxes.repeat(1, k).reshape(-1, 4);
+        var rois = priors.repeat(1, k).reshape(-1, 4);
         var pxy = (rois[.., 0..2] + rois[.., 2..4]) * 0.5f;
         var pwh = rois[.., 2..4] - rois[.., 0..2];
         var dxyWh = pwh * dxy;

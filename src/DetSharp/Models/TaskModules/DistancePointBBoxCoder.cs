@@ -14,7 +14,7 @@ public sealed class DistancePointBBoxCoder(bool clipBorder = true) : IBBoxCoder
     public bool ClipBorder { get; } = clipBorder;
 
     /// <summary><c>bbox2distance</c> of [N, 4] boxes from [N, 2] points.</summary>
-    public Tensor Encode(Tensor points, Tensor gtBboxes) => Encode(points, gtBboxes, null);
+    public Tensor Encode(Tensor priors, Tensor gtBboxes) => Encode(priors, gtBboxes, null);
 
     public static Tensor Encode(Tensor points, Tensor gtBboxes, double? maxDis, double eps = 0.1)
     {
@@ -26,13 +26,13 @@ public sealed class DistancePointBBoxCoder(bool clipBorder = true) : IBBoxCoder
         return maxDis is { } m ? d.clamp(0, m - eps) : d;
     }
 
-    /// <summary><c>distance2bbox</c>: boxes from [N, 2] points and [N, 4] distances.</summary>
-    public Tensor Decode(Tensor points, Tensor distances, (int Height, int Width)? maxShape = null)
+    /// <summary><c>distance2bbox</c>: boxes from [N, 2] prior points and [N, 4] predicted distances.</summary>
+    public Tensor Decode(Tensor priors, Tensor pred, (int Height, int Width)? maxShape = null)
     {
-        var x1 = points[.., 0] - distances[.., 0];
-        var y1 = points[.., 1] - distances[.., 1];
-        var x2 = points[.., 0] + distances[.., 2];
-        var y2 = points[.., 1] + distances[.., 3];
+        var x1 = priors[.., 0] - pred[.., 0];
+        var y1 = priors[.., 1] - pred[.., 1];
+        var x2 = priors[.., 0] + pred[.., 2];
+        var y2 = priors[.., 1] + pred[.., 3];
         if (ClipBorder && maxShape is { } s)
         {
             x1 = x1.clamp(0, s.Width);

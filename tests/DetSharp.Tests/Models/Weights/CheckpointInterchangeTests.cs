@@ -4,7 +4,6 @@ using DetSharp.Models.Backbones;
 using DetSharp.Models.Weights;
 using DetSharp.Registry;
 using DetSharp.Tests.Engine;
-using DetSharp.Tests.TestSupport;
 using static TorchSharp.torch;
 
 namespace DetSharp.Tests.Models.Weights;
@@ -18,15 +17,15 @@ public sealed class CheckpointInterchangeTests
     private const string Dir = "fixtures/mmdet/parity/";
 
     private static ConfigDict SlimModel(string name) =>
-        ModelFixtures.ModelConfig(SharedFixtures.FullPath(Dir + name + "_slim.model_config.py"));
+        ModelFixtures.ModelConfig(SharedData.FullPath(Dir + name + "_slim.model_config.py"));
 
-    [SharedFixtureTheory(Dir + "mask_rcnn_slim.pth")]
+    [SharedTheory(Dir + "mask_rcnn_slim.pth")]
     [InlineData("mask_rcnn")]
     [InlineData("cascade_mask_rcnn")]
     public void Slim_parity_checkpoints_load_with_an_empty_report(string name)
     {
         using var model = ModelFixtures.Build(SlimModel(name));
-        var sd = PretrainedWeights.Read(SharedFixtures.FullPath(Dir + name + "_slim.pth"));
+        var sd = PretrainedWeights.Read(SharedData.FullPath(Dir + name + "_slim.pth"));
         var report = Checkpoint.LoadStateDict(model, sd, strict: false);
         Assert.Empty(report.MissingKeys);
         Assert.Empty(report.UnexpectedKeys);
@@ -35,7 +34,7 @@ public sealed class CheckpointInterchangeTests
         Assert.Equal(model.state_dict().Count, report.Loaded.Count);
     }
 
-    [SharedFixtureTheory(Dir + "mask_rcnn_slim.pth")]
+    [SharedTheory(Dir + "mask_rcnn_slim.pth")]
     [InlineData("mask_rcnn")]
     [InlineData("cascade_mask_rcnn")]
     public void A_different_num_classes_skips_exactly_the_class_dependent_head_tensors(string name)
@@ -59,7 +58,7 @@ public sealed class CheckpointInterchangeTests
                         "roi_head.bbox_head.fc_reg.bias", "roi_head.mask_head.conv_logits.weight", "roi_head.mask_head.conv_logits.bias"];
         }
         using var model = ModelFixtures.Build(cfg);
-        var sd = PretrainedWeights.Read(SharedFixtures.FullPath(Dir + name + "_slim.pth"));
+        var sd = PretrainedWeights.Read(SharedData.FullPath(Dir + name + "_slim.pth"));
         var report = Checkpoint.LoadStateDict(model, sd, strict: false);
         Assert.Empty(report.MissingKeys);
         Assert.Empty(report.UnexpectedKeys);
@@ -70,11 +69,11 @@ public sealed class CheckpointInterchangeTests
         Assert.Throws<DetSharpException>(() => Checkpoint.LoadStateDict(model, sd, strict: true));
     }
 
-    [SharedFixtureFact(Dir + "mask_rcnn_slim.pth")]
+    [SharedFact(Dir + "mask_rcnn_slim.pth")]
     public void A_bare_state_dict_with_module_prefixes_loads_like_the_mmcv_checkpoint()
     {
         using var dir = new TempDir();
-        var original = PretrainedWeights.Read(SharedFixtures.FullPath(Dir + "mask_rcnn_slim.pth"));
+        var original = PretrainedWeights.Read(SharedData.FullPath(Dir + "mask_rcnn_slim.pth"));
         var bare = new PyDict(isOrderedDict: true);
         foreach (var (k, v) in original) bare["module." + k] = v;
         string path = Path.Combine(dir.Path, "bare.pth");
@@ -87,10 +86,10 @@ public sealed class CheckpointInterchangeTests
         Assert.True(Checkpoint.LoadStateDict(model, read).ExactMatch);
     }
 
-    [SharedFixtureFact(Dir + "mask_rcnn_slim.pth")]
+    [SharedFact(Dir + "mask_rcnn_slim.pth")]
     public void Init_cfg_pretrained_with_prefix_loads_the_backbone_part_of_a_detector_checkpoint()
     {
-        string ckpt = SharedFixtures.FullPath(Dir + "mask_rcnn_slim.pth");
+        string ckpt = SharedData.FullPath(Dir + "mask_rcnn_slim.pth");
         ComponentRegistration.EnsureRegistered();
         var cfg = new ConfigDict
         {

@@ -1,7 +1,6 @@
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Models.Common;
 using DetSharp.Tests.Engine;
-using DetSharp.Tests.TestSupport;
 
 namespace DetSharp.Tests.Models.Weights;
 
@@ -15,7 +14,7 @@ public sealed class PythonInteropTests
 {
     private const string Tsv = "fixtures/mmdet/state_dicts/mask_rcnn_r50_fpn_nc80.state_dict.tsv";
 
-    [SharedFixtureFact(Tsv)]
+    [SharedFact(Tsv)]
     public void Mask_rcnn_r50_checkpoint_has_mmdetection_keys_and_shapes()
     {
         using var model = ModelFixtures.Build(ModelFixtures.ModelConfig(ModelFixtures.RepoConfig("mask_rcnn/mask_rcnn_r50_fpn_1x_coco.py")));

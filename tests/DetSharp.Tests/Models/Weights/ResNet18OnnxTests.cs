@@ -5,7 +5,6 @@ using DetSharp.Models.Detectors;
 using DetSharp.Models.Onnx;
 using DetSharp.Models.Weights;
 using DetSharp.Engine.Checkpoints;
-using DetSharp.Tests.TestSupport;
 using Microsoft.ML.OnnxRuntime;
 using OpenCvSharp;
 using Xunit.Abstractions;
@@ -37,7 +36,7 @@ public sealed class ResNet18OnnxTests(ITestOutputHelper output)
         Assert.Equal([2, 2, 2, 3], weights.StageBlocks);
         Assert.Equal("cntk", weights.PadMode);
         Assert.Empty(weights.Unmapped);
-        Assert.Equal(22, weights.StateDict.Keys.Count(k => k.EndsWith("conv1.weight") || k.EndsWith("conv2.weight") || k.EndsWith("downsample.0.weight")));
+        Assert.Equal(22, weights.StateDict.Keys.Count(k => k.EndsWith("conv1.weight", StringComparison.Ordinal) || k.EndsWith("conv2.weight", StringComparison.Ordinal) || k.EndsWith("downsample.0.weight", StringComparison.Ordinal)));
         Assert.Equal([128, 64, 1, 1], weights.StateDict["layer2.0.downsample.0.weight"].shape);
         Assert.Equal([512, 512, 3, 3], weights.StateDict["layer4.2.conv2.weight"].shape);
 
@@ -49,7 +48,7 @@ public sealed class ResNet18OnnxTests(ITestOutputHelper output)
         foreach (var t in weights.StateDict.Values) t.Dispose();
     }
 
-    [SharedFixtureFact("datasets/balloon/val/14898532020_ba6199dd22_k.jpg")]
+    [SharedFact("datasets/balloon/val/14898532020_ba6199dd22_k.jpg")]
     public void Pooled_features_equal_onnx_runtime_on_balloon_images()
     {
         string onnx = PretrainedWeights.LocateResNet18File();
@@ -65,7 +64,7 @@ public sealed class ResNet18OnnxTests(ITestOutputHelper output)
 
         foreach (var image in Images)
         {
-            var (rgb, bgr) = Load224(SharedFixtures.FullPath(image));
+            var (rgb, bgr) = Load224(SharedData.FullPath(image));
 
             // The package's preprocessing (RGB in 0..255 → BGR minus the mean image), run by ONNX Runtime ...
             float[] preprocessed = Run(prep, rgb);
@@ -129,7 +128,7 @@ public sealed class ResNet18OnnxTests(ITestOutputHelper output)
             Assert.Equal("backbone", load.Module);
             Assert.Equal("nuget://resnet18-imagenet", load.Checkpoint);
             Assert.True(load.Report.ExactMatch, load.Report.Message);
-            Assert.Equal(110, load.Report.Loaded.Count(k => !k.EndsWith("num_batches_tracked")));
+            Assert.Equal(110, load.Report.Loaded.Count(k => !k.EndsWith("num_batches_tracked", StringComparison.Ordinal)));
             output.WriteLine($"{config}: {string.Join(" | ", logged)}");
         }
     }
