@@ -26,10 +26,13 @@ public sealed partial class LayoutTests
             .ToHashSet(StringComparer.Ordinal);
     }
 
-    /// <summary>The text after <c>src/PROJECT</c> up to the next <c>src/</c> line, in a document's layout block.</summary>
+    /// <summary>
+    /// A layout block's entry for a project: the line that starts with <c>src/PROJECT</c> and its indented continuation
+    /// lines.
+    /// </summary>
     private static string Described(string text, string project)
     {
-        var match = Regex.Match(text, $@"src/{Regex.Escape(project)}(?![.\w])(?<body>.*?)(?=\n\S*src/|\n```|\n## |\z)", RegexOptions.Singleline);
+        var match = Regex.Match(text, $@"^src/{Regex.Escape(project)} +(?<body>.*?)(?=\n\S|\z)", RegexOptions.Singleline | RegexOptions.Multiline);
         Assert.True(match.Success, $"the layout does not describe src/{project}");
         return match.Groups["body"].Value;
     }
