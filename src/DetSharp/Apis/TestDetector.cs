@@ -6,6 +6,7 @@ using DetSharp.Config;
 using DetSharp.Datasets;
 using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
+using DetSharp.IO;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using DetSharp.Visualization;
@@ -75,10 +76,11 @@ public static class TestDetector
         var results = new List<ImageDetections>(dataset.Count);
         var watch = Stopwatch.StartNew();
         var rng = new Random(0);
+        var showDir = o.ShowDir is null ? null : new OutputFolder(o.ShowDir);
         for (int i = 0; i < dataset.Count; i++)
         {
             using (var sample = dataset.GetItem(i, rng)) results.AddRange(Inference.Run(model, [sample]));
-            if (o.ShowDir is not null) Show(dataset, i, results[^1], classes, o.ShowDir, o.ShowScoreThr);
+            if (showDir is not null) Show(dataset, i, results[^1], classes, showDir, o.ShowScoreThr);
             Progress(o, i + 1, dataset.Count, watch.Elapsed.TotalSeconds);
         }
         o.Console.WriteLine();
@@ -132,11 +134,14 @@ public static class TestDetector
         else if (done == total) o.Console.Write(line);
     }
 
-    private static void Show(CocoDataset dataset, int index, ImageDetections r, IReadOnlyList<string> classes, string dir, double thr)
+    private static void Show(CocoDataset dataset, int index, ImageDetections r, IReadOnlyList<string> classes, OutputFolder dir, double thr)
     {
         var info = dataset.DataInfos[index];
         string path = dataset.ImgPrefix is null ? info.FileName! : PyPath.Join(dataset.ImgPrefix, info.FileName!);
-        using var img = Cv2.ImRead(path, ImreadModes.Color);
+        // file_name comes from the annotation file: the folder keeps it from leading outside, and the image itself is never the target.
+        string outPath = dir.PathFor(info.FileName!);
+        new ProtectedInputs([path]).Check(outPath, "--show-dir picture");
+        using var img = Datasets.Transforms.LoadImageFromFile.Read(path, ImreadModes.Color, $"image id {info.Id} ('{info.FileName}')");
         var instances = new List<DrawnInstance>();
         for (int k = 0; k < r.Count; k++)
         {
@@ -145,9 +150,7 @@ public static class TestDetector
                 r.Masks is null ? null : r.BitmapMask(k), r.Masks is null ? 0 : r.OriShape.Width));
         }
         DetectionPainter.Draw(img, instances, classes, Palette.Spread);
-        string outPath = Path.Combine(dir, info.FileName!);
-        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
-        Cv2.ImWrite(outPath, img);
+        PictureFile.Write(outPath, img);
     }
 
     private static void WriteRaw(string path, IReadOnlyList<ImageDetections> results, CocoDataset dataset)
