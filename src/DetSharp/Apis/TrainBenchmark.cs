@@ -16,6 +16,9 @@ public sealed record TrainBenchmarkResult(int Iters, double SecondsPerIter, doub
     IReadOnlyList<double> Losses, IReadOnlyList<double> Lrs)
 {
     public double LastLoss => Losses[^1];
+
+    /// <summary>Seconds of each timed iteration (after the warm-up one), for robust statistics such as the median.</summary>
+    public IReadOnlyList<double> IterSeconds { get; init; } = [];
 }
 
 /// <summary>
@@ -62,6 +65,7 @@ public static class TrainBenchmark
         int done = -1; // the first iteration warms up and is not timed
         double total = 0, data = 0, lastLoss = double.NaN;
         var losses = new List<double>(iters + 1);
+        var times = new List<double>(iters);
         var lrs = new List<double>(iters + 1);
         var watch = Stopwatch.StartNew();
         using var gate = FinalizerGate.Enter();
@@ -93,6 +97,7 @@ public static class TrainBenchmark
                 {
                     total += took;
                     data += waited;
+                    times.Add(took);
                 }
                 done++;
                 log.WriteLine($"iter {done}/{iters}: {took:F3} s (data {waited:F3} s), loss {lastLoss:F4}{(done == 0 ? " [warm-up]" : "")}");
@@ -100,6 +105,6 @@ public static class TrainBenchmark
         }
         using var proc = Process.GetCurrentProcess();
         proc.Refresh();
-        return new TrainBenchmarkResult(iters, total / iters, data / iters, proc.PeakWorkingSet64, losses, lrs);
+        return new TrainBenchmarkResult(iters, total / iters, data / iters, proc.PeakWorkingSet64, losses, lrs) { IterSeconds = times };
     }
 }
