@@ -178,9 +178,12 @@ PY
 run ds browse-dataset "$config" --output-dir "$tmp/browse" "${opts[@]}" "data.train.ann_file=$data/two_same.json"
 pngs=$(find "$tmp/browse" -name '*.png' | wc -l)
 [[ $rc -eq 0 && $pngs -eq 4 ]] && check 1 "browse-dataset with a/same.ppm and b/same.ppm" ok "$(tail -n 1 "$out"), $pngs PNGs" || check 1 "browse-dataset with a/same.ppm and b/same.ppm" no "exit $rc, $pngs PNGs"
-before=$(sha "$data/img0.ppm")
-refused 3 "infer DIR --out-dir DIR" "would overwrite the input" -- ds infer "$config" "$ckpt" "$data" --out-dir "$data"
-[[ $(sha "$data/img0.ppm") == "$before" ]] && check 3 "infer DIR --out-dir DIR left the images" ok "unchanged" || check 3 "infer DIR --out-dir DIR left the images" no "an input changed"
+# infer lists a folder's .jpg/.png/... files; OpenCV decodes by content, so PPM data under a .png name will do.
+mkdir -p "$tmp/photos"
+cp "$data/img0.ppm" "$tmp/photos/p0.png"; cp "$data/img1.ppm" "$tmp/photos/p1.png"
+before=$(sha "$tmp/photos/p0.png")
+refused 3 "infer DIR --out-dir DIR" "would overwrite the input" -- ds infer "$config" "$ckpt" "$tmp/photos" --out-dir "$tmp/photos"
+[[ $(sha "$tmp/photos/p0.png") == "$before" ]] && check 3 "infer DIR --out-dir DIR left the images" ok "unchanged" || check 3 "infer DIR --out-dir DIR left the images" no "an input changed"
 before=$(sha "$data/via.json")
 refused 3 "convert via2coco X.json -o X.json" "would overwrite the input" -- ds convert via2coco "$data/via.json" -o "$data/via.json" --category-attribute shape --classes ellipse triangle square
 [[ $(sha "$data/via.json") == "$before" ]] && check 3 "via2coco left its source" ok "unchanged" || check 3 "via2coco left its source" no "the source changed"
