@@ -1,15 +1,15 @@
 using System.CommandLine;
 using DetSharp.Config;
 using DetSharp.Datasets;
+using DetSharp.IO;
 using DetSharp.Visualization;
-using OpenCvSharp;
 
 namespace DetSharp.Cli.Commands;
 
 /// <summary>
 /// <c>detsharp browse-dataset CONFIG --output-dir DIR</c>: MMDetection's tools/misc/browse_dataset.py. Runs the
 /// training pipeline (RepeatDataset / ClassBalancedDataset unwrapped, the --skip-type transforms removed) and writes each
-/// image with its ground-truth boxes, class names and masks drawn, as PNG named after the image.
+/// image with its ground-truth boxes, class names and masks drawn, as PNG named after the image's file_name.
 /// </summary>
 internal static class BrowseDatasetCommand
 {
@@ -61,14 +61,16 @@ internal static class BrowseDatasetCommand
         }
         var dataset = DatasetBuilder.Build(cfg);
         foreach (var w in dataset.Warnings) Console.Error.WriteLine($"warning: {w}");
-        Directory.CreateDirectory(outputDir);
+        // Named after file_name (sub-folders kept, so a/x.jpg and b/x.jpg stay two pictures), confined to the folder.
+        var folder = new OutputFolder(outputDir);
         int n = Math.Min(dataset.Count, limit ?? int.MaxValue), written = 0;
         for (int i = 0; i < n; i++)
         {
             using var sample = dataset.GetItem(i, new Random(DataLoader.SampleSeed(seed, 0, i, 0)));
             using var canvas = GroundTruthPainter.Draw(sample, dataset.Classes);
-            string name = Path.GetFileNameWithoutExtension(sample.Filename ?? $"{i}") + ".png";
-            Cv2.ImWrite(Path.Combine(outputDir, name), canvas);
+            string target = folder.PathFor(sample.OriFilename ?? sample.Filename ?? $"{i}", ".png");
+            if (sample.Filename is { } source) new ProtectedInputs([source]).Check(target, "--output-dir picture");
+            PictureFile.Write(target, canvas);
             written++;
         }
         return written;

@@ -36,6 +36,7 @@ internal static class ConvertWeightsCommand
                 "onnx" => WeightsFormat.Onnx,
                 _ => WeightsFormat.Auto,
             };
+            new IO.ProtectedInputs([parse.GetValue(input)!]).Check(parse.GetValue(output)!, "OUT");
             var r = WeightsConverter.Convert(parse.GetValue(input)!, parse.GetValue(output)!, fmt, parse.GetValue(prefix));
             Console.Out.WriteLine($"wrote {r.Output}: {r.Tensors} tensors, {r.Elements:N0} values (first key {(r.Keys.Count > 0 ? r.Keys[0] : "-")}, last key {(r.Keys.Count > 0 ? r.Keys[^1] : "-")})");
             return 0;

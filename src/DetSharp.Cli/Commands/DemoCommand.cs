@@ -17,8 +17,10 @@ namespace DetSharp.Cli.Commands;
 /// </summary>
 internal static class DemoCommand
 {
-    /// <summary>The loss curves the demo plots: the total and Mask R-CNN's five terms.</summary>
+    /// <summary>The loss curves the demo plots: the total and Mask R-CNN's five terms (those a model logs).</summary>
     private static readonly string[] LossKeys = ["loss", "loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "loss_mask"];
+
+    private static readonly string[] MapKeys = ["bbox_mAP", "segm_mAP"];
 
     public const string DefaultConfig = "configs/demo/mask_rcnn_r18_fpn64_imagenet_demo.py";
 
@@ -28,13 +30,19 @@ internal static class DemoCommand
         var minutes = new Option<double>("--minutes") { Description = "Training time budget; the number of epochs is fitted to it from a short timing.", DefaultValueFactory = _ => 5 };
         var seed = new Option<int>("--seed") { Description = "Seed of the generated dataset and of training.", DefaultValueFactory = _ => 0 };
         var config = new Option<string>("--config") { Description = "Model config (its classes must be the generator's).", DefaultValueFactory = _ => DefaultConfig };
+        var trainImages = new Option<int>("--train-images") { Description = "Images in the generated train split.", DefaultValueFactory = _ => 160 };
+        var valImages = new Option<int>("--val-images") { Description = "Images in the generated val split.", DefaultValueFactory = _ => 40 };
         var command = new Command("demo", "Generate a synthetic shapes dataset (VIA), convert it to COCO, fine-tune Mask R-CNN (ImageNet ResNet-18) on the CPU, evaluate it, draw its detections and plot its curves.")
         {
-            outDir, minutes, seed, config,
+            outDir, minutes, seed, config, trainImages, valImages,
         };
-        command.SetAction(parse => Run(parse.GetValue(outDir)!, parse.GetValue(minutes), parse.GetValue(seed), parse.GetValue(config)!));
+        command.SetAction(parse => Run(parse.GetValue(outDir)!, parse.GetValue(minutes), parse.GetValue(seed), parse.GetValue(config)!,
+            parse.GetValue(trainImages), parse.GetValue(valImages)));
         return command;
     }
+
+    /// <summary>Training iterations timed (after <see cref="DemoSchedule.WarmupTimingIters"/> untimed ones) to fit the schedule.</summary>
+    private const int TimedIters = 6;
 
     private static string FindConfig(string path)
     {
@@ -44,9 +52,10 @@ internal static class DemoCommand
         return path; // ConfigTools.Load says it is missing
     }
 
-    private static int Run(string outDir, double minutes, int seed, string configPath)
+    private static int Run(string outDir, double minutes, int seed, string configPath, int trainImages, int valImages)
     {
         if (minutes <= 0) throw new DetSharpException("--minutes must be positive.");
+        if (trainImages < 2 || valImages < 1) throw new DetSharpException("--train-images must be at least 2 and --val-images at least 1.");
         var total = Stopwatch.StartNew();
         var c = Console.Out;
         string root = Path.GetFullPath(outDir);
@@ -54,7 +63,7 @@ internal static class DemoCommand
         Directory.CreateDirectory(root);
 
         c.WriteLine($"[1/5] generating the synthetic shapes dataset (seed {seed}) in {data}");
-        var (train, val) = SyntheticShapes.Generate(data, new SyntheticShapesOptions { Seed = seed });
+        var (train, val) = SyntheticShapes.Generate(data, new SyntheticShapesOptions { Seed = seed, TrainImages = trainImages, ValImages = valImages });
         c.WriteLine($"      train: {train.Images} images, {train.Objects} objects; val: {val.Images} images, {val.Objects} objects ({string.Join(", ", SyntheticShapes.Classes)})");
 
         c.WriteLine("[2/5] converting VIA to COCO (convert via2coco --category-attribute shape)");
@@ -79,16 +88,23 @@ internal static class DemoCommand
         int batch = probe.Get<int>("data.samples_per_gpu");
         int itersPerEpoch = (train.Images + batch - 1) / batch;
         c.WriteLine($"[3/5] timing {configPath} for a few iterations to fit the schedule to {minutes.ToString(CultureInfo.InvariantCulture)} min");
-        var timing = TrainBenchmark.Run(probe, 6, TextWriter.Null, seed);
-        // Per epoch: the training iterations plus evaluating the val set (about a third of an iteration per image).
-        int evalInterval = probe.Get("evaluation.interval", 1);
-        double epochSeconds = itersPerEpoch * timing.SecondsPerIter + val.Images * timing.SecondsPerIter * 0.6 / Math.Max(1, evalInterval);
+        // The built-in warm-up iteration plus the first timed ones are dropped; the median of the rest is the estimate.
+        var timing = TrainBenchmark.Run(probe, TimedIters + DemoSchedule.WarmupTimingIters - 1, TextWriter.Null, seed);
+        double secondsPerIter = DemoSchedule.Median([.. timing.IterSeconds.Skip(DemoSchedule.WarmupTimingIters - 1)]);
         double budget = minutes * 60 - (total.Elapsed.TotalSeconds + 15);
-        int epochs = Math.Clamp((int)(budget / epochSeconds), 1, 40);
-        int step = Math.Max(1, (int)Math.Round(epochs * 0.75));
-        c.WriteLine($"      {timing.SecondsPerIter:F2} s/iter, {itersPerEpoch} iters/epoch: {epochs} epochs, lr step at epoch {step}");
+        var plan = DemoSchedule.Fit(secondsPerIter, itersPerEpoch, val.Images, budget, probe.Get("evaluation.interval", 1), probe.Get("lr_config.warmup_iters", 500));
+        c.WriteLine($"      {secondsPerIter:F2} s/iter (median of {TimedIters} after {DemoSchedule.WarmupTimingIters} warm-up), {itersPerEpoch} iters/epoch: "
+                    + $"{plan.Epochs} epochs, lr step at epoch {plan.LrStep}, evaluation after epochs "
+                    + string.Join(", ", Enumerable.Range(0, (plan.Epochs - plan.EvalStart) / plan.EvalInterval + 1).Select(k => plan.EvalStart + k * plan.EvalInterval)));
+        if (plan.OverBudget)
+            c.WriteLine($"      this machine is slower than {minutes.ToString(CultureInfo.InvariantCulture)} min allow: training the minimum of {plan.Epochs} epochs anyway "
+                        + $"(about {plan.EstimatedSeconds / 60:F0} min), so the demo ends with a trained, evaluated model");
+        // A log line every few iterations even on a tiny dataset, so the loss curves have points.
+        int logInterval = Math.Clamp(itersPerEpoch / 2, 1, probe.Get("log_config.interval", 10));
 
-        var cfg = ConfigTools.Load(configPath, [.. dataOptions, $"runner.max_epochs={epochs}", $"lr_config.step=[{step}]"]);
+        var cfg = ConfigTools.Load(configPath, [.. dataOptions, $"runner.max_epochs={plan.Epochs}", $"lr_config.step=[{plan.LrStep}]",
+            $"lr_config.warmup_iters={plan.WarmupIters}", $"evaluation.start={plan.EvalStart}", $"log_config.interval={logInterval}"]);
+        int epochs = plan.Epochs;
         foreach (var warning in cfg.Warnings) Console.Error.WriteLine($"warning: {warning}");
         var trainWatch = Stopwatch.StartNew();
         TrainDetector.Train(cfg, new TrainOptions { WorkDir = work, Seed = seed, Console = c, Interactive = !Console.IsOutputRedirected });
@@ -105,10 +121,9 @@ internal static class DemoCommand
         string logJson = Directory.GetFiles(work, "*.log.json").OrderBy(f => f, StringComparer.Ordinal).Last();
         var log = JsonTrainingLog.Load(logJson);
         string lossPng = Path.Combine(root, "loss_curves.png"), mapPng = Path.Combine(root, "map_curves.png");
-        CurvePlot.Save([.. LossKeys.Select(k => LogAnalysis.Curve(log, k, k))],
-            "demo: training losses", lossPng, 900, 500);
-        CurvePlot.Save([LogAnalysis.Curve(log, "bbox_mAP", "bbox_mAP", evalInterval), LogAnalysis.Curve(log, "segm_mAP", "segm_mAP", evalInterval)],
-            "demo: val mAP per epoch", mapPng, 900, 500);
+        // Plot what the log holds: a metric that was never logged is left out (and said), it does not stop the demo.
+        Plot(log, LossKeys, "demo: training losses", lossPng, c);
+        Plot(log, MapKeys, "demo: val mAP per epoch", mapPng, c);
 
         // No detection at all (far too short a run) leaves the metrics empty: that is an mAP of 0.
         double bbox = metrics.TryGetValue("bbox_mAP", out var b) ? Convert.ToDouble(b, CultureInfo.InvariantCulture) : 0;
@@ -122,5 +137,14 @@ internal static class DemoCommand
         c.WriteLine($"  curves:                {lossPng}, {mapPng}");
         c.WriteLine($"  try: detsharp infer {configPath} {work}/latest.pth {val.Dir}/val_0000.jpg --out-dir {root}/infer");
         return 0;
+    }
+
+    private static void Plot(JsonTrainingLog log, string[] metrics, string title, string png, TextWriter c)
+    {
+        var curves = LogAnalysis.CurvesPresent(log, metrics);
+        var absent = metrics.Where(m => curves.All(k => k.Label != m)).ToList();
+        if (absent.Count > 0) c.WriteLine($"      {Path.GetFileName(png)}: {string.Join(", ", absent)} not in the log, left out");
+        if (curves.Count > 0) CurvePlot.Save(curves, title, png, 900, 500);
+        else c.WriteLine($"      {Path.GetFileName(png)}: nothing to plot, skipped");
     }
 }

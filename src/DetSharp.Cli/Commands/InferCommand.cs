@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DetSharp.Apis;
 using DetSharp.Evaluation;
+using DetSharp.IO;
 using DetSharp.Logging;
 using DetSharp.Structures;
 using DetSharp.Visualization;
@@ -40,7 +41,14 @@ internal static class InferCommand
         {
             var files = ExpandInputs(parse.GetValue(inputs)!);
             string output = parse.GetValue(outDir)!;
-            Directory.CreateDirectory(output);
+            // Every output is named and checked before anything is computed: one picture per input (a/x.jpg and
+            // b/x.jpg become x.jpg and x_1.jpg), and none of them may be an input (infer DIR --out-dir DIR).
+            var folder = new OutputFolder(output);
+            var pictures = files.Select(f => folder.PathFor(Path.GetFileName(f))).ToList();
+            var protectedInputs = new ProtectedInputs(files);
+            for (int i = 0; i < files.Count; i++) protectedInputs.Check(pictures[i], "--out-dir picture");
+            string resultsJson = Path.Combine(folder.Root, "results.json");
+            if (parse.GetValue(json)) protectedInputs.Check(resultsJson, "--json output");
             using var detector = Detector.FromConfig(parse.GetValue(config)!, parse.GetValue(checkpoint), parse.GetValue(device)!,
                 parse.GetValue(CommonOptions.CfgOptions));
             foreach (var warning in detector.Warnings) Console.Error.WriteLine($"warning: {warning}");
@@ -53,7 +61,7 @@ internal static class InferCommand
             {
                 string file = files[i];
                 var set = detector.Infer(file);
-                WritePicture(file, set, detector.ClassNames, colours, threshold, output);
+                WritePicture(file, set, detector.ClassNames, colours, threshold, pictures[i]);
                 if (parse.GetValue(json))
                 {
                     long imageId = ids?.ImageId(file) ?? i;
@@ -69,9 +77,8 @@ internal static class InferCommand
             progress?.Finish();
             if (parse.GetValue(json))
             {
-                string path = Path.Combine(output, "results.json");
-                CocoResultsWriter.Write(path, entries);
-                Console.WriteLine($"wrote {entries.Count} detections to {path}");
+                CocoResultsWriter.Write(resultsJson, entries);
+                Console.WriteLine($"wrote {entries.Count} detections to {resultsJson}");
             }
             Console.WriteLine($"wrote {files.Count} pictures to {output}");
             return 0;
@@ -79,7 +86,7 @@ internal static class InferCommand
         return command;
     }
 
-    private static void WritePicture(string file, DetectionSet set, IReadOnlyList<string> classes, Palette palette, float threshold, string outDir)
+    private static void WritePicture(string file, DetectionSet set, IReadOnlyList<string> classes, Palette palette, float threshold, string target)
     {
         using var canvas = Datasets.Transforms.LoadImageFromFile.Read(file, ImreadModes.Color, "an input image");
         var shown = set.Above(threshold)
@@ -87,11 +94,7 @@ internal static class InferCommand
             .Reverse() // highest scores drawn last, on top
             .ToList();
         DetectionPainter.Draw(canvas, shown, classes, palette);
-        string target = Path.Combine(outDir, Path.GetFileName(file));
-        string temp = Path.Combine(outDir, $".{Path.GetFileNameWithoutExtension(file)}.tmp{Path.GetExtension(file)}");
-        if (!Cv2.ImWrite(temp, canvas))
-            throw new DetSharpException($"{target}: OpenCV could not write the picture (unsupported extension?).");
-        File.Move(temp, target, overwrite: true);
+        PictureFile.Write(target, canvas);
     }
 
     /// <summary>Files, folders (their images, sorted) and glob patterns (<c>*</c>, <c>?</c> in the file name) to image paths.</summary>

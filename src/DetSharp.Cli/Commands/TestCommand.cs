@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DetSharp.Apis;
 using DetSharp.Config;
+using DetSharp.IO;
 
 namespace DetSharp.Cli.Commands;
 
@@ -45,6 +46,9 @@ internal static class TestCommand
                 Console = Console.Out,
                 Interactive = !Console.IsOutputRedirected,
             };
+            // Results written over the checkpoint, the config or the annotations would destroy an input.
+            var inputs = new ProtectedInputs([options.Checkpoint, cfg.Filename, .. cfg.Get<object?>("data.test.ann_file", null) is string ann ? [ann] : Array.Empty<string>()]);
+            if (options.Out is { } outFile) inputs.Check(outFile, "--out");
             TestDetector.Run(cfg, options);
             return 0;
         });

@@ -103,6 +103,23 @@ public static class LogAnalysis
         return new Curve(label, "iter", [.. xs], [.. ys], PerEpoch: false);
     }
 
+    /// <summary>
+    /// The curves of those <paramref name="metrics"/> that <paramref name="log"/> holds, each from the first epoch that
+    /// logged it; absent ones are left out (where <see cref="Curve"/> stops, as MMDetection's plot_curve does) — for plots
+    /// that must be drawn whatever the run logged, such as the demo's.
+    /// </summary>
+    public static List<Curve> CurvesPresent(JsonTrainingLog log, IEnumerable<string> metrics)
+    {
+        var epochs = log.Epochs.ToList();
+        var curves = new List<Curve>();
+        foreach (var metric in metrics)
+        {
+            int first = epochs.FindIndex(e => log.Has(e, metric));
+            if (first >= 0) curves.Add(Curve(log, metric, metric, first + 1));
+        }
+        return curves;
+    }
+
     private static int LastTrainIter(JsonTrainingLog log, int epoch)
     {
         var modes = log.Values(epoch, "mode");

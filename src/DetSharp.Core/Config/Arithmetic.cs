@@ -21,17 +21,25 @@ internal static class Arithmetic
         {
             if (IsNumber(left) && IsNumber(right))
                 return Numbers(op, left!, right!, at, parser);
+            // Concatenation and repetition are where a few characters build a huge value: the result's size is counted
+            // against the file's budget before anything is allocated.
             switch (op, left, right)
             {
-                case ("+", string a, string b): return a + b;
-                case ("+", ConfigTuple a, ConfigTuple b): return new ConfigTuple(Concat(a, b));
-                case ("+", ConfigList a, ConfigList b): return new ConfigList(Concat(a, b));
-                case ("*", string s, long n): return Repeat(s, n);
-                case ("*", long n, string s): return Repeat(s, n);
-                case ("*", ConfigList l, long n): return new ConfigList(RepeatItems(l, n));
-                case ("*", long n, ConfigList l): return new ConfigList(RepeatItems(l, n));
-                case ("*", ConfigTuple t, long n): return new ConfigTuple(RepeatItems(t, n));
-                case ("*", long n, ConfigTuple t): return new ConfigTuple(RepeatItems(t, n));
+                case ("+", string a, string b):
+                    parser.Spend((long)a.Length + b.Length, at);
+                    return a + b;
+                case ("+", ConfigTuple a, ConfigTuple b):
+                    parser.Spend(ConfigBudget.SizeOf(a) + ConfigBudget.SizeOf(b), at);
+                    return new ConfigTuple(Concat(a, b));
+                case ("+", ConfigList a, ConfigList b):
+                    parser.Spend(ConfigBudget.SizeOf(a) + ConfigBudget.SizeOf(b), at);
+                    return new ConfigList(Concat(a, b));
+                case ("*", string s, long n): return Repeat(s, n, at, parser);
+                case ("*", long n, string s): return Repeat(s, n, at, parser);
+                case ("*", ConfigList l, long n): return new ConfigList(RepeatItems(l, n, at, parser));
+                case ("*", long n, ConfigList l): return new ConfigList(RepeatItems(l, n, at, parser));
+                case ("*", ConfigTuple t, long n): return new ConfigTuple(RepeatItems(t, n, at, parser));
+                case ("*", long n, ConfigTuple t): return new ConfigTuple(RepeatItems(t, n, at, parser));
                 case ("%", string, _):
                     throw parser.Error(at, "'%' string formatting is not supported in configs; build the string with '+'");
             }
@@ -110,11 +118,23 @@ internal static class Arithmetic
         foreach (var x in b) yield return ConfigValue.DeepClone(x);
     }
 
-    private static string Repeat(string s, long n) => n <= 0 ? "" : string.Concat(Enumerable.Repeat(s, checked((int)n)));
-
-    private static IEnumerable<object?> RepeatItems(List<object?> items, long n)
+    private static string Repeat(string s, long n, PyToken at, PyConfigParser parser)
     {
-        for (long i = 0; i < n; i++)
-            foreach (var x in items) yield return ConfigValue.DeepClone(x);
+        if (n <= 0 || s.Length == 0) return "";
+        parser.Spend(Times(s.Length, n), at);
+        return string.Concat(Enumerable.Repeat(s, (int)n));
     }
+
+    private static List<object?> RepeatItems(List<object?> items, long n, PyToken at, PyConfigParser parser)
+    {
+        if (n <= 0 || items.Count == 0) return [];
+        parser.Spend(Times(ConfigBudget.SizeOf(items) - 1, n), at);
+        var repeated = new List<object?>(checked((int)(items.Count * n)));
+        for (long i = 0; i < n; i++)
+            foreach (var x in items) repeated.Add(ConfigValue.DeepClone(x));
+        return repeated;
+    }
+
+    /// <summary>a × b, saturating at <see cref="long.MaxValue"/> (so the budget check itself cannot overflow).</summary>
+    private static long Times(long a, long b) => a > long.MaxValue / b ? long.MaxValue : a * b;
 }

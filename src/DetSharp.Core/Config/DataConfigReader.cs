@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace DetSharp.Config;
@@ -62,6 +63,7 @@ internal static class DataConfigReader
         var stream = new YamlStream();
         try
         {
+            CheckYamlBudget(text, file);
             stream.Load(new StringReader(text));
         }
         catch (YamlException e)
@@ -95,6 +97,59 @@ internal static class DataConfigReader
                 return scalar.Style is ScalarStyle.Plain ? ResolvePlain(scalar.Value ?? "") : scalar.Value;
             default:
                 return null;
+        }
+    }
+
+    /// <summary>
+    /// Measures the YAML's nesting depth and its size with every alias expanded from the parser's event stream (which
+    /// reads without recursion), before the document is loaded: YamlDotNet loads nested nodes recursively (10,000 levels
+    /// overflow the stack) and <see cref="FromYamlNode"/> copies an alias each time it is used (a "billion laughs" file of
+    /// a few hundred bytes expands to gigabytes).
+    /// </summary>
+    private static void CheckYamlBudget(string text, string file)
+    {
+        var budget = new ConfigBudget();
+        var anchors = new Dictionary<string, (long Size, int Height)>(StringComparer.Ordinal);
+        var open = new Stack<(string? Anchor, long Size, int Height)>();
+        var parser = new Parser(new StringReader(text));
+        void Fail(Mark at, string message) => throw new DetSharpException($"{file}:{at.Line}:{at.Column}: {message}");
+        void Finish(Mark at, string? anchor, long size, int height)
+        {
+            if (open.Count + height > ConfigBudget.MaxDepth) Fail(at, ConfigBudget.TooDeep);
+            if (budget.Spend(size) is { } message) Fail(at, message);
+            if (anchor is not null) anchors[anchor] = (size, height);
+            if (open.Count == 0) return;
+            var parent = open.Pop();
+            open.Push((parent.Anchor, parent.Size + size, Math.Max(parent.Height, height + 1)));
+        }
+        while (parser.MoveNext())
+        {
+            var e = parser.Current!;
+            switch (e)
+            {
+                case MappingStart or SequenceStart:
+                    if (open.Count >= ConfigBudget.MaxDepth) Fail(e.Start, ConfigBudget.TooDeep);
+                    var node = (NodeEvent)e;
+                    open.Push((node.Anchor.IsEmpty ? null : node.Anchor.Value, 1, 0));
+                    break;
+                case MappingEnd or SequenceEnd:
+                    var done = open.Pop();
+                    // The container's own entries were spent as they were read; only an anchor's record needs its total.
+                    if (done.Anchor is not null) anchors[done.Anchor] = (done.Size, done.Height);
+                    if (open.Count > 0)
+                    {
+                        var parent = open.Pop();
+                        open.Push((parent.Anchor, parent.Size + done.Size, Math.Max(parent.Height, done.Height + 1)));
+                    }
+                    break;
+                case Scalar scalar:
+                    Finish(e.Start, scalar.Anchor.IsEmpty ? null : scalar.Anchor.Value, 1 + scalar.Value.Length, 0);
+                    break;
+                case AnchorAlias alias:
+                    // An unknown alias is left to the loader, which reports it with its own message.
+                    if (anchors.TryGetValue(alias.Value.Value, out var target)) Finish(e.Start, null, target.Size, target.Height);
+                    break;
+            }
         }
     }
 

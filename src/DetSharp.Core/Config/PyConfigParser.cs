@@ -21,6 +21,8 @@ public sealed class PyConfigParser
     private readonly string _text;
     private int _index;
     private readonly ConfigDict _globals = new();
+    private readonly ConfigBudget _budget = new();
+    private int _depth;
 
     private PyConfigParser(string text, string file)
     {
@@ -103,14 +105,30 @@ public sealed class PyConfigParser
             throw Error(start, "a config line must be an assignment such as 'name = value'");
         }
         foreach (var target in targets)
-            Assign(target, targets.Count == 1 ? value : ConfigValue.DeepClone(value));
+            Assign(target, targets.Count == 1 ? value : Clone(value, target));
     }
 
     private void Assign(PyToken target, object? value)
     {
         if (Keywords.Contains(target.Text))
             throw Error(target, $"cannot assign to the keyword '{target.Text}'");
+        // Names nest values without nesting brackets (x1 = [x0]; x2 = [x1]; ...): bound the depth of what is stored.
+        if (ConfigBudget.DepthOf(value) > ConfigBudget.MaxDepth)
+            throw Error(target, ConfigBudget.TooDeep);
         _globals[target.Text] = value;
+    }
+
+    /// <summary>Counts <paramref name="size"/> built values against the file's <see cref="ConfigBudget"/>.</summary>
+    internal void Spend(long size, PyToken at)
+    {
+        if (_budget.Spend(size) is { } message) throw Error(at, message);
+    }
+
+    /// <summary>A deep copy of a value (every use of a name copies it, as mmcv's configs behave), counted against the budget.</summary>
+    private object? Clone(object? value, PyToken at)
+    {
+        if (value is ConfigDict or List<object?>) Spend(ConfigBudget.SizeOf(value), at);
+        return ConfigValue.DeepClone(value);
     }
 
     private object? ParseExpressionList()
@@ -165,19 +183,28 @@ public sealed class PyConfigParser
         return left;
     }
 
+    /// <summary>Every nested expression (brackets, dicts, unary and power operators) passes here: the depth is bounded here.</summary>
     private object? ParseFactor()
     {
-        if (Current.Is("-") || Current.Is("+"))
+        if (++_depth > ConfigBudget.MaxDepth) throw Error(Current, ConfigBudget.TooDeep);
+        try
         {
-            var op = Next();
-            var operand = ParseFactor();
-            return Arithmetic.Unary(op.Text, operand, op, this);
+            if (Current.Is("-") || Current.Is("+"))
+            {
+                var op = Next();
+                var operand = ParseFactor();
+                return Arithmetic.Unary(op.Text, operand, op, this);
+            }
+            if (Current.Is("~"))
+                throw Error(Current, "the operator '~' is not supported in configs");
+            if (Current.IsName("not"))
+                throw Error(Current, "'not' expressions are not supported in configs");
+            return ParsePower();
         }
-        if (Current.Is("~"))
-            throw Error(Current, "the operator '~' is not supported in configs");
-        if (Current.IsName("not"))
-            throw Error(Current, "'not' expressions are not supported in configs");
-        return ParsePower();
+        finally
+        {
+            _depth--;
+        }
     }
 
     private object? ParsePower()
@@ -238,12 +265,12 @@ public sealed class PyConfigParser
             case ConfigDict dict when key is string s:
                 if (!dict.TryGetValue(s, out var v))
                     throw Error(at, $"key '{s}' not found in the dict (it has: {string.Join(", ", dict.Keys)})");
-                return ConfigValue.DeepClone(v);
+                return Clone(v, at);
             case List<object?> list when key is long i:
                 long index = i < 0 ? list.Count + i : i;
                 if (index < 0 || index >= list.Count)
                     throw Error(at, $"index {i} is out of range for a {ConfigValue.TypeName(container)} of {list.Count} elements");
-                return ConfigValue.DeepClone(list[(int)index]);
+                return Clone(list[(int)index], at);
             case string text when key is long j:
                 long k = j < 0 ? text.Length + j : j;
                 if (k < 0 || k >= text.Length) throw Error(at, $"string index {j} is out of range");
@@ -265,6 +292,7 @@ public sealed class PyConfigParser
                 var other = ParseExpression();
                 if (other is not ConfigDict source)
                     throw Error(star, $"'**' needs a dict, got {ConfigValue.Describe(other)}");
+                Spend(ConfigBudget.SizeOf(source), star);
                 foreach (var (key, value) in source)
                 {
                     if (dict.ContainsKey(key))
@@ -278,6 +306,7 @@ public sealed class PyConfigParser
                 _index++;
                 if (dict.ContainsKey(key.Text))
                     throw Error(key, $"dict() got multiple values for keyword argument '{key.Text}'");
+                Spend(1, key);
                 dict.Add(key.Text, ParseExpression());
             }
             else if (Current.Is("*"))
@@ -314,7 +343,7 @@ public sealed class PyConfigParser
                     "None" => null,
                     "lambda" => throw Error(token, "lambda is not supported in configs (a config holds data, not code)"),
                     _ when Keywords.Contains(token.Text) => throw Unexpected(token, "expected a value"),
-                    _ => ConfigValue.DeepClone(Lookup(token)),
+                    _ => Clone(Lookup(token), token),
                 };
             case PyTokenKind.Op when token.Text == "(":
                 RejectComprehension();
@@ -374,11 +403,13 @@ public sealed class PyConfigParser
     {
         if (!starred)
         {
+            Spend(1, at);
             target.Add(item);
             return;
         }
         if (item is not List<object?> items)
             throw Error(at, $"'*' unpacking needs a list or tuple, got {ConfigValue.Describe(item)}");
+        Spend(items.Count, at);
         target.AddRange(items);
     }
 
@@ -416,6 +447,7 @@ public sealed class PyConfigParser
                 var other = ParseExpression();
                 if (other is not ConfigDict source)
                     throw Error(star, $"'**' needs a dict, got {ConfigValue.Describe(other)}");
+                Spend(ConfigBudget.SizeOf(source), star);
                 foreach (var (k, v) in source) dict[k] = ConfigValue.DeepClone(v);
             }
             else
@@ -433,6 +465,7 @@ public sealed class PyConfigParser
                 _index++;
                 if (key is not string name)
                     throw Error(keyToken, $"config dict keys must be strings, got {ConfigValue.Describe(key)}");
+                Spend(1, keyToken);
                 dict[name] = ParseExpression();
             }
             if (!Current.Is(",")) break;

@@ -15,7 +15,13 @@ internal static class ImageSize
         }
         try
         {
-            using var img = Cv2.ImDecode(File.ReadAllBytes(path), ImreadModes.Color);
+            var bytes = File.ReadAllBytes(path);
+            if (bytes.Length == 0)
+            {
+                problem = "the image file is empty (0 bytes)";
+                return null;
+            }
+            using var img = Cv2.ImDecode(bytes, ImreadModes.Color);
             if (img.Empty())
             {
                 problem = "OpenCV cannot decode the image";

@@ -37,6 +37,7 @@ public static class LabelmeToCoco
             else throw new DetSharpException($"{input}: no such labelme JSON file or folder.");
         }
         if (files.Count == 0) throw new DetSharpException($"no labelme JSON files in {string.Join(", ", o.Inputs)}.");
+        new IO.ProtectedInputs(files).Check(o.Output, "--out");
         var classes = new List<string>(o.Classes ?? []);
         bool fixedClasses = classes.Count > 0;
         var problems = new List<string>();

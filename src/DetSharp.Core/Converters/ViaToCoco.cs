@@ -48,6 +48,7 @@ public static class ViaToCoco
     {
         string source = o.ViaJson;
         if (!File.Exists(source)) throw new DetSharpException($"{source}: VIA annotation file not found.");
+        new IO.ProtectedInputs([source]).Check(o.Output, "--out");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllBytes(source)); }
         catch (JsonException e) { throw new DetSharpException($"{source}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e); }
@@ -82,12 +83,15 @@ public static class ViaToCoco
             var regions = new List<(double[], double[], string)>();
             if (rec.TryGetProperty("regions", out var regs))
             {
-                IEnumerable<(string Name, JsonElement Value)> items = regs.ValueKind switch
+                if (regs.ValueKind is not (JsonValueKind.Object or JsonValueKind.Array))
                 {
-                    JsonValueKind.Object => regs.EnumerateObject().Select(p => (p.Name, p.Value)),
-                    JsonValueKind.Array => regs.EnumerateArray().Select((v, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), v)),
-                    _ => [],
-                };
+                    // Dropping them would silently lose the image's annotations.
+                    problems.Add($"{where}: 'regions' must be a list (VIA 2.x) or a dict (VIA 1.x) of regions, got {regs.ValueKind.ToString().ToLowerInvariant()} {Short(regs.GetRawText())}");
+                    continue;
+                }
+                IEnumerable<(string Name, JsonElement Value)> items = regs.ValueKind == JsonValueKind.Object
+                    ? regs.EnumerateObject().Select(p => (p.Name, p.Value))
+                    : regs.EnumerateArray().Select((v, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), v));
                 foreach (var (name, region) in items)
                 {
                     string rw = $"{where}, region {name}";
@@ -212,6 +216,8 @@ public static class ViaToCoco
                 return null;
         }
     }
+
+    private static string Short(string text) => text.Length > 40 ? text[..40] + "..." : text;
 
     private static double? Num(JsonElement e, string key) =>
         e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;

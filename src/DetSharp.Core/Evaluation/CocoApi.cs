@@ -93,22 +93,31 @@ public sealed class CocoApi
         var annotations = new List<CocoAnnotation>();
         if (root.TryGetProperty("annotations", out _))
         {
+            var fileNames = new Dictionary<long, string?>();
+            foreach (var image in images) fileNames.TryAdd(image.Id, image.FileName);
             foreach (var (item, i) in JsonFiles.Array(root, "annotations", source))
             {
                 string where = $"{source}: annotations[{i}]";
                 if (item.ValueKind != JsonValueKind.Object) throw new DetSharpException($"{where} is not an object.");
-                bool hasBbox = item.TryGetProperty("bbox", out var bb) && bb.ValueKind == JsonValueKind.Array && bb.GetArrayLength() == 4;
+                long id = JsonFiles.Id(item, "id", where);
+                long imageId = JsonFiles.Id(item, "image_id", where);
+                // Named as the user finds it: the record, its id and its image's file.
+                where = $"{where} (id {id}, image_id {imageId}{(fileNames.GetValueOrDefault(imageId) is { } file ? $" '{file}'" : "")})";
+                // A present but malformed bbox is an error now, when the dataset loads — not "missing" after a whole epoch.
+                bool hasBbox = item.TryGetProperty("bbox", out var bb) && bb.ValueKind != JsonValueKind.Null;
+                var segmentation = item.TryGetProperty("segmentation", out var seg) && seg.ValueKind is JsonValueKind.Array or JsonValueKind.Object
+                    ? CocoSegmentation.Parse(seg, where) : null;
+                segmentation?.Validate(where);
                 annotations.Add(new CocoAnnotation
                 {
-                    Id = JsonFiles.Id(item, "id", where),
-                    ImageId = JsonFiles.Id(item, "image_id", where),
+                    Id = id,
+                    ImageId = imageId,
                     CategoryId = JsonFiles.Id(item, "category_id", where),
                     HasBbox = hasBbox,
                     Bbox = hasBbox ? JsonFiles.Box(bb, where) : default,
                     Area = item.TryGetProperty("area", out var area) && area.ValueKind == JsonValueKind.Number ? area.GetDouble() : double.NaN,
                     IsCrowd = item.TryGetProperty("iscrowd", out var crowd) && JsonFiles.Truthy(crowd),
-                    Segmentation = item.TryGetProperty("segmentation", out var seg) && seg.ValueKind is JsonValueKind.Array or JsonValueKind.Object
-                        ? CocoSegmentation.Parse(seg, where) : null,
+                    Segmentation = segmentation,
                     Extra = ExtraKeys(item, AnnotationKeys),
                 });
             }

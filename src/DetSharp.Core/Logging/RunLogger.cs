@@ -13,6 +13,7 @@ public sealed class RunLogger : IDisposable
     private readonly TextWriter? _console;
     private readonly StatusLine? _status;
     private readonly Lock _lock = new();
+    private readonly List<IDisposable> _owned = [];
 
     public RunLogger(string? logFile, TextWriter? console, bool interactive, string name = "mmdet")
     {
@@ -59,6 +60,12 @@ public sealed class RunLogger : IDisposable
         }
     }
 
+    /// <summary>Ties <paramref name="resource"/> (the work-dir lock) to the run's log: disposed after the log file is closed.</summary>
+    public void Owns(IDisposable resource)
+    {
+        lock (_lock) _owned.Add(resource);
+    }
+
     /// <summary>Shows a transient status line (interactive terminals only); replaced by the next one, cleared before log lines.</summary>
     public void Progress(string status)
     {
@@ -71,7 +78,15 @@ public sealed class RunLogger : IDisposable
         lock (_lock)
         {
             _status?.Clear();
-            _file?.Dispose();
+            try
+            {
+                _file?.Dispose();
+            }
+            finally
+            {
+                foreach (var resource in _owned) resource.Dispose();
+                _owned.Clear();
+            }
         }
     }
 }

@@ -11,7 +11,8 @@ public static class Registries
     public const string RunnersName = "RUNNERS";
     public const string TaskModulesName = "TASK_MODULES";
 
-    public static Registry Models { get; } = new(ModelsName);
+    /// <summary>Every model built from a config passes the channel pre-flight first (<see cref="Config.ModelChannelCheck"/>).</summary>
+    public static Registry Models { get; } = WithChecks(new Registry(ModelsName), Config.ModelChannelCheck.Check);
 
     public static Registry Datasets { get; } = new(DatasetsName);
 
@@ -27,4 +28,10 @@ public static class Registries
     public static Registry TaskModules { get; } = new(TaskModulesName);
 
     public static IEnumerable<Registry> All => [Models, Datasets, Pipelines, Hooks, Optimizers, Runners, TaskModules];
+
+    private static Registry WithChecks(Registry registry, params Action<Config.ConfigDict>[] checks)
+    {
+        foreach (var check in checks) registry.AddCheck(check);
+        return registry;
+    }
 }

@@ -14,6 +14,7 @@ public sealed class Registry(string name)
     private readonly Dictionary<string, Func<ConfigDict, IReadOnlyDictionary<string, object?>?, object>> _factories = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Type> _types = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+    private readonly List<Action<ConfigDict>> _checks = [];
 
     public string Name { get; } = name;
 
@@ -95,7 +96,22 @@ public sealed class Registry(string name)
             string hint = close.Count > 0 ? $" Did you mean {string.Join(" or ", close.Select(c => $"'{c}'"))}?" : "";
             throw new DetSharpException($"{where}: '{typeName}' is not registered in the {Name} registry.{hint}");
         }
+        foreach (var check in Checks()) check(cfg);
         return factory(cfg, defaults);
+    }
+
+    /// <summary>
+    /// Adds a pre-flight check that every config dict passes before this registry builds it (e.g. that a detector's neck and
+    /// heads agree on channels), so each way of building a model — train, test, infer, benchmark — runs it.
+    /// </summary>
+    public void AddCheck(Action<ConfigDict> check)
+    {
+        lock (_lock) _checks.Add(check);
+    }
+
+    private Action<ConfigDict>[] Checks()
+    {
+        lock (_lock) return [.. _checks];
     }
 
     public T Build<T>(ConfigDict cfg, IReadOnlyDictionary<string, object?>? defaults = null)

@@ -12,6 +12,29 @@ public abstract record CocoSegmentation
     /// RLEs keep their own <c>size</c>.</summary>
     public abstract Rle ToRle(int imageHeight, int imageWidth);
 
+    /// <summary>
+    /// Checks a ground-truth value when the annotation file loads (<paramref name="where"/> names file and record), so that
+    /// garbage fails there rather than as a bare <see cref="FormatException"/> in the middle of training. Polygons were
+    /// checked by <see cref="Parse"/>; an RLE must decode and its runs must cover exactly its <c>size</c>.
+    /// </summary>
+    public virtual void Validate(string where)
+    {
+    }
+
+    private protected static void CheckRuns(IEnumerable<long> counts, int height, int width, string where)
+    {
+        if (height < 0 || width < 0)
+            throw new DetSharpException($"{where}: the RLE 'size' [{height}, {width}] is negative.");
+        long total = 0;
+        foreach (long c in counts)
+        {
+            if (c < 0) throw new DetSharpException($"{where}: the RLE 'counts' hold a negative run ({c}).");
+            total += c;
+        }
+        if (total != (long)height * width)
+            throw new DetSharpException($"{where}: the RLE 'counts' cover {total} pixels but its 'size' [{height}, {width}] has {(long)height * width}: the counts are garbage or belong to another size.");
+    }
+
     /// <summary>Parses a JSON segmentation; <paramref name="where"/> names the file and record for error messages.</summary>
     public static CocoSegmentation Parse(JsonElement value, string where)
     {
@@ -76,12 +99,28 @@ public sealed record PolygonSegmentation(double[][] Polygons) : CocoSegmentation
 public sealed record UncompressedRleSegmentation(int Height, int Width, long[] Counts) : CocoSegmentation
 {
     public override Rle ToRle(int imageHeight, int imageWidth) => Rle.FromUncompressed(Counts, Height, Width);
+
+    public override void Validate(string where) => CheckRuns(Counts, Height, Width, where);
 }
 
 /// <summary>An RLE with COCO's compressed counts string.</summary>
 public sealed record CompressedRleSegmentation(int Height, int Width, string Counts) : CocoSegmentation
 {
     public override Rle ToRle(int imageHeight, int imageWidth) => Rle.FromCompressedString(Counts, Height, Width);
+
+    public override void Validate(string where)
+    {
+        Rle rle;
+        try
+        {
+            rle = Rle.FromCompressedString(Counts, Height, Width);
+        }
+        catch (FormatException e)
+        {
+            throw new DetSharpException($"{where}: 'segmentation' is not a valid COCO RLE: {e.Message}", e);
+        }
+        CheckRuns(rle.Counts.Select(c => (long)c), Height, Width, where);
+    }
 }
 
 /// <summary>A mask already decoded to an <see cref="Rle"/> (detections handed to the evaluation in memory).</summary>

@@ -245,6 +245,11 @@ public sealed class Rle
                 if (p >= counts.Length)
                     throw new FormatException($"Compressed RLE counts string ends inside a number (at character {p}).");
                 int c = counts[p] - 48;
+                // pycocotools' encoder writes 6 bits per character ('0'..'o') and at most 7 characters per count.
+                if (c is < 0 or > 63)
+                    throw new FormatException($"Compressed RLE counts string holds '{counts[p]}' at character {p}, outside COCO's alphabet '0'..'o'.");
+                if (k >= 13)
+                    throw new FormatException($"Compressed RLE counts string has a number longer than 13 characters at character {p}.");
                 x |= (long)((c & 0x1f) << (5 * k));
                 more = (c & 0x20) != 0;
                 p++; k++;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using DetSharp.Config;
 using DetSharp.Datasets;
+using DetSharp.IO;
 using DetSharp.Logging;
 using DetSharp.Registry;
 using DetSharp.Visualization;
@@ -60,10 +61,11 @@ public static class TestDetector
         foreach (var warning in detector.Warnings) o.Console.WriteLine($"warning: {warning}");
         var classes = detector.ClassNames;
 
+        var showDir = o.ShowDir is null ? null : new OutputFolder(o.ShowDir);
         var progress = new ProgressBar(dataset.Count, o.Console, o.Interactive);
         var results = Inference.RunDataset(detector.Model, dataset, classes, (i, result) =>
         {
-            if (o.ShowDir is not null) Show(dataset, i, result, classes, o.ShowDir, o.ShowScoreThr);
+            if (showDir is not null) Show(dataset, i, result, classes, showDir, o.ShowScoreThr);
             progress.Update(i + 1);
         });
         progress.Finish();
@@ -106,19 +108,20 @@ public static class TestDetector
     public static string PyDictRepr(OrderedDictionary<string, object> values) =>
         "OrderedDict([" + string.Join(", ", values.Select(kv => $"('{kv.Key}', {(kv.Value is string s ? $"'{s}'" : PyFormat.Float(Convert.ToDouble(kv.Value, CultureInfo.InvariantCulture)))})")) + "])";
 
-    private static void Show(CocoDataset dataset, int index, DetectionSet result, IReadOnlyList<string> classes, string dir, double thr)
+    private static void Show(CocoDataset dataset, int index, DetectionSet result, IReadOnlyList<string> classes, OutputFolder dir, double thr)
     {
         var info = dataset.DataInfos[index];
         string path = dataset.ImgPrefix is null ? info.FileName! : PyPath.Join(dataset.ImgPrefix, info.FileName!);
-        using var img = Cv2.ImRead(path, ImreadModes.Color);
+        // file_name comes from the annotation file: the folder keeps it from leading outside, and the image itself is never the target.
+        string outPath = dir.PathFor(info.FileName!);
+        new ProtectedInputs([path]).Check(outPath, "--show-dir picture");
+        using var img = Datasets.Transforms.LoadImageFromFile.Read(path, ImreadModes.Color, $"image id {info.Id} ('{info.FileName}')");
         // In bbox2result order, as MMDetection's show_result draws them.
         var instances = result.InClassOrder().Where(d => d.Score >= thr)
             .Select(d => new DrawnInstance(d.X1, d.Y1, d.X2, d.Y2, d.Label, d.Score, d.BitmapMask(), d.Mask is null ? 0 : result.Width))
             .ToList();
         DetectionPainter.Draw(img, instances, classes, Palette.Spread);
-        string outPath = Path.Combine(dir, info.FileName!);
-        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
-        Cv2.ImWrite(outPath, img);
+        PictureFile.Write(outPath, img);
     }
 
     /// <summary>The raw per-image results (tools/test.py's pickle as JSON): boxes with scores, labels and RLE masks in bbox2result order.</summary>

@@ -134,14 +134,27 @@ public static class TrainDetector
         ComponentRegistration.EnsureRegistered();
         CheckDevice(options.Device);
         string workDir = ResolveWorkDir(cfg, options.WorkDir);
-        Directory.CreateDirectory(workDir);
+        // Before anything is written there: a second run into this work dir stops here. The lock lives as long as the logger.
+        var workDirLock = WorkDirLock.Acquire(workDir);
         string dumpName = Path.GetFileName(cfg.Filename);
-        File.WriteAllText(Path.Combine(workDir, dumpName), dumpName.EndsWith(".py", StringComparison.Ordinal) ? cfg.DumpPython() : cfg.DumpJson());
-
         string timestamp = DateTime.Now.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
-        var logger = new RunLogger(Path.Combine(workDir, $"{timestamp}.log"), options.Console, options.Interactive);
+        RunLogger logger;
+        IReadOnlyList<string> stale;
         try
         {
+            stale = CheckpointTempFiles.RemoveStale(workDir);
+            File.WriteAllText(Path.Combine(workDir, dumpName), dumpName.EndsWith(".py", StringComparison.Ordinal) ? cfg.DumpPython() : cfg.DumpJson());
+            logger = new RunLogger(Path.Combine(workDir, $"{timestamp}.log"), options.Console, options.Interactive);
+        }
+        catch
+        {
+            workDirLock.Dispose();
+            throw;
+        }
+        logger.Owns(workDirLock);
+        try
+        {
+            foreach (var file in stale) logger.Info($"removed {file}, a temporary checkpoint left by an interrupted run");
             return Prepare(cfg, options, components, workDir, dumpName, timestamp, logger);
         }
         catch (Exception e)
@@ -241,7 +254,7 @@ public static class TrainDetector
         string? resumeFrom = options.ResumeFrom ?? cfg.Get<string?>("resume_from", null);
         if (resumeFrom is null && (options.AutoResume || cfg.Get("auto_resume", false)))
         {
-            resumeFrom = Checkpoint.FindLatest(workDir);
+            resumeFrom = Checkpoint.FindLatest(workDir, logger.Warning);
             if (resumeFrom is null) logger.Warning($"--auto-resume: no checkpoint found in {workDir}; starting from scratch.");
         }
         if (resumeFrom is not null) runner.Resume(resumeFrom);
@@ -257,9 +270,11 @@ public static class TrainDetector
         {
             runner.Run(loaders, workflow);
         }
-        catch (TrainingDivergedException e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            runner.Logger.Error(e.Message, toConsole: false);
+            // The log keeps why the run stopped (a diverged loss, a full disk while checkpointing, ...); a log that can no
+            // longer be written must not hide that error.
+            try { runner.Logger.Error(e.Message, toConsole: false); } catch (IOException) { }
             throw;
         }
         finally

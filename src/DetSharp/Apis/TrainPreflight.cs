@@ -43,18 +43,31 @@ public static class TrainPreflight
     private static void CheckImages(CustomDataset dataset, string what)
     {
         var missing = new List<string>();
-        int count = 0;
+        var empty = new List<string>();
+        int count = 0, emptyCount = 0;
         foreach (var info in dataset.DataInfos)
         {
             string path = dataset.ImgPrefix is null ? info.FileName! : PyPath.Join(dataset.ImgPrefix, info.FileName!);
-            if (File.Exists(path)) continue;
+            var file = new FileInfo(path);
+            if (file.Exists)
+            {
+                // A 0-byte file (an interrupted copy) would otherwise fail deep in a loader worker.
+                if (file.Length > 0) continue;
+                emptyCount++;
+                if (empty.Count < 3) empty.Add($"{path} (image id {info.Id})");
+                continue;
+            }
             count++;
             if (missing.Count < 3) missing.Add(path);
         }
-        if (count == 0) return;
-        throw new DetSharpException(
-            $"{what}: {count} of {dataset.DataInfos.Count} image files listed in {dataset.AnnFile} do not exist (first: {string.Join(", ", missing)}). "
-            + $"Check img_prefix ('{dataset.ImgPrefix}') and data_root, and that file_name in the annotation file matches the files.");
+        if (count > 0)
+            throw new DetSharpException(
+                $"{what}: {count} of {dataset.DataInfos.Count} image files listed in {dataset.AnnFile} do not exist (first: {string.Join(", ", missing)}). "
+                + $"Check img_prefix ('{dataset.ImgPrefix}') and data_root, and that file_name in the annotation file matches the files.");
+        if (emptyCount > 0)
+            throw new DetSharpException(
+                $"{what}: {emptyCount} of {dataset.DataInfos.Count} image files listed in {dataset.AnnFile} are empty (0 bytes) (first: {string.Join(", ", empty)}). "
+                + "Copy them again or remove their records from the annotation file.");
     }
 
     private static string EmptyReason(IDetDataset dataset, string what)

@@ -13,6 +13,9 @@ public sealed record TrainBenchmarkResult(int Iters, double SecondsPerIter, doub
     IReadOnlyList<double> Losses, IReadOnlyList<double> Lrs)
 {
     public double LastLoss => Losses[^1];
+
+    /// <summary>Seconds of each timed iteration (after the warm-up one), for robust statistics such as the median.</summary>
+    public IReadOnlyList<double> IterSeconds { get; init; } = [];
 }
 
 /// <summary>
@@ -55,7 +58,10 @@ public static class TrainBenchmark
             using var process = Process.GetCurrentProcess();
             process.Refresh();
             return new TrainBenchmarkResult(timed.Count, timed.Average(t => t.Time), timed.Average(t => t.DataTime), process.PeakWorkingSet64,
-                timing.Iterations.Select(t => t.Loss).ToList(), timing.Iterations.Select(t => t.Lr).ToList());
+                timing.Iterations.Select(t => t.Loss).ToList(), timing.Iterations.Select(t => t.Lr).ToList())
+            {
+                IterSeconds = timed.Select(t => t.Time).ToList(),
+            };
         }
         finally
         {

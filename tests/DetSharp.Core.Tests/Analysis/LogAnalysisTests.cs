@@ -81,4 +81,33 @@ public class LogAnalysisTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void Curves_present_leaves_out_metrics_a_run_never_logged()
+    {
+        // Issue 27, item 9: one epoch with evaluation every 2 epochs logs no bbox_mAP; the demo's plot must not stop there.
+        using var dir = new TestSupport.TempDir();
+        string path = dir.Write("run.log.json", string.Join("\n",
+            "{\"env_info\": \"x\", \"seed\": 0}",
+            "{\"mode\": \"train\", \"epoch\": 1, \"iter\": 10, \"lr\": 0.001, \"time\": 0.3, \"loss\": 2.5}",
+            "{\"mode\": \"train\", \"epoch\": 1, \"iter\": 20, \"lr\": 0.002, \"time\": 0.3, \"loss\": 1.5}") + "\n");
+        var log = JsonTrainingLog.Load(path);
+
+        Assert.Throws<DetSharpException>(() => LogAnalysis.Curve(log, "bbox_mAP", "bbox_mAP"));
+        var curves = LogAnalysis.CurvesPresent(log, ["loss", "bbox_mAP", "segm_mAP"]);
+
+        Assert.Equal(["loss"], curves.Select(c => c.Label));
+        Assert.Equal([10.0, 20.0], curves[0].Xs);
+    }
+
+    [Fact]
+    public void Curves_present_starts_each_metric_at_the_first_epoch_that_logged_it()
+    {
+        var log = JsonTrainingLog.Load(SamplePath);
+
+        var curves = LogAnalysis.CurvesPresent(log, ["bbox_mAP", "no_such_metric"]);
+
+        Assert.Equal(["bbox_mAP"], curves.Select(c => c.Label));
+        Assert.Equal(LogAnalysis.Curve(log, "bbox_mAP", "bbox_mAP").Ys, curves[0].Ys);
+    }
 }

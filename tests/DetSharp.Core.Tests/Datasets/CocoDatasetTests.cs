@@ -97,7 +97,7 @@ public class CocoDatasetTests
             "segmentation": [[50, 20, 60, 20, 60, 30]], "occ": 0, "truncate": 1, "direct": "back"},
            {"id": 3, "image_id": 1, "category_id": 7, "bbox": [0, 0, 0.5, 10], "area": 5, "iscrowd": 0, "segmentation": [[0, 0, 0.5, 0, 0.5, 10]]},
            {"id": 4, "image_id": 1, "category_id": 3, "bbox": [5, 5, 10, 10], "area": 100, "iscrowd": 1,
-            "segmentation": {"size": [80, 100], "counts": [405, 10, 70, 10, 7515]}},
+            "segmentation": {"size": [80, 100], "counts": [405, 10, 70, 10, 7505]}},
            {"id": 5, "image_id": 2, "category_id": 3, "bbox": [1, 1, 10, 10], "area": 100, "iscrowd": 0, "segmentation": [[1, 1, 11, 1, 11, 11]]},
            {"id": 6, "image_id": 9, "category_id": 3, "bbox": [1, 1, 10, 10], "area": 100, "iscrowd": 0, "segmentation": [[1, 1, 11, 1, 11, 11]]},
            {"id": 7, "image_id": 1, "category_id": 5, "bbox": [1, 1, 10, 10], "area": 100, "iscrowd": 0, "segmentation": [[1, 1, 11, 1, 11, 11]]}

@@ -52,6 +52,8 @@ public sealed class LoadImageFromFile(bool toFloat32 = false, string colorType =
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (IOException e) { throw new DetSharpException($"{path}: cannot read the image file for {record}: {e.Message}", e); }
+        if (bytes.Length == 0)
+            throw new DetSharpException($"{path}: the image file is empty (0 bytes) for {record}. Replace or remove the file.");
         Mat img;
         try { img = Cv2.ImDecode(bytes, mode); }
         catch (OpenCVException e) { throw new DetSharpException($"{path}: OpenCV cannot decode the image for {record}: {e.Message}", e); }

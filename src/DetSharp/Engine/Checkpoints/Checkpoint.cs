@@ -134,6 +134,8 @@ public static class Checkpoint
     {
         if (!File.Exists(path))
             throw new DetSharpException($"checkpoint file not found: {path}");
+        if (new FileInfo(path) is { LinkTarget: { } target } link && link.ResolveLinkTarget(returnFinalTarget: true) is not { Exists: true })
+            throw new DetSharpException($"checkpoint file not found: {path} is a link to {target}, which does not exist.");
         var root = TorchSerialization.Load(path);
         if (root is not PyDict dict)
             throw new DetSharpException($"{path} does not hold a dict (got {root?.GetType().Name ?? "None"}); a checkpoint or state dict is expected.");
@@ -193,24 +195,39 @@ public static class Checkpoint
 
     /// <summary>
     /// <c>--auto-resume</c>: <c>latest.pth</c> in <paramref name="workDir"/> if present, else the highest <c>epoch_N.pth</c>
-    /// / <c>iter_N.pth</c> (mmdet's <c>find_latest_checkpoint</c>); null when there is none.
+    /// / <c>iter_N.pth</c> (mmdet's <c>find_latest_checkpoint</c>); null when there is none. A candidate that cannot be a
+    /// checkpoint (a <c>latest.pth</c> link to a deleted file, a damaged copy) is skipped for the next newest, and
+    /// <paramref name="warn"/> says which were skipped and why; when every candidate is unreadable it is an error, since
+    /// starting from scratch would overwrite them.
     /// </summary>
-    public static string? FindLatest(string workDir)
+    public static string? FindLatest(string workDir, Action<string>? warn = null)
     {
         if (!Directory.Exists(workDir)) return null;
+        var candidates = new List<string>();
         string latest = System.IO.Path.Combine(workDir, "latest.pth");
-        if (File.Exists(latest)) return latest;
-        string? best = null;
-        long bestCount = -1;
+        if (File.Exists(latest)) candidates.Add(latest);
+        var numbered = new List<(long N, string File)>();
         foreach (var file in Directory.EnumerateFiles(workDir, "*.pth"))
         {
             var m = Regex.Match(System.IO.Path.GetFileName(file), @"^(?:epoch|iter)_(\d+)\.pth$");
-            if (m.Success && long.TryParse(m.Groups[1].Value, out long n) && n > bestCount)
-            {
-                bestCount = n;
-                best = file;
-            }
+            if (m.Success && long.TryParse(m.Groups[1].Value, out long n)) numbered.Add((n, file));
         }
-        return best;
+        candidates.AddRange(numbered.OrderByDescending(c => c.N).Select(c => c.File));
+        var skipped = new List<string>();
+        foreach (var candidate in candidates)
+        {
+            if (TorchSerialization.Problem(candidate) is { } problem)
+            {
+                skipped.Add($"{System.IO.Path.GetFileName(candidate)} {problem}");
+                continue;
+            }
+            if (skipped.Count > 0)
+                warn?.Invoke($"--auto-resume: {string.Join("; ", skipped)}; resuming from {candidate}, the newest valid checkpoint.");
+            return candidate;
+        }
+        if (skipped.Count > 0)
+            throw new DetSharpException($"--auto-resume: no readable checkpoint in {workDir}: {string.Join("; ", skipped)}. "
+                                        + "Remove or replace them, or train without --auto-resume (which starts from scratch and overwrites them).");
+        return null;
     }
 }

@@ -39,6 +39,10 @@ internal static class LegacyTorchFormat
             {
                 if (!storages.TryGetValue(key, out var flat))
                 {
+                    // The storages follow the pickle: what one declares must fit in what is left of the file.
+                    long bytes = TorchSerialization.StorageBytes(dtype, numel, $"{name}: storage {key}");
+                    if (bytes > stream.Length - stream.Position)
+                        throw new DetSharpException($"{name}: storage {key} declares {numel:N0} elements ({bytes:N0} bytes) but only {stream.Length - stream.Position:N0} bytes follow: the file is truncated, crafted or corrupt.");
                     flat = empty(numel, dtype);
                     storages[key] = flat;
                 }
@@ -54,6 +58,8 @@ internal static class LegacyTorchFormat
                 long count = BinaryPrimitives.ReadInt64LittleEndian(sizeBytes);
                 if (!storages.TryGetValue(key, out var flat))
                     throw new DetSharpException($"{name}: storage {key} is listed but never used.");
+                if (count != flat.numel() || count * flat.ElementSize > stream.Length - stream.Position)
+                    throw new DetSharpException($"{name}: storage {key} holds {count} elements where {flat.numel()} were declared, or runs past the end of the file: the file is truncated, crafted or corrupt.");
                 var data = new byte[checked((int)(count * flat.ElementSize))];
                 stream.ReadExactly(data);
                 if (data.Length > 0) flat.bytes = data;
@@ -62,7 +68,7 @@ internal static class LegacyTorchFormat
         }
         catch (Exception e) when (e is not DetSharpException and not OutOfMemoryException)
         {
-            throw new DetSharpException($"{name} could not be read as a legacy PyTorch checkpoint: {e.Message}");
+            throw new DetSharpException($"{name} could not be read as a legacy PyTorch checkpoint: {e.Message.Split('\n', 2)[0]}");
         }
         finally
         {

@@ -168,15 +168,46 @@ internal sealed class PickleReader(Stream input, Func<ScalarType, string, long, 
 
     private Tensor RebuildTensor(PyTuple args)
     {
-        if (args.Items[0] is not StorageRef storage)
+        if (args.Items.Count < 4 || args.Items[0] is not StorageRef storage)
             throw new InvalidDataException("tensor without a storage in pickle");
         long offset = Convert.ToInt64(args.Items[1], CultureInfo.InvariantCulture);
         var size = ((PyTuple)args.Items[2]!).Items.Select(x => Convert.ToInt64(x, CultureInfo.InvariantCulture)).ToArray();
         var stride = ((PyTuple)args.Items[3]!).Items.Select(x => Convert.ToInt64(x, CultureInfo.InvariantCulture)).ToArray();
+        CheckView(storage, offset, size, stride);
         var flat = _loadStorage(storage.Dtype, storage.Key, storage.Numel);
         var view = flat.as_strided(size, stride, offset);
         if (!cloneTensors) return view;
         using (view) return view.clone();
+    }
+
+    /// <summary>
+    /// The view must lie inside its storage and hold no more elements than it: a zero or overlapping stride would make the
+    /// copy below allocate the view's full size from a few stored bytes (a 2 GB tensor from a 573-byte file), and an
+    /// offset or extent past the storage would reach libtorch's bounds check with its native stack trace.
+    /// </summary>
+    private static void CheckView(StorageRef storage, long offset, long[] size, long[] stride)
+    {
+        string what = $"tensor of size [{string.Join(", ", size)}], stride [{string.Join(", ", stride)}], offset {offset} on storage data/{storage.Key} of {storage.Numel} elements";
+        if (size.Length != stride.Length || offset < 0 || size.Any(n => n < 0) || stride.Any(n => n < 0) || storage.Numel < 0)
+            throw new InvalidDataException($"{what}: impossible values; the file is crafted or corrupt");
+        long numel = 1, last = offset;
+        try
+        {
+            for (int d = 0; d < size.Length; d++)
+            {
+                numel = checked(numel * size[d]);
+                if (size[d] > 0) last = checked(last + (size[d] - 1) * stride[d]);
+            }
+        }
+        catch (OverflowException)
+        {
+            throw new InvalidDataException($"{what}: sizes overflow; the file is crafted or corrupt");
+        }
+        if (numel == 0) return;
+        if (last >= storage.Numel)
+            throw new InvalidDataException($"{what}: it reaches element {last}, outside its storage; the file is crafted or corrupt");
+        if (numel > storage.Numel)
+            throw new InvalidDataException($"{what}: {numel} elements from a storage of {storage.Numel} (repeating strides); the file is crafted or corrupt");
     }
 
     private sealed record StorageRef(ScalarType Dtype, string Key, long Numel);
@@ -209,8 +240,11 @@ internal sealed class PickleReader(Stream input, Func<ScalarType, string, long, 
         return b < 0 ? throw new InvalidDataException("pickle ended early") : b;
     }
 
+    /// <summary>Reads <paramref name="n"/> bytes, refusing lengths the stream cannot hold before allocating for them.</summary>
     private byte[] ReadBytes(int n)
     {
+        if (n < 0 || (_in.CanSeek && n > _in.Length - _in.Position))
+            throw new InvalidDataException($"pickle record of {n} bytes runs past the end of the data (truncated, crafted or corrupt)");
         var buf = new byte[n];
         _in.ReadExactly(buf);
         return buf;
