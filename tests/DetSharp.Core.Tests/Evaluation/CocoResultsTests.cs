@@ -1,6 +1,6 @@
 using System.Text.Json;
-using DetSharp.Evaluation;
 using DetSharp.Core.Tests.TestSupport;
+using DetSharp.Evaluation;
 using DetSharp.Structures;
 using DetSharp.TestSupport;
 

@@ -1,6 +1,6 @@
+using System.Text.Json;
 using DetSharp.Evaluation;
 using DetSharp.Structures;
-using System.Text.Json;
 
 namespace DetSharp.Core.Tests.Evaluation;
 

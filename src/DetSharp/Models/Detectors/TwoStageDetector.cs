@@ -1,5 +1,5 @@
-using DetSharp.Engine;
 using DetSharp.Config;
+using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.DenseHeads;
 using DetSharp.Models.RoIHeads;

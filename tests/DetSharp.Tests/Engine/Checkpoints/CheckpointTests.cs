@@ -1,7 +1,7 @@
+using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Optimizers;
-using DetSharp.Config;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.PyBridge;

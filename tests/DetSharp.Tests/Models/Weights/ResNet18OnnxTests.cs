@@ -1,10 +1,10 @@
 using DetSharp.Config;
+using DetSharp.Engine.Checkpoints;
 using DetSharp.Models.Backbones;
 using DetSharp.Models.Common;
 using DetSharp.Models.Detectors;
 using DetSharp.Models.Onnx;
 using DetSharp.Models.Weights;
-using DetSharp.Engine.Checkpoints;
 using Microsoft.ML.OnnxRuntime;
 using OpenCvSharp;
 using Xunit.Abstractions;
