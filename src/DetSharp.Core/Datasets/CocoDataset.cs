@@ -36,7 +36,7 @@ public class CocoDataset : CustomDataset
         bool testMode = false, bool filterEmptyGt = true, ConfigDict? fileClientArgs = null)
         : base(annFile, pipeline, classes, dataRoot, imgPrefix, segPrefix, proposalFile, testMode, filterEmptyGt)
     {
-        _ = fileClientArgs;
+        IO.FileClientArgs.Check(fileClientArgs, GetType().Name);
         SegSuffix = segSuffix;
         Initialize();
     }

@@ -22,7 +22,8 @@ public sealed class DetBatch : IDisposable
     }
 
     /// <summary>
-    /// Stacks the samples' CHW images into one zero-padded B×C×H×W buffer, H and W the batch's largest, rounded up to a
+    /// Stacks the samples' CHW images into one B×C×H×W buffer padded with their pad value (0 unless DefaultFormatBundle's
+    /// <c>pad_val.img</c> says otherwise), H and W the batch's largest, rounded up to a
     /// multiple of <paramref name="sizeDivisor"/>. Samples without a CHW image (a pipeline that stops before
     /// DefaultFormatBundle / ImageToTensor) give a batch without <see cref="Images"/>.
     /// </summary>
@@ -31,9 +32,11 @@ public sealed class DetBatch : IDisposable
         if (samples.Count == 0 || samples.Any(s => s.ImageChw is null))
             return new DetBatch { Samples = samples, Indices = indices };
         int c = samples[0].ImageChwShape.C, h = 0, w = 0;
+        float padValue = samples[0].CollatePadValue;
         foreach (var s in samples)
         {
             if (s.ImageChwShape.C != c) throw new DetSharpException("collate: the images of a batch have different channel counts.");
+            if (s.CollatePadValue != padValue) throw new DetSharpException("collate: the images of a batch have different pad values (DefaultFormatBundle pad_val.img).");
             h = Math.Max(h, s.ImageChwShape.H);
             w = Math.Max(w, s.ImageChwShape.W);
         }
@@ -43,6 +46,7 @@ public sealed class DetBatch : IDisposable
             w = (w + sizeDivisor - 1) / sizeDivisor * sizeDivisor;
         }
         var data = new float[samples.Count * c * h * w];
+        if (padValue != 0) Array.Fill(data, padValue);
         Parallel.For(0, samples.Count, b =>
         {
             var s = samples[b];

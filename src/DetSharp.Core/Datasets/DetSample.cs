@@ -68,6 +68,9 @@ public sealed class DetSample : IDisposable
     public float[]? ImageChw { get; set; }
     public (int C, int H, int W) ImageChwShape { get; set; }
 
+    /// <summary>The value collation pads this image with at the bottom/right (DefaultFormatBundle's <c>pad_val.img</c>, default 0).</summary>
+    public float CollatePadValue { get; set; }
+
     /// <summary>What <c>Collect</c> kept: the data keys and the <c>img_metas</c>.</summary>
     public IReadOnlyList<string>? CollectedKeys { get; set; }
     public IReadOnlyDictionary<string, object?>? ImgMetas { get; set; }

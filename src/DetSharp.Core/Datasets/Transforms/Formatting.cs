@@ -28,14 +28,32 @@ internal static class ChwConverter
 /// MMDetection's <c>DefaultFormatBundle</c>, with plain arrays: the image as float32 CHW (<see cref="DetSample.ImageChw"/>;
 /// tensors are made by the TorchSharp side), default <c>pad_shape</c>, <c>scale_factor</c> (1.0) and
 /// <c>img_norm_cfg</c> (mean 0, std 1, to_rgb False) when absent. Boxes, labels and masks stay as they are.
+/// <c>pad_val=dict(img=0, masks=0, seg=255)</c>: <c>img</c> is the value collation pads a batch's images with
+/// (<see cref="DetSample.CollatePadValue"/>); masks are not padded by collation (they stay per image, as mmcv's
+/// <c>cpu_only</c> containers) and DetSharp loads no segmentation maps, so <c>masks</c> and <c>seg</c> change nothing.
 /// </summary>
 [Register(Registries.PipelinesName, "DefaultFormatBundle")]
-public sealed class DefaultFormatBundle(bool imgToFloat = true, Config.ConfigDict? padVal = null) : IPipelineTransform
+public sealed class DefaultFormatBundle : IPipelineTransform
 {
+    private readonly float _imgPadValue;
+
+    public DefaultFormatBundle(bool imgToFloat = true, Config.ConfigDict? padVal = null)
+    {
+        // mmdet's img_to_float=False keeps a uint8 image as uint8, which no detector's first convolution takes.
+        if (!imgToFloat) throw new DetSharpException("DefaultFormatBundle: img_to_float=False is not supported (the models take float32 images); remove it.");
+        if (padVal is not null)
+        {
+            foreach (var key in padVal.Keys)
+            {
+                if (key is not ("img" or "masks" or "seg"))
+                    throw new DetSharpException($"DefaultFormatBundle: pad_val has an unknown key '{key}'; it takes img, masks and seg.");
+            }
+            _imgPadValue = padVal.TryGetValue("img", out var img) ? (float)TransformArgs.Number(img, "DefaultFormatBundle pad_val.img") : 0f;
+        }
+    }
+
     public DetSample? Apply(DetSample sample, Random rng)
     {
-        _ = imgToFloat;
-        _ = padVal;
         if (sample.Img is not null)
         {
             sample.PadShape ??= new ImageShape(sample.Img.Rows, sample.Img.Cols, sample.Img.Channels());
@@ -45,6 +63,7 @@ public sealed class DefaultFormatBundle(bool imgToFloat = true, Config.ConfigDic
             var (data, cc, h, w) = ChwConverter.ToChw(sample.Img);
             sample.ImageChw = data;
             sample.ImageChwShape = (cc, h, w);
+            sample.CollatePadValue = _imgPadValue;
         }
         return sample;
     }

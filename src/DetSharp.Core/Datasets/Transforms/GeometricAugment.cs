@@ -83,6 +83,8 @@ public sealed class Rotate : IPipelineTransform
         double maxRotateAngle = 30, double randomNegativeProb = 0.5)
     {
         Geometric.CheckCommon(level, prob, "Rotate");
+        // seg_ignore_label fills the uncovered part of a semantic segmentation map; LoadAnnotations refuses with_seg, so no
+        // map reaches this transform and the value cannot change a result.
         _ = segIgnoreLabel;
         _angle = level / Geometric.MaxLevel * maxRotateAngle;
         _scale = scale;
@@ -132,6 +134,8 @@ public sealed class Translate : IPipelineTransform
         double maxTranslateOffset = 250, double randomNegativeProb = 0.5, double minSize = 0)
     {
         Geometric.CheckCommon(level, prob, "Translate");
+        // seg_ignore_label fills the uncovered part of a semantic segmentation map; LoadAnnotations refuses with_seg, so no
+        // map reaches this transform and the value cannot change a result.
         _ = segIgnoreLabel;
         _offset = (int)(level / Geometric.MaxLevel * maxTranslateOffset);
         _prob = prob;
@@ -186,6 +190,8 @@ public sealed class Shear : IPipelineTransform
         double maxShearMagnitude = 0.3, double randomNegativeProb = 0.5, string interpolation = "bilinear")
     {
         Geometric.CheckCommon(level, prob, "Shear");
+        // seg_ignore_label fills the uncovered part of a semantic segmentation map; LoadAnnotations refuses with_seg, so no
+        // map reaches this transform and the value cannot change a result.
         _ = segIgnoreLabel;
         _magnitude = level / Geometric.MaxLevel * maxShearMagnitude;
         _prob = prob;

@@ -14,7 +14,7 @@ public sealed class LoadAnnotations(bool withBbox = true, bool withLabel = true,
 {
     public DetSample? Apply(DetSample sample, Random rng)
     {
-        _ = fileClientArgs;
+        IO.FileClientArgs.Check(fileClientArgs, "LoadAnnotations");
         if (withSeg) throw new DetSharpException("LoadAnnotations: with_seg (semantic segmentation maps) is not supported yet; set with_seg=False.");
         var ann = sample.AnnInfo ?? throw new InvalidOperationException("LoadAnnotations needs ann_info (a training or validation sample).");
         if (withBbox)

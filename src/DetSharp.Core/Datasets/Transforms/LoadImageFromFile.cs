@@ -8,27 +8,37 @@ namespace DetSharp.Datasets.Transforms;
 /// (<c>IMREAD_COLOR</c> for 'color': BGR uint8, EXIF orientation applied, as mmcv's cv2 backend).
 /// </summary>
 [Register(Registries.PipelinesName, "LoadImageFromFile")]
-public sealed class LoadImageFromFile(bool toFloat32 = false, string colorType = "color", string channelOrder = "bgr",
-    Config.ConfigDict? fileClientArgs = null) : IPipelineTransform
+public sealed class LoadImageFromFile : IPipelineTransform
 {
-    private readonly ImreadModes _mode = colorType switch
+    private readonly bool _toFloat32;
+    private readonly string _channelOrder;
+    private readonly ImreadModes _mode;
+
+    public LoadImageFromFile(bool toFloat32 = false, string colorType = "color", string channelOrder = "bgr", Config.ConfigDict? fileClientArgs = null)
     {
-        "color" => ImreadModes.Color,
-        "color_ignore_orientation" => ImreadModes.Color | ImreadModes.IgnoreOrientation,
-        "grayscale" => ImreadModes.Grayscale,
-        "unchanged" => ImreadModes.Unchanged,
-        _ => throw new DetSharpException($"LoadImageFromFile: color_type '{colorType}' is not one of 'color', 'color_ignore_orientation', 'grayscale', 'unchanged'."),
-    };
+        IO.FileClientArgs.Check(fileClientArgs, "LoadImageFromFile");
+        _toFloat32 = toFloat32;
+        _channelOrder = channelOrder is "bgr" or "rgb"
+            ? channelOrder
+            : throw new DetSharpException($"LoadImageFromFile: channel_order '{channelOrder}' is not 'bgr' or 'rgb'.");
+        _mode = colorType switch
+        {
+            "color" => ImreadModes.Color,
+            "color_ignore_orientation" => ImreadModes.Color | ImreadModes.IgnoreOrientation,
+            "grayscale" => ImreadModes.Grayscale,
+            "unchanged" => ImreadModes.Unchanged,
+            _ => throw new DetSharpException($"LoadImageFromFile: color_type '{colorType}' is not one of 'color', 'color_ignore_orientation', 'grayscale', 'unchanged'."),
+        };
+    }
 
     public DetSample? Apply(DetSample sample, Random rng)
     {
-        _ = fileClientArgs;
         var info = sample.ImgInfo ?? throw new InvalidOperationException("LoadImageFromFile needs img_info.");
         string name = info.FileName ?? throw new DetSharpException($"image id {info.Id} has no file_name.");
         string path = sample.ImgPrefix is null ? name : PyPath.Join(sample.ImgPrefix, name);
         var img = Read(path, _mode, $"image id {info.Id} ('{name}', img_prefix '{sample.ImgPrefix}')");
-        if (channelOrder == "rgb" && img.Channels() == 3) Cv2.CvtColor(img, img, ColorConversionCodes.BGR2RGB);
-        if (toFloat32)
+        if (_channelOrder == "rgb" && img.Channels() == 3) Cv2.CvtColor(img, img, ColorConversionCodes.BGR2RGB);
+        if (_toFloat32)
         {
             var f = new Mat();
             img.ConvertTo(f, MatType.CV_32FC(img.Channels()));
