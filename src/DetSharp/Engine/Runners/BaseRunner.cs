@@ -203,6 +203,20 @@ public abstract partial class BaseRunner
     }
 
     // Hook dispatch helpers for subclasses.
+    protected static void CheckWorkflow(IReadOnlyList<IBatchSource> loaders, IReadOnlyList<(string Mode, int Count)> workflow)
+    {
+        if (loaders.Count != workflow.Count)
+            throw new DetSharpException($"workflow has {workflow.Count} phases but {loaders.Count} data loaders were given.");
+    }
+
+    /// <summary>mmcv's run header: host and work dir, the hooks in order, the workflow and the length of the run.</summary>
+    protected void LogStart(IReadOnlyList<(string Mode, int Count)> workflow, string max)
+    {
+        Logger.Info($"Start running, host: {Environment.UserName}@{Environment.MachineName}, work_dir: {WorkDir}");
+        Logger.Info($"Hooks will be executed in the following order:\n{HookInfo()}");
+        Logger.Info($"workflow: [{string.Join(", ", workflow.Select(w => $"('{w.Mode}', {w.Count})"))}], max: {max}");
+    }
+
     protected void CallBeforeRun() => CallHook(h => h.BeforeRun(this));
 
     protected void CallAfterRun() => CallHook(h => h.AfterRun(this));

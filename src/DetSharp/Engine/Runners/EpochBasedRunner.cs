@@ -20,8 +20,7 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
 
     public override void Run(IReadOnlyList<IBatchSource> loaders, IReadOnlyList<(string Mode, int Count)> workflow)
     {
-        if (loaders.Count != workflow.Count)
-            throw new DetSharpException($"workflow has {workflow.Count} phases but {loaders.Count} data loaders were given.");
+        CheckWorkflow(loaders, workflow);
         if (MaxEpochs <= 0)
             throw new DetSharpException("runner.max_epochs must be a positive number for EpochBasedRunner.");
         for (int i = 0; i < workflow.Count; i++)
@@ -32,9 +31,7 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
                 break;
             }
         }
-        Logger.Info($"Start running, host: {Environment.UserName}@{Environment.MachineName}, work_dir: {WorkDir}");
-        Logger.Info($"Hooks will be executed in the following order:\n{HookInfo()}");
-        Logger.Info($"workflow: [{string.Join(", ", workflow.Select(w => $"('{w.Mode}', {w.Count})"))}], max: {MaxEpochs} epochs");
+        LogStart(workflow, $"{MaxEpochs} epochs");
         // Every iteration starts at a point where no libtorch call is in flight: the finalizer gate's safe point.
         using var gate = FinalizerGate.Enter();
         CallBeforeRun();
@@ -62,23 +59,7 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
         DataLoader = loader;
         MaxIters = MaxEpochs * loader.Count;
         CallHook(h => h.BeforeTrainEpoch(this));
-        using (var batches = loader.GetEpoch(Epoch).GetEnumerator())
-        {
-            for (int i = 0; ; i++)
-            {
-                FinalizerGate.SafePoint();
-                using var scope = NewDisposeScope();
-                if (!batches.MoveNext()) break;
-                using var batch = batches.Current;
-                InnerIter = i;
-                CallHook(h => h.BeforeTrainIter(this));
-                RunIter(batch, trainMode: true);
-                CallHook(h => h.AfterTrainIter(this));
-                Outputs = null;
-                Iter++;
-                if (StopRequested) return;
-            }
-        }
+        if (!RunBatches(loader, train: true)) return;
         CallHook(h => h.AfterTrainEpoch(this));
         Epoch++;
     }
@@ -89,23 +70,33 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
         Mode = "val";
         DataLoader = loader;
         CallHook(h => h.BeforeValEpoch(this));
-        using (no_grad())
-        using (var batches = loader.GetEpoch(Epoch).GetEnumerator())
-        {
-            for (int i = 0; ; i++)
-            {
-                FinalizerGate.SafePoint();
-                using var scope = NewDisposeScope();
-                if (!batches.MoveNext()) break;
-                using var batch = batches.Current;
-                InnerIter = i;
-                CallHook(h => h.BeforeValIter(this));
-                RunIter(batch, trainMode: false);
-                CallHook(h => h.AfterValIter(this));
-                Outputs = null;
-            }
-        }
+        using (no_grad()) RunBatches(loader, train: false);
         CallHook(h => h.AfterValEpoch(this));
+    }
+
+    /// <summary>
+    /// One pass over the loader's epoch: per batch the before/after-iter hooks of the mode around the forward (and, in
+    /// training, the step the optimizer hook makes). Every iteration starts at a point where no libtorch call is in flight:
+    /// the finalizer gate's safe point. False when a hook asked the run to stop (the epoch is then left unfinished).
+    /// </summary>
+    private bool RunBatches(IBatchSource loader, bool train)
+    {
+        using var batches = loader.GetEpoch(Epoch).GetEnumerator();
+        for (int i = 0; ; i++)
+        {
+            FinalizerGate.SafePoint();
+            using var scope = NewDisposeScope();
+            if (!batches.MoveNext()) return true;
+            using var batch = batches.Current;
+            InnerIter = i;
+            CallHook(h => { if (train) h.BeforeTrainIter(this); else h.BeforeValIter(this); });
+            RunIter(batch, trainMode: train);
+            CallHook(h => { if (train) h.AfterTrainIter(this); else h.AfterValIter(this); });
+            Outputs = null;
+            if (!train) continue;
+            Iter++;
+            if (StopRequested) return false;
+        }
     }
 
     public override string SaveCheckpoint(string outDir, string? filenameTmpl = null, bool saveOptimizer = true,

@@ -20,13 +20,10 @@ public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? o
 
     public override void Run(IReadOnlyList<IBatchSource> loaders, IReadOnlyList<(string Mode, int Count)> workflow)
     {
-        if (loaders.Count != workflow.Count)
-            throw new DetSharpException($"workflow has {workflow.Count} phases but {loaders.Count} data loaders were given.");
+        CheckWorkflow(loaders, workflow);
         if (MaxIters <= 0)
             throw new DetSharpException("runner.max_iters must be a positive number for IterBasedRunner.");
-        Logger.Info($"Start running, host: {Environment.UserName}@{Environment.MachineName}, work_dir: {WorkDir}");
-        Logger.Info($"Hooks will be executed in the following order:\n{HookInfo()}");
-        Logger.Info($"workflow: [{string.Join(", ", workflow.Select(w => $"('{w.Mode}', {w.Count})"))}], max: {MaxIters} iters");
+        LogStart(workflow, $"{MaxIters} iters");
         // Every iteration starts at a point where no libtorch call is in flight: the finalizer gate's safe point.
         using var gate = FinalizerGate.Enter();
         CallBeforeRun();
