@@ -8,7 +8,7 @@ namespace DetSharp.Datasets;
 /// <summary>
 /// mmcv's <c>collate</c> + <c>scatter</c> for detection: pipeline outputs (<see cref="DetSample"/> after DefaultFormatBundle
 /// or ImageToTensor, and Collect) become model inputs. The pixels are padded once, by <see cref="DetBatch.Collate"/> (in the
-/// data loader's worker during training); the image tensor here is that padded buffer, copied once into libtorch's memory.
+/// data loader's worker during training); the image tensor here shares that padded buffer instead of copying it.
 /// </summary>
 public static class DetCollate
 {
@@ -30,8 +30,8 @@ public static class DetCollate
         FromBatch(DetBatch.Collate(samples, Enumerable.Range(0, samples.Count).ToList(), sizeDivisor), withGt, device, owner: null);
 
     /// <summary>
-    /// The model input of a batch the loader already collated: <see cref="DetBatch.Images"/> becomes <c>img</c> (no second
-    /// padding); ground truth as tensors when <paramref name="withGt"/>. <paramref name="owner"/> is disposed with
+    /// The model input of a batch the loader already collated: <see cref="DetBatch.Images"/> becomes <c>img</c> without a
+    /// copy (on the CPU); ground truth as tensors when <paramref name="withGt"/>. <paramref name="owner"/> is disposed with
     /// the result (the loader's batch, whose samples hold OpenCV images).
     /// </summary>
     public static DetDataBatch FromBatch(DetBatch batch, bool withGt, Device? device = null, IDisposable? owner = null)
@@ -46,11 +46,9 @@ public static class DetCollate
         device ??= CPU;
         var (b, c, h, w) = batch.Shape;
         Tensor img;
-        // The padded buffer is copied once into libtorch's own (64-byte aligned) memory, not shared with from_array: oneDNN's
-        // kernels round differently on differently aligned inputs, and a managed array's alignment depends on how the
-        // loader thread's and the training thread's allocations interleave, so a shared buffer made training runs differ
-        // (RetinaNet's e2e bbox mAP 0.222 alone, 0.126 beside other tests). The copy is one memcpy per batch.
-        img = tensor(batch.Images, [b, c, h, w]);
+        // from_array shares the array (pinned until the tensor's storage is freed); the view gives it its 4-D shape.
+        using (var flat = from_array(batch.Images))
+            img = flat.view(b, c, h, w);
         if (device.type != DeviceType.CPU) img = ToDevice(img, device);
         var metas = samples.Select(MetaOf).ToList();
         if (!withGt) return new DetDataBatch { Img = img, ImgMetas = metas, Samples = samples, Owner = owner };
