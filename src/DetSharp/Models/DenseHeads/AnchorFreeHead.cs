@@ -41,8 +41,7 @@ public sealed record AnchorFreeHeadArguments(
 /// </summary>
 public abstract class AnchorFreeHead : BaseDenseHead
 {
-    private readonly List<ConvModule> _clsConvs = [];
-    private readonly List<ConvModule> _regConvs = [];
+    private readonly ConvTower _clsConvs, _regConvs;
     private readonly TorchSharp.Modules.Conv2d _convCls, _convReg;
 
     protected AnchorFreeHead(string name, AnchorFreeHeadArguments args, ConfigDict defaultLossCls, ConfigDict defaultLossBbox, ConfigDict? defaultNormCfg)
@@ -72,19 +71,12 @@ public abstract class AnchorFreeHead : BaseDenseHead
         ClsOutChannels = UseSigmoidCls ? args.NumClasses : args.NumClasses + 1;
         BboxCoder = Builders.TaskModule<IBBoxCoder>(args.BboxCoder ?? new ConfigDict { ["type"] = "DistancePointBBoxCoder" });
         PriorGenerator = new MlvlPointGenerator(new ConfigList(Strides.Select(s => (object?)(long)s)));
-        for (int i = 0; i < StackedConvs; i++)
-        {
-            int cin = i == 0 ? InChannels : FeatChannels;
-            _clsConvs.Add(new ConvModule(cin, FeatChannels, 3, padding: 1, normCfg: normCfg, withRelu: true, bias: convBias));
-            _regConvs.Add(new ConvModule(cin, FeatChannels, 3, padding: 1, normCfg: normCfg, withRelu: true, bias: convBias));
-        }
+        _clsConvs = new ConvTower(InChannels, FeatChannels, StackedConvs, normCfg, convBias).RegisterIn(register_module, "cls_convs");
+        _regConvs = new ConvTower(InChannels, FeatChannels, StackedConvs, normCfg, convBias).RegisterIn(register_module, "reg_convs");
         _convCls = nn.Conv2d(FeatChannels, ClsOutChannels, 3, padding: 1);
         _convReg = nn.Conv2d(FeatChannels, 4, 3, padding: 1);
-        register_module("cls_convs", nn.ModuleList(_clsConvs.ToArray()));
-        register_module("reg_convs", nn.ModuleList(_regConvs.ToArray()));
         register_module("conv_cls", _convCls);
         register_module("conv_reg", _convReg);
-        foreach (var c in _clsConvs.Concat(_regConvs)) ModuleTools.NormalInit(c.Conv, 0, 0.01);
         ModuleTools.NormalInit(_convCls, 0, 0.01, bias: -Math.Log((1 - 0.01) / 0.01));
         ModuleTools.NormalInit(_convReg, 0, 0.01);
     }
@@ -120,10 +112,8 @@ public abstract class AnchorFreeHead : BaseDenseHead
     /// <summary><c>forward_single</c> of the towers and predictors: logits, regression, and both towers' features.</summary>
     protected (Tensor ClsScore, Tensor BboxPred, Tensor ClsFeat, Tensor RegFeat) ForwardTowers(Tensor x)
     {
-        var clsFeat = x;
-        foreach (var c in _clsConvs) clsFeat = c.forward(clsFeat);
-        var regFeat = x;
-        foreach (var c in _regConvs) regFeat = c.forward(regFeat);
+        var clsFeat = _clsConvs.Forward(x);
+        var regFeat = _regConvs.Forward(x);
         return (_convCls.forward(clsFeat), _convReg.forward(regFeat), clsFeat, regFeat);
     }
 

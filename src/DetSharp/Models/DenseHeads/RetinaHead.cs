@@ -17,8 +17,7 @@ namespace DetSharp.Models.DenseHeads;
 [Register(Registries.ModelsName, "RetinaHead")]
 public sealed class RetinaHead : AnchorHead
 {
-    private readonly List<ConvModule> _clsConvs = [];
-    private readonly List<ConvModule> _regConvs = [];
+    private readonly ConvTower _clsConvs, _regConvs;
     private readonly TorchSharp.Modules.Conv2d _retinaCls, _retinaReg;
 
     public RetinaHead([InheritedArguments] AnchorHeadArguments args, int stackedConvs = 4, ConfigDict? convCfg = null, ConfigDict? normCfg = null)
@@ -26,19 +25,12 @@ public sealed class RetinaHead : AnchorHead
     {
         if (convCfg is not null) throw new DetSharpException("RetinaHead: conv_cfg is not supported (only the default Conv2d).");
         StackedConvs = stackedConvs;
-        for (int i = 0; i < stackedConvs; i++)
-        {
-            int cin = i == 0 ? InChannels : FeatChannels;
-            _clsConvs.Add(new ConvModule(cin, FeatChannels, 3, padding: 1, normCfg: normCfg, withRelu: true));
-            _regConvs.Add(new ConvModule(cin, FeatChannels, 3, padding: 1, normCfg: normCfg, withRelu: true));
-        }
+        _clsConvs = new ConvTower(InChannels, FeatChannels, stackedConvs, normCfg).RegisterIn(register_module, "cls_convs");
+        _regConvs = new ConvTower(InChannels, FeatChannels, stackedConvs, normCfg).RegisterIn(register_module, "reg_convs");
         _retinaCls = nn.Conv2d(FeatChannels, NumBaseAnchors * ClsOutChannels, 3, padding: 1);
         _retinaReg = nn.Conv2d(FeatChannels, NumBaseAnchors * 4, 3, padding: 1);
-        register_module("cls_convs", nn.ModuleList(_clsConvs.ToArray()));
-        register_module("reg_convs", nn.ModuleList(_regConvs.ToArray()));
         register_module("retina_cls", _retinaCls);
         register_module("retina_reg", _retinaReg);
-        foreach (var c in _clsConvs.Concat(_regConvs)) ModuleTools.NormalInit(c.Conv, 0, 0.01);
         ModuleTools.NormalInit(_retinaCls, 0, 0.01, bias: -Math.Log((1 - 0.01) / 0.01));
         ModuleTools.NormalInit(_retinaReg, 0, 0.01);
     }
@@ -53,10 +45,6 @@ public sealed class RetinaHead : AnchorHead
 
     protected override (Tensor ClsScore, Tensor BboxPred) ForwardSingle(Tensor x)
     {
-        var clsFeat = x;
-        var regFeat = x;
-        foreach (var c in _clsConvs) clsFeat = c.forward(clsFeat);
-        foreach (var c in _regConvs) regFeat = c.forward(regFeat);
-        return (_retinaCls.forward(clsFeat), _retinaReg.forward(regFeat));
+        return (_retinaCls.forward(_clsConvs.Forward(x)), _retinaReg.forward(_regConvs.Forward(x)));
     }
 }

@@ -1,0 +1,38 @@
+using DetSharp.Config;
+using DetSharp.Models.Common;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Models.DenseHeads;
+
+/// <summary>
+/// The stack of <c>stacked_convs</c> 3×3 ConvModules (ReLU; <c>norm_cfg</c>; bias 'auto' unless told) that MMDetection's
+/// dense heads put before their predictors, once for classification (<c>cls_convs</c>) and once for regression
+/// (<c>reg_convs</c>). One class so that every head registers the same state-dict keys (<c>cls_convs.N.conv.weight</c>)
+/// and initialises them the same way (N(0, 0.01) in RetinaHead, AnchorFreeHead, ATSSHead, ...).
+/// </summary>
+public sealed class ConvTower
+{
+    private readonly ConvModule[] _convs;
+
+    public ConvTower(int inChannels, int featChannels, int stackedConvs, ConfigDict? normCfg, bool? bias = null)
+    {
+        _convs = new ConvModule[stackedConvs];
+        for (int i = 0; i < stackedConvs; i++)
+            _convs[i] = new ConvModule(i == 0 ? inChannels : featChannels, featChannels, 3, padding: 1, normCfg: normCfg, withRelu: true, bias: bias);
+    }
+
+    /// <summary>Registers the tower under <paramref name="name"/> (e.g. <c>cls_convs</c>) and initialises its convs N(0, std).</summary>
+    public ConvTower RegisterIn(Action<string, nn.Module> registerModule, string name, double std = 0.01)
+    {
+        registerModule(name, nn.ModuleList(_convs));
+        foreach (var c in _convs) ModuleTools.NormalInit(c.Conv, 0, std);
+        return this;
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        foreach (var c in _convs) x = c.forward(x);
+        return x;
+    }
+}
