@@ -49,9 +49,12 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     /// <summary>
     /// <c>get_bboxes</c>: per image the detections in input-image coordinates (divided by the scale factor when
     /// <paramref name="rescale"/>), score-descending after NMS. <paramref name="cfg"/> defaults to the head's test_cfg.
+    /// With <paramref name="withNms"/> false (MMDetection's <c>with_nms=False</c>, what test-time augmentation merges)
+    /// the candidates before NMS instead: every level's kept (box, score) rows, score factors applied, level by level.
     /// Gradients are not tracked.
     /// </summary>
-    public List<DenseDetections> GetBboxes(DenseHeadOutputs outs, IReadOnlyList<ImgMeta> imgMetas, ConfigDict? cfg = null, bool rescale = false)
+    public List<DenseDetections> GetBboxes(DenseHeadOutputs outs, IReadOnlyList<ImgMeta> imgMetas, ConfigDict? cfg = null, bool rescale = false,
+        bool withNms = true)
     {
         cfg ??= TestCfg ?? throw new InvalidOperationException($"{GetType().Name}.GetBboxes needs a test_cfg.");
         using var noGrad = no_grad();
@@ -62,7 +65,7 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
             for (int img = 0; img < imgMetas.Count; img++)
             {
                 using var scope = NewDisposeScope();
-                var dets = GetBboxesSingle(outs, img, priors, imgMetas[img], cfg, rescale);
+                var dets = GetBboxesSingle(outs, img, priors, imgMetas[img], cfg, rescale, withNms);
                 result.Add(new DenseDetections(dets.Dets.MoveToOuterDisposeScope(), dets.Labels.MoveToOuterDisposeScope()));
             }
             return result;
@@ -93,7 +96,8 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     /// decoded from their priors and clipped to the image, with the score factors (e.g. FCOS's centerness) where the
     /// head has them; then <see cref="BboxPostProcess"/>.
     /// </summary>
-    protected virtual DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] priors, ImgMeta imgMeta, ConfigDict cfg, bool rescale)
+    protected virtual DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] priors, ImgMeta imgMeta, ConfigDict cfg, bool rescale,
+        bool withNms)
     {
         int nmsPre = cfg.Get("nms_pre", -1);
         double scoreThr = cfg.Get<double>("score_thr");
@@ -112,7 +116,7 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
             mlvlLabels.Add(labels);
             mlvlFactors?.Add(outs.ScoreFactors![l][img].permute(1, 2, 0).reshape(-1).sigmoid()[keep]);
         }
-        return BboxPostProcess(mlvlScores, mlvlLabels, mlvlBboxes, imgMeta, cfg, rescale, mlvlFactors);
+        return BboxPostProcess(mlvlScores, mlvlLabels, mlvlBboxes, imgMeta, cfg, rescale, withNms, mlvlFactors);
     }
 
     /// <summary><c>forward_train</c> without proposals (a one-stage detector's head).</summary>
@@ -166,17 +170,17 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     /// <summary>
     /// mmdet's <c>_bbox_post_process</c>: the levels' candidates together, divided by the scale factor when
     /// <paramref name="rescale"/>, multiplied by the score factors when given, then class-aware NMS (<c>cfg.nms</c>) and
-    /// the first <c>max_per_img</c>.
+    /// the first <c>max_per_img</c>; without NMS the candidates as they are.
     /// </summary>
     protected static DenseDetections BboxPostProcess(List<Tensor> mlvlScores, List<Tensor> mlvlLabels, List<Tensor> mlvlBboxes,
-        ImgMeta imgMeta, ConfigDict cfg, bool rescale, List<Tensor>? mlvlScoreFactors = null)
+        ImgMeta imgMeta, ConfigDict cfg, bool rescale, bool withNms = true, List<Tensor>? mlvlScoreFactors = null)
     {
         var bboxes = cat(mlvlBboxes);
         if (rescale) bboxes = bboxes / tensor(imgMeta.ScaleFactor, device: bboxes.device);
         var scores = cat(mlvlScores);
         var labels = cat(mlvlLabels);
         if (mlvlScoreFactors is not null) scores = scores * cat(mlvlScoreFactors);
-        if (bboxes.numel() == 0) return new DenseDetections(cat([bboxes, scores.unsqueeze(1)], -1), labels);
+        if (!withNms || bboxes.numel() == 0) return new DenseDetections(cat([bboxes, scores.unsqueeze(1)], -1), labels);
         var nms = Common.Builders.Nms(cfg.Get<ConfigDict>("nms"));
         var (dets, keep) = Nms.BatchedNms(bboxes, scores, labels, nms);
         int maxPerImg = cfg.Get<int>("max_per_img");

@@ -61,7 +61,9 @@ public sealed class RPNHead : AnchorHead
         return (_rpnCls.forward(x), _rpnReg.forward(x));
     }
 
-    protected override DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] priors, ImgMeta imgMeta, ConfigDict cfg, bool rescale)
+    // Proposals always go through NMS, as in MMDetection's RPNHead (its with_nms is not used).
+    protected override DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] priors, ImgMeta imgMeta, ConfigDict cfg, bool rescale,
+        bool withNms)
     {
         int nmsPre = cfg.Get("nms_pre", -1);
         int maxPerImg = cfg.Has("max_per_img") ? cfg.Get<int>("max_per_img") : cfg.Get("max_num", 1000);
