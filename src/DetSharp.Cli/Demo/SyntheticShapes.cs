@@ -152,10 +152,13 @@ internal static class SyntheticShapes
             p.Mask.Dispose();
         }
 
-        // Sensor noise and a slight blur over everything, objects included.
+        // Sensor noise and a slight blur over everything, objects included. The noise comes from a generator seeded
+        // from this split's own Random, not from OpenCV's thread-wide RNG (Cv2.Randn), whose state depends on whatever
+        // ran on the thread before: a seed must give the same dataset in every process and after every test.
         using (var noise = new Mat(h, w, MatType.CV_16SC3))
         {
-            Cv2.Randn(noise, Scalar.All(0), Scalar.All(o.Noise));
+            var noiseRng = new RNG((ulong)rng.NextInt64());
+            noiseRng.Fill(noise, DistributionType.Normal, Scalar.All(0), Scalar.All(o.Noise));
             using var wide = new Mat();
             image.ConvertTo(wide, MatType.CV_16SC3);
             Cv2.Add(wide, noise, wide);
