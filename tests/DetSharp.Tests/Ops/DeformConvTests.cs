@@ -1,0 +1,111 @@
+using System.Text.Json;
+using DetSharp.Ops;
+using DetSharp.Tests.TestSupport;
+using static TorchSharp.torch;
+
+namespace DetSharp.Tests.Ops;
+
+/// <summary>
+/// Deformable convolution (DCN, DCNv2) against torchvision's <c>deform_conv2d</c>, whose sampling rule and offset/mask
+/// layout are mmcv's (<c>tests/fixtures/torchvision-0.14/deform_conv.json</c>, made by <c>tools/oracle/deform_conv.py</c>):
+/// outputs and all gradients in float64; plus what a deformable convolution must reduce to by hand.
+/// </summary>
+public sealed class DeformConvTests
+{
+    private static readonly string Fixture = Path.Combine(RepoPaths.Root, "tests", "fixtures", "torchvision-0.14", "deform_conv.json");
+
+    public static TheoryData<string> Cases()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Fixture));
+        return new(doc.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Output_and_gradients_equal_torchvisions(string name)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Fixture));
+        var c = doc.RootElement.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
+        using var scope = NewDisposeScope();
+        var x = Leaf(c.GetProperty("input"));
+        var offset = Leaf(c.GetProperty("offset"));
+        var weight = Leaf(c.GetProperty("weight"));
+        var bias = tensor(Doubles(c.GetProperty("bias"))).requires_grad_();
+        var mask = c.TryGetProperty("mask", out var m) ? Leaf(m) : null;
+        var geometry = new DeformConvGeometry(Pair(c, "stride"), Pair(c, "padding"), Pair(c, "dilation"),
+            c.GetProperty("groups").GetInt64(), c.GetProperty("deform_groups").GetInt64());
+
+        var y = DeformConv.Apply(x, offset, mask, weight, bias, geometry);
+        var expected = c.GetProperty("output");
+        Assert.Equal(expected.GetProperty("shape").EnumerateArray().Select(v => v.GetInt64()), y.shape);
+        AssertClose("output", Doubles(expected.GetProperty("values")), y);
+
+        (y * tensor(Doubles(c.GetProperty("r"))).view(y.shape)).sum().backward();
+        AssertClose("grad input", Doubles(c.GetProperty("grad_input")), x.grad!);
+        AssertClose("grad offset", Doubles(c.GetProperty("grad_offset")), offset.grad!);
+        AssertClose("grad weight", Doubles(c.GetProperty("grad_weight")), weight.grad!);
+        AssertClose("grad bias", Doubles(c.GetProperty("grad_bias")), bias.grad!);
+        if (mask is not null) AssertClose("grad mask", Doubles(c.GetProperty("grad_mask")), mask.grad!);
+    }
+
+    [Fact]
+    public void With_zero_offsets_it_is_the_plain_convolution()
+    {
+        using var scope = NewDisposeScope();
+        var x = randn(2, 4, 6, 7, ScalarType.Float64);
+        var w = randn(6, 2, 3, 3, ScalarType.Float64);
+        var b = randn(6, ScalarType.Float64);
+        var g = new DeformConvGeometry((2, 1), (1, 2), (1, 2), Groups: 2, DeformGroups: 2);
+        var (ho, wo) = DeformConv.OutputSize(6, 7, 3, 3, g);
+        var y = DeformConv.Apply(x, zeros(2, 2 * 2 * 9, ho, wo, ScalarType.Float64), null, w, b, g);
+        var expected = nn.functional.conv2d(x, w, b, strides: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2);
+        Assert.True(y.allclose(expected, 1e-12, 1e-12));
+    }
+
+    [Fact]
+    public void Samples_interpolate_and_what_lies_outside_the_map_reads_zero()
+    {
+        // A 1×1 kernel on the row [1, 2, 4], Δx per output position: x=0 − 0.5 reads half of pixel 0 (its left
+        // neighbour is outside), x=1 − 2 lands on −1 exactly, which mmcv reads as 0, x=2 + 0.75 reads a quarter of
+        // pixel 2 (its right neighbour is outside); x=0 + 0.5 would read (1 + 2) / 2. The mask scales each sample.
+        using var scope = NewDisposeScope();
+        var x = tensor(new double[] { 1, 2, 4 }).view(1, 1, 1, 3);
+        var w = ones(1, 1, 1, 1, ScalarType.Float64);
+        var g = new DeformConvGeometry((1, 1), (0, 0), (1, 1));
+        var offset = tensor(new double[] { 0, 0, 0, -0.5, -2, 0.75 }).view(1, 2, 1, 3);
+        // (Within 1e-12: the coordinate passes through grid_sample's normalisation and back.)
+        AssertClose("plain", [0.5, 0.0, 1.0], DeformConv.Apply(x, offset, null, w, null, g), 1e-12);
+        var mask = tensor(new double[] { 0.5, 1, 1 }).view(1, 1, 1, 3);
+        AssertClose("masked", [0.25, 0.0, 1.0], DeformConv.Apply(x, offset, mask, w, null, g), 1e-12);
+        var inside = tensor(new double[] { 0, 0, 0, 0.5, 0, 0 }).view(1, 2, 1, 3);
+        AssertClose("inside", [1.5, 2.0, 4.0], DeformConv.Apply(x, inside, null, w, null, g), 1e-12);
+    }
+
+    [Fact]
+    public void An_offset_of_the_wrong_shape_is_refused_before_libtorch_sees_it()
+    {
+        using var scope = NewDisposeScope();
+        var e = Assert.Throws<ArgumentException>(() => DeformConv.Apply(zeros(1, 2, 5, 5), zeros(1, 9, 5, 5), null, zeros(3, 2, 3, 3), null,
+            new DeformConvGeometry((1, 1), (1, 1), (1, 1))));
+        Assert.Contains("offset must be [1, 18, 5, 5]", e.Message);
+    }
+
+    private static Tensor Leaf(JsonElement t) =>
+        tensor(Doubles(t.GetProperty("values"))).view(t.GetProperty("shape").EnumerateArray().Select(v => v.GetInt64()).ToArray()).requires_grad_();
+
+    private static double[] Doubles(JsonElement e) => e.EnumerateArray().Select(v => v.GetDouble()).ToArray();
+
+    private static (long, long) Pair(JsonElement c, string key)
+    {
+        var v = c.GetProperty(key).EnumerateArray().Select(x => x.GetInt64()).ToArray();
+        return (v[0], v[1]);
+    }
+
+    private static void AssertClose(string what, double[] expected, Tensor actual, double tolerance = 1e-9)
+    {
+        var a = actual.contiguous().data<double>().ToArray();
+        Assert.Equal(expected.Length, a.Length);
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(Math.Abs(a[i] - expected[i]) <= tolerance + tolerance * Math.Abs(expected[i]), $"{what}[{i}]: {a[i]} vs {expected[i]}");
+    }
+}
