@@ -47,8 +47,6 @@ public abstract class AnchorFreeHead : BaseDenseHead
     protected AnchorFreeHead(string name, AnchorFreeHeadArguments args, ConfigDict defaultLossCls, ConfigDict defaultLossBbox, ConfigDict? defaultNormCfg)
         : base(name)
     {
-        if (args.DcnOnLastConv) throw new DetSharpException($"{name}: dcn_on_last_conv needs deformable convolution, which DetSharp does not have yet.");
-        if (args.ConvCfg is not null) throw new DetSharpException($"{name}: conv_cfg is not supported (only the default Conv2d).");
         _numClasses = args.NumClasses;
         InChannels = args.InChannels;
         FeatChannels = args.FeatChannels;
@@ -71,8 +69,8 @@ public abstract class AnchorFreeHead : BaseDenseHead
         ClsOutChannels = UseSigmoidCls ? args.NumClasses : args.NumClasses + 1;
         BboxCoder = Builders.TaskModule<IBBoxCoder>(args.BboxCoder ?? new ConfigDict { ["type"] = "DistancePointBBoxCoder" });
         PriorGenerator = new MlvlPointGenerator(new ConfigList(Strides.Select(s => (object?)(long)s)));
-        _clsConvs = new ConvTower(InChannels, FeatChannels, StackedConvs, normCfg, convBias).RegisterIn(register_module, "cls_convs");
-        _regConvs = new ConvTower(InChannels, FeatChannels, StackedConvs, normCfg, convBias).RegisterIn(register_module, "reg_convs");
+        _clsConvs = new ConvTower(InChannels, FeatChannels, StackedConvs, normCfg, convBias, args.ConvCfg, args.DcnOnLastConv).RegisterIn(register_module, "cls_convs");
+        _regConvs = new ConvTower(InChannels, FeatChannels, StackedConvs, normCfg, convBias, args.ConvCfg, args.DcnOnLastConv).RegisterIn(register_module, "reg_convs");
         _convCls = nn.Conv2d(FeatChannels, ClsOutChannels, 3, padding: 1);
         _convReg = nn.Conv2d(FeatChannels, 4, 3, padding: 1);
         register_module("conv_cls", _convCls);

@@ -15,18 +15,27 @@ public sealed class ConvTower
 {
     private readonly ConvModule[] _convs;
 
-    public ConvTower(int inChannels, int featChannels, int stackedConvs, ConfigDict? normCfg, bool? bias = null)
+    /// <param name="dcnOnLastConv">The last conv is a DCNv2 (<c>dcn_on_last_conv</c> of the anchor-free heads).</param>
+    public ConvTower(int inChannels, int featChannels, int stackedConvs, ConfigDict? normCfg, bool? bias = null, ConfigDict? convCfg = null,
+        bool dcnOnLastConv = false)
     {
         _convs = new ConvModule[stackedConvs];
         for (int i = 0; i < stackedConvs; i++)
-            _convs[i] = new ConvModule(i == 0 ? inChannels : featChannels, featChannels, 3, padding: 1, normCfg: normCfg, withRelu: true, bias: bias);
+        {
+            var cfg = dcnOnLastConv && i == stackedConvs - 1 ? new ConfigDict { ["type"] = "DCNv2" } : convCfg;
+            _convs[i] = new ConvModule(i == 0 ? inChannels : featChannels, featChannels, 3, padding: 1, normCfg: normCfg, withRelu: true, bias: bias, convCfg: cfg);
+        }
     }
 
-    /// <summary>Registers the tower under <paramref name="name"/> (e.g. <c>cls_convs</c>) and initialises its convs N(0, std).</summary>
+    /// <summary>
+    /// Registers the tower under <paramref name="name"/> (e.g. <c>cls_convs</c>) and initialises its convs N(0, std) —
+    /// the plain ones: mmcv's <c>Normal(layer='Conv2d')</c> leaves a deformable conv's own init alone.
+    /// </summary>
     public ConvTower RegisterIn(Action<string, nn.Module> registerModule, string name, double std = 0.01)
     {
         registerModule(name, nn.ModuleList(_convs));
-        foreach (var c in _convs) ModuleTools.NormalInit(c.Conv, 0, std);
+        foreach (var c in _convs)
+            if (ConvLayers.IsPlainConv(c.Conv)) ModuleTools.NormalInit(c.Conv, 0, std);
         return this;
     }
 

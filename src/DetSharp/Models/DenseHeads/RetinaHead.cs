@@ -23,10 +23,9 @@ public sealed class RetinaHead : AnchorHead
     public RetinaHead([InheritedArguments] AnchorHeadArguments args, int stackedConvs = 4, ConfigDict? convCfg = null, ConfigDict? normCfg = null)
         : base(nameof(RetinaHead), args, args.NumClasses ?? throw new DetSharpException("RetinaHead: num_classes is required."), DefaultAnchors())
     {
-        if (convCfg is not null) throw new DetSharpException("RetinaHead: conv_cfg is not supported (only the default Conv2d).");
         StackedConvs = stackedConvs;
-        _clsConvs = new ConvTower(InChannels, FeatChannels, stackedConvs, normCfg).RegisterIn(register_module, "cls_convs");
-        _regConvs = new ConvTower(InChannels, FeatChannels, stackedConvs, normCfg).RegisterIn(register_module, "reg_convs");
+        _clsConvs = new ConvTower(InChannels, FeatChannels, stackedConvs, normCfg, convCfg: convCfg).RegisterIn(register_module, "cls_convs");
+        _regConvs = new ConvTower(InChannels, FeatChannels, stackedConvs, normCfg, convCfg: convCfg).RegisterIn(register_module, "reg_convs");
         _retinaCls = nn.Conv2d(FeatChannels, NumBaseAnchors * ClsOutChannels, 3, padding: 1);
         _retinaReg = nn.Conv2d(FeatChannels, NumBaseAnchors * 4, 3, padding: 1);
         register_module("retina_cls", _retinaCls);
