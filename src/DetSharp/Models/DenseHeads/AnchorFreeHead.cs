@@ -69,12 +69,15 @@ public abstract class AnchorFreeHead : BaseDenseHead
         ClsOutChannels = UseSigmoidCls ? args.NumClasses : args.NumClasses + 1;
         BboxCoder = Builders.TaskModule<IBBoxCoder>(args.BboxCoder ?? new ConfigDict { ["type"] = "DistancePointBBoxCoder" });
         PriorGenerator = new MlvlPointGenerator(new ConfigList(Strides.Select(s => (object?)(long)s)));
-        _clsConvs = new ConvTower(InChannels, FeatChannels, StackedConvs, normCfg, convBias, args.ConvCfg, args.DcnOnLastConv).RegisterIn(register_module, "cls_convs");
-        _regConvs = new ConvTower(InChannels, FeatChannels, StackedConvs, normCfg, convBias, args.ConvCfg, args.DcnOnLastConv).RegisterIn(register_module, "reg_convs");
+        (_clsConvs, _regConvs) = ConvTower.Interleaved(InChannels, FeatChannels, StackedConvs, normCfg, convBias, args.ConvCfg, args.DcnOnLastConv);
+        _clsConvs.RegisterIn(register_module, "cls_convs", std: null);
+        _regConvs.RegisterIn(register_module, "reg_convs", std: null);
         _convCls = nn.Conv2d(FeatChannels, ClsOutChannels, 3, padding: 1);
         _convReg = nn.Conv2d(FeatChannels, 4, 3, padding: 1);
         register_module("conv_cls", _convCls);
         register_module("conv_reg", _convReg);
+        _clsConvs.NormalInit(0.01);
+        _regConvs.NormalInit(0.01);
         ModuleTools.NormalInit(_convCls, 0, 0.01, bias: -Math.Log((1 - 0.01) / 0.01));
         ModuleTools.NormalInit(_convReg, 0, 0.01);
     }

@@ -20,23 +20,54 @@ public sealed class ConvTower
         bool dcnOnLastConv = false)
     {
         _convs = new ConvModule[stackedConvs];
+        for (int i = 0; i < stackedConvs; i++) _convs[i] = Layer(i, inChannels, featChannels, stackedConvs, normCfg, bias, convCfg, dcnOnLastConv);
+    }
+
+    private ConvTower(ConvModule[] convs) => _convs = convs;
+
+    /// <summary>
+    /// The classification and regression towers built layer by layer in turn (cls 0, reg 0, cls 1, ...), without
+    /// initialising them: the order of random draws RetinaHead and AnchorFreeHead have always made (their convs, then
+    /// their predictors, then <see cref="NormalInit"/>), on which the e2e learning thresholds were calibrated.
+    /// </summary>
+    public static (ConvTower Cls, ConvTower Reg) Interleaved(int inChannels, int featChannels, int stackedConvs, ConfigDict? normCfg,
+        bool? bias = null, ConfigDict? convCfg = null, bool dcnOnLastConv = false)
+    {
+        var cls = new ConvModule[stackedConvs];
+        var reg = new ConvModule[stackedConvs];
         for (int i = 0; i < stackedConvs; i++)
         {
-            var cfg = dcnOnLastConv && i == stackedConvs - 1 ? new ConfigDict { ["type"] = "DCNv2" } : convCfg;
-            _convs[i] = new ConvModule(i == 0 ? inChannels : featChannels, featChannels, 3, padding: 1, normCfg: normCfg, withRelu: true, bias: bias, convCfg: cfg);
+            cls[i] = Layer(i, inChannels, featChannels, stackedConvs, normCfg, bias, convCfg, dcnOnLastConv);
+            reg[i] = Layer(i, inChannels, featChannels, stackedConvs, normCfg, bias, convCfg, dcnOnLastConv);
         }
+        return (new ConvTower(cls), new ConvTower(reg));
+    }
+
+    private static ConvModule Layer(int i, int inChannels, int featChannels, int stackedConvs, ConfigDict? normCfg, bool? bias, ConfigDict? convCfg,
+        bool dcnOnLastConv)
+    {
+        var cfg = dcnOnLastConv && i == stackedConvs - 1 ? new ConfigDict { ["type"] = "DCNv2" } : convCfg;
+        return new ConvModule(i == 0 ? inChannels : featChannels, featChannels, 3, padding: 1, normCfg: normCfg, withRelu: true, bias: bias, convCfg: cfg);
     }
 
     /// <summary>
-    /// Registers the tower under <paramref name="name"/> (e.g. <c>cls_convs</c>) and initialises its convs N(0, std) —
-    /// the plain ones: mmcv's <c>Normal(layer='Conv2d')</c> leaves a deformable conv's own init alone.
+    /// Registers the tower under <paramref name="name"/> (e.g. <c>cls_convs</c>) and, unless <paramref name="std"/> is
+    /// null, initialises it (<see cref="NormalInit"/>).
     /// </summary>
-    public ConvTower RegisterIn(Action<string, nn.Module> registerModule, string name, double std = 0.01)
+    public ConvTower RegisterIn(Action<string, nn.Module> registerModule, string name, double? std = 0.01)
     {
         registerModule(name, nn.ModuleList(_convs));
+        if (std is double s) NormalInit(s);
+        return this;
+    }
+
+    /// <summary>
+    /// N(0, std) for the plain convs: mmcv's <c>Normal(layer='Conv2d')</c> leaves a deformable conv's own init alone.
+    /// </summary>
+    public void NormalInit(double std)
+    {
         foreach (var c in _convs)
             if (ConvLayers.IsPlainConv(c.Conv)) ModuleTools.NormalInit(c.Conv, 0, std);
-        return this;
     }
 
     public Tensor Forward(Tensor x)

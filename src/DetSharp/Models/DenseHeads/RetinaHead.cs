@@ -24,12 +24,15 @@ public sealed class RetinaHead : AnchorHead
         : base(nameof(RetinaHead), args, args.NumClasses ?? throw new DetSharpException("RetinaHead: num_classes is required."), DefaultAnchors())
     {
         StackedConvs = stackedConvs;
-        _clsConvs = new ConvTower(InChannels, FeatChannels, stackedConvs, normCfg, convCfg: convCfg).RegisterIn(register_module, "cls_convs");
-        _regConvs = new ConvTower(InChannels, FeatChannels, stackedConvs, normCfg, convCfg: convCfg).RegisterIn(register_module, "reg_convs");
+        (_clsConvs, _regConvs) = ConvTower.Interleaved(InChannels, FeatChannels, stackedConvs, normCfg, convCfg: convCfg);
+        _clsConvs.RegisterIn(register_module, "cls_convs", std: null);
+        _regConvs.RegisterIn(register_module, "reg_convs", std: null);
         _retinaCls = nn.Conv2d(FeatChannels, NumBaseAnchors * ClsOutChannels, 3, padding: 1);
         _retinaReg = nn.Conv2d(FeatChannels, NumBaseAnchors * 4, 3, padding: 1);
         register_module("retina_cls", _retinaCls);
         register_module("retina_reg", _retinaReg);
+        _clsConvs.NormalInit(0.01);
+        _regConvs.NormalInit(0.01);
         ModuleTools.NormalInit(_retinaCls, 0, 0.01, bias: -Math.Log((1 - 0.01) / 0.01));
         ModuleTools.NormalInit(_retinaReg, 0, 0.01);
     }
