@@ -35,11 +35,9 @@ public sealed class LearningEndToEndTests(ITestOutputHelper output)
     private const double CascadeMinSegm = 0.48;
     // RetinaNet (focal loss, no RoI stage) on the 12-epoch schedule at lr 0.01, calibration: intact 0.222; focal loss × 0
     // 0.000; box loss × 0 0.085; MaxIoUAssigner positives below pos_iou_thr instead of above 0.070; coder encoding dy as
-    // dx and dx as dy 0.120. The intact run depends on the tests before it in this process (0.222 alone, 0.126 in the whole
-    // suite), most likely because SyntheticShapes draws noise with OpenCV's process-wide RNG. The bar sits below that spread
-    // and catches three of the four breaks, not the coder's. (lr 0.005 gave 0.140 and lr 0.02 0.094, where the focal loss
-    // spikes: its classification leaves the 0.01 prior slowly.)
-    private const double RetinaNetMinBbox = 0.10;
+    // dx and dx as dy 0.120. (lr 0.005 gave 0.140 and lr 0.02 0.094, where the focal loss spikes: its classification leaves
+    // the 0.01 prior slowly.) The generated data and the init repeat exactly in any test order (see SyntheticShapesTests).
+    private const double RetinaNetMinBbox = 0.17;
     // FCOS, same schedule: intact 0.231; focal loss × 0 0.000; IoU loss × 0 0.000; points assigned to the GTs that do NOT
     // contain them: loss_bbox NaN in the first iteration (training stops); centerness loss × 0 0.184, which this bar lets
     // through — it only reorders the scores, and a bar between 0.184 and 0.231 would leave no margin for other CPUs.
