@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace DetSharp.Models.Backbones;
 
 /// <summary>MMDetection's ResNet <c>BasicBlock</c> (expansion 1): conv1 3×3 (stride, dilation), bn1, conv2 3×3, bn2, downsample.</summary>
-public sealed class BasicBlock : nn.Module<Tensor, Tensor>
+public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()

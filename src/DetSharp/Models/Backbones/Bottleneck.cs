@@ -6,10 +6,11 @@ using static TorchSharp.torch;
 namespace DetSharp.Models.Backbones;
 
 /// <summary>
-/// MMDetection's ResNet <c>Bottleneck</c> (expansion 4): conv1 1×1, conv2 3×3, conv3 1×1 with bn1..bn3. Style
-/// 'pytorch' puts the stride on conv2, 'caffe' on conv1.
+/// MMDetection's ResNet <c>Bottleneck</c> and ResNeXt's grouped one (the same keys): conv1 1×1 to <c>width</c>, conv2
+/// 3×3 grouped, conv3 1×1 to planes × expansion, with bn1..bn3. ResNet's width is planes with one group; ResNeXt's is
+/// <see cref="Width"/>. RegNet uses it with expansion 1. Style 'pytorch' puts the stride on conv2, 'caffe' on conv1.
 /// </summary>
-public sealed class Bottleneck : nn.Module<Tensor, Tensor>
+public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -20,24 +21,29 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor> _conv1, _bn1, _conv2, _bn2, _conv3, _bn3;
     private readonly nn.Module<Tensor, Tensor>? _downsample;
 
-    public Bottleneck(long inplanes, long planes, long stride, long dilation, nn.Module<Tensor, Tensor>? downsample, ResNetStyle style, ConfigDict normCfg)
+    /// <param name="width">Channels of conv1/conv2; null: <paramref name="planes"/> (ResNet).</param>
+    /// <param name="groups">Groups of conv2 (ResNeXt's cardinality).</param>
+    /// <param name="expansion">conv3's channels over planes: 4, or 1 in RegNet.</param>
+    public Bottleneck(long inplanes, long planes, long stride, long dilation, nn.Module<Tensor, Tensor>? downsample, ResNetStyle style, ConfigDict normCfg,
+        long? width = null, long groups = 1, int expansion = Expansion)
         : base(nameof(Bottleneck))
     {
+        long w = width ?? planes;
         long conv1Stride = style == ResNetStyle.Pytorch ? 1 : stride;
         long conv2Stride = style == ResNetStyle.Pytorch ? stride : 1;
-        _conv1 = nn.Conv2d(inplanes, planes, 1, stride: conv1Stride, bias: false);
+        _conv1 = nn.Conv2d(inplanes, w, 1, stride: conv1Stride, bias: false);
         register_module("conv1", _conv1);
-        var (n1, bn1) = NormLayers.Build(normCfg, planes, "1");
+        var (n1, bn1) = NormLayers.Build(normCfg, w, "1");
         _bn1 = (nn.Module<Tensor, Tensor>)bn1;
         register_module(n1, bn1);
-        _conv2 = nn.Conv2d(planes, planes, 3, stride: conv2Stride, padding: dilation, dilation: dilation, bias: false);
+        _conv2 = nn.Conv2d(w, w, 3, stride: conv2Stride, padding: dilation, dilation: dilation, groups: groups, bias: false);
         register_module("conv2", _conv2);
-        var (n2, bn2) = NormLayers.Build(normCfg, planes, "2");
+        var (n2, bn2) = NormLayers.Build(normCfg, w, "2");
         _bn2 = (nn.Module<Tensor, Tensor>)bn2;
         register_module(n2, bn2);
-        _conv3 = nn.Conv2d(planes, planes * Expansion, 1, bias: false);
+        _conv3 = nn.Conv2d(w, planes * expansion, 1, bias: false);
         register_module("conv3", _conv3);
-        var (n3, bn3) = NormLayers.Build(normCfg, planes * Expansion, "3");
+        var (n3, bn3) = NormLayers.Build(normCfg, planes * expansion, "3");
         _bn3 = (nn.Module<Tensor, Tensor>)bn3;
         register_module(n3, bn3);
         if (downsample is not null)
@@ -46,6 +52,13 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>
             register_module("downsample", downsample);
         }
     }
+
+    /// <summary>
+    /// ResNeXt's bottleneck width: planes with one group, else floor(planes · base_width / base_channels) · groups,
+    /// computed in MMDetection's order (the ratio first, in double precision) so it floors alike.
+    /// </summary>
+    public static long Width(long planes, int groups, int baseWidth, int baseChannels) =>
+        groups == 1 ? planes : (long)Math.Floor(planes * ((double)baseWidth / baseChannels)) * groups;
 
     /// <summary>The last norm layer (zero-initialised when <c>zero_init_residual</c>).</summary>
     public nn.Module LastNorm => _bn3;

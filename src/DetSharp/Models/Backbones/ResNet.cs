@@ -15,28 +15,52 @@ public enum ResNetStyle
 }
 
 /// <summary>
-/// MMDetection's <c>ResNet</c> backbone (depth 18/34/50/101/152). Keys as MMDetection: <c>conv1</c>, <c>bn1</c> (or
-/// <c>stem.*</c> with <c>deep_stem</c>), <c>layer1..layerN</c> of blocks <c>0..k</c> with <c>downsample.0/1</c>.
+/// MMDetection's <c>ResNet</c> backbone (depth 18/34/50/101/152), and the one implementation of the stem, the stages
+/// (<see cref="ResLayer"/>), <c>frozen_stages</c>, <c>norm_eval</c> and <c>out_indices</c> that the backbones built on it
+/// share (<see cref="ResNeXt"/>, <see cref="RegNet"/>, <see cref="Res2Net"/>, <see cref="ResNeSt"/>: they differ in
+/// their block, their stage widths and, for RegNet, the stem). Keys as MMDetection: <c>conv1</c>, <c>bn1</c> (or
+/// <c>stem.*</c> with <c>deep_stem</c>), <c>layer1..layerN</c> of blocks <c>0..k</c> with <c>downsample.*</c>.
 /// <c>frozen_stages</c> freezes the stem and the first stages (requires_grad off, kept in eval mode); <c>norm_eval</c>
 /// keeps every BatchNorm in eval mode while training. Init as MMDetection: Kaiming (fan_out, relu) convs, BN weight 1
 /// bias 0, and with <c>zero_init_residual</c> the last BN of each block zero.
 /// Returns the stage outputs listed in <c>out_indices</c>.
 /// <para>
-/// Two DetSharp extensions (defaults leave MMDetection's ResNet unchanged) describe the ImageNet ResNet shipped in
-/// the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 (exported from CNTK): <c>stage_blocks=(2, 2, 2, 3)</c>
-/// overrides the blocks per stage of the depth, and <c>pad_mode='cntk'</c> pads as that ONNX graph does — the 7×7
-/// stem conv 3 before and 2 after, the stem max-pool and each stride-2 3×3 conv 1 before and 0 after (PyTorch pads
-/// both sides alike). On even feature sizes, as with inputs padded to a multiple of 32, both give the same result;
-/// on odd sizes the 'cntk' outputs are one smaller, as ONNX Runtime computes that file.
+/// Two DetSharp extensions of ResNet itself (defaults leave MMDetection's ResNet unchanged) describe the ImageNet
+/// ResNet shipped in the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 (exported from CNTK):
+/// <c>stage_blocks=(2, 2, 2, 3)</c> overrides the blocks per stage of the depth, and <c>pad_mode='cntk'</c> pads as
+/// that ONNX graph does — the 7×7 stem conv 3 before and 2 after, the stem max-pool and each stride-2 3×3 conv 1 before
+/// and 0 after (PyTorch pads both sides alike). On even feature sizes, as with inputs padded to a multiple of 32, both
+/// give the same result; on odd sizes the 'cntk' outputs are one smaller, as ONNX Runtime computes that file.
 /// </para>
 /// </summary>
 [Register(Registries.ModelsName, "ResNet")]
-public sealed class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
+public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
     {
     }
+
+    /// <summary>The stem: ResNet's 7×7 conv (or the deep stem) then a 3×3 max-pool, or RegNet's 3×3 conv without pool.</summary>
+    private protected enum StemKind
+    {
+        ResNet,
+        RegNet,
+    }
+
+    /// <summary>
+    /// One member of the family: its arguments with the family's defaults filled in, its stem, the planes and blocks of
+    /// each stage, the block's expansion and how a stage's block is built (stage index, block arguments).
+    /// </summary>
+    private protected sealed record Plan(
+        string Family,
+        ResNetArguments Args,
+        StemKind Stem,
+        long[] StagePlanes,
+        int[] StageBlocks,
+        int Expansion,
+        Func<int, ResBlockArgs, nn.Module<Tensor, Tensor>> Block,
+        bool CntkPadding = false);
 
     private static readonly Dictionary<int, (bool Bottleneck, int[] Blocks)> Arch = new()
     {
@@ -52,122 +76,132 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
     private readonly int[] _outIndices;
     private readonly int _frozenStages;
     private readonly bool _normEval;
+    private readonly bool _maxPool;
+    private readonly bool _cntkPadding;
 
-    public ResNet(
-        int depth,
-        int inChannels = 3,
-        int? stemChannels = null,
-        int baseChannels = 64,
-        int numStages = 4,
-        int[]? strides = null,
-        int[]? dilations = null,
-        int[]? outIndices = null,
-        ResNetStyle style = ResNetStyle.Pytorch,
-        bool deepStem = false,
-        bool avgDown = false,
-        int frozenStages = -1,
-        ConfigDict? convCfg = null,
-        ConfigDict? normCfg = null,
-        bool normEval = true,
-        ConfigDict? dcn = null,
-        bool[]? stageWithDcn = null,
-        object? plugins = null,
-        bool withCp = false,
-        bool zeroInitResidual = true,
-        int[]? stageBlocks = null,
-        string padMode = "pytorch",
-        string? pretrained = null,
-        object? initCfg = null)
-        : base(nameof(ResNet))
+    /// <param name="depth">18, 34 (BasicBlock), 50, 101, 152 (Bottleneck).</param>
+    /// <param name="args">MMDetection's ResNet arguments.</param>
+    /// <param name="stageBlocks">DetSharp extension: blocks per stage instead of the depth's.</param>
+    /// <param name="padMode">DetSharp extension: 'pytorch' or 'cntk' (see the class remarks).</param>
+    public ResNet(int depth, [InheritedArguments] ResNetArguments? args = null, int[]? stageBlocks = null, string padMode = "pytorch")
+        : this(ResNetPlan(depth, WithResNetDefaults(args ?? new ResNetArguments()), stageBlocks, padMode))
+    {
+    }
+
+    private static Plan ResNetPlan(int depth, ResNetArguments a, int[]? stageBlocks, string padMode)
     {
         if (!Arch.TryGetValue(depth, out var arch))
             throw new DetSharpException($"ResNet: invalid depth {depth}; expected one of 18, 34, 50, 101, 152.");
-        if (numStages is < 1 or > 4)
-            throw new DetSharpException($"ResNet: num_stages must be 1..4, got {numStages}.");
-        if (convCfg is not null) throw new DetSharpException("ResNet: conv_cfg is not supported (only plain convolutions).");
-        if (dcn is not null) throw new DetSharpException("ResNet: dcn (deformable convolution) is not supported.");
-        if (plugins is not null) throw new DetSharpException("ResNet: plugins are not supported.");
-        // stage_with_dcn only says where dcn applies; without dcn (refused above when set) it has no effect, as in mmdet.
-        if (stageWithDcn is not null && stageWithDcn.Length != numStages)
-            throw new DetSharpException($"ResNet: stage_with_dcn has {stageWithDcn.Length} entries for num_stages={numStages}.");
-        _ = withCp; // gradient checkpointing only saves memory; results are the same without it.
-        PretrainedHint = pretrained;
-        // MMDetection turns the deprecated `pretrained=X` into init_cfg=dict(type='Pretrained', checkpoint=X).
-        InitCfg = initCfg ?? (pretrained is null ? null : new ConfigDict { { "type", "Pretrained" }, { "checkpoint", pretrained } });
-        strides ??= [1, 2, 2, 2];
-        dilations ??= [1, 1, 1, 1];
-        outIndices ??= [0, 1, 2, 3];
-        if (strides.Length < numStages || dilations.Length < numStages)
-            throw new DetSharpException($"ResNet: strides and dilations need {numStages} entries.");
-        if (outIndices.Any(i => i < 0 || i >= numStages))
-            throw new DetSharpException($"ResNet: out_indices must be in 0..{numStages - 1}, got ({string.Join(", ", outIndices)}).");
-        var blocksPerStage = stageBlocks ?? arch.Blocks;
-        if (blocksPerStage.Length < numStages || blocksPerStage.Take(numStages).Any(b => b < 1))
-            throw new DetSharpException($"ResNet: stage_blocks needs {numStages} positive entries, got ({string.Join(", ", blocksPerStage)}).");
-        _cntkPadding = padMode switch
+        bool cntk = padMode switch
         {
             "pytorch" => false,
             "cntk" => true,
             _ => throw new DetSharpException($"ResNet: pad_mode must be 'pytorch' or 'cntk', got '{padMode}'."),
         };
-        if (_cntkPadding && (arch.Bottleneck || deepStem || dilations.Take(numStages).Any(d => d != 1)))
+        if (cntk && (arch.Bottleneck || a.DeepStem == true || a.Dilations!.Take(a.NumStages!.Value).Any(d => d != 1)))
             throw new DetSharpException("ResNet: pad_mode='cntk' is supported for basic-block ResNets (depth 18/34) without deep_stem or dilation.");
-        StageBlocks = blocksPerStage.Take(numStages).ToArray();
-        normCfg ??= NormLayers.DefaultBn();
-        _outIndices = outIndices;
-        _frozenStages = frozenStages;
-        _normEval = normEval;
-        int stem = stemChannels ?? baseChannels;
+        return new Plan("ResNet", a, StemKind.ResNet, DoublingPlanes(a), stageBlocks ?? arch.Blocks,
+            arch.Bottleneck ? Bottleneck.Expansion : BasicBlock.Expansion,
+            (_, b) => arch.Bottleneck
+                ? new Bottleneck(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.Style, b.NormCfg)
+                : new BasicBlock(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.NormCfg, cntk && b.Stride == 2 ? CntkStride2Pad : null),
+            cntk);
+    }
 
-        if (deepStem)
+    /// <summary>ResNet's defaults for the arguments a config leaves out (the families set theirs first).</summary>
+    private protected static ResNetArguments WithResNetDefaults(ResNetArguments a) => a with
+    {
+        BaseChannels = a.BaseChannels ?? 64,
+        StemChannels = a.StemChannels ?? a.BaseChannels ?? 64,
+        NumStages = a.NumStages ?? 4,
+        Strides = a.Strides ?? [1, 2, 2, 2],
+        Dilations = a.Dilations ?? [1, 1, 1, 1],
+        OutIndices = a.OutIndices ?? [0, 1, 2, 3],
+        Style = a.Style ?? ResNetStyle.Pytorch,
+        DeepStem = a.DeepStem ?? false,
+        AvgDown = a.AvgDown ?? false,
+        NormCfg = a.NormCfg ?? NormLayers.DefaultBn(),
+    };
+
+    /// <summary>ResNet's stage planes: base_channels doubled at every stage.</summary>
+    private protected static long[] DoublingPlanes(ResNetArguments a) =>
+        Enumerable.Range(0, a.NumStages!.Value).Select(i => (long)a.BaseChannels!.Value << i).ToArray();
+
+    /// <summary>Refuses a flag a family fixes (Res2Net's and ResNeSt's deep stem and avg_down), instead of ignoring it.</summary>
+    private protected static bool Fixed(string family, string key, bool? given, bool value) =>
+        given is null || given == value ? value
+            : throw new DetSharpException($"{family}: {key} is always {(value ? "True" : "False")} in {family}; remove '{key}' from the backbone config.");
+
+    private protected ResNet(Plan plan)
+        : base(plan.Family)
+    {
+        var a = plan.Args;
+        string family = plan.Family;
+        int numStages = a.NumStages!.Value;
+        int[] strides = a.Strides!, dilations = a.Dilations!, outIndices = a.OutIndices!;
+        if (numStages is < 1 or > 4)
+            throw new DetSharpException($"{family}: num_stages must be 1..4, got {numStages}.");
+        if (a.ConvCfg is not null) throw new DetSharpException($"{family}: conv_cfg is not supported (only plain convolutions).");
+        if (a.Dcn is not null) throw new DetSharpException($"{family}: dcn (deformable convolution) is not supported.");
+        if (a.Plugins is not null) throw new DetSharpException($"{family}: plugins are not supported.");
+        // stage_with_dcn only says where dcn applies; without dcn (refused above when set) it has no effect, as in mmdet.
+        if (a.StageWithDcn is not null && a.StageWithDcn.Length != numStages)
+            throw new DetSharpException($"{family}: stage_with_dcn has {a.StageWithDcn.Length} entries for num_stages={numStages}.");
+        _ = a.WithCp; // gradient checkpointing only saves memory; results are the same without it.
+        PretrainedHint = a.Pretrained;
+        // MMDetection turns the deprecated `pretrained=X` into init_cfg=dict(type='Pretrained', checkpoint=X).
+        InitCfg = a.InitCfg ?? (a.Pretrained is null ? null : new ConfigDict { { "type", "Pretrained" }, { "checkpoint", a.Pretrained } });
+        if (strides.Length < numStages || dilations.Length < numStages)
+            throw new DetSharpException($"{family}: strides and dilations need {numStages} entries.");
+        if (outIndices.Any(i => i < 0 || i >= numStages))
+            throw new DetSharpException($"{family}: out_indices must be in 0..{numStages - 1}, got ({string.Join(", ", outIndices)}).");
+        if (plan.StageBlocks.Length < numStages || plan.StageBlocks.Take(numStages).Any(b => b < 1))
+            throw new DetSharpException($"{family}: stage_blocks needs {numStages} positive entries, got ({string.Join(", ", plan.StageBlocks)}).");
+        StageBlocks = plan.StageBlocks.Take(numStages).ToArray();
+        var normCfg = a.NormCfg!;
+        _outIndices = outIndices;
+        _frozenStages = a.FrozenStages;
+        _normEval = a.NormEval;
+        _cntkPadding = plan.CntkPadding;
+        _maxPool = plan.Stem == StemKind.ResNet;
+        int inChannels = a.InChannels, stem = a.StemChannels!.Value;
+
+        if (plan.Stem == StemKind.RegNet || a.DeepStem != true)
         {
-            var half = stem / 2;
-            var (na, a) = NormLayers.Build(normCfg, half);
-            var (nb, b) = NormLayers.Build(normCfg, half);
-            var (nc, c) = NormLayers.Build(normCfg, stem);
-            _ = (na, nb, nc);
-            _stem = nn.Sequential(
-                ("0", nn.Conv2d(inChannels, half, 3, stride: 2, padding: 1, bias: false)), ("1", (nn.Module<Tensor, Tensor>)a), ("2", nn.ReLU()),
-                ("3", nn.Conv2d(half, half, 3, padding: 1, bias: false)), ("4", (nn.Module<Tensor, Tensor>)b), ("5", nn.ReLU()),
-                ("6", nn.Conv2d(half, stem, 3, padding: 1, bias: false)), ("7", (nn.Module<Tensor, Tensor>)c), ("8", nn.ReLU()));
-            register_module("stem", _stem);
-        }
-        else
-        {
-            _conv1 = nn.Conv2d(inChannels, stem, 7, stride: 2, padding: _cntkPadding ? 0 : 3, bias: false);
+            _conv1 = plan.Stem == StemKind.RegNet
+                ? nn.Conv2d(inChannels, stem, 3, stride: 2, padding: 1, bias: false)
+                : nn.Conv2d(inChannels, stem, 7, stride: 2, padding: _cntkPadding ? 0 : 3, bias: false);
             register_module("conv1", _conv1);
             var (n1, bn1) = NormLayers.Build(normCfg, stem, "1");
             _bn1 = (nn.Module<Tensor, Tensor>)bn1;
             register_module(n1, bn1);
         }
+        else
+        {
+            var half = stem / 2;
+            var (_, na) = NormLayers.Build(normCfg, half);
+            var (_, nb) = NormLayers.Build(normCfg, half);
+            var (_, nc) = NormLayers.Build(normCfg, stem);
+            _stem = nn.Sequential(
+                ("0", nn.Conv2d(inChannels, half, 3, stride: 2, padding: 1, bias: false)), ("1", (nn.Module<Tensor, Tensor>)na), ("2", nn.ReLU()),
+                ("3", nn.Conv2d(half, half, 3, padding: 1, bias: false)), ("4", (nn.Module<Tensor, Tensor>)nb), ("5", nn.ReLU()),
+                ("6", nn.Conv2d(half, stem, 3, padding: 1, bias: false)), ("7", (nn.Module<Tensor, Tensor>)nc), ("8", nn.ReLU()));
+            register_module("stem", _stem);
+        }
 
         long inplanes = stem;
-        int expansion = arch.Bottleneck ? Bottleneck.Expansion : BasicBlock.Expansion;
         for (int i = 0; i < numStages; i++)
         {
-            long planes = (long)baseChannels << i;
-            int stride = strides[i], dilation = dilations[i];
-            var blocks = new List<(string, nn.Module<Tensor, Tensor>)>();
-            for (int b = 0; b < blocksPerStage[i]; b++)
-            {
-                nn.Module<Tensor, Tensor>? downsample = null;
-                int blockStride = b == 0 ? stride : 1;
-                if (b == 0 && (stride != 1 || inplanes != planes * expansion))
-                    downsample = MakeDownsample(inplanes, planes * expansion, stride, avgDown, normCfg);
-                nn.Module<Tensor, Tensor> block = arch.Bottleneck
-                    ? new Bottleneck(inplanes, planes, blockStride, dilation, downsample, style, normCfg)
-                    : new BasicBlock(inplanes, planes, blockStride, dilation, downsample, normCfg,
-                        _cntkPadding && blockStride == 2 ? CntkStride2Pad : null);
-                blocks.Add((b.ToString(System.Globalization.CultureInfo.InvariantCulture), block));
-                inplanes = planes * expansion;
-            }
-            var layer = nn.Sequential(blocks.ToArray());
+            int stage = i;
+            var layer = ResLayer.Build(inplanes, plan.StagePlanes[i], plan.Expansion, StageBlocks[i], strides[i], dilations[i], a.AvgDown!.Value,
+                a.Style!.Value, normCfg, b => plan.Block(stage, b));
             _layers.Add(layer);
             register_module($"layer{i + 1}", layer);
+            inplanes = plan.StagePlanes[i] * plan.Expansion;
         }
-        OutChannels = outIndices.Select(i => baseChannels * (1 << i) * expansion).ToArray();
+        OutChannels = outIndices.Select(i => (int)(plan.StagePlanes[i] * plan.Expansion)).ToArray();
 
-        InitWeights(zeroInitResidual);
+        InitWeights(a.ZeroInitResidual);
         FreezeStages();
     }
 
@@ -176,8 +210,6 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
 
     /// <summary>CNTK's "same" padding of the stride-2 7×7 stem conv on an even size.</summary>
     private static readonly long[] CntkStemPad = [3, 2, 3, 2];
-
-    private readonly bool _cntkPadding;
 
     /// <summary>Residual blocks in each stage (from the depth, or <c>stage_blocks</c>).</summary>
     public int[] StageBlocks { get; }
@@ -191,19 +223,6 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
     /// <summary>The <c>init_cfg</c> as given; <see cref="PretrainedInit.InitWeights"/> loads its 'Pretrained' entry.</summary>
     public object? InitCfg { get; }
 
-    private static nn.Module<Tensor, Tensor> MakeDownsample(long inplanes, long outplanes, int stride, bool avgDown, ConfigDict normCfg)
-    {
-        var (_, norm) = NormLayers.Build(normCfg, outplanes);
-        if (avgDown)
-        {
-            return nn.Sequential(
-                ("0", nn.AvgPool2d(stride, stride, ceil_mode: true, count_include_pad: false)),
-                ("1", nn.Conv2d(inplanes, outplanes, 1, bias: false)),
-                ("2", (nn.Module<Tensor, Tensor>)norm));
-        }
-        return nn.Sequential(("0", nn.Conv2d(inplanes, outplanes, 1, stride: stride, bias: false)), ("1", (nn.Module<Tensor, Tensor>)norm));
-    }
-
     private void InitWeights(bool zeroInitResidual)
     {
         foreach (var (_, m) in named_modules())
@@ -213,10 +232,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         }
         if (!zeroInitResidual) return;
         foreach (var (_, m) in named_modules())
-        {
-            if (m is Bottleneck bt) ModuleTools.ConstantInit(bt.LastNorm, 0);
-            else if (m is BasicBlock bb) ModuleTools.ConstantInit(bb.LastNorm, 0);
-        }
+            if (m is IResidualBlock block) ModuleTools.ConstantInit(block.LastNorm, 0);
     }
 
     private void FreezeStages()
@@ -258,9 +274,10 @@ public sealed class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         Tensor h;
         if (_stem is not null) h = _stem.forward(x);
         else h = nn.functional.relu(_bn1!.forward(_conv1!.forward(_cntkPadding ? nn.functional.pad(x, CntkStemPad) : x)));
-        h = _cntkPadding
-            ? nn.functional.max_pool2d(nn.functional.pad(h, CntkStride2Pad, value: double.NegativeInfinity), 3, stride: 2)
-            : nn.functional.max_pool2d(h, 3, stride: 2, padding: 1);
+        if (_cntkPadding)
+            h = nn.functional.max_pool2d(nn.functional.pad(h, CntkStride2Pad, value: double.NegativeInfinity), 3, stride: 2);
+        else if (_maxPool)
+            h = nn.functional.max_pool2d(h, 3, stride: 2, padding: 1);
         var outs = new List<Tensor>();
         for (int i = 0; i < _layers.Count; i++)
         {

@@ -7,8 +7,11 @@ namespace DetSharp.Models.Common;
 
 /// <summary>
 /// mmcv's <c>build_norm_layer(cfg, num_features, postfix)</c>: returns the layer and its attribute name, the type's
-/// abbreviation plus the postfix (<c>bn1</c>, <c>gn</c>). Types: BN, BN2d, SyncBN (plain BatchNorm on one device), GN.
-/// <c>requires_grad=False</c> freezes the affine parameters.
+/// abbreviation plus the postfix (<c>bn1</c>, <c>gn</c>). Types: BN, BN2d, SyncBN and MMSyncBN (plain BatchNorm in one process), GN.
+/// <c>requires_grad=False</c> freezes the affine parameters. mmcv's <c>MMSyncBN</c> (its own SyncBatchNorm, which
+/// also handles empty batches) has BatchNorm's state dict and, in one process, BatchNorm's batch statistics; it is not a
+/// <c>_BatchNorm</c> subclass there, so <c>norm_eval</c> would skip it, but the zoo uses it only in RoI heads, where
+/// nothing applies <c>norm_eval</c>, and ConvModule initialises it as any norm (weight 1, bias 0).
 /// </summary>
 public static class NormLayers
 {
@@ -27,6 +30,7 @@ public static class NormLayers
             case "BN":
             case "BN2d":
             case "SyncBN":
+            case "MMSyncBN":
                 layer = nn.BatchNorm2d(numFeatures, eps: eps, momentum: cfg.Get("momentum", 0.1));
                 abbr = "bn";
                 break;
@@ -36,7 +40,7 @@ public static class NormLayers
                 abbr = "gn";
                 break;
             default:
-                throw new DetSharpException($"norm_cfg: type '{type}' is not supported (use 'BN', 'SyncBN' or 'GN').");
+                throw new DetSharpException($"norm_cfg: type '{type}' is not supported (use 'BN', 'SyncBN', 'MMSyncBN' or 'GN').");
         }
         foreach (var key in cfg.Keys)
         {

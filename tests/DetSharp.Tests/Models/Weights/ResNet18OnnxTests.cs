@@ -27,7 +27,7 @@ public sealed class ResNet18OnnxTests(ITestOutputHelper output)
     ];
 
     internal static ResNet CntkResNet18(int[]? outIndices = null) =>
-        new(18, stageBlocks: [2, 2, 2, 3], padMode: "cntk", outIndices: outIndices ?? [3], normEval: true);
+        new(18, new ResNetArguments(OutIndices: outIndices ?? [3], NormEval: true), stageBlocks: [2, 2, 2, 3], padMode: "cntk");
 
     [Fact]
     public void Initializers_map_onto_the_cntk_resnet_by_graph_structure()
@@ -93,7 +93,7 @@ public sealed class ResNet18OnnxTests(ITestOutputHelper output)
     public void Cntk_padding_equals_pytorch_padding_on_even_sizes_and_follows_onnx_on_odd_sizes()
     {
         using var cntk = CntkResNet18([0, 1, 2, 3]);
-        using var pytorch = new ResNet(18, stageBlocks: [2, 2, 2, 3], outIndices: [0, 1, 2, 3]);
+        using var pytorch = new ResNet(18, new ResNetArguments(OutIndices: [0, 1, 2, 3]), stageBlocks: [2, 2, 2, 3]);
         Checkpoint.LoadStateDict(pytorch, cntk.state_dict(), strict: true);
         cntk.eval();
         pytorch.eval();

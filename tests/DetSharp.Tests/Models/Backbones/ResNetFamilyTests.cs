@@ -1,0 +1,74 @@
+using DetSharp.Config;
+using DetSharp.Models.Backbones;
+using DetSharp.Models.Common;
+using DetSharp.Models.Weights;
+using static TorchSharp.torch;
+
+namespace DetSharp.Tests.Models.Backbones;
+
+/// <summary>The ResNet family's arguments as MMDetection takes them: what each fixes, refuses or shares with ResNet.</summary>
+public sealed class ResNetFamilyTests
+{
+    private static nn.Module<Tensor, Tensor[]> Build(string python) =>
+        Builders.Model<nn.Module<Tensor, Tensor[]>>(Config.Config.FromText("backbone = " + python, "test.py").Get<ConfigDict>("backbone"));
+
+    [Fact]
+    public void ResNeXt_x101_64x4d_HasMmdetectionsGroupedWidths()
+    {
+        using var m = Build("dict(type='ResNeXt', depth=101, groups=64, base_width=4, num_stages=2, out_indices=(0, 1))");
+        var shapes = ModuleTools.StateDict(m).ToDictionary(e => e.Key, e => e.Value.shape);
+        // width = floor(planes * 4 / 64) * 64: 256 channels at planes 64, 512 at 128; 3×3 conv weight [w, w / groups, 3, 3].
+        Assert.Equal([256L, 4, 3, 3], shapes["layer1.0.conv2.weight"]);
+        Assert.Equal([512L, 8, 3, 3], shapes["layer2.0.conv2.weight"]);
+        Assert.Equal([512L, 512, 1, 1], shapes["layer2.0.conv3.weight"]);
+    }
+
+    [Fact]
+    public void ResNeXt_WithOneGroup_IsResNet()
+    {
+        using var x = Build("dict(type='ResNeXt', depth=50, groups=1, base_channels=8)");
+        using var r = Build("dict(type='ResNet', depth=50, base_channels=8)");
+        Assert.Equal(ModuleTools.StateDictTsv(r), ModuleTools.StateDictTsv(x));
+    }
+
+    [Fact]
+    public void RegNet_RefusesNumStagesAndDeepStem_ResNeStAndRes2Net_RefuseDroppingTheDeepStem()
+    {
+        Assert.Contains("num_stages is set by arch", Assert.Throws<DetSharpException>(() => Build("dict(type='RegNet', arch='regnetx_400mf', num_stages=4)")).Message);
+        Assert.Contains("deep_stem", Assert.Throws<DetSharpException>(() => Build("dict(type='RegNet', arch='regnetx_400mf', deep_stem=True)")).Message);
+        Assert.Contains("deep_stem is always True", Assert.Throws<DetSharpException>(() => Build("dict(type='ResNeSt', depth=50, deep_stem=False)")).Message);
+        Assert.Contains("avg_down is always True", Assert.Throws<DetSharpException>(() => Build("dict(type='Res2Net', depth=50, avg_down=False)")).Message);
+        Assert.Contains("'regnetx_1gf' is not one of", Assert.Throws<DetSharpException>(() => Build("dict(type='RegNet', arch='regnetx_1gf')")).Message);
+        Assert.Contains("lacks 'bot_mul'", Assert.Throws<DetSharpException>(() => Build("dict(type='RegNet', arch=dict(w0=8, wa=8.0, wm=2.0, group_w=8, depth=6))")).Message);
+    }
+
+    [Fact]
+    public void FrozenStagesAndNormEval_AreResNets()
+    {
+        using var m = Build("dict(type='RegNet', arch='regnetx_400mf', frozen_stages=1, norm_eval=True)");
+        m.train();
+        var sd = ModuleTools.StateDict(m).Where(e => e.IsParameter).ToList();
+        Assert.All(sd.Where(e => e.Key.StartsWith("conv1.", StringComparison.Ordinal) || e.Key.StartsWith("layer1.", StringComparison.Ordinal)),
+            e => Assert.False(e.Value.requires_grad, e.Key));
+        Assert.All(sd.Where(e => e.Key.StartsWith("layer2.", StringComparison.Ordinal)), e => Assert.True(e.Value.requires_grad, e.Key));
+        Assert.All(m.named_modules().Where(n => NormLayers.IsBatchNorm(n.module)), n => Assert.False(n.module.training, n.name));
+    }
+
+    [Fact]
+    public void MMSyncBN_IsBatchNormInOneProcess()
+    {
+        var (name, layer) = NormLayers.Build(new ConfigDict { ["type"] = "MMSyncBN", ["requires_grad"] = true }, 8, "1");
+        Assert.Equal("bn1", name);
+        Assert.IsType<TorchSharp.Modules.BatchNorm2d>(layer);
+        layer.Dispose();
+    }
+
+    [Fact]
+    public void PretrainedOpenMmlabCheckpoint_BuildsAndFailsClearlyOnlyWhenLoaded()
+    {
+        using var m = Build("dict(type='ResNeXt', depth=50, groups=4, base_width=2, base_channels=8, "
+            + "init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://resnext101_64x4d'))");
+        var e = Assert.Throws<DetSharpException>(() => PretrainedInit.InitWeights(m));
+        Assert.Contains("'open-mmlab://' weights are downloaded by MMDetection", e.Message);
+    }
+}
