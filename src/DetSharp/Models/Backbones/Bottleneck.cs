@@ -24,8 +24,12 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
     /// <param name="width">Channels of conv1/conv2; null: <paramref name="planes"/> (ResNet).</param>
     /// <param name="groups">Groups of conv2 (ResNeXt's cardinality).</param>
     /// <param name="expansion">conv3's channels over planes: 4, or 1 in RegNet.</param>
+    /// <param name="dcn">
+    /// conv2 as a deformable convolution (<c>dict(type='DCN'|'DCNv2', deform_groups, fallback_on_stride)</c>); with
+    /// <c>fallback_on_stride</c> it stays a plain convolution, as in MMDetection.
+    /// </param>
     public Bottleneck(long inplanes, long planes, long stride, long dilation, nn.Module<Tensor, Tensor>? downsample, ResNetStyle style, ConfigDict normCfg,
-        long? width = null, long groups = 1, int expansion = Expansion)
+        long? width = null, long groups = 1, int expansion = Expansion, ConfigDict? dcn = null)
         : base(nameof(Bottleneck))
     {
         long w = width ?? planes;
@@ -36,7 +40,9 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
         var (n1, bn1) = NormLayers.Build(normCfg, w, "1");
         _bn1 = (nn.Module<Tensor, Tensor>)bn1;
         register_module(n1, bn1);
-        _conv2 = nn.Conv2d(w, w, 3, stride: conv2Stride, padding: dilation, dilation: dilation, groups: groups, bias: false);
+        _conv2 = dcn is null || dcn.Get("fallback_on_stride", false)
+            ? nn.Conv2d(w, w, 3, stride: conv2Stride, padding: dilation, dilation: dilation, groups: groups, bias: false)
+            : ConvLayers.Build(dcn, w, w, 3, conv2Stride, dilation, dilation, groups, bias: false);
         register_module("conv2", _conv2);
         var (n2, bn2) = NormLayers.Build(normCfg, w, "2");
         _bn2 = (nn.Module<Tensor, Tensor>)bn2;

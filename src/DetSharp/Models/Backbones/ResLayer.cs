@@ -8,8 +8,10 @@ namespace DetSharp.Models.Backbones;
 
 /// <summary>What one block of a stage is built from (mmdet's <c>block(inplanes, planes, stride, dilation, downsample, ...)</c>).</summary>
 /// <param name="Index">The block's position in its stage (Res2Net's first block is its 'stage' type).</param>
+/// <param name="Dcn">The backbone's <c>dcn</c> dict where <c>stage_with_dcn</c> puts it on this stage, else null.</param>
 public readonly record struct ResBlockArgs(
-    long Inplanes, long Planes, int Stride, int Dilation, nn.Module<Tensor, Tensor>? Downsample, ResNetStyle Style, ConfigDict NormCfg, int Index);
+    long Inplanes, long Planes, int Stride, int Dilation, nn.Module<Tensor, Tensor>? Downsample, ResNetStyle Style, ConfigDict NormCfg, int Index,
+    ConfigDict? Dcn = null);
 
 /// <summary>
 /// MMDetection's <c>ResLayer</c> (and Res2Net's <c>Res2Layer</c>, which is it with <c>avg_down</c> always on): one stage
@@ -20,7 +22,7 @@ public readonly record struct ResBlockArgs(
 public static class ResLayer
 {
     public static TorchSharp.Modules.Sequential Build(long inplanes, long planes, int expansion, int numBlocks, int stride, int dilation, bool avgDown,
-        ResNetStyle style, ConfigDict normCfg, Func<ResBlockArgs, nn.Module<Tensor, Tensor>> block)
+        ResNetStyle style, ConfigDict normCfg, Func<ResBlockArgs, nn.Module<Tensor, Tensor>> block, ConfigDict? dcn = null)
     {
         var blocks = new List<(string, nn.Module<Tensor, Tensor>)>();
         long outplanes = planes * expansion;
@@ -30,7 +32,7 @@ public static class ResLayer
             if (b == 0 && (stride != 1 || inplanes != outplanes))
                 downsample = Downsample(inplanes, outplanes, stride, avgDown, normCfg);
             blocks.Add((b.ToString(CultureInfo.InvariantCulture),
-                block(new ResBlockArgs(inplanes, planes, b == 0 ? stride : 1, dilation, downsample, style, normCfg, b))));
+                block(new ResBlockArgs(inplanes, planes, b == 0 ? stride : 1, dilation, downsample, style, normCfg, b, dcn))));
             inplanes = outplanes;
         }
         return nn.Sequential(blocks.ToArray());

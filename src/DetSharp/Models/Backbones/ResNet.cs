@@ -60,7 +60,8 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         int[] StageBlocks,
         int Expansion,
         Func<int, ResBlockArgs, nn.Module<Tensor, Tensor>> Block,
-        bool CntkPadding = false);
+        bool CntkPadding = false,
+        bool BlocksTakeDcn = false);
 
     private static readonly Dictionary<int, (bool Bottleneck, int[] Blocks)> Arch = new()
     {
@@ -103,9 +104,9 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         return new Plan("ResNet", a, StemKind.ResNet, DoublingPlanes(a), stageBlocks ?? arch.Blocks,
             arch.Bottleneck ? Bottleneck.Expansion : BasicBlock.Expansion,
             (_, b) => arch.Bottleneck
-                ? new Bottleneck(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.Style, b.NormCfg)
+                ? new Bottleneck(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.Style, b.NormCfg, dcn: b.Dcn)
                 : new BasicBlock(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.NormCfg, cntk && b.Stride == 2 ? CntkStride2Pad : null),
-            cntk);
+            cntk, BlocksTakeDcn: arch.Bottleneck);
     }
 
     /// <summary>ResNet's defaults for the arguments a config leaves out (the families set theirs first).</summary>
@@ -142,9 +143,10 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         if (numStages is < 1 or > 4)
             throw new DetSharpException($"{family}: num_stages must be 1..4, got {numStages}.");
         if (a.ConvCfg is not null) throw new DetSharpException($"{family}: conv_cfg is not supported (only plain convolutions).");
-        if (a.Dcn is not null) throw new DetSharpException($"{family}: dcn (deformable convolution) is not supported.");
+        if (a.Dcn is not null && !plan.BlocksTakeDcn)
+            throw new DetSharpException($"{family}: dcn (deformable convolution) is supported in the Bottleneck blocks of ResNet (depth 50+), ResNeXt and RegNet; remove 'dcn' from this backbone.");
         if (a.Plugins is not null) throw new DetSharpException($"{family}: plugins are not supported.");
-        // stage_with_dcn only says where dcn applies; without dcn (refused above when set) it has no effect, as in mmdet.
+        // stage_with_dcn only says where dcn applies; without dcn it has no effect, as in mmdet.
         if (a.StageWithDcn is not null && a.StageWithDcn.Length != numStages)
             throw new DetSharpException($"{family}: stage_with_dcn has {a.StageWithDcn.Length} entries for num_stages={numStages}.");
         _ = a.WithCp; // gradient checkpointing only saves memory; results are the same without it.
@@ -194,7 +196,7 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         {
             int stage = i;
             var layer = ResLayer.Build(inplanes, plan.StagePlanes[i], plan.Expansion, StageBlocks[i], strides[i], dilations[i], a.AvgDown!.Value,
-                a.Style!.Value, normCfg, b => plan.Block(stage, b));
+                a.Style!.Value, normCfg, b => plan.Block(stage, b), a.Dcn is not null && (a.StageWithDcn?[i] ?? false) ? a.Dcn : null);
             _layers.Add(layer);
             register_module($"layer{i + 1}", layer);
             inplanes = plan.StagePlanes[i] * plan.Expansion;
@@ -225,8 +227,12 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
 
     private void InitWeights(bool zeroInitResidual)
     {
-        foreach (var (_, m) in named_modules())
+        foreach (var (name, m) in named_modules())
         {
+            // A deformable conv's offsets start at zero (its own init), so that training starts from the regular grid
+            // with or without pretrained weights. (MMDetection's random-init path would Kaiming-init DCN's conv_offset,
+            // its pretrained path — every zoo config — keeps it zero.)
+            if (name.EndsWith("conv_offset", StringComparison.Ordinal)) continue;
             if (m is TorchSharp.Modules.Conv2d) ModuleTools.KaimingInit(m);
             else if (NormLayers.IsBatchNorm(m) || m is TorchSharp.Modules.GroupNorm) ModuleTools.ConstantInit(m, 1);
         }

@@ -24,6 +24,32 @@ public sealed class ResNetFamilyTests
     }
 
     [Fact]
+    public void Dcn_MakesConv2Deformable_OnTheStagesOfStageWithDcn_WithOffsetsStartingAtZero()
+    {
+        using var m = Build("dict(type='ResNeXt', depth=50, groups=4, base_width=4, base_channels=16, "
+            + "dcn=dict(type='DCN', deform_groups=2, fallback_on_stride=False), stage_with_dcn=(False, True, True, True))");
+        var sd = ModuleTools.StateDict(m).ToDictionary(e => e.Key, e => e.Value);
+        Assert.False(sd.ContainsKey("layer1.0.conv2.conv_offset.weight"));
+        // deform_groups 2 × 2 coordinates × 9 taps = 36 offset channels; the grouped 3×3 weight keeps ResNeXt's shape.
+        Assert.Equal([36L, 32, 3, 3], sd["layer2.0.conv2.conv_offset.weight"].shape);
+        Assert.Equal([32L, 8, 3, 3], sd["layer2.0.conv2.weight"].shape);
+        Assert.Equal(0, sd["layer2.0.conv2.conv_offset.weight"].abs().sum().item<float>());
+        Assert.NotEqual(0, sd["layer2.0.conv2.weight"].abs().sum().item<float>());
+        using var x = randn(1, 3, 64, 64);
+        Assert.Equal(4, m.forward(x).Length);
+    }
+
+    [Fact]
+    public void Dcn_FallbackOnStride_KeepsPlainConvolutions_AndBasicBlocksRefuseDcn()
+    {
+        using var m = Build("dict(type='ResNet', depth=50, base_channels=8, dcn=dict(type='DCNv2', fallback_on_stride=True), "
+            + "stage_with_dcn=(True, True, True, True))");
+        Assert.DoesNotContain(ModuleTools.StateDict(m).Select(e => e.Key), k => k.Contains("conv_offset", StringComparison.Ordinal));
+        var e = Assert.Throws<DetSharpException>(() => Build("dict(type='ResNet', depth=18, dcn=dict(type='DCN'), stage_with_dcn=(False, True, True, True))"));
+        Assert.Contains("dcn (deformable convolution) is supported in the Bottleneck blocks", e.Message);
+    }
+
+    [Fact]
     public void ResNeXt_WithOneGroup_IsResNet()
     {
         using var x = Build("dict(type='ResNeXt', depth=50, groups=1, base_channels=8)");
