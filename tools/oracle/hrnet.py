@@ -9,6 +9,9 @@ It writes into that folder:
   weights.pth       {'state_dict': ...}: HRNet under 'backbone.', HRFPN (AVG, stride 1) under 'neck.', HRFPN (MAX,
                     stride 2, num_outs 3) under 'neck_max.', and the input image under 'input'
   outputs.json      per output map of each model: shape, sum, sum of |x|, and values at fixed flat indices
+  mask_rcnn_hrnetv2p_slim_balloon.state_dict.tsv
+                    the state_dict keys and shapes of configs/balloon/mask_rcnn_hrnetv2p_slim_balloon.py as MMDetection
+                    builds it (the format of `detsharp print-model --state-dict`)
 Steps: torch.manual_seed(0); the slim models below are built and init_weights() is called (mmdet's own
 initialisation: Kaiming convs for HRNet, Caffe2Xavier / ConvModule Kaiming for HRFPN); then, drawing from
 torch.Generator().manual_seed(1), every BatchNorm gets random weight/bias/running stats and every HRFPN conv a random
@@ -23,7 +26,11 @@ import sys
 sys.path.insert(0, '/work/oracle')
 import oracle_env  # noqa: E402,F401  (must come before mmcv/mmdet)
 import torch  # noqa: E402
-from mmdet.models import build_backbone, build_neck  # noqa: E402
+from mmcv import Config  # noqa: E402
+from mmdet.models import build_backbone, build_detector, build_neck  # noqa: E402
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+BALLOON_CONFIG = 'configs/balloon/mask_rcnn_hrnetv2p_slim_balloon.py'
 
 logging.getLogger('mmcv').setLevel(logging.WARNING)  # init_weights logs every parameter at INFO
 
@@ -97,6 +104,11 @@ def main(out_dir):
         unused_by_single=sorted(unexpected))
     with open(os.path.join(out_dir, 'outputs.json'), 'w') as f:
         json.dump(result, f, indent=1)
+    detector = build_detector(Config.fromfile(os.path.join(REPO, BALLOON_CONFIG)).model)
+    name = os.path.splitext(os.path.basename(BALLOON_CONFIG))[0]
+    with open(os.path.join(out_dir, name + '.state_dict.tsv'), 'w') as f:
+        for k, v in detector.state_dict().items():
+            f.write(f"{k}\t[{', '.join(str(d) for d in v.shape)}]\n")
     print({k: [s['shape'] for s in v] for k, v in result.items() if k != 'unused_by_single'})
     print('keys unused with multiscale_output=False:', len(unexpected))
 
