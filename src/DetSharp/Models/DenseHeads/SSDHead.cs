@@ -11,7 +11,8 @@ namespace DetSharp.Models.DenseHeads;
 /// <summary>
 /// MMDetection's <c>SSDHead</c> (Liu et al. 2016): per level its own predictors, <c>cls_convs.i</c> (3×3 conv to
 /// A_i·(C + 1) softmax logits, background last) and <c>reg_convs.i</c> (3×3 conv to A_i·4 deltas), after
-/// <c>stacked_convs</c> optional 3×3 ConvModules; A_i, the anchors per position, varies by level
+/// <c>stacked_convs</c> optional 3×3 ConvModules (DepthwiseSeparableConvModules with <c>use_depthwise</c>, SSDLite's head,
+/// which also puts a depthwise 3×3 ConvModule before 1×1 predictors); A_i, the anchors per position, varies by level
 /// (<see cref="TaskModules.SSDAnchorGenerator"/>). No sampler: every anchor is assigned (<c>train_cfg.assigner</c>) and
 /// the classification loss takes all positives plus the <c>neg_pos_ratio</c>× as many negatives with the highest
 /// cross-entropy (hard negative mining), per image, divided by the batch's positive count; the box loss is smooth L1
@@ -28,11 +29,8 @@ public sealed class SSDHead : AnchorHead
         : base(nameof(SSDHead), Arguments(numClasses, inChannels, featChannels, anchorGenerator, bboxCoder, regDecodedBbox, trainCfg, testCfg, initCfg),
             numClasses, null, sampling: false)
     {
-        if (useDepthwise) throw new DetSharpException("SSDHead: use_depthwise=True (SSDLite's depthwise head) is not supported yet.");
         if (convCfg is not null) throw new DetSharpException("SSDHead: conv_cfg is not supported (only the default Conv2d).");
-        bool withRelu = actCfg is null || actCfg.Get<string>("type") == "ReLU"
-            ? actCfg is not null
-            : throw new DetSharpException($"SSDHead: act_cfg type '{actCfg.Get<string>("type")}' is not supported (ReLU or None).");
+        var act = ConvModule.Activation(actCfg, "SSDHead");
         InChannelsPerLevel = inChannels ?? [512, 1024, 512, 256, 256, 256];
         var numBase = AnchorGenerator.NumBaseAnchors;
         if (numBase.Length != InChannelsPerLevel.Length)
@@ -40,8 +38,8 @@ public sealed class SSDHead : AnchorHead
         if (trainCfg is not null) NegPosRatio = trainCfg.Get<double>("neg_pos_ratio");
         for (int level = 0; level < InChannelsPerLevel.Length; level++)
         {
-            _clsConvs.Add(Predictor(InChannelsPerLevel[level], numBase[level] * ClsOutChannels, stackedConvs, featChannels, normCfg, withRelu));
-            _regConvs.Add(Predictor(InChannelsPerLevel[level], numBase[level] * 4, stackedConvs, featChannels, normCfg, withRelu));
+            _clsConvs.Add(Predictor(InChannelsPerLevel[level], numBase[level] * ClsOutChannels, stackedConvs, featChannels, useDepthwise, normCfg, act));
+            _regConvs.Add(Predictor(InChannelsPerLevel[level], numBase[level] * 4, stackedConvs, featChannels, useDepthwise, normCfg, act));
         }
         register_module("cls_convs", nn.ModuleList(_clsConvs.ToArray()));
         register_module("reg_convs", nn.ModuleList(_regConvs.ToArray()));
@@ -75,22 +73,42 @@ public sealed class SSDHead : AnchorHead
         TestCfg: testCfg,
         InitCfg: initCfg);
 
-    /// <summary>One level's <c>cls_convs.i</c> / <c>reg_convs.i</c>: the stacked ConvModules, then the 3×3 predictor.</summary>
-    private static nn.Module<Tensor, Tensor> Predictor(int inChannels, int outChannels, int stackedConvs, int featChannels, ConfigDict? normCfg, bool withRelu)
+    /// <summary>
+    /// One level's <c>cls_convs.i</c> / <c>reg_convs.i</c>: the stacked convs, with <paramref name="useDepthwise"/> a 3×3
+    /// depthwise ConvModule, then the predictor (3×3, or 1×1 after the depthwise conv). Convs Xavier-uniform, bias 0.
+    /// </summary>
+    private static nn.Module<Tensor, Tensor> Predictor(int inChannels, int outChannels, int stackedConvs, int featChannels, bool useDepthwise,
+        ConfigDict? normCfg, (bool WithRelu, bool Relu6) act)
     {
-        var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+        var layers = new List<nn.Module<Tensor, Tensor>>();
         int channels = inChannels;
         for (int i = 0; i < stackedConvs; i++)
         {
-            var conv = new ConvModule(channels, featChannels, 3, padding: 1, normCfg: normCfg, withRelu: withRelu);
-            ModuleTools.XavierUniformInit(conv.Conv);
-            layers.Add((i.ToString(System.Globalization.CultureInfo.InvariantCulture), conv));
+            if (useDepthwise)
+            {
+                var dw = new DepthwiseSeparableConvModule(channels, featChannels, 3, padding: 1, normCfg: normCfg, withRelu: act.WithRelu, relu6: act.Relu6);
+                ModuleTools.XavierUniformInit(dw.Depthwise.Conv);
+                ModuleTools.XavierUniformInit(dw.Pointwise.Conv);
+                layers.Add(dw);
+            }
+            else
+            {
+                var conv = new ConvModule(channels, featChannels, 3, padding: 1, normCfg: normCfg, withRelu: act.WithRelu, relu6: act.Relu6);
+                ModuleTools.XavierUniformInit(conv.Conv);
+                layers.Add(conv);
+            }
             channels = featChannels;
         }
-        var predictor = nn.Conv2d(channels, outChannels, 3, padding: 1);
+        if (useDepthwise)
+        {
+            var depthwise = new ConvModule(channels, channels, 3, padding: 1, normCfg: normCfg, withRelu: act.WithRelu, groups: channels, relu6: act.Relu6);
+            ModuleTools.XavierUniformInit(depthwise.Conv);
+            layers.Add(depthwise);
+        }
+        var predictor = useDepthwise ? nn.Conv2d(channels, outChannels, 1) : nn.Conv2d(channels, outChannels, 3, padding: 1);
         ModuleTools.XavierUniformInit(predictor);
-        layers.Add((stackedConvs.ToString(System.Globalization.CultureInfo.InvariantCulture), predictor));
-        return nn.Sequential(layers);
+        layers.Add(predictor);
+        return nn.Sequential(layers.Select((m, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), m)));
     }
 
     /// <summary>Input channels of each level.</summary>

@@ -10,8 +10,8 @@ namespace DetSharp.Models.Necks;
 /// <summary>
 /// MMDetection's <c>SSDNeck</c>: the inputs pass through (the first one L2-normalised by <see cref="L2Norm"/> when
 /// <c>l2_norm_scale</c> is set), then each extra level is a 1×1 ConvModule to half its channels and a ConvModule
-/// (3×3, or <c>last_kernel_size</c> on the last level) with the level's stride and padding, on the previous output:
-/// <c>extra_layers.i.0</c> / <c>extra_layers.i.1</c>. <c>out_channels</c> starts with <c>in_channels</c>. Convs are
+/// (3×3, or <c>last_kernel_size</c> on the last level; a DepthwiseSeparableConvModule with <c>use_depthwise</c>, as
+/// SSDLite) with the level's stride and padding, on the previous output: <c>extra_layers.i.0</c> / <c>extra_layers.i.1</c>. <c>out_channels</c> starts with <c>in_channels</c>. Convs are
 /// Xavier-uniform initialised and the L2Norm weight set to the scale, as the neck's default <c>init_cfg</c>.
 /// </summary>
 [Register(Registries.ModelsName, "SSDNeck")]
@@ -23,22 +23,19 @@ public sealed class SSDNeck : nn.Module<Tensor[], Tensor[]>, IHasInitCfg
     }
 
     private readonly L2Norm? _l2Norm;
-    private readonly List<(ConvModule Reduce, ConvModule Conv)> _extraLayers = [];
+    private readonly List<(ConvModule Reduce, nn.Module<Tensor, Tensor> Conv)> _extraLayers = [];
 
     public SSDNeck(int[] inChannels, int[] outChannels, int[] levelStrides, int[] levelPaddings, double? l2NormScale = 20.0,
         int lastKernelSize = 3, bool useDepthwise = false, ConfigDict? convCfg = null, ConfigDict? normCfg = null,
-        ConfigDict? actCfg = null, object? initCfg = null)
+        ConfigOptional<ConfigDict> actCfg = default, object? initCfg = null)
         : base(nameof(SSDNeck))
     {
-        if (useDepthwise) throw new DetSharpException("SSDNeck: use_depthwise=True (DepthwiseSeparableConvModule) is not supported yet.");
         if (convCfg is not null) throw new DetSharpException("SSDNeck: conv_cfg is not supported (only the default Conv2d).");
         if (outChannels.Length <= inChannels.Length || outChannels.Length - inChannels.Length != levelStrides.Length
             || levelStrides.Length != levelPaddings.Length || !inChannels.AsSpan().SequenceEqual(outChannels.AsSpan(0, inChannels.Length)))
             throw new DetSharpException("SSDNeck: out_channels must start with in_channels and add one entry per level_strides / level_paddings entry.");
-        // act_cfg defaults to ReLU in MMDetection; an explicit None would mean no activation.
-        bool withRelu = actCfg is null || actCfg.Get<string>("type") == "ReLU"
-            ? true
-            : throw new DetSharpException($"SSDNeck: act_cfg type '{actCfg.Get<string>("type")}' is not supported (ReLU only).");
+        // act_cfg defaults to ReLU in MMDetection; an explicit None means no activation.
+        var (withRelu, relu6) = ConvModule.Activation(actCfg.Or(new ConfigDict { ["type"] = "ReLU" }), "SSDNeck");
         InitCfg = initCfg;
         if (l2NormScale is { } scale && scale != 0)
         {
@@ -51,10 +48,22 @@ public sealed class SSDNeck : nn.Module<Tensor[], Tensor[]>, IHasInitCfg
         {
             int outChannel = outChannels[inChannels.Length + i];
             int kernel = i == extra - 1 ? lastKernelSize : 3;
-            var reduce = new ConvModule(outChannels[inChannels.Length - 1 + i], outChannel / 2, 1, normCfg: normCfg, withRelu: withRelu);
-            var conv = new ConvModule(outChannel / 2, outChannel, kernel, stride: levelStrides[i], padding: levelPaddings[i], normCfg: normCfg, withRelu: withRelu);
+            var reduce = new ConvModule(outChannels[inChannels.Length - 1 + i], outChannel / 2, 1, normCfg: normCfg, withRelu: withRelu, relu6: relu6);
             ModuleTools.XavierUniformInit(reduce.Conv);
-            ModuleTools.XavierUniformInit(conv.Conv);
+            nn.Module<Tensor, Tensor> conv;
+            if (useDepthwise)
+            {
+                var dw = new DepthwiseSeparableConvModule(outChannel / 2, outChannel, kernel, levelStrides[i], levelPaddings[i], normCfg: normCfg, withRelu: withRelu, relu6: relu6);
+                ModuleTools.XavierUniformInit(dw.Depthwise.Conv);
+                ModuleTools.XavierUniformInit(dw.Pointwise.Conv);
+                conv = dw;
+            }
+            else
+            {
+                var plain = new ConvModule(outChannel / 2, outChannel, kernel, stride: levelStrides[i], padding: levelPaddings[i], normCfg: normCfg, withRelu: withRelu, relu6: relu6);
+                ModuleTools.XavierUniformInit(plain.Conv);
+                conv = plain;
+            }
             _extraLayers.Add((reduce, conv));
             layers.Add(nn.Sequential(("0", (nn.Module<Tensor, Tensor>)reduce), ("1", conv)));
         }
