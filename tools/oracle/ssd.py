@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""SSD300 reference numbers from MMDetection 2.28.2 (the local oracle at /work/oracle; this script imports mmdet from
-there and is not part of DetSharp's runtime). Writes tests/fixtures/mmdet-2.28/ssd/ssd300_hashed.json.
+"""SSD300 and SSDLite reference numbers from MMDetection 2.28.2 (the local oracle at /work/oracle; this script imports
+mmdet from there and is not part of DetSharp's runtime). Writes ssd300_hashed.json and ssdlite_hashed.json into the
+given folder (tests/fixtures/mmdet-2.28/ssd/).
 
 Weights and input come from a counter hash, not from torch's RNG, so DetSharp's test rebuilds them exactly without a
 100 MB checkpoint: value = (2u - 1) * bound in float64, cast to float32, where u = splitmix64((k << 32) + i) >> 11
 divided by 2^53, k the parameter's index in state_dict order (the input uses k = 1000), i the flat element index.
-bound: sqrt(6 / fan_in) for conv weights, 0.1 for biases; l2_norm.weight is 20 + 10 (2u - 1); the input 2 (so the logits stay near 1).
+bound: sqrt(6 / fan_in) for conv weights, 0.1 for biases; l2_norm.weight is 20 + 10 (2u - 1); BatchNorm weights
+1 + 0.25 (2u - 1) and running variances 1.5 + 0.5 (2u - 1) (so that float32 rounding stays near 1e-5 through
+MobileNetV2), running means and biases 0.1 (2u - 1); integer buffers (num_batches_tracked) are left as they are but still count in k; the input 2 (so the logits stay near 1).
 
-Usage: /usr/bin/python3 tools/oracle/ssd.py OUT.json
+Usage: /usr/bin/python3 tools/oracle/ssd.py tests/fixtures/mmdet-2.28/ssd
 """
 import json
 import sys
@@ -41,8 +44,14 @@ def hashed(k, shape, bound, offset=0.0):
 def fill_weights(model):
     sd = model.state_dict()
     for k, (name, t) in enumerate(sd.items()):
+        if not t.is_floating_point():
+            continue
         if name.endswith('l2_norm.weight'):
             v = hashed(k, t.shape, 10.0, 20.0)
+        elif name.endswith('bn.weight'):
+            v = hashed(k, t.shape, 0.25, 1.0)
+        elif name.endswith('running_var'):
+            v = hashed(k, t.shape, 0.5, 1.5)
         elif t.dim() == 4:
             v = hashed(k, t.shape, float(np.sqrt(6.0 / (t.shape[1] * t.shape[2] * t.shape[3]))))
         else:
@@ -56,8 +65,8 @@ def flat_samples(t, count=24):
     return {'index': idx, 'value': [float(f[i]) for i in idx]}
 
 
-def main(out):
-    cfg = Config.fromfile('/work/oracle/mmdetection/configs/ssd/ssd300_coco.py')
+def run(config, size, out):
+    cfg = Config.fromfile(config)
     cfg.model.backbone.init_cfg = None
     cfg.model.test_cfg.score_thr = 0.0
     model = build_detector(cfg.model)
@@ -65,9 +74,9 @@ def main(out):
     with torch.no_grad():
         fill_weights(model)
     model.eval()
-    img = hashed(1000, (2, 3, 300, 300), 2.0)
-    metas = [dict(img_shape=(300, 300, 3), ori_shape=(300, 300, 3), pad_shape=(300, 300, 3),
-                  scale_factor=np.array([1, 1, 1, 1], dtype=np.float32), flip=False, batch_input_shape=(300, 300))
+    img = hashed(1000, (2, 3, size, size), 2.0)
+    metas = [dict(img_shape=(size, size, 3), ori_shape=(size, size, 3), pad_shape=(size, size, 3),
+                  scale_factor=np.array([1, 1, 1, 1], dtype=np.float32), flip=False, batch_input_shape=(size, size))
              for _ in range(2)]
     gt_bboxes = [torch.tensor([[20.0, 30.0, 120.5, 160.0], [150.0, 40.0, 290.0, 280.0], [60.0, 200.0, 100.0, 240.0]]),
                  torch.tensor([[0.0, 0.0, 299.0, 299.0], [100.0, 100.0, 130.0, 115.0]])]
@@ -80,10 +89,11 @@ def main(out):
         anchors = head.prior_generator.grid_priors([f.shape[-2:] for f in cls_scores], device='cpu')
         flat = torch.cat(anchors)
         deltas = torch.cat([b[0].permute(1, 2, 0).reshape(-1, 4) for b in bbox_preds])
-        decoded = head.bbox_coder.decode(flat, deltas, max_shape=(300, 300))
+        decoded = head.bbox_coder.decode(flat, deltas, max_shape=(size, size))
         dets = head.get_bboxes(cls_scores, bbox_preds, img_metas=metas, rescale=False)
     result = {
-        'config': 'configs/ssd/ssd300_coco.py (backbone init_cfg None, test_cfg.score_thr 0.0)',
+        'config': config.replace('/work/oracle/mmdetection/', '') + ' (backbone init_cfg None, test_cfg.score_thr 0.0)',
+        'input_size': size,
         'gt_bboxes': [b.tolist() for b in gt_bboxes], 'gt_labels': [l.tolist() for l in gt_labels],
         'features': [{'shape': list(f.shape), 'sum': float(f.double().sum()), 'abs_sum': float(f.double().abs().sum()),
                       'samples': flat_samples(f)} for f in feats],
@@ -102,6 +112,12 @@ def main(out):
     with open(out, 'w') as f:
         json.dump(result, f, indent=1)
     print({k: v for k, v in result['losses'].items()}, [len(d['labels']) for d in result['detections']])
+
+
+def main(out_dir):
+    root = '/work/oracle/mmdetection/configs/ssd/'
+    run(root + 'ssd300_coco.py', 300, out_dir + '/ssd300_hashed.json')
+    run(root + 'ssdlite_mobilenetv2_scratch_600e_coco.py', 320, out_dir + '/ssdlite_hashed.json')
 
 
 if __name__ == '__main__':

@@ -9,59 +9,66 @@ using static TorchSharp.torch;
 
 namespace DetSharp.Tests.Models.Detectors;
 
-/// <summary>
-/// SSD300 (<c>configs/ssd/ssd300_coco.py</c>) against MMDetection 2.28.2: backbone and neck features, the head's logits
-/// and deltas, anchors, decoded boxes, the training losses (hard negative mining) on a batch of two images and the final
-/// detections. Weights and input are a counter hash both sides compute (see <c>tools/oracle/ssd.py</c> and the
-/// fixture's README), so no 100 MB checkpoint is stored. Tolerances: 1e-4 relative for values, 1e-3 px for boxes.
-/// </summary>
-public sealed class SSDParityTests : IClassFixture<SSDParityTests.Run>
+/// <summary>SSD300 (<c>configs/ssd/ssd300_coco.py</c>: SSDVGG-16, L2Norm, 300×300) against MMDetection 2.28.2.</summary>
+public sealed class Ssd300ParityTests(Ssd300ParityTests.Run run) : SSDParityTests<Ssd300ParityTests.Run>(run)
 {
-    private readonly Run _run;
+    public sealed class Run() : SSDParityRun("ssd/ssd300_coco.py", "ssd300_hashed.json", 300);
+}
 
-    public SSDParityTests(Run run) => _run = run;
+/// <summary>SSDLite (<c>configs/ssd/ssdlite_mobilenetv2_scratch_600e_coco.py</c>: MobileNetV2, depthwise neck and head, BN, ReLU6, 320×320).</summary>
+public sealed class SsdliteParityTests(SsdliteParityTests.Run run) : SSDParityTests<SsdliteParityTests.Run>(run)
+{
+    public sealed class Run() : SSDParityRun("ssd/ssdlite_mobilenetv2_scratch_600e_coco.py", "ssdlite_hashed.json", 320);
+}
 
-    /// <summary>One forward of the hashed SSD300 on the hashed batch, shared by the tests.</summary>
-    public sealed class Run : IDisposable
+/// <summary>One forward (eval mode) of a hashed SSD model on the hashed batch of two images, shared by a class's tests.</summary>
+public abstract class SSDParityRun : IDisposable
+{
+    protected SSDParityRun(string config, string fixture, int size)
     {
-        public Run()
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "fixtures", "mmdet-2.28", "ssd", "ssd300_hashed.json")));
-            Expected = doc.RootElement.Clone();
-            var model = ModelFixtures.ModelConfig(ModelFixtures.RepoConfig("ssd/ssd300_coco.py")).Clone();
-            ((ConfigDict)model["backbone"]!)["init_cfg"] = null;
-            ((ConfigDict)model["test_cfg"]!)["score_thr"] = 0.0;
-            Model = (SingleStageDetector)ModelFixtures.Build(model);
-            Model.eval();
-            FillWeights(Model);
-            Metas = [ImgMeta.Unscaled(300, 300), ImgMeta.Unscaled(300, 300)];
-            using var noGrad = no_grad();
-            var img = Hashed(1000, [2, 3, 300, 300], 2.0);
-            Feats = Model.ExtractFeat(img);
-            Outs = Model.BboxHead.Forward(Feats);
-            var gtBoxes = Expected.GetProperty("gt_bboxes").EnumerateArray()
-                .Select(b => tensor(b.EnumerateArray().SelectMany(r => r.EnumerateArray().Select(v => (float)v.GetDouble())).ToArray()).reshape(-1, 4)).ToList();
-            var gtLabels = Expected.GetProperty("gt_labels").EnumerateArray()
-                .Select(l => tensor(l.EnumerateArray().Select(v => v.GetInt64()).ToArray())).ToList();
-            Losses = Model.BboxHead.Loss(Outs, gtBoxes, gtLabels, Metas);
-            Dets = Model.BboxHead.GetBboxes(Outs, Metas);
-        }
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "fixtures", "mmdet-2.28", "ssd", fixture)));
+        Expected = doc.RootElement.Clone();
+        Size = size;
+        var model = ModelFixtures.ModelConfig(ModelFixtures.RepoConfig(config)).Clone();
+        ((ConfigDict)model["backbone"]!)["init_cfg"] = null;
+        ((ConfigDict)model["test_cfg"]!)["score_thr"] = 0.0;
+        Model = (SingleStageDetector)ModelFixtures.Build(model);
+        Model.eval();
+        FillWeights(Model);
+        Metas = [ImgMeta.Unscaled(size, size), ImgMeta.Unscaled(size, size)];
+        using var noGrad = no_grad();
+        var img = Hashed(1000, [2, 3, size, size], 2.0);
+        Feats = Model.ExtractFeat(img);
+        Outs = Model.BboxHead.Forward(Feats);
+        var gtBoxes = Expected.GetProperty("gt_bboxes").EnumerateArray()
+            .Select(b => tensor(b.EnumerateArray().SelectMany(r => r.EnumerateArray().Select(v => (float)v.GetDouble())).ToArray()).reshape(-1, 4)).ToList();
+        var gtLabels = Expected.GetProperty("gt_labels").EnumerateArray()
+            .Select(l => tensor(l.EnumerateArray().Select(v => v.GetInt64()).ToArray())).ToList();
+        Losses = Model.BboxHead.Loss(Outs, gtBoxes, gtLabels, Metas);
+        Dets = Model.BboxHead.GetBboxes(Outs, Metas);
+    }
 
-        public JsonElement Expected { get; }
+    public JsonElement Expected { get; }
 
-        public SingleStageDetector Model { get; }
+    /// <summary>Input height and width.</summary>
+    public int Size { get; }
 
-        public List<ImgMeta> Metas { get; }
+    public SingleStageDetector Model { get; }
 
-        public Tensor[] Feats { get; }
+    public List<ImgMeta> Metas { get; }
 
-        public DenseHeadOutputs Outs { get; }
+    public Tensor[] Feats { get; }
 
-        public DetSharp.Engine.LossDict Losses { get; }
+    public DenseHeadOutputs Outs { get; }
 
-        public List<DenseDetections> Dets { get; }
+    public DetSharp.Engine.LossDict Losses { get; }
 
-        public void Dispose() => Model.Dispose();
+    public List<DenseDetections> Dets { get; }
+
+    public void Dispose()
+    {
+        Model.Dispose();
+        GC.SuppressFinalize(this);
     }
 
     /// <summary>splitmix64 of (k &lt;&lt; 32) + i, its top 53 bits as u in [0, 1); value (2u − 1)·bound + offset, as float32.</summary>
@@ -81,7 +88,10 @@ public sealed class SSDParityTests : IClassFixture<SSDParityTests.Run>
         return tensor(values).reshape(shape);
     }
 
-    /// <summary>The fixture's weights: conv weights ±√(6 / fan_in), biases ±0.1, the L2Norm weight 20 ± 10.</summary>
+    /// <summary>
+    /// The fixture's weights: conv weights ±√(6 / fan_in), biases and running means ±0.1, the L2Norm weight 20 ± 10,
+    /// BatchNorm weights 1 ± 0.25 and running variances 1.5 ± 0.5; integer buffers untouched but counted.
+    /// </summary>
     private static void FillWeights(nn.Module model)
     {
         using var noGrad = no_grad();
@@ -89,13 +99,30 @@ public sealed class SSDParityTests : IClassFixture<SSDParityTests.Run>
         foreach (var (key, value, _) in ModuleTools.StateDict(model))
         {
             var shape = value.shape;
-            var v = key.EndsWith("l2_norm.weight", StringComparison.Ordinal) ? Hashed(k, shape, 10, 20)
-                : shape.Length == 4 ? Hashed(k, shape, Math.Sqrt(6.0 / (shape[1] * shape[2] * shape[3])))
-                : Hashed(k, shape, 0.1);
-            value.copy_(v);
+            if (value.is_floating_point())
+            {
+                var v = key.EndsWith("l2_norm.weight", StringComparison.Ordinal) ? Hashed(k, shape, 10, 20)
+                    : key.EndsWith("bn.weight", StringComparison.Ordinal) ? Hashed(k, shape, 0.25, 1)
+                    : key.EndsWith("running_var", StringComparison.Ordinal) ? Hashed(k, shape, 0.5, 1.5)
+                    : shape.Length == 4 ? Hashed(k, shape, Math.Sqrt(6.0 / (shape[1] * shape[2] * shape[3])))
+                    : Hashed(k, shape, 0.1);
+                value.copy_(v);
+            }
             k++;
         }
     }
+}
+
+/// <summary>
+/// An SSD model against MMDetection 2.28.2: backbone and neck features, the head's logits and deltas, anchors, decoded
+/// boxes, the training losses (hard negative mining) on a batch of two images and the final detections. Weights and
+/// input are a counter hash both sides compute (<c>tools/oracle/ssd.py</c>, the fixture's README), so no checkpoint is
+/// stored (SSD300's would be 100 MB). Tolerances: 1e-4 relative for values, 1e-3 px for boxes.
+/// </summary>
+public abstract class SSDParityTests<TRun>(TRun run) : IClassFixture<TRun>
+    where TRun : SSDParityRun
+{
+    private readonly TRun _run = run;
 
     private static double[] Doubles(JsonElement e) => e.EnumerateArray().Select(v => v.GetDouble()).ToArray();
 
@@ -177,7 +204,7 @@ public sealed class SSDParityTests : IClassFixture<SSDParityTests.Run>
         var head = (AnchorHead)_run.Model.BboxHead;
         var anchors = cat(head.AnchorGenerator.GridPriors(_run.Outs.ClsScores.Select(c => (c.shape[2], c.shape[3])).ToList()), 0);
         var deltas = cat(_run.Outs.BboxPreds.Select(b => b[0].permute(1, 2, 0).reshape(-1, 4)).ToArray(), 0);
-        var decoded = head.BboxCoder.Decode(anchors, deltas, (300, 300));
+        var decoded = head.BboxCoder.Decode(anchors, deltas, (_run.Size, _run.Size));
         var expected = _run.Expected.GetProperty("decoded_image0");
         Assert.Equal(expected.GetProperty("count").GetInt64(), decoded.shape[0]);
         var samples = expected.GetProperty("samples");
