@@ -2,8 +2,8 @@ using System.Text.Json;
 using DetSharp.Config;
 using DetSharp.Models;
 using DetSharp.Models.Common;
-using DetSharp.Models.Detectors;
 using DetSharp.Models.DenseHeads;
+using DetSharp.Models.Detectors;
 using DetSharp.TestSupport;
 using static TorchSharp.torch;
 
