@@ -90,7 +90,7 @@ public static class TransformParity
         return checks.Rows;
     }
 
-    private static object? ToConfig(JsonElement e) => e.ValueKind switch
+    internal static object? ToConfig(JsonElement e) => e.ValueKind switch
     {
         JsonValueKind.Object => ToDict(e),
         JsonValueKind.Array when e.EnumerateArray().All(x => x.ValueKind == JsonValueKind.Number) => new ConfigTuple(e.EnumerateArray().Select(ToConfig)),

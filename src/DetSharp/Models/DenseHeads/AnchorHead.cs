@@ -56,7 +56,8 @@ public class AnchorHead : BaseDenseHead
     }
 
     /// <summary>Builds everything but the layers, which each subclass registers under its MMDetection names.</summary>
-    protected AnchorHead(string name, AnchorHeadArguments args, int numClasses, ConfigDict? defaultAnchorGenerator)
+    /// <param name="sampling">null: sampling unless the classification loss weighs every anchor itself; SSDHead sets false.</param>
+    protected AnchorHead(string name, AnchorHeadArguments args, int numClasses, ConfigDict? defaultAnchorGenerator, bool? sampling = null)
         : base(name)
     {
         _numClasses = numClasses;
@@ -76,7 +77,7 @@ public class AnchorHead : BaseDenseHead
         LossCls = Builders.Loss(lossCls);
         LossBbox = Builders.Loss(args.LossBbox ?? new ConfigDict { ["type"] = "SmoothL1Loss", ["beta"] = 1.0 / 9.0, ["loss_weight"] = 1.0 });
         UseSigmoidCls = lossCls.Get("use_sigmoid", false);
-        Sampling = !NonSamplingLosses.Contains(lossCls.Get<string>("type"));
+        Sampling = sampling ?? !NonSamplingLosses.Contains(lossCls.Get<string>("type"));
         ClsOutChannels = UseSigmoidCls ? numClasses : numClasses + 1;
         if (ClsOutChannels <= 0) throw new DetSharpException($"{name}: num_classes={numClasses} is too small.");
         if (TrainCfg is not null)
@@ -146,7 +147,7 @@ public class AnchorHead : BaseDenseHead
     }
 
     /// <summary>The targets of every anchor of one image, with the counts that set the loss's average factor.</summary>
-    private sealed record ImageTargets(Tensor Labels, Tensor LabelWeights, Tensor BboxTargets, Tensor BboxWeights, long NumPos, long NumNeg);
+    protected sealed record ImageTargets(Tensor Labels, Tensor LabelWeights, Tensor BboxTargets, Tensor BboxWeights, long NumPos, long NumNeg);
 
     /// <summary><c>_get_targets_single</c> over the image's flattened anchors of all levels.</summary>
     private ImageTargets GetTargetsSingle(Tensor flatAnchors, Tensor validFlags, Tensor gtBboxes, Tensor? gtBboxesIgnore, Tensor? gtLabels, ImgMeta imgMeta)
@@ -178,12 +179,18 @@ public class AnchorHead : BaseDenseHead
             BoxTools.Unmap(bboxTargets, total, inside), BoxTools.Unmap(bboxWeights, total, inside), numPos, numNeg);
     }
 
-    public override LossDict Loss(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,
-        IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
+    /// <summary>The anchors of every level with their counts, the per-image targets and the summed counts.</summary>
+    protected sealed record AnchorTargets(Tensor[] Anchors, List<long> NumLevel, List<ImageTargets> Images, long NumTotalPos, long NumTotalNeg);
+
+    /// <summary>
+    /// <c>get_anchors</c> + <c>get_targets</c>: every level's anchors and, per image, the targets of all of them
+    /// (flattened over levels); the positive and negative counts are summed over images with at least 1 each.
+    /// </summary>
+    protected AnchorTargets GetTargets(Tensor[] clsScores, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,
+        IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore)
     {
         if (TrainCfg is null || Assigner is null || Sampler is null)
             throw new InvalidOperationException($"{GetType().Name}.Loss needs train_cfg (assigner).");
-        var (clsScores, bboxPreds) = (outs.ClsScores, outs.BboxPreds);
         var sizes = FeatmapSizes(clsScores);
         var device = clsScores[0].device;
         var anchors = AnchorGenerator.GridPriors(sizes, device);
@@ -200,6 +207,14 @@ public class AnchorHead : BaseDenseHead
             numTotalPos += Math.Max(t.NumPos, 1);
             numTotalNeg += Math.Max(t.NumNeg, 1);
         }
+        return new AnchorTargets(anchors, numLevel, targets, numTotalPos, numTotalNeg);
+    }
+
+    public override LossDict Loss(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,
+        IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
+    {
+        var (clsScores, bboxPreds) = (outs.ClsScores, outs.BboxPreds);
+        var (anchors, numLevel, targets, numTotalPos, numTotalNeg) = GetTargets(clsScores, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
         double numTotalSamples = Sampling ? numTotalPos + numTotalNeg : numTotalPos;
         var labelsL = BoxTools.ImagesToLevels(targets.ConvertAll(t => t.Labels), numLevel);
         var labelWeightsL = BoxTools.ImagesToLevels(targets.ConvertAll(t => t.LabelWeights), numLevel);

@@ -12,7 +12,7 @@ namespace DetSharp.Models.TaskModules;
 /// innermost). All in float32 like the reference.
 /// </summary>
 [Register(Registries.TaskModulesName, "AnchorGenerator")]
-public sealed class AnchorGenerator
+public class AnchorGenerator
 {
     private readonly (int W, int H)[] _strides;
     private readonly Tensor[] _baseAnchors;
@@ -46,30 +46,51 @@ public sealed class AnchorGenerator
         Scales = scales!;
         var sizes = baseSizes ?? _strides.Select(s => (double)Math.Min(s.W, s.H)).ToArray();
         _baseAnchors = new Tensor[_strides.Length];
-        using var scope = NewDisposeScope();
         for (int i = 0; i < _strides.Length; i++)
         {
-            float w = (float)sizes[i], h = (float)sizes[i];
-            float xc = centers is null ? (float)(centerOffset * w) : (float)centers[i][0];
-            float yc = centers is null ? (float)(centerOffset * h) : (float)centers[i][1];
-            var r = tensor(ratios.Select(x => (float)x).ToArray());
-            var sc = tensor(Scales.Select(x => (float)x).ToArray());
-            var hRatios = sqrt(r);
-            var wRatios = 1 / hRatios;
-            Tensor ws, hs;
-            if (scaleMajor)
-            {
-                ws = (w * wRatios[.., TensorIndex.None] * sc[TensorIndex.None, ..]).reshape(-1);
-                hs = (h * hRatios[.., TensorIndex.None] * sc[TensorIndex.None, ..]).reshape(-1);
-            }
-            else
-            {
-                ws = (w * sc[.., TensorIndex.None] * wRatios[TensorIndex.None, ..]).reshape(-1);
-                hs = (h * sc[.., TensorIndex.None] * hRatios[TensorIndex.None, ..]).reshape(-1);
-            }
-            _baseAnchors[i] = stack([xc - 0.5f * ws, yc - 0.5f * hs, xc + 0.5f * ws, yc + 0.5f * hs], -1).MoveToOuterDisposeScope();
-            _baseAnchors[i].DetachFromDisposeScope();
+            float w = (float)sizes[i];
+            var center = centers is null ? ((float)(centerOffset * w), (float)(centerOffset * w)) : ((float)centers[i][0], (float)centers[i][1]);
+            _baseAnchors[i] = SingleLevelBaseAnchors(w, center, ratios, Scales, scaleMajor);
         }
+    }
+
+    /// <summary>For generators that compute their own base anchors per level (<see cref="SSDAnchorGenerator"/>).</summary>
+    protected AnchorGenerator((int W, int H)[] strides, Tensor[] baseAnchors, double[] ratios, double[] scales)
+    {
+        _strides = strides;
+        _baseAnchors = baseAnchors;
+        Ratios = ratios;
+        Scales = scales;
+    }
+
+    /// <summary>
+    /// <c>gen_single_level_base_anchors</c>: anchors of size <paramref name="baseSize"/>·scale with h/w = ratio around
+    /// <paramref name="center"/>, scale-major or ratio-major, in float32 like the reference. The result is detached from
+    /// any dispose scope (the generator owns it).
+    /// </summary>
+    protected static Tensor SingleLevelBaseAnchors(float baseSize, (float X, float Y) center, double[] ratios, double[] scales, bool scaleMajor)
+    {
+        using var scope = NewDisposeScope();
+        float w = baseSize, h = baseSize;
+        var (xc, yc) = center;
+        var r = tensor(ratios.Select(x => (float)x).ToArray());
+        var sc = tensor(scales.Select(x => (float)x).ToArray());
+        var hRatios = sqrt(r);
+        var wRatios = 1 / hRatios;
+        Tensor ws, hs;
+        if (scaleMajor)
+        {
+            ws = (w * wRatios[.., TensorIndex.None] * sc[TensorIndex.None, ..]).reshape(-1);
+            hs = (h * hRatios[.., TensorIndex.None] * sc[TensorIndex.None, ..]).reshape(-1);
+        }
+        else
+        {
+            ws = (w * sc[.., TensorIndex.None] * wRatios[TensorIndex.None, ..]).reshape(-1);
+            hs = (h * sc[.., TensorIndex.None] * hRatios[TensorIndex.None, ..]).reshape(-1);
+        }
+        var anchors = stack([xc - 0.5f * ws, yc - 0.5f * hs, xc + 0.5f * ws, yc + 0.5f * hs], -1).MoveToOuterDisposeScope();
+        anchors.DetachFromDisposeScope();
+        return anchors;
     }
 
     public double[] Ratios { get; }
