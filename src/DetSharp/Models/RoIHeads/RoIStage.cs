@@ -84,7 +84,7 @@ internal sealed class RoIStage
         var rois = BoxTools.Bbox2Roi(sampling.ConvertAll(s => s.Bboxes));
         var (cls, reg, _) = BboxForward(x, rois);
         var targets = BboxHead!.GetTargets(sampling, TrainCfg);
-        foreach (var (k, v) in BboxHead.Loss(cls, reg, targets).Items) losses.Add(k, v);
+        foreach (var (k, v) in BboxHead.Loss(cls, reg, rois, targets).Items) losses.Add(k, v);
         if (auxiliary is not null && auxLossWeight > 0)
         {
             foreach (var (k, v) in ConsistentSupervision.Losses(auxiliary, rois, BboxRoiExtractor!, BboxHead, targets, auxLossWeight).Items)
