@@ -100,7 +100,7 @@ public sealed class FreeAnchorRetinaHead : RetinaHead
     }
 
     /// <summary>α·(−log MeanMax(P)) per GT [num_gt], MeanMax weighting each anchor of the bag by 1 / (1 − P).</summary>
-    private Tensor PositiveBagLoss(Tensor matchedClsProb, Tensor matchedBoxProb)
+    internal Tensor PositiveBagLoss(Tensor matchedClsProb, Tensor matchedBoxProb)
     {
         var matchedProb = matchedClsProb * matchedBoxProb;
         var weight = 1 / (1 - matchedProb).clamp_min(Eps);
@@ -110,7 +110,7 @@ public sealed class FreeAnchorRetinaHead : RetinaHead
     }
 
     /// <summary>(1 − α)·p^γ·BCE(p, 0) with p = P_cls·(1 − P_box) clamped to [eps, 1 − eps], per (image, anchor, class).</summary>
-    private Tensor NegativeBagLoss(Tensor clsProb, Tensor boxProb)
+    internal Tensor NegativeBagLoss(Tensor clsProb, Tensor boxProb)
     {
         var prob = (clsProb * (1 - boxProb)).clamp(Eps, 1 - Eps);
         return (1 - Alpha) * prob.pow(Gamma) * nn.functional.binary_cross_entropy(prob, zeros_like(prob), reduction: nn.Reduction.None);
