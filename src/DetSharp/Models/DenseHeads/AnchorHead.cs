@@ -76,6 +76,9 @@ public class AnchorHead : BaseDenseHead
         var lossCls = args.LossCls ?? new ConfigDict { ["type"] = "CrossEntropyLoss", ["use_sigmoid"] = true, ["loss_weight"] = 1.0 };
         LossCls = Builders.Loss(lossCls);
         LossBbox = Builders.Loss(args.LossBbox ?? new ConfigDict { ["type"] = "SmoothL1Loss", ["beta"] = 1.0 / 9.0, ["loss_weight"] = 1.0 });
+        // losses with buffers (GHM) keep them in the state_dict under loss_cls / loss_bbox, before the layers, as in MMDetection
+        if (LossCls is IStatefulLoss clsState) register_module("loss_cls", clsState.State);
+        if (LossBbox is IStatefulLoss bboxState) register_module("loss_bbox", bboxState.State);
         UseSigmoidCls = lossCls.Get("use_sigmoid", false);
         Sampling = sampling ?? !NonSamplingLosses.Contains(lossCls.Get<string>("type"));
         ClsOutChannels = UseSigmoidCls ? numClasses : numClasses + 1;
@@ -146,8 +149,46 @@ public class AnchorHead : BaseDenseHead
         return new DenseHeadOutputs(cls, reg);
     }
 
-    /// <summary>The targets of every anchor of one image, with the counts that set the loss's average factor.</summary>
-    protected sealed record ImageTargets(Tensor Labels, Tensor LabelWeights, Tensor BboxTargets, Tensor BboxWeights, long NumPos, long NumNeg);
+    /// <summary>
+    /// The targets of every anchor of one image (all levels flattened), with the counts that set the loss's average
+    /// factor and the sampling result (whose positives are in anchor order).
+    /// </summary>
+    protected sealed record ImageTargets(Tensor Labels, Tensor LabelWeights, Tensor BboxTargets, Tensor BboxWeights, long NumPos, long NumNeg, SamplingResult Sampling);
+
+    /// <summary>
+    /// <c>get_targets</c> of a batch: the anchors of every level, each image's <see cref="ImageTargets"/>, and
+    /// num_total_pos / num_total_neg (each image counting at least one).
+    /// </summary>
+    protected sealed record BatchTargets(Tensor[] Anchors, List<long> NumLevelAnchors, List<ImageTargets> Images, long NumTotalPos, long NumTotalNeg)
+    {
+        /// <summary>One target of every image split into levels, [B, n_l, ...] per level (<c>images_to_levels</c>).</summary>
+        public Tensor[] ToLevels(Func<ImageTargets, Tensor> select) => BoxTools.ImagesToLevels(Images.ConvertAll(t => select(t)), NumLevelAnchors);
+    }
+
+    /// <summary><c>get_targets</c> for the featmaps of <paramref name="clsScores"/>: anchors, assignment and sampling per image.</summary>
+    protected BatchTargets GetTargets(Tensor[] clsScores, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,
+        IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore)
+    {
+        if (TrainCfg is null || Assigner is null || Sampler is null)
+            throw new InvalidOperationException($"{GetType().Name}.Loss needs train_cfg (assigner).");
+        var sizes = FeatmapSizes(clsScores);
+        var device = clsScores[0].device;
+        var anchors = AnchorGenerator.GridPriors(sizes, device);
+        var numLevel = new List<long>(anchors.Length);
+        foreach (var a in anchors) numLevel.Add(a.shape[0]);
+        var flatAnchors = cat(anchors, 0);
+        var targets = new List<ImageTargets>(imgMetas.Count);
+        long numTotalPos = 0, numTotalNeg = 0;
+        for (int i = 0; i < imgMetas.Count; i++)
+        {
+            var valid = cat(AnchorGenerator.ValidFlags(sizes, imgMetas[i].PadShape, device), 0);
+            var t = GetTargetsSingle(flatAnchors, valid, gtBboxes[i], gtBboxesIgnore?[i], gtLabels?[i], imgMetas[i]);
+            targets.Add(t);
+            numTotalPos += Math.Max(t.NumPos, 1);
+            numTotalNeg += Math.Max(t.NumNeg, 1);
+        }
+        return new BatchTargets(anchors, numLevel, targets, numTotalPos, numTotalNeg);
+    }
 
     /// <summary><c>_get_targets_single</c> over the image's flattened anchors of all levels.</summary>
     private ImageTargets GetTargetsSingle(Tensor flatAnchors, Tensor validFlags, Tensor gtBboxes, Tensor? gtBboxesIgnore, Tensor? gtLabels, ImgMeta imgMeta)
@@ -176,50 +217,20 @@ public class AnchorHead : BaseDenseHead
         if (numNeg > 0) labelWeights[sampling.NegInds] = 1f;
         long total = flatAnchors.shape[0];
         return new ImageTargets(BoxTools.Unmap(labels, total, inside, NumClasses), BoxTools.Unmap(labelWeights, total, inside),
-            BoxTools.Unmap(bboxTargets, total, inside), BoxTools.Unmap(bboxWeights, total, inside), numPos, numNeg);
-    }
-
-    /// <summary>The anchors of every level with their counts, the per-image targets and the summed counts.</summary>
-    protected sealed record AnchorTargets(Tensor[] Anchors, List<long> NumLevel, List<ImageTargets> Images, long NumTotalPos, long NumTotalNeg);
-
-    /// <summary>
-    /// <c>get_anchors</c> + <c>get_targets</c>: every level's anchors and, per image, the targets of all of them
-    /// (flattened over levels); the positive and negative counts are summed over images with at least 1 each.
-    /// </summary>
-    protected AnchorTargets GetTargets(Tensor[] clsScores, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,
-        IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore)
-    {
-        if (TrainCfg is null || Assigner is null || Sampler is null)
-            throw new InvalidOperationException($"{GetType().Name}.Loss needs train_cfg (assigner).");
-        var sizes = FeatmapSizes(clsScores);
-        var device = clsScores[0].device;
-        var anchors = AnchorGenerator.GridPriors(sizes, device);
-        var numLevel = new List<long>(anchors.Length);
-        foreach (var a in anchors) numLevel.Add(a.shape[0]);
-        var flatAnchors = cat(anchors, 0);
-        var targets = new List<ImageTargets>(imgMetas.Count);
-        long numTotalPos = 0, numTotalNeg = 0;
-        for (int i = 0; i < imgMetas.Count; i++)
-        {
-            var valid = cat(AnchorGenerator.ValidFlags(sizes, imgMetas[i].PadShape, device), 0);
-            var t = GetTargetsSingle(flatAnchors, valid, gtBboxes[i], gtBboxesIgnore?[i], gtLabels?[i], imgMetas[i]);
-            targets.Add(t);
-            numTotalPos += Math.Max(t.NumPos, 1);
-            numTotalNeg += Math.Max(t.NumNeg, 1);
-        }
-        return new AnchorTargets(anchors, numLevel, targets, numTotalPos, numTotalNeg);
+            BoxTools.Unmap(bboxTargets, total, inside), BoxTools.Unmap(bboxWeights, total, inside), numPos, numNeg, sampling);
     }
 
     public override LossDict Loss(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,
         IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
     {
         var (clsScores, bboxPreds) = (outs.ClsScores, outs.BboxPreds);
-        var (anchors, numLevel, targets, numTotalPos, numTotalNeg) = GetTargets(clsScores, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
-        double numTotalSamples = Sampling ? numTotalPos + numTotalNeg : numTotalPos;
-        var labelsL = BoxTools.ImagesToLevels(targets.ConvertAll(t => t.Labels), numLevel);
-        var labelWeightsL = BoxTools.ImagesToLevels(targets.ConvertAll(t => t.LabelWeights), numLevel);
-        var bboxTargetsL = BoxTools.ImagesToLevels(targets.ConvertAll(t => t.BboxTargets), numLevel);
-        var bboxWeightsL = BoxTools.ImagesToLevels(targets.ConvertAll(t => t.BboxWeights), numLevel);
+        var targets = GetTargets(clsScores, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
+        var anchors = targets.Anchors;
+        double numTotalSamples = Sampling ? targets.NumTotalPos + targets.NumTotalNeg : targets.NumTotalPos;
+        var labelsL = targets.ToLevels(t => t.Labels);
+        var labelWeightsL = targets.ToLevels(t => t.LabelWeights);
+        var bboxTargetsL = targets.ToLevels(t => t.BboxTargets);
+        var bboxWeightsL = targets.ToLevels(t => t.BboxWeights);
         var lossCls = new Tensor[clsScores.Length];
         var lossBbox = new Tensor[clsScores.Length];
         for (int l = 0; l < clsScores.Length; l++)

@@ -15,13 +15,19 @@ namespace DetSharp.Models.DenseHeads;
 /// prior that every anchor starts as background with probability 0.99.
 /// </summary>
 [Register(Registries.ModelsName, "RetinaHead")]
-public sealed class RetinaHead : AnchorHead
+public class RetinaHead : AnchorHead
 {
     private readonly ConvTower _clsConvs, _regConvs;
     private readonly TorchSharp.Modules.Conv2d _retinaCls, _retinaReg;
 
     public RetinaHead([InheritedArguments] AnchorHeadArguments args, int stackedConvs = 4, ConfigDict? convCfg = null, ConfigDict? normCfg = null)
-        : base(nameof(RetinaHead), args, args.NumClasses ?? throw new DetSharpException("RetinaHead: num_classes is required."), DefaultAnchors())
+        : this(nameof(RetinaHead), args, stackedConvs, convCfg, normCfg)
+    {
+    }
+
+    /// <summary>The RetinaNet layers under the name of a head that changes only the losses (FreeAnchor, PISA).</summary>
+    protected RetinaHead(string name, AnchorHeadArguments args, int stackedConvs, ConfigDict? convCfg, ConfigDict? normCfg)
+        : base(name, args, args.NumClasses ?? throw new DetSharpException($"{name}: num_classes is required."), DefaultAnchors())
     {
         StackedConvs = stackedConvs;
         (_clsConvs, _regConvs) = ConvTower.Interleaved(InChannels, FeatChannels, stackedConvs, normCfg, convCfg: convCfg);

@@ -12,14 +12,10 @@ public sealed class GIoULoss(double eps = 1e-6, string reduction = "mean", doubl
 
     public override Tensor Forward(Tensor pred, Tensor target, Tensor? weight = null, double? avgFactor = null, string? reductionOverride = null)
     {
-        if (weight is not null && !(weight > 0).any().item<bool>())
-        {
-            if (pred.dim() == weight.dim() + 1) weight = weight.unsqueeze(1);
-            return (pred * weight).sum();
-        }
-        if (weight is not null && weight.dim() > 1) weight = weight.mean(new long[] { -1 });
+        string reduction = reductionOverride ?? Reduction;
+        if (BoxLossWeights.ZeroLossIfNoWeight(pred, weight, reduction) is { } zero) return zero;
         if (target.numel() == 0) return pred.sum() * 0;
         var loss = 1 - BboxOverlaps.Compute(pred, target, "giou", isAligned: true, eps: Eps);
-        return LossWeight * LossUtils.WeightReduceLoss(loss, weight, reductionOverride ?? Reduction, avgFactor);
+        return LossWeight * LossUtils.WeightReduceLoss(loss, BoxLossWeights.PerBox(weight), reduction, avgFactor);
     }
 }

@@ -28,12 +28,8 @@ public sealed class IoULoss : LossBase
     public override Tensor Forward(Tensor pred, Tensor target, Tensor? weight = null, double? avgFactor = null, string? reductionOverride = null)
     {
         string reduction = reductionOverride ?? Reduction;
-        if (weight is not null && !(weight > 0).any().item<bool>() && reduction != "none")
-        {
-            if (pred.dim() == weight.dim() + 1) weight = weight.unsqueeze(1);
-            return (pred * weight).sum();
-        }
-        if (weight is not null && weight.dim() > 1) weight = weight.mean([-1L]);
+        if (BoxLossWeights.ZeroLossIfNoWeight(pred, weight, reduction, unlessNone: true) is { } zero) return zero;
+        weight = BoxLossWeights.PerBox(weight);
         var ious = BboxOverlaps.Compute(pred, target, "iou", isAligned: true, eps: Eps).clamp_min(Eps);
         var loss = Mode switch
         {

@@ -20,7 +20,7 @@ public static class ConsistentSupervision
         {
             var feats = extractor.ForwardLevel(laterals[l], rois, l);
             var (c, r) = head.Forward(feats);
-            var ld = head.Loss(c, r, targets).Reduced();
+            var ld = head.Loss(c, r, rois, targets).Reduced();
             var lc = ld["loss_cls"] * weight;
             var lb = ld["loss_bbox"] * weight;
             cls = cls is null ? lc : cls + lc;

@@ -72,13 +72,13 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         : base(name)
     {
         if (convCfg is not null) throw new DetSharpException($"{name}: conv_cfg is not supported.");
-        if (regDecodedBbox) throw new DetSharpException($"{name}: reg_decoded_bbox=True is not supported.");
         if (regPredictorCfg is not null && regPredictorCfg.Get<string>("type") != "Linear" || clsPredictorCfg is not null && clsPredictorCfg.Get<string>("type") != "Linear")
             throw new DetSharpException($"{name}: only Linear predictors are supported.");
         if (!withCls && !withReg) throw new DetSharpException($"{name}: with_cls and with_reg cannot both be False.");
         InitCfg = initCfg;
         NumClasses = numClasses;
         RegClassAgnostic = regClassAgnostic;
+        RegDecodedBbox = regDecodedBbox;
         _withAvgPool = withAvgPool;
         _roiFeatArea = roiFeatSize * roiFeatSize;
         BboxCoder = Builders.TaskModule<IBBoxCoder>(bboxCoder ?? new ConfigDict
@@ -147,6 +147,12 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
 
     public bool RegClassAgnostic { get; }
 
+    /// <summary>
+    /// <c>reg_decoded_bbox</c>: the regression loss compares decoded boxes with the GT boxes (IoU-family losses) instead
+    /// of deltas with encoded targets.
+    /// </summary>
+    public bool RegDecodedBbox { get; }
+
     public IBBoxCoder BboxCoder { get; }
 
     public LossBase LossCls { get; }
@@ -185,7 +191,7 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         return (cls.MoveToOuterDisposeScope(), reg.MoveToOuterDisposeScope());
     }
 
-    /// <summary><c>get_targets</c> over images, concatenated: labels (num_classes = background), weights, encoded deltas.</summary>
+    /// <summary><c>get_targets</c> over images, concatenated: labels (num_classes = background), weights, encoded deltas (GT boxes with <c>reg_decoded_bbox</c>).</summary>
     public BBoxTargets GetTargets(IReadOnlyList<SamplingResult> samplingResults, ConfigDict rcnnTrainCfg)
     {
         double posWeight = rcnnTrainCfg.Get("pos_weight", -1.0);
@@ -205,7 +211,7 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
             {
                 lab[..(int)numPos] = res.PosGtLabels!;
                 lw[..(int)numPos] = posWeight <= 0 ? 1f : (float)posWeight;
-                bt[..(int)numPos] = BboxCoder.Encode(res.PosBboxes, res.PosGtBboxes);
+                bt[..(int)numPos] = RegDecodedBbox ? res.PosGtBboxes : BboxCoder.Encode(res.PosBboxes, res.PosGtBboxes);
                 bw[..(int)numPos] = 1f;
             }
             if (numNeg > 0) lw[(int)numPos..] = 1f;
@@ -217,8 +223,11 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         return new BBoxTargets(cat(labels), cat(lws), cat(bts), cat(bws));
     }
 
-    /// <summary><c>loss</c>: <c>loss_cls</c> (averaged over RoIs with weight &gt; 0), <c>acc</c>, <c>loss_bbox</c> (positives, averaged over all RoIs).</summary>
-    public LossDict Loss(Tensor clsScore, Tensor bboxPred, BBoxTargets t)
+    /// <summary>
+    /// <c>loss</c>: <c>loss_cls</c> (averaged over RoIs with weight &gt; 0), <c>acc</c>, <c>loss_bbox</c> (positives, averaged
+    /// over all RoIs). With <c>reg_decoded_bbox</c> the deltas are first decoded from <paramref name="rois"/> [N, 5] (unclipped).
+    /// </summary>
+    public LossDict Loss(Tensor clsScore, Tensor bboxPred, Tensor rois, BBoxTargets t)
     {
         var losses = new LossDict();
         if (clsScore.numel() > 0)
@@ -231,6 +240,7 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         if (pos.any().item<bool>())
         {
             long n = bboxPred.shape[0];
+            if (RegDecodedBbox) bboxPred = BboxCoder.Decode(rois[.., 1..], bboxPred);
             Tensor posPred;
             if (RegClassAgnostic) posPred = bboxPred.view(n, 4)[pos];
             else

@@ -1,6 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
+using DetSharp.Models.Losses;
 using DetSharp.Models.TaskModules;
 using DetSharp.Structures;
 using static TorchSharp.torch;
@@ -17,11 +18,14 @@ namespace DetSharp.Models.RoIHeads;
 internal sealed class RoIStage
 {
     private readonly IBBoxAssigner? _assigner;
-    private readonly IBBoxSampler? _sampler;
+    private readonly object? _sampler;
+    private readonly bool _primeSampleAttention;
 
+    /// <param name="primeSampleAttention">PISA (<c>PISARoIHead</c>): apply <c>train_cfg.isr</c> / <c>train_cfg.carl</c> to the bbox losses.</param>
     public RoIStage(SingleRoIExtractor? bboxRoiExtractor, ConvFCBBoxHead? bboxHead, SingleRoIExtractor? maskRoiExtractor, FCNMaskHead? maskHead,
-        ConfigDict? trainCfg)
+        ConfigDict? trainCfg, bool primeSampleAttention = false)
     {
+        _primeSampleAttention = primeSampleAttention;
         BboxRoiExtractor = bboxRoiExtractor;
         BboxHead = bboxHead;
         MaskRoiExtractor = maskRoiExtractor ?? bboxRoiExtractor;
@@ -30,7 +34,10 @@ internal sealed class RoIStage
         if (trainCfg is not null)
         {
             _assigner = Builders.TaskModule<IBBoxAssigner>(trainCfg.Get<ConfigDict>("assigner"));
-            _sampler = Builders.TaskModule<IBBoxSampler>(trainCfg.Get<ConfigDict>("sampler"));
+            var samplerCfg = trainCfg.Get<ConfigDict>("sampler");
+            _sampler = Builders.TaskModule<object>(samplerCfg);
+            if (_sampler is not (IBBoxSampler or IRoIContextSampler))
+                throw new DetSharpException($"train_cfg.sampler: '{samplerCfg.Get<string>("type")}' is not a box sampler.");
         }
     }
 
@@ -75,16 +82,41 @@ internal sealed class RoIStage
         if (_assigner is null || _sampler is null || TrainCfg is null)
             throw new InvalidOperationException("training a RoI head needs train_cfg (assigner, sampler).");
         var sampling = new List<SamplingResult>(imgMetas.Count);
+        var negLabelWeights = new List<Tensor?>(imgMetas.Count);
         for (int i = 0; i < imgMetas.Count; i++)
         {
             var assign = _assigner.Assign(proposals[i], gtBboxes[i], gtBboxesIgnore?[i], gtLabels[i]);
-            sampling.Add(_sampler.Sample(assign, proposals[i], gtBboxes[i], gtLabels[i]));
+            if (_sampler is IRoIContextSampler scoring)
+            {
+                var feats = x.Select(level => level[i..(i + 1)]).ToArray();
+                var context = new RoISamplerContext(r => { var (c, b, _) = BboxForward(feats, r); return (c, b); }, BboxHead!.LossCls, BboxHead.BboxCoder, BboxHead.NumClasses);
+                var (result, negWeights) = scoring.Sample(assign, proposals[i], gtBboxes[i], gtLabels[i], context);
+                sampling.Add(result);
+                negLabelWeights.Add(negWeights);
+            }
+            else
+            {
+                sampling.Add(((IBBoxSampler)_sampler).Sample(assign, proposals[i], gtBboxes[i], gtLabels[i]));
+                negLabelWeights.Add(null);
+            }
         }
         var losses = new LossDict();
         var rois = BoxTools.Bbox2Roi(sampling.ConvertAll(s => s.Bboxes));
         var (cls, reg, _) = BboxForward(x, rois);
-        var targets = BboxHead!.GetTargets(sampling, TrainCfg);
-        foreach (var (k, v) in BboxHead.Loss(cls, reg, targets).Items) losses.Add(k, v);
+        var targets = WithNegLabelWeights(BboxHead!.GetTargets(sampling, TrainCfg), sampling, negLabelWeights);
+        var isr = _primeSampleAttention ? TrainCfg.Get<ConfigDict?>("isr", null) : null;
+        if (isr is not null)
+        {
+            var t = PisaLoss.IsrP(cls, reg, new PisaTargets(targets.Labels, targets.LabelWeights, targets.BboxTargets, targets.BboxWeights), rois,
+                sampling.ConvertAll(s => s.PosAssignedGtInds), BboxHead.LossCls, BboxHead.BboxCoder, isr.Get("k", 2.0), isr.Get("bias", 0.0), BboxHead.NumClasses);
+            targets = new BBoxTargets(t.Labels, t.LabelWeights, t.BboxTargets, t.BboxWeights);
+        }
+        foreach (var (k, v) in BboxHead.Loss(cls, reg, rois, targets).Items) losses.Add(k, v);
+        if ((_primeSampleAttention ? TrainCfg.Get<ConfigDict?>("carl", null) : null) is { } carl)
+        {
+            losses.Add("loss_carl", PisaLoss.CarlLoss(cls, targets.Labels, reg, targets.BboxTargets, BboxHead.LossBbox, carl.Get("k", 1.0),
+                carl.Get("bias", 0.2), numClass: BboxHead.NumClasses));
+        }
         if (auxiliary is not null && auxLossWeight > 0)
         {
             foreach (var (k, v) in ConsistentSupervision.Losses(auxiliary, rois, BboxRoiExtractor!, BboxHead, targets, auxLossWeight).Items)
@@ -100,6 +132,24 @@ internal sealed class RoIStage
             losses.Add("loss_mask", MaskHead.Loss(maskPred, maskTargets, posLabels));
         }
         return new TrainOutput(losses, sampling, rois, cls, reg, targets);
+    }
+
+    /// <summary>
+    /// The negatives' label weights a scoring sampler (ISR-N) chose, put in place of the ones (each image's RoIs are its
+    /// positives, then its negatives), as <c>PISARoIHead._bbox_forward_train</c> does.
+    /// </summary>
+    private static BBoxTargets WithNegLabelWeights(BBoxTargets targets, List<SamplingResult> sampling, List<Tensor?> negLabelWeights)
+    {
+        if (negLabelWeights.All(w => w is null)) return targets;
+        var labelWeights = targets.LabelWeights.clone();
+        long at = 0;
+        for (int i = 0; i < sampling.Count; i++)
+        {
+            long numPos = sampling[i].PosInds.numel(), numNeg = sampling[i].NegInds.numel();
+            if (negLabelWeights[i] is { } w) labelWeights[(int)(at + numPos)..(int)(at + numPos + numNeg)] = w;
+            at += numPos + numNeg;
+        }
+        return targets with { LabelWeights = labelWeights };
     }
 
     /// <summary>

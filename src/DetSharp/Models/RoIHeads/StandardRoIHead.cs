@@ -16,12 +16,18 @@ namespace DetSharp.Models.RoIHeads;
 /// multiclass NMS, then masks for the kept boxes pasted into the original image.
 /// </summary>
 [Register(Registries.ModelsName, "StandardRoIHead")]
-public sealed class StandardRoIHead : RoIHeadBase
+public class StandardRoIHead : RoIHeadBase
 {
     private readonly RoIStage _stage;
 
     public StandardRoIHead([InheritedArguments] RoIHeadArguments args)
-        : base(nameof(StandardRoIHead), args)
+        : this(nameof(StandardRoIHead), args, primeSampleAttention: false)
+    {
+    }
+
+    /// <summary>The standard head under another name; <paramref name="primeSampleAttention"/> turns on PISA's isr/carl.</summary>
+    protected StandardRoIHead(string name, RoIHeadArguments args, bool primeSampleAttention)
+        : base(name, args)
     {
         SingleRoIExtractor? bboxExtractor = null, maskExtractor = null;
         ConvFCBBoxHead? bboxHead = null;
@@ -43,7 +49,8 @@ public sealed class StandardRoIHead : RoIHeadBase
             maskHead = Builders.Model<FCNMaskHead>(Dict(args.MaskHead, "mask_head"));
             register_module("mask_head", maskHead);
         }
-        _stage = new RoIStage(bboxExtractor, bboxHead, maskExtractor, maskHead, args.TrainCfg is null ? null : Dict(args.TrainCfg, "train_cfg"));
+        _stage = new RoIStage(bboxExtractor, bboxHead, maskExtractor, maskHead, args.TrainCfg is null ? null : Dict(args.TrainCfg, "train_cfg"),
+            primeSampleAttention);
     }
 
     private static ConfigDict Dict(object value, string key) =>
