@@ -11,6 +11,7 @@ draws a fixed batch of FPN-like features, and saves in <family>/<name>.pth one f
   out.cls.L, out.reg.L (out.ctr.L for ATSS)   forward outputs in training mode
   assign.gt_inds.I      ATSSAssigner's assigned_gt_inds over image I's anchors (all levels)
   loss.<name>.L         every per-level loss of head.loss
+  grad.feats.L          the gradient of the sum of all those losses with respect to feats.L
   det.bboxes.I, det.labels.I   head.get_bboxes(..., rescale=True) in eval mode
 """
 import sys
@@ -69,7 +70,7 @@ def make(family, name):
     for k, v in head.state_dict().items():
         out['state_dict.' + k] = v.clone()
     for l, f in enumerate(feats):
-        out[f'feats.{l}'] = f
+        out[f'feats.{l}'] = f.clone()
     for i, (b, lab) in enumerate(GT):
         out[f'gt_bboxes.{i}'] = b
         out[f'gt_labels.{i}'] = lab
@@ -78,6 +79,7 @@ def make(family, name):
     out['pad_shape'] = torch.tensor([IMG_H, IMG_W])
 
     head.train()
+    feats = [f.requires_grad_() for f in feats]
     outs = head(feats)
     names = ['cls', 'reg', 'ctr'][:len(outs)]
     for n, lv in zip(names, outs):
@@ -88,6 +90,10 @@ def make(family, name):
         for l, t in enumerate(v):
             out[f'loss.{k}.{l}'] = t.detach().clone().reshape(())
     total = sum(sum(v) for v in losses.values())
+    total.backward()
+    for l, f in enumerate(feats):
+        out[f'grad.feats.{l}'] = f.grad.clone()
+    feats = [f.detach() for f in feats]
     print(family, {k: [round(float(x), 6) for x in v] for k, v in losses.items()}, 'total', float(total))
 
     anchors, valid = head.get_anchors([f.shape[-2:] for f in feats], METAS, device='cpu')

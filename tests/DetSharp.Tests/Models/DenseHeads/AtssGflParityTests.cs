@@ -12,11 +12,12 @@ namespace DetSharp.Tests.Models.DenseHeads;
 /// <summary>
 /// ATSSHead and GFLHead against MMDetection 2.28.2 on the slim heads of <c>tests/fixtures/mmdet-2.28/{atss,gfl}/</c>
 /// (made by <c>tools/oracle/atss_gfl.py</c>, see the README there): the same weights and features give the same
-/// forward outputs, ATSS assignment, per-level losses (1e-4 relative) and detections (boxes within 1e-3 px).
+/// forward outputs, ATSS assignment, per-level losses and their input gradients (1e-4 relative) and detections (boxes
+/// within 1e-3 px).
 /// </summary>
 public sealed class AtssGflParityTests
 {
-    private const double Rel = 1e-4, AbsFloor = 1e-5, BoxPx = 1e-3;
+    private const double Rel = 1e-4, AbsFloor = 1e-5, GradFloor = 1e-7, BoxPx = 1e-3;
 
     private sealed class Fixture
     {
@@ -80,7 +81,8 @@ public sealed class AtssGflParityTests
     {
         var f = new Fixture(family, name);
         f.Head.train();
-        var outs = f.Head.Forward(f.Feats);
+        var feats = f.Feats.Select(x => x.clone().requires_grad_()).ToArray();
+        var outs = f.Head.Forward(feats);
         for (int l = 0; l < 5; l++)
         {
             AssertClose(outs.ClsScores[l], f.T($"out.cls.{l}"), $"{family} cls_score level {l}");
@@ -100,6 +102,11 @@ public sealed class AtssGflParityTests
         }
         // The levels with positives carry a box loss (the fixture has GTs on levels 0 and 1).
         Assert.True(losses["loss_bbox"][1].item<float>() > 0);
+
+        // Backward: the gradient of the sum of all losses with respect to the input features.
+        losses.Items.SelectMany(i => i.Values).Aggregate((a, b) => a + b).backward();
+        for (int l = 0; l < 5; l++)
+            AssertClose(feats[l].grad!, f.T($"grad.feats.{l}"), $"{family} d(loss)/d(feats) level {l}", abs: GradFloor);
     }
 
     [Theory]
