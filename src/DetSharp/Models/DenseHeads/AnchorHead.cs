@@ -19,7 +19,7 @@ public sealed record AnchorHeadArguments(
     int FeatChannels = 256,
     ConfigDict? AnchorGenerator = null,
     ConfigDict? BboxCoder = null,
-    bool RegDecodedBbox = false,
+    bool? RegDecodedBbox = null,
     ConfigDict? LossCls = null,
     ConfigDict? LossBbox = null,
     ConfigDict? TrainCfg = null,
@@ -55,15 +55,23 @@ public class AnchorHead : BaseDenseHead
         ModuleTools.NormalInit(_convReg, 0, 0.01);
     }
 
-    /// <summary>Builds everything but the layers, which each subclass registers under its MMDetection names.</summary>
-    /// <param name="sampling">null: sampling unless the classification loss weighs every anchor itself; SSDHead sets false.</param>
-    protected AnchorHead(string name, AnchorHeadArguments args, int numClasses, ConfigDict? defaultAnchorGenerator, bool? sampling = null)
+    /// <summary>
+    /// Builds everything but the layers, which each subclass registers under its MMDetection names. The defaults are the
+    /// subclass's own where MMDetection's differ from AnchorHead's (ATSSHead decodes boxes for its loss, GFLHead regresses
+    /// distances from anchor centres).
+    /// </summary>
+    /// <param name="sampling">
+    /// null: sampling unless the classification loss weighs every anchor itself; false for the heads that never sample
+    /// (SSD, ATSS, GFL: a PseudoSampler).
+    /// </param>
+    protected AnchorHead(string name, AnchorHeadArguments args, int numClasses, ConfigDict? defaultAnchorGenerator, bool? sampling = null,
+        ConfigDict? defaultBboxCoder = null, bool defaultRegDecodedBbox = false)
         : base(name)
     {
         _numClasses = numClasses;
         InChannels = args.InChannels;
         FeatChannels = args.FeatChannels;
-        RegDecodedBbox = args.RegDecodedBbox;
+        RegDecodedBbox = args.RegDecodedBbox ?? defaultRegDecodedBbox;
         InitCfg = args.InitCfg;
         TrainCfg = args.TrainCfg;
         TestCfg = args.TestCfg;
@@ -72,7 +80,7 @@ public class AnchorHead : BaseDenseHead
             ["type"] = "AnchorGenerator", ["scales"] = new ConfigList([8L, 16L, 32L]), ["ratios"] = new ConfigList([0.5, 1.0, 2.0]),
             ["strides"] = new ConfigList([4L, 8L, 16L, 32L, 64L]),
         });
-        BboxCoder = Builders.TaskModule<IBBoxCoder>(args.BboxCoder ?? new ConfigDict { ["type"] = "DeltaXYWHBBoxCoder" });
+        BboxCoder = Builders.TaskModule<IBBoxCoder>(args.BboxCoder ?? defaultBboxCoder ?? new ConfigDict { ["type"] = "DeltaXYWHBBoxCoder" });
         var lossCls = args.LossCls ?? new ConfigDict { ["type"] = "CrossEntropyLoss", ["use_sigmoid"] = true, ["loss_weight"] = 1.0 };
         LossCls = Builders.Loss(lossCls);
         LossBbox = Builders.Loss(args.LossBbox ?? new ConfigDict { ["type"] = "SmoothL1Loss", ["beta"] = 1.0 / 9.0, ["loss_weight"] = 1.0 });
@@ -85,7 +93,11 @@ public class AnchorHead : BaseDenseHead
         if (ClsOutChannels <= 0) throw new DetSharpException($"{name}: num_classes={numClasses} is too small.");
         if (TrainCfg is not null)
         {
-            Assigner = Builders.TaskModule<IBBoxAssigner>(TrainCfg.Get<ConfigDict>("assigner"));
+            Assigner = Builders.TaskModule<object>(TrainCfg.Get<ConfigDict>("assigner")) switch
+            {
+                var a when a is IBBoxAssigner or IMultiLevelAssigner => a,
+                var other => throw new DetSharpException($"{name}: train_cfg.assigner {other.GetType().Name} is not a box assigner."),
+            };
             Sampler = Sampling && TrainCfg.Get<ConfigDict?>("sampler", null) is { } sampler
                 ? Builders.TaskModule<IBBoxSampler>(sampler)
                 : new PseudoSampler();
@@ -125,7 +137,8 @@ public class AnchorHead : BaseDenseHead
 
     protected override ConfigDict? TestCfg { get; }
 
-    protected IBBoxAssigner? Assigner { get; }
+    /// <summary>An <see cref="IBBoxAssigner"/>, or an <see cref="IMultiLevelAssigner"/> (ATSSAssigner), which is also told each level's anchor count.</summary>
+    protected object? Assigner { get; }
 
     protected IBBoxSampler? Sampler { get; }
 
@@ -165,39 +178,34 @@ public class AnchorHead : BaseDenseHead
         public Tensor[] ToLevels(Func<ImageTargets, Tensor> select) => BoxTools.ImagesToLevels(Images.ConvertAll(t => select(t)), NumLevelAnchors);
     }
 
-    /// <summary><c>get_targets</c> for the featmaps of <paramref name="clsScores"/>: anchors, assignment and sampling per image.</summary>
+    /// <summary><c>get_targets</c> for the featmaps of <paramref name="clsScores"/>: their anchors, assigned and sampled per image.</summary>
     protected BatchTargets GetTargets(Tensor[] clsScores, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,
         IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore)
     {
-        if (TrainCfg is null || Assigner is null || Sampler is null)
-            throw new InvalidOperationException($"{GetType().Name}.Loss needs train_cfg (assigner).");
         var sizes = FeatmapSizes(clsScores);
-        var device = clsScores[0].device;
-        var anchors = AnchorGenerator.GridPriors(sizes, device);
-        var numLevel = new List<long>(anchors.Length);
-        foreach (var a in anchors) numLevel.Add(a.shape[0]);
-        var flatAnchors = cat(anchors, 0);
-        var targets = new List<ImageTargets>(imgMetas.Count);
-        long numTotalPos = 0, numTotalNeg = 0;
-        for (int i = 0; i < imgMetas.Count; i++)
-        {
-            var valid = cat(AnchorGenerator.ValidFlags(sizes, imgMetas[i].PadShape, device), 0);
-            var t = GetTargetsSingle(flatAnchors, valid, gtBboxes[i], gtBboxesIgnore?[i], gtLabels?[i], imgMetas[i]);
-            targets.Add(t);
-            numTotalPos += Math.Max(t.NumPos, 1);
-            numTotalNeg += Math.Max(t.NumNeg, 1);
-        }
-        return new BatchTargets(anchors, numLevel, targets, numTotalPos, numTotalNeg);
+        return GetTargets(AnchorGenerator.GridPriors(sizes, clsScores[0].device), sizes, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
     }
 
+    /// <summary>The regression targets of the positives: the coder's deltas, or the GT boxes themselves with <c>reg_decoded_bbox</c>.</summary>
+    protected virtual Tensor PosBboxTargets(SamplingResult sampling) =>
+        RegDecodedBbox ? sampling.PosGtBboxes : BboxCoder.Encode(sampling.PosBboxes, sampling.PosGtBboxes);
+
     /// <summary><c>_get_targets_single</c> over the image's flattened anchors of all levels.</summary>
-    private ImageTargets GetTargetsSingle(Tensor flatAnchors, Tensor validFlags, Tensor gtBboxes, Tensor? gtBboxesIgnore, Tensor? gtLabels, ImgMeta imgMeta)
+    private ImageTargets GetTargetsSingle(Tensor flatAnchors, Tensor validFlags, IReadOnlyList<long> numLevelAnchors, Tensor gtBboxes,
+        Tensor? gtBboxesIgnore, Tensor? gtLabels, ImgMeta imgMeta)
     {
         var inside = BoxTools.AnchorInsideFlags(flatAnchors, validFlags, imgMeta.ImgShape, TrainCfg!.Get("allowed_border", -1));
         if (!inside.any().item<bool>())
             throw new DetSharpException("There is no valid anchor inside the image boundary. Please check the image size and anchor sizes, or set allowed_border to -1 to skip the condition.");
         var anchors = flatAnchors[inside];
-        var assign = Assigner!.Assign(anchors, gtBboxes, gtBboxesIgnore, Sampling ? null : gtLabels);
+        var assign = Assigner switch
+        {
+            // get_num_level_anchors_inside: the level sizes after dropping the anchors outside the image.
+            IMultiLevelAssigner multiLevel => multiLevel.Assign(anchors,
+                inside.split(numLevelAnchors.ToArray()).Select(f => f.sum().item<long>()).ToList(), gtBboxes, gtBboxesIgnore, gtLabels),
+            IBBoxAssigner single => single.Assign(anchors, gtBboxes, gtBboxesIgnore, Sampling ? null : gtLabels),
+            _ => throw new InvalidOperationException($"{GetType().Name} has no assigner."),
+        };
         var sampling = Sampler!.Sample(assign, anchors, gtBboxes);
         long numValid = anchors.shape[0];
         var device = anchors.device;
@@ -209,7 +217,7 @@ public class AnchorHead : BaseDenseHead
         long numPos = sampling.PosInds.numel(), numNeg = sampling.NegInds.numel();
         if (numPos > 0)
         {
-            bboxTargets[sampling.PosInds] = RegDecodedBbox ? sampling.PosGtBboxes : BboxCoder.Encode(sampling.PosBboxes, sampling.PosGtBboxes);
+            bboxTargets[sampling.PosInds] = PosBboxTargets(sampling);
             bboxWeights[sampling.PosInds] = 1f;
             labels[sampling.PosInds] = gtLabels is null ? tensor(0L, device: device) : gtLabels[sampling.PosAssignedGtInds];
             labelWeights[sampling.PosInds] = posWeight <= 0 ? 1f : (float)posWeight;
@@ -218,6 +226,28 @@ public class AnchorHead : BaseDenseHead
         long total = flatAnchors.shape[0];
         return new ImageTargets(BoxTools.Unmap(labels, total, inside, NumClasses), BoxTools.Unmap(labelWeights, total, inside),
             BoxTools.Unmap(bboxTargets, total, inside), BoxTools.Unmap(bboxWeights, total, inside), numPos, numNeg, sampling);
+    }
+
+    /// <summary><c>get_targets</c>: every image's anchors (all levels, <paramref name="anchors"/>) assigned and sampled.</summary>
+    protected BatchTargets GetTargets(Tensor[] anchors, IReadOnlyList<(long H, long W)> featmapSizes, IReadOnlyList<Tensor> gtBboxes,
+        IReadOnlyList<Tensor>? gtLabels, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore)
+    {
+        if (TrainCfg is null || Assigner is null || Sampler is null)
+            throw new InvalidOperationException($"{GetType().Name}.Loss needs train_cfg (assigner).");
+        var device = anchors[0].device;
+        var numLevel = anchors.Select(a => a.shape[0]).ToList();
+        var flatAnchors = cat(anchors, 0);
+        var targets = new List<ImageTargets>(imgMetas.Count);
+        long numTotalPos = 0, numTotalNeg = 0;
+        for (int i = 0; i < imgMetas.Count; i++)
+        {
+            var valid = cat(AnchorGenerator.ValidFlags(featmapSizes, imgMetas[i].PadShape, device), 0);
+            var t = GetTargetsSingle(flatAnchors, valid, numLevel, gtBboxes[i], gtBboxesIgnore?[i], gtLabels?[i], imgMetas[i]);
+            targets.Add(t);
+            numTotalPos += Math.Max(t.NumPos, 1);
+            numTotalNeg += Math.Max(t.NumNeg, 1);
+        }
+        return new BatchTargets(anchors, numLevel, targets, numTotalPos, numTotalNeg);
     }
 
     public override LossDict Loss(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,

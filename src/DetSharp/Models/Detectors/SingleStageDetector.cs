@@ -58,3 +58,15 @@ public sealed class RetinaNet(ConfigDict backbone, ConfigDict neck, ConfigDict b
 public sealed class FCOS(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
     string? pretrained = null, object? initCfg = null)
     : SingleStageDetector(nameof(FCOS), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);
+
+/// <summary>MMDetection's <c>ATSS</c> (a <see cref="SingleStageDetector"/>, usually with an <see cref="ATSSHead"/>).</summary>
+[Register(Registries.ModelsName, "ATSS")]
+public sealed class ATSS(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+    string? pretrained = null, object? initCfg = null)
+    : SingleStageDetector(nameof(ATSS), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);
+
+/// <summary>MMDetection's <c>GFL</c> (a <see cref="SingleStageDetector"/>, usually with a <see cref="GFLHead"/>).</summary>
+[Register(Registries.ModelsName, "GFL")]
+public sealed class GFL(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+    string? pretrained = null, object? initCfg = null)
+    : SingleStageDetector(nameof(GFL), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);

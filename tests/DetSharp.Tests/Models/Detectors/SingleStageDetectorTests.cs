@@ -35,6 +35,9 @@ public sealed class SingleStageDetectorTests(ITestOutputHelper output)
     /// <summary>FCOS's GN head needs channels divisible by its 32 groups: 32.</summary>
     internal static ConfigDict SlimFcos(int numClasses = 8) => Slim("fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py", numClasses);
 
+    /// <summary>MMDetection's ATSS and GFL configs, slim the same way (their GN heads: 32 channels).</summary>
+    internal static ConfigDict SlimAtssOrGfl(string config, int numClasses = 8) => Slim(config, numClasses);
+
     [Fact]
     public void RetinaNet_BuildsAsASingleStageDetectorWithARetinaHead()
     {
@@ -100,6 +103,34 @@ public sealed class SingleStageDetectorTests(ITestOutputHelper output)
         for (int i = 0; i < 30; i++) history.Add(TrainingTests.Step(model, opt, batch, out log));
         output.WriteLine(string.Join(" ", history.Select(v => v.ToString("F4", System.Globalization.CultureInfo.InvariantCulture))));
         Assert.Equal(["loss_cls", "loss_bbox", "loss_centerness", "loss"], log.Keys);
+        Assert.All(history, v => Assert.True(double.IsFinite(v)));
+        double first = history.Take(3).Average(), last = history.Skip(27).Average();
+        Assert.True(last < 0.9 * first, $"loss did not decrease: first {first:F4}, last {last:F4}");
+
+        model.eval();
+        var results = model.SimpleTest(batch.Img, batch.Metas);
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r => Assert.All(r.Labels, l => Assert.InRange(l, 0, 7)));
+    }
+
+    [Theory]
+    [InlineData("atss/atss_r50_fpn_1x_coco.py", "loss_centerness")]
+    [InlineData("gfl/gfl_r50_fpn_1x_coco.py", "loss_dfl")]
+    public void AtssAndGfl_LearnAFixedBatch_AndTest(string config, string thirdLoss)
+    {
+        manual_seed(0);
+        using var model = ModelFixtures.Build(SlimAtssOrGfl(config));
+        var head = ((SingleStageDetector)model).BboxHead;
+        Assert.IsType(config.StartsWith("atss", StringComparison.Ordinal) ? typeof(ATSSHead) : typeof(GFLHead), head);
+        Assert.False(((AnchorHead)head).Sampling); // both take every anchor the ATSSAssigner gives (PseudoSampler)
+        model.train();
+        var batch = SyntheticData.Batch();
+        using var opt = optim.SGD(model.parameters().Where(p => p.requires_grad), 0.01, momentum: 0.9, weight_decay: 1e-4);
+        var history = new List<double>();
+        Dictionary<string, double> log = [];
+        for (int i = 0; i < 30; i++) history.Add(TrainingTests.Step(model, opt, batch, out log));
+        output.WriteLine(string.Join(" ", history.Select(v => v.ToString("F4", System.Globalization.CultureInfo.InvariantCulture))));
+        Assert.Equal(["loss_cls", "loss_bbox", thirdLoss, "loss"], log.Keys);
         Assert.All(history, v => Assert.True(double.IsFinite(v)));
         double first = history.Take(3).Average(), last = history.Skip(27).Average();
         Assert.True(last < 0.9 * first, $"loss did not decrease: first {first:F4}, last {last:F4}");
