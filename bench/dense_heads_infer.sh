@@ -21,8 +21,8 @@ for ((r = 1; r <= rounds; r++)); do
   for m in "${order[@]}"; do
     IFS='|' read -r config opt <<< "${cfg[$m]}"
     json="$("$root/detsharp" benchmark infer "$root/$config" --images "$images" --warmup 1 --json --cfg-options "$opt" "${data[@]}")"
-    s="$(python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(f"{d[\"MsPerImage\"] / 1000:.3f}")' <<< "$json")"
-    echo "round $r $m: $s s/image  $json"
+    s="$(python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print("%.3f" % (d["MsPerImage"] / 1000))' <<< "$json")"
+    echo "round $r $m: $s s/image"
     runs[$m]+="$s "
   done
 done
