@@ -23,16 +23,16 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
     /// asymmetric "same" padding of a stride-2 3×3 conv is (1, 0, 1, 0). Null: the usual symmetric padding.
     /// </param>
     public BasicBlock(long inplanes, long planes, long stride, long dilation, nn.Module<Tensor, Tensor>? downsample, ConfigDict normCfg,
-        long[]? conv1Pad = null)
+        long[]? conv1Pad = null, ConfigDict? convCfg = null)
         : base(nameof(BasicBlock))
     {
         _conv1Pad = conv1Pad;
-        _conv1 = nn.Conv2d(inplanes, planes, 3, stride: stride, padding: conv1Pad is null ? dilation : 0, dilation: dilation, bias: false);
+        _conv1 = ConvLayers.Build(convCfg, inplanes, planes, 3, stride, conv1Pad is null ? dilation : 0, dilation, bias: false);
         register_module("conv1", _conv1);
         var (n1, bn1) = NormLayers.Build(normCfg, planes, "1");
         _bn1 = (nn.Module<Tensor, Tensor>)bn1;
         register_module(n1, bn1);
-        _conv2 = nn.Conv2d(planes, planes, 3, padding: 1, bias: false);
+        _conv2 = ConvLayers.Build(convCfg, planes, planes, 3, padding: 1, bias: false);
         register_module("conv2", _conv2);
         var (n2, bn2) = NormLayers.Build(normCfg, planes, "2");
         _bn2 = (nn.Module<Tensor, Tensor>)bn2;

@@ -29,25 +29,25 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
     /// <c>fallback_on_stride</c> it stays a plain convolution, as in MMDetection.
     /// </param>
     public Bottleneck(long inplanes, long planes, long stride, long dilation, nn.Module<Tensor, Tensor>? downsample, ResNetStyle style, ConfigDict normCfg,
-        long? width = null, long groups = 1, int expansion = Expansion, ConfigDict? dcn = null)
+        long? width = null, long groups = 1, int expansion = Expansion, ConfigDict? dcn = null, ConfigDict? convCfg = null)
         : base(nameof(Bottleneck))
     {
         long w = width ?? planes;
         long conv1Stride = style == ResNetStyle.Pytorch ? 1 : stride;
         long conv2Stride = style == ResNetStyle.Pytorch ? stride : 1;
-        _conv1 = nn.Conv2d(inplanes, w, 1, stride: conv1Stride, bias: false);
+        _conv1 = ConvLayers.Build(convCfg, inplanes, w, 1, conv1Stride, bias: false);
         register_module("conv1", _conv1);
         var (n1, bn1) = NormLayers.Build(normCfg, w, "1");
         _bn1 = (nn.Module<Tensor, Tensor>)bn1;
         register_module(n1, bn1);
         _conv2 = dcn is null || dcn.Get("fallback_on_stride", false)
-            ? nn.Conv2d(w, w, 3, stride: conv2Stride, padding: dilation, dilation: dilation, groups: groups, bias: false)
+            ? ConvLayers.Build(convCfg, w, w, 3, conv2Stride, dilation, dilation, groups, bias: false)
             : ConvLayers.Build(dcn, w, w, 3, conv2Stride, dilation, dilation, groups, bias: false);
         register_module("conv2", _conv2);
         var (n2, bn2) = NormLayers.Build(normCfg, w, "2");
         _bn2 = (nn.Module<Tensor, Tensor>)bn2;
         register_module(n2, bn2);
-        _conv3 = nn.Conv2d(w, planes * expansion, 1, bias: false);
+        _conv3 = ConvLayers.Build(convCfg, w, planes * expansion, 1, bias: false);
         register_module("conv3", _conv3);
         var (n3, bn3) = NormLayers.Build(normCfg, planes * expansion, "3");
         _bn3 = (nn.Module<Tensor, Tensor>)bn3;

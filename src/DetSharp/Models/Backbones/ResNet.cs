@@ -61,7 +61,8 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         int Expansion,
         Func<int, ResBlockArgs, nn.Module<Tensor, Tensor>> Block,
         bool CntkPadding = false,
-        bool BlocksTakeDcn = false);
+        bool BlocksTakeDcn = false,
+        bool BlocksTakeConvCfg = false);
 
     private static readonly Dictionary<int, (bool Bottleneck, int[] Blocks)> Arch = new()
     {
@@ -104,9 +105,9 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         return new Plan("ResNet", a, StemKind.ResNet, DoublingPlanes(a), stageBlocks ?? arch.Blocks,
             arch.Bottleneck ? Bottleneck.Expansion : BasicBlock.Expansion,
             (_, b) => arch.Bottleneck
-                ? new Bottleneck(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.Style, b.NormCfg, dcn: b.Dcn)
-                : new BasicBlock(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.NormCfg, cntk && b.Stride == 2 ? CntkStride2Pad : null),
-            cntk, BlocksTakeDcn: arch.Bottleneck);
+                ? new Bottleneck(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.Style, b.NormCfg, dcn: b.Dcn, convCfg: b.ConvCfg)
+                : new BasicBlock(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.NormCfg, cntk && b.Stride == 2 ? CntkStride2Pad : null, b.ConvCfg),
+            cntk, BlocksTakeDcn: arch.Bottleneck, BlocksTakeConvCfg: true);
     }
 
     /// <summary>ResNet's defaults for the arguments a config leaves out (the families set theirs first).</summary>
@@ -142,7 +143,8 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         int[] strides = a.Strides!, dilations = a.Dilations!, outIndices = a.OutIndices!;
         if (numStages is < 1 or > 4)
             throw new DetSharpException($"{family}: num_stages must be 1..4, got {numStages}.");
-        if (a.ConvCfg is not null) throw new DetSharpException($"{family}: conv_cfg is not supported (only plain convolutions).");
+        if (a.ConvCfg is not null && !plan.BlocksTakeConvCfg)
+            throw new DetSharpException($"{family}: conv_cfg is supported in ResNet, ResNeXt and RegNet, not in {family}; remove 'conv_cfg' from this backbone.");
         if (a.Dcn is not null && !plan.BlocksTakeDcn)
             throw new DetSharpException($"{family}: dcn (deformable convolution) is supported in the Bottleneck blocks of ResNet (depth 50+), ResNeXt and RegNet; remove 'dcn' from this backbone.");
         if (a.Plugins is not null) throw new DetSharpException($"{family}: plugins are not supported.");
@@ -171,8 +173,8 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         if (plan.Stem == StemKind.RegNet || a.DeepStem != true)
         {
             _conv1 = plan.Stem == StemKind.RegNet
-                ? nn.Conv2d(inChannels, stem, 3, stride: 2, padding: 1, bias: false)
-                : nn.Conv2d(inChannels, stem, 7, stride: 2, padding: _cntkPadding ? 0 : 3, bias: false);
+                ? ConvLayers.Build(a.ConvCfg, inChannels, stem, 3, 2, 1, bias: false)
+                : ConvLayers.Build(a.ConvCfg, inChannels, stem, 7, 2, _cntkPadding ? 0 : 3, bias: false);
             register_module("conv1", _conv1);
             var (n1, bn1) = NormLayers.Build(normCfg, stem, "1");
             _bn1 = (nn.Module<Tensor, Tensor>)bn1;
@@ -185,9 +187,9 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
             var (_, nb) = NormLayers.Build(normCfg, half);
             var (_, nc) = NormLayers.Build(normCfg, stem);
             _stem = nn.Sequential(
-                ("0", nn.Conv2d(inChannels, half, 3, stride: 2, padding: 1, bias: false)), ("1", (nn.Module<Tensor, Tensor>)na), ("2", nn.ReLU()),
-                ("3", nn.Conv2d(half, half, 3, padding: 1, bias: false)), ("4", (nn.Module<Tensor, Tensor>)nb), ("5", nn.ReLU()),
-                ("6", nn.Conv2d(half, stem, 3, padding: 1, bias: false)), ("7", (nn.Module<Tensor, Tensor>)nc), ("8", nn.ReLU()));
+                ("0", ConvLayers.Build(a.ConvCfg, inChannels, half, 3, 2, 1, bias: false)), ("1", (nn.Module<Tensor, Tensor>)na), ("2", nn.ReLU()),
+                ("3", ConvLayers.Build(a.ConvCfg, half, half, 3, padding: 1, bias: false)), ("4", (nn.Module<Tensor, Tensor>)nb), ("5", nn.ReLU()),
+                ("6", ConvLayers.Build(a.ConvCfg, half, stem, 3, padding: 1, bias: false)), ("7", (nn.Module<Tensor, Tensor>)nc), ("8", nn.ReLU()));
             register_module("stem", _stem);
         }
 
@@ -196,7 +198,7 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         {
             int stage = i;
             var layer = ResLayer.Build(inplanes, plan.StagePlanes[i], plan.Expansion, StageBlocks[i], strides[i], dilations[i], a.AvgDown!.Value,
-                a.Style!.Value, normCfg, b => plan.Block(stage, b), a.Dcn is not null && (a.StageWithDcn?[i] ?? false) ? a.Dcn : null);
+                a.Style!.Value, normCfg, b => plan.Block(stage, b), a.Dcn is not null && (a.StageWithDcn?[i] ?? false) ? a.Dcn : null, a.ConvCfg);
             _layers.Add(layer);
             register_module($"layer{i + 1}", layer);
             inplanes = plan.StagePlanes[i] * plan.Expansion;
@@ -233,7 +235,7 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
             // with or without pretrained weights. (MMDetection's random-init path would Kaiming-init DCN's conv_offset,
             // its pretrained path — every zoo config — keeps it zero.)
             if (name.EndsWith("conv_offset", StringComparison.Ordinal)) continue;
-            if (m is TorchSharp.Modules.Conv2d) ModuleTools.KaimingInit(m);
+            if (ConvLayers.IsPlainConv(m)) ModuleTools.KaimingInit(m);
             else if (NormLayers.IsBatchNorm(m) || m is TorchSharp.Modules.GroupNorm) ModuleTools.ConstantInit(m, 1);
         }
         if (!zeroInitResidual) return;

@@ -44,7 +44,6 @@ public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
     {
         var (inChannels, outChannels, numOuts, startLevel, endLevel, addExtraConvs, reluBeforeExtraConvs, noNormOnLateral,
             convCfg, normCfg, actCfg, upsampleCfg, initCfg) = args;
-        if (convCfg is not null) throw new DetSharpException($"{name}: conv_cfg is not supported.");
         bool withRelu = false;
         if (actCfg is not null)
         {
@@ -82,8 +81,8 @@ public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
 
         for (int i = startLevel; i < BackboneEndLevel; i++)
         {
-            LateralConvs.Add(new ConvModule(inChannels[i], outChannels, 1, normCfg: noNormOnLateral ? null : normCfg, withRelu: withRelu));
-            FpnConvs.Add(new ConvModule(outChannels, outChannels, 3, padding: 1, normCfg: normCfg, withRelu: withRelu));
+            LateralConvs.Add(new ConvModule(inChannels[i], outChannels, 1, normCfg: noNormOnLateral ? null : normCfg, withRelu: withRelu, convCfg: convCfg));
+            FpnConvs.Add(new ConvModule(outChannels, outChannels, 3, padding: 1, normCfg: normCfg, withRelu: withRelu, convCfg: convCfg));
         }
         int extraLevels = numOuts - BackboneEndLevel + startLevel;
         if (ExtraConvsOn is not null && extraLevels >= 1)
@@ -91,7 +90,7 @@ public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
             for (int i = 0; i < extraLevels; i++)
             {
                 int cin = i == 0 && ExtraConvsOn == "on_input" ? inChannels[BackboneEndLevel - 1] : outChannels;
-                FpnConvs.Add(new ConvModule(cin, outChannels, 3, stride: 2, padding: 1, normCfg: normCfg, withRelu: withRelu));
+                FpnConvs.Add(new ConvModule(cin, outChannels, 3, stride: 2, padding: 1, normCfg: normCfg, withRelu: withRelu, convCfg: convCfg));
             }
         }
         register_module("lateral_convs", nn.ModuleList(LateralConvs.ToArray()));

@@ -71,7 +71,6 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         ConfigDict? regPredictorCfg, ConfigDict? clsPredictorCfg, ConfigDict? lossCls, ConfigDict? lossBbox, object? initCfg)
         : base(name)
     {
-        if (convCfg is not null) throw new DetSharpException($"{name}: conv_cfg is not supported.");
         if (regPredictorCfg is not null && regPredictorCfg.Get<string>("type") != "Linear" || clsPredictorCfg is not null && clsPredictorCfg.Get<string>("type") != "Linear")
             throw new DetSharpException($"{name}: only Linear predictors are supported.");
         if (!withCls && !withReg) throw new DetSharpException($"{name}: with_cls and with_reg cannot both be False.");
@@ -91,10 +90,10 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         if (LossCls is CrossEntropyLoss { UseSigmoid: true })
             throw new DetSharpException($"{name}: a sigmoid classification loss is not supported for the RoI bbox head.");
 
-        (int lastDim, _sharedConvs, _sharedFcs) = Branch(numSharedConvs, numSharedFcs, inChannels, true, numSharedFcs, convOutChannels, fcOutChannels, normCfg);
+        (int lastDim, _sharedConvs, _sharedFcs) = Branch(numSharedConvs, numSharedFcs, inChannels, true, numSharedFcs, convOutChannels, fcOutChannels, normCfg, convCfg);
         int sharedOut = lastDim;
-        (int clsDim, _clsConvs, _clsFcs) = Branch(numClsConvs, numClsFcs, sharedOut, false, numSharedFcs, convOutChannels, fcOutChannels, normCfg);
-        (int regDim, _regConvs, _regFcs) = Branch(numRegConvs, numRegFcs, sharedOut, false, numSharedFcs, convOutChannels, fcOutChannels, normCfg);
+        (int clsDim, _clsConvs, _clsFcs) = Branch(numClsConvs, numClsFcs, sharedOut, false, numSharedFcs, convOutChannels, fcOutChannels, normCfg, convCfg);
+        (int regDim, _regConvs, _regFcs) = Branch(numRegConvs, numRegFcs, sharedOut, false, numSharedFcs, convOutChannels, fcOutChannels, normCfg, convCfg);
         if (numSharedFcs == 0 && !withAvgPool)
         {
             if (numClsFcs == 0) clsDim *= _roiFeatArea;
@@ -122,12 +121,12 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     }
 
     private (int, List<ConvModule>, List<TorchSharp.Modules.Linear>) Branch(int numConvs, int numFcs, int inChannels, bool isShared, int numSharedFcs,
-        int convOut, int fcOut, ConfigDict? normCfg)
+        int convOut, int fcOut, ConfigDict? normCfg, ConfigDict? convCfg)
     {
         int last = inChannels;
         var convs = new List<ConvModule>();
         for (int i = 0; i < numConvs; i++)
-            convs.Add(new ConvModule(i == 0 ? last : convOut, convOut, 3, padding: 1, normCfg: normCfg));
+            convs.Add(new ConvModule(i == 0 ? last : convOut, convOut, 3, padding: 1, normCfg: normCfg, convCfg: convCfg));
         if (numConvs > 0) last = convOut;
         var fcs = new List<TorchSharp.Modules.Linear>();
         if (numFcs > 0)

@@ -46,7 +46,6 @@ public sealed class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         object? initCfg = null)
         : base(nameof(FCNMaskHead))
     {
-        if (convCfg is not null) throw new DetSharpException("FCNMaskHead: conv_cfg is not supported.");
         InitCfg = initCfg;
         // MMDetection stores roi_feat_size but no layer depends on it: the mask size follows the RoI extractor's output.
         RoiFeatSize = roiFeatSize;
@@ -59,7 +58,7 @@ public sealed class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         ClassAgnostic = classAgnostic;
         int pad = (convKernelSize - 1) / 2;
         for (int i = 0; i < numConvs; i++)
-            _convs.Add(new ConvModule(i == 0 ? inChannels : convOutChannels, convOutChannels, convKernelSize, padding: pad, normCfg: normCfg));
+            _convs.Add(new ConvModule(i == 0 ? inChannels : convOutChannels, convOutChannels, convKernelSize, padding: pad, normCfg: normCfg, convCfg: convCfg));
         register_module("convs", nn.ModuleList(_convs.ToArray()));
         int upIn = numConvs > 0 ? convOutChannels : inChannels;
         _upsample = nn.ConvTranspose2d(upIn, convOutChannels, scale, stride: scale);

@@ -50,6 +50,20 @@ public sealed class ResNetFamilyTests
     }
 
     [Fact]
+    public void ConvCfg_ConvWS_StandardisesEveryConvolution_StemBlocksAndShortcuts_AndKeepsTheKeys()
+    {
+        using var ws = Build("dict(type='ResNet', depth=50, base_channels=8, conv_cfg=dict(type='ConvWS'), norm_cfg=dict(type='GN', num_groups=4))");
+        using var plain = Build("dict(type='ResNet', depth=50, base_channels=8, norm_cfg=dict(type='GN', num_groups=4))");
+        Assert.Equal(ModuleTools.StateDictTsv(plain), ModuleTools.StateDictTsv(ws));
+        var convs = ws.named_modules().Where(m => m.name.EndsWith("conv1", StringComparison.Ordinal) || m.name.EndsWith("downsample.0", StringComparison.Ordinal)).ToList();
+        Assert.Contains(convs, m => m.name == "conv1");
+        Assert.Contains(convs, m => m.name == "layer1.0.downsample.0");
+        Assert.All(convs, m => Assert.IsType<ConvWS2d>(m.module));
+        Assert.Contains("conv_cfg is supported in ResNet, ResNeXt and RegNet",
+            Assert.Throws<DetSharpException>(() => Build("dict(type='Res2Net', depth=50, conv_cfg=dict(type='ConvWS'))")).Message);
+    }
+
+    [Fact]
     public void ResNeXt_WithOneGroup_IsResNet()
     {
         using var x = Build("dict(type='ResNeXt', depth=50, groups=1, base_channels=8)");
