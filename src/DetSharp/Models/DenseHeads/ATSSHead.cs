@@ -77,9 +77,8 @@ public sealed class ATSSHead : AnchorHead
         IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
     {
         var centernesses = outs.ScoreFactors ?? throw new ArgumentException("ATSSHead.Loss needs the centerness outputs.");
-        var sizes = FeatmapSizes(outs.ClsScores);
-        var anchors = AnchorGenerator.GridPriors(sizes, outs.ClsScores[0].device);
-        var targets = GetTargets(anchors, sizes, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
+        var targets = GetTargets(outs.ClsScores, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
+        var anchors = targets.Anchors;
         var (labelsL, labelWeightsL, bboxTargetsL) = (targets.ToLevels(t => t.Labels), targets.ToLevels(t => t.LabelWeights), targets.ToLevels(t => t.BboxTargets));
         // One process: reduce_mean over ranks is the value itself.
         double numTotalSamples = Math.Max(targets.NumTotalPos, 1.0);

@@ -108,16 +108,23 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
         for (int l = 0; l < outs.ClsScores.Length; l++)
         {
             var cls = outs.ClsScores[l][img].permute(1, 2, 0).reshape(-1, ClsOutChannels);
-            var pred = outs.BboxPreds[l][img].permute(1, 2, 0).reshape(-1, 4);
             var scores = UseSigmoidCls ? cls.sigmoid() : cls.softmax(-1)[.., ..^1];
             var (kept, labels, keep) = FilterScoresAndTopk(scores, scoreThr, nmsPre);
-            mlvlBboxes.Add(BboxCoder.Decode(priors[l][keep], pred[keep], imgMeta.ImgShape));
+            mlvlBboxes.Add(DecodeKept(l, priors[l], outs.BboxPreds[l][img], keep, imgMeta));
             mlvlScores.Add(kept);
             mlvlLabels.Add(labels);
             mlvlFactors?.Add(outs.ScoreFactors![l][img].permute(1, 2, 0).reshape(-1).sigmoid()[keep]);
         }
         return BboxPostProcess(mlvlScores, mlvlLabels, mlvlBboxes, imgMeta, cfg, rescale, withNms, mlvlFactors);
     }
+
+    /// <summary>
+    /// The boxes of the kept positions of one level: <paramref name="bboxPred"/> is that level's regression output of
+    /// one image [C, H, W], 4 values per prior by default; a head whose output is not one box per 4 channels (GFL's
+    /// distributions) overrides this.
+    /// </summary>
+    protected virtual Tensor DecodeKept(int level, Tensor priors, Tensor bboxPred, Tensor keep, ImgMeta imgMeta) =>
+        BboxCoder.Decode(priors[keep], bboxPred.permute(1, 2, 0).reshape(-1, 4)[keep], imgMeta.ImgShape);
 
     /// <summary><c>forward_train</c> without proposals (a one-stage detector's head).</summary>
     public LossDict ForwardTrain(IReadOnlyList<Tensor> feats, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,

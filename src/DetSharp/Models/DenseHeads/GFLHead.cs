@@ -93,9 +93,8 @@ public sealed class GFLHead : AnchorHead
     public override LossDict Loss(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,
         IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
     {
-        var sizes = FeatmapSizes(outs.ClsScores);
-        var anchors = AnchorGenerator.GridPriors(sizes, outs.ClsScores[0].device);
-        var targets = GetTargets(anchors, sizes, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
+        var targets = GetTargets(outs.ClsScores, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
+        var anchors = targets.Anchors;
         var (labelsL, labelWeightsL, bboxTargetsL) = (targets.ToLevels(t => t.Labels), targets.ToLevels(t => t.LabelWeights), targets.ToLevels(t => t.BboxTargets));
         // One process: reduce_mean over ranks is the value itself.
         double numTotalSamples = Math.Max(targets.NumTotalPos, 1.0);
@@ -144,26 +143,12 @@ public sealed class GFLHead : AnchorHead
     }
 
     /// <summary>
-    /// <c>_get_bboxes_single</c>: per level the distances read through <see cref="Integral"/> and scaled by the stride, the
-    /// best <c>nms_pre</c> sigmoid scores above <c>score_thr</c>, decoded from their anchors' centres and clipped; then NMS.
+    /// <c>_get_bboxes_single</c>'s decoding: the distances read through <see cref="Integral"/> and scaled by the stride,
+    /// decoded from the kept anchors' centres and clipped.
     /// </summary>
-    protected override DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] priors, ImgMeta imgMeta, ConfigDict cfg, bool rescale,
-        bool withNms)
+    protected override Tensor DecodeKept(int level, Tensor priors, Tensor bboxPred, Tensor keep, ImgMeta imgMeta)
     {
-        int nmsPre = cfg.Get("nms_pre", -1);
-        double scoreThr = cfg.Get<double>("score_thr");
-        var mlvlBboxes = new List<Tensor>();
-        var mlvlScores = new List<Tensor>();
-        var mlvlLabels = new List<Tensor>();
-        for (int l = 0; l < outs.ClsScores.Length; l++)
-        {
-            var distances = Integral.forward(outs.BboxPreds[l][img].permute(1, 2, 0)) * Stride(l);
-            var scores = outs.ClsScores[l][img].permute(1, 2, 0).reshape(-1, ClsOutChannels).sigmoid();
-            var (kept, labels, keep) = FilterScoresAndTopk(scores, scoreThr, nmsPre);
-            mlvlBboxes.Add(BboxCoder.Decode(AnchorCenter(priors[l][keep]), distances[keep], imgMeta.ImgShape));
-            mlvlScores.Add(kept);
-            mlvlLabels.Add(labels);
-        }
-        return BboxPostProcess(mlvlScores, mlvlLabels, mlvlBboxes, imgMeta, cfg, rescale, withNms);
+        var distances = Integral.forward(bboxPred.permute(1, 2, 0)) * Stride(level);
+        return BboxCoder.Decode(AnchorCenter(priors[keep]), distances[keep], imgMeta.ImgShape);
     }
 }
