@@ -183,9 +183,7 @@ public sealed class HRNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
     public override void train(bool train = true)
     {
         base.train(train);
-        if (!train || !_normEval) return;
-        foreach (var (_, m) in named_modules())
-            if (NormLayers.IsBatchNorm(m)) m.eval();
+        if (train && _normEval) NormLayers.EvalBatchNorms(this);
     }
 
     public override Tensor[] forward(Tensor x)

@@ -269,11 +269,7 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
     {
         base.train(train);
         FreezeStages();
-        if (train && _normEval)
-        {
-            foreach (var (_, m) in named_modules())
-                if (NormLayers.IsBatchNorm(m)) m.eval();
-        }
+        if (train && _normEval) NormLayers.EvalBatchNorms(this);
     }
 
     public override Tensor[] forward(Tensor x)

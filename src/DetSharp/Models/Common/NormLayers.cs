@@ -55,5 +55,12 @@ public static class NormLayers
     /// <summary>True for BatchNorm layers (mmcv's <c>_BatchNorm</c>), which <c>norm_eval</c> keeps in eval mode.</summary>
     public static bool IsBatchNorm(nn.Module m) => m is TorchSharp.Modules.BatchNorm2d or TorchSharp.Modules.BatchNorm1d;
 
+    /// <summary>mmcv's <c>norm_eval</c>: every BatchNorm in <paramref name="module"/> back in eval mode (frozen statistics).</summary>
+    public static void EvalBatchNorms(nn.Module module)
+    {
+        foreach (var (_, m) in module.named_modules())
+            if (IsBatchNorm(m)) m.eval();
+    }
+
     internal static string Format(double d) => d.ToString(CultureInfo.InvariantCulture);
 }
