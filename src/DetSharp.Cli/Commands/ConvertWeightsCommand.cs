@@ -11,7 +11,7 @@ internal static class ConvertWeightsCommand
 {
     public static Command Create()
     {
-        var input = new Argument<string>("in") { Description = "Weights: .pth (state dict or mmcv checkpoint), .safetensors, an ONNX ResNet, or nuget://resnet18-imagenet." };
+        var input = new Argument<string>("in") { Description = "Weights: .pth (state dict or mmcv checkpoint), .safetensors, an ONNX ResNet, nuget://resnet18-imagenet, or an http(s):// URL or torchvision:// / open-mmlab:// / mmcls:// name (downloaded once into torch's cache)." };
         var output = new Argument<string>("out") { Description = "The .pth to write (mmcv layout: meta + state_dict)." };
         var format = new Option<string>("--format")
         {

@@ -21,7 +21,7 @@ internal static class InferCommand
     public static Command Create()
     {
         var config = new Argument<string>("config") { Description = "Config file of the model." };
-        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint (.pth) written by detsharp train or MMDetection." };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint (.pth) written by detsharp train or MMDetection: a file, an http(s):// URL or a torchvision:// / open-mmlab:// / mmcls:// name (downloaded once into torch's cache)." };
         var inputs = new Argument<string[]>("inputs") { Description = "Image files, folders or glob patterns (e.g. 'data/val/*.jpg').", Arity = ArgumentArity.OneOrMore };
         var outDir = new Option<string>("--out-dir") { Description = "Folder for the pictures (and results.json).", DefaultValueFactory = _ => "work_dirs/infer" };
         var scoreThr = new Option<float>("--score-thr") { Description = "Draw detections with at least this score.", DefaultValueFactory = _ => 0.3f };

@@ -11,7 +11,7 @@ internal static class TestCommand
     public static Command Create()
     {
         var config = new Argument<string>("config") { Description = "Test config file." };
-        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint file (.pth)." };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint: a .pth file, an http(s):// URL or a torchvision:// / open-mmlab:// / mmcls:// name (downloaded once into torch's cache)." };
         var workDir = new Option<string?>("--work-dir") { Description = "Where eval_<time>.json with the metrics is written." };
         var output = new Option<string?>("--out") { Description = "Write the raw per-image results to this .json file." };
         var formatOnly = new Option<bool>("--format-only") { Description = "Only write the results in COCO format (<jsonfile_prefix>.bbox.json / .segm.json), e.g. for a test server." };

@@ -35,8 +35,14 @@ public sealed class ProgressBar(int total, TextWriter output, bool interactive, 
     public static string Bar(int done, int total, int width = 40)
     {
         if (total <= 0) return done.ToString(CultureInfo.InvariantCulture);
-        int filled = (int)(width * Math.Clamp((double)done / total, 0, 1));
-        return $"[{new string('>', filled)}{new string(' ', width - filled)}] {done}/{total}";
+        return $"{Filled((double)done / total, width)} {done}/{total}";
+    }
+
+    /// <summary>The bar alone for a fraction done: <c>[&gt;&gt;&gt;&gt;      ]</c> (checkpoint downloads count bytes, not tasks).</summary>
+    public static string Filled(double fraction, int width = 40)
+    {
+        int filled = (int)(width * Math.Clamp(fraction, 0, 1));
+        return $"[{new string('>', filled)}{new string(' ', width - filled)}]";
     }
 
     /// <summary>mmcv's full line: bar, rate, elapsed and estimated remaining seconds.</summary>

@@ -8,7 +8,7 @@ namespace DetSharp.Models;
 /// <summary>
 /// Loads weights into a model, as mmcv's <c>load_checkpoint</c>: a PyTorch <c>.pth</c> (a bare state dict or mmcv's
 /// <c>{meta, state_dict, optimizer}</c>, zip or legacy format), <c>.safetensors</c>, an ONNX ResNet or
-/// <c>nuget://resnet18-imagenet</c> (all read by <see cref="PretrainedWeights.Read"/>); a leading <c>module.</c>
+/// <c>nuget://resnet18-imagenet</c>, or an <c>http(s)://</c> URL or model-zoo name downloaded into torch's cache (all read by <see cref="PretrainedWeights.Read"/>); a leading <c>module.</c>
 /// (DataParallel) is removed.
 /// </summary>
 public static class CheckpointLoader

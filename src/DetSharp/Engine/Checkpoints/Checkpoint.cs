@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using DetSharp.IO;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -129,9 +130,17 @@ public static class Checkpoint
         }
     }
 
-    /// <summary>Reads a checkpoint (mmcv layout or a bare state dict, zip or legacy torch format).</summary>
-    public static LoadedCheckpoint Load(string path)
+    /// <summary>
+    /// Reads a checkpoint (mmcv layout or a bare state dict, zip or legacy torch format) from a file, or, as mmcv's
+    /// <c>CheckpointLoader</c>, from an <c>http(s)://</c> URL or a <c>torchvision://</c>, <c>open-mmlab://</c> or
+    /// <c>mmcls://</c> name, downloaded into torch's cache unless already there (<see cref="ModelZoo.Resolve"/>;
+    /// <paramref name="log"/> and <paramref name="progress"/> report the download). A <c>mmcls://</c> checkpoint keeps
+    /// its backbone's weights, <c>backbone.</c> removed.
+    /// </summary>
+    public static LoadedCheckpoint Load(string path, Action<string>? log = null, Action<string>? progress = null)
     {
+        string name = path;
+        path = ModelZoo.Resolve(name, log, progress);
         if (!File.Exists(path))
             throw new DetSharpException($"checkpoint file not found: {path}");
         if (new FileInfo(path) is { LinkTarget: { } target } link && link.ResolveLinkTarget(returnFinalTarget: true) is not { Exists: true })
@@ -141,11 +150,13 @@ public static class Checkpoint
             throw new DetSharpException($"{path} does not hold a dict (got {root?.GetType().Name ?? "None"}); a checkpoint or state dict is expected.");
         PyDict weights = dict.GetOrNull("state_dict") as PyDict ?? dict;
         var stateDict = new Dictionary<string, Tensor>();
+        bool mmcls = ModelZoo.Kind(name) == "mmcls";
         foreach (var (key, value) in weights)
         {
             if (value is not Tensor t) continue;
-            string name = Regex.Replace(key.ToString()!, @"^module\.", "");
-            stateDict[name] = t;
+            string? revised = mmcls ? ModelZoo.MmclsKey(key.ToString()!) : key.ToString()!;
+            if (revised is null) t.Dispose();
+            else stateDict[Regex.Replace(revised, @"^module\.", "")] = t;
         }
         if (stateDict.Count == 0)
             throw new DetSharpException($"{path} holds no tensors under 'state_dict' (keys: {string.Join(", ", dict.Keys)}).");

@@ -1,5 +1,6 @@
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
+using DetSharp.IO;
 using DetSharp.Logging;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -146,8 +147,8 @@ public abstract partial class BaseRunner
     /// <summary>mmcv's <c>load_checkpoint</c> for <c>load_from</c>: weights only, non-strict, mismatches reported as a warning.</summary>
     public StateDictLoadReport LoadCheckpoint(string path, bool strict = false)
     {
-        Logger.Info($"load checkpoint from local path: {path}");
-        using var ckpt = Checkpoint.Load(path);
+        Logger.Info($"load checkpoint from {ModelZoo.Describe(path)}");
+        using var ckpt = Checkpoint.Load(path, Logger.Info, Logger.Progress);
         var report = Checkpoint.LoadStateDict(Module, ckpt.StateDict, strict);
         if (report.Message is { } message) Logger.Warning(message);
         return report;
@@ -159,8 +160,8 @@ public abstract partial class BaseRunner
     /// </summary>
     public virtual void Resume(string path, bool resumeOptimizer = true)
     {
-        Logger.Info($"load checkpoint from local path: {path}");
-        using var ckpt = Checkpoint.Load(path);
+        Logger.Info($"load checkpoint from {ModelZoo.Describe(path)}");
+        using var ckpt = Checkpoint.Load(path, Logger.Info, Logger.Progress);
         var report = Checkpoint.LoadStateDict(Module, ckpt.StateDict);
         if (report.Message is { } message) Logger.Warning(message);
         if (ckpt.Epoch is null || ckpt.Iter is null)

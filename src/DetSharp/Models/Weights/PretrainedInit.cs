@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Engine.Checkpoints;
+using DetSharp.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -40,7 +41,7 @@ public static class PretrainedInit
                 }
                 string checkpoint = cfg.Get<string>("checkpoint");
                 string? prefix = cfg.Get<string?>("prefix", null);
-                var sd = PretrainedWeights.Read(checkpoint);
+                var sd = PretrainedWeights.Read(checkpoint, log: log);
                 try
                 {
                     var source = prefix is null ? sd : PretrainedWeights.SelectPrefix(sd, prefix, checkpoint);
@@ -60,8 +61,9 @@ public static class PretrainedInit
         return done;
     }
 
+    // mmcv's wording ("http path: URL", "local path: FILE"); nuget://resnet18-imagenet is named as it is.
     private static string Describe(string checkpoint) =>
-        checkpoint.Contains("://", StringComparison.Ordinal) ? checkpoint : "local path: " + checkpoint;
+        checkpoint.Equals(PretrainedWeights.ResNet18Uri, StringComparison.OrdinalIgnoreCase) ? checkpoint : ModelZoo.Describe(checkpoint);
 
     private static IEnumerable<ConfigDict> Entries(object? initCfg, string module)
     {

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using DetSharp.Engine.Checkpoints;
+using DetSharp.IO;
 using DetSharp.Models.Onnx;
 using static TorchSharp.torch;
 
@@ -84,32 +85,35 @@ public static class PretrainedWeights
     }
 
     /// <summary>
-    /// The state dict of a checkpoint name (file path or <c>nuget://resnet18-imagenet</c>), keys with a leading
-    /// <c>module.</c> removed. <c>torchvision://</c>, <c>open-mmlab://</c>, <c>http(s)://</c> need a download, which
-    /// DetSharp does not do; the message says how to proceed.
+    /// The state dict of a checkpoint name, keys with a leading <c>module.</c> removed: a file path,
+    /// <c>nuget://resnet18-imagenet</c>, or as mmcv an <c>http(s)://</c> URL or a <c>torchvision://</c>,
+    /// <c>open-mmlab://</c>, <c>mmcls://</c> name, downloaded into torch's cache unless already there
+    /// (<see cref="ModelZoo.Resolve"/>; <paramref name="log"/> and <paramref name="progress"/> report the download).
     /// </summary>
-    public static Dictionary<string, Tensor> Read(string checkpoint, WeightsFormat format = WeightsFormat.Auto)
+    public static Dictionary<string, Tensor> Read(string checkpoint, WeightsFormat format = WeightsFormat.Auto,
+        Action<string>? log = null, Action<string>? progress = null)
     {
         if (checkpoint.Equals(ResNet18Uri, StringComparison.OrdinalIgnoreCase))
             return ReadOnnx(LocateResNet18File(), checkpoint);
         var scheme = Regex.Match(checkpoint, @"^([a-zA-Z][a-zA-Z0-9+.-]*)://");
-        if (scheme.Success)
+        if (scheme.Success && !ModelZoo.IsRemote(checkpoint))
         {
             throw new DetSharpException(
-                $"checkpoint '{checkpoint}': '{scheme.Groups[1].Value}://' weights are downloaded by MMDetection, which DetSharp does not do. " +
-                $"Download the file yourself and give its path (a .pth, .safetensors or ONNX ResNet), or use '{ResNet18Uri}' " +
-                "(ImageNet ResNet-18 from NuGet, see README 'Pretrained weights').");
+                $"checkpoint '{checkpoint}': '{scheme.Groups[1].Value}://' is not a scheme DetSharp reads (it reads http(s)://, torchvision://, " +
+                $"open-mmlab://, openmmlab://, mmcls:// and '{ResNet18Uri}'). Download the file yourself and give its path (a .pth, .safetensors or ONNX ResNet).");
         }
-        if (!File.Exists(checkpoint)) throw new DetSharpException($"checkpoint file not found: {checkpoint}");
+        string file = ModelZoo.Resolve(checkpoint, log, progress);
+        if (!File.Exists(file)) throw new DetSharpException($"checkpoint file not found: {checkpoint}");
         if (format == WeightsFormat.Auto)
         {
-            string ext = Path.GetExtension(checkpoint).ToLowerInvariant();
+            string ext = Path.GetExtension(file).ToLowerInvariant();
             format = ext == ".safetensors" ? WeightsFormat.Safetensors : ext == ".onnx" ? WeightsFormat.Onnx : WeightsFormat.Pth;
         }
         Dictionary<string, Tensor> sd = format switch
         {
-            WeightsFormat.Safetensors => SafeTensors.Load(checkpoint),
-            WeightsFormat.Onnx => ReadOnnx(checkpoint, checkpoint),
+            WeightsFormat.Safetensors => SafeTensors.Load(file),
+            WeightsFormat.Onnx => ReadOnnx(file, checkpoint),
+            // By name: Checkpoint.Load finds the cached file again and applies mmcls://'s backbone selection.
             _ => ReadPth(checkpoint),
         };
         return StripModulePrefix(sd);
@@ -124,9 +128,9 @@ public static class PretrainedWeights
         return weights.StateDict;
     }
 
-    private static Dictionary<string, Tensor> ReadPth(string path)
+    private static Dictionary<string, Tensor> ReadPth(string checkpoint)
     {
-        var ckpt = Checkpoint.Load(path);
+        var ckpt = Checkpoint.Load(checkpoint);
         return new Dictionary<string, Tensor>(ckpt.StateDict);
     }
 
