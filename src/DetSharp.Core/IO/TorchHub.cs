@@ -53,7 +53,8 @@ public sealed record TorchHubOptions
 /// kept in <see cref="TorchHubOptions.CheckpointsDir"/> under its file name and, once there, used without the network.
 /// A download goes to <c>NAME.&lt;random&gt;.partial</c> in the same folder and is renamed when complete and verified, so
 /// an interrupted one never leaves a file under the final name; a file name with torch's hash suffix
-/// (<c>..._20200504_163245-42aa3d00.pth</c>) must match the SHA-256 of the body (torch's <c>check_hash</c>). Network
+/// (<c>..._20200504_163245-42aa3d00.pth</c>) must match the SHA-256 of the body (torch's <c>check_hash</c>,
+/// <see cref="HashPrefix"/>). Network
 /// errors, timeouts, truncated bodies and server errors are retried with a doubling delay; every failure ends in one
 /// message naming the URL and the path where a copy downloaded by hand can be placed.
 /// </summary>
@@ -81,7 +82,11 @@ public sealed partial class TorchHub(TorchHubOptions options)
         return name.Length > 0 ? name : throw new DetSharpException($"checkpoint URL '{url}' does not end in a file name.");
     }
 
-    /// <summary>torch's <c>HASH_REGEX</c> (<c>-([a-f0-9]*)\.</c>, first match): the SHA-256 prefix a file name promises, or null.</summary>
+    /// <summary>
+    /// The SHA-256 prefix a file name promises (torch's <c>check_hash</c> convention <c>NAME-&lt;sha256 prefix&gt;.ext</c>), or
+    /// null: the hex digits (8 or more) after the name's last '-'. torch's <c>HASH_REGEX</c> takes the first <c>-hex.</c>
+    /// instead, which in MMDetection's <c>..._bbox_mAP-0.408__segm_mAP-0.37_20200504_163245-42aa3d00.pth</c> is "0".
+    /// </summary>
     public static string? HashPrefix(string fileName) => HashRegex().Match(fileName) is { Success: true } m ? m.Groups[1].Value : null;
 
     /// <summary>Where the file of <paramref name="url"/> is kept.</summary>
@@ -242,7 +247,7 @@ public sealed partial class TorchHub(TorchHubOptions options)
 
     private static string Megabytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e6:F1} MB");
 
-    [GeneratedRegex(@"-([a-f0-9]*)\.")]
+    [GeneratedRegex(@"-([a-f0-9]{8,})\.[^-]*$")]
     private static partial Regex HashRegex();
 
     /// <summary>One failed attempt: whether another may succeed, and whether the network is out of reach.</summary>
