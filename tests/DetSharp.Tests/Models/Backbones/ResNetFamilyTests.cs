@@ -1,4 +1,6 @@
 using DetSharp.Config;
+using DetSharp.Engine.Checkpoints;
+using DetSharp.IO;
 using DetSharp.Models.Backbones;
 using DetSharp.Models.Common;
 using DetSharp.Models.Weights;
@@ -104,11 +106,23 @@ public sealed class ResNetFamilyTests
     }
 
     [Fact]
-    public void PretrainedOpenMmlabCheckpoint_BuildsAndFailsClearlyOnlyWhenLoaded()
+    public void PretrainedOpenMmlabCheckpoint_BuildsAndLoadsFromTorchsCache()
     {
-        using var m = Build("dict(type='ResNeXt', depth=50, groups=4, base_width=2, base_channels=8, "
-            + "init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://resnext101_64x4d'))");
-        var e = Assert.Throws<DetSharpException>(() => PretrainedInit.InitWeights(m));
-        Assert.Contains("'open-mmlab://' weights are downloaded by MMDetection", e.Message);
+        const string Layout = "dict(type='ResNeXt', depth=50, groups=4, base_width=2, base_channels=8";
+        using var m = Build(Layout + ", init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://resnext101_64x4d'))");
+        using var source = Build(Layout + ")");
+        var cache = Directory.CreateTempSubdirectory("detsharp-hub-");
+        try
+        {
+            var hub = new TorchHub(new TorchHubOptions { CheckpointsDir = cache.FullName, MmcvHome = cache.FullName });
+            // Where open-mmlab://resnext101_64x4d's URL (resnext101_64x4d-ee2c6f71.pth) is kept: no download.
+            Checkpoint.Save(hub.CachedPath(ModelZoo.Target("open-mmlab://resnext101_64x4d")), source, null, []);
+            using (TorchHub.Use(hub)) PretrainedInit.InitWeights(m);
+            Assert.True(m.state_dict()["layer1.0.conv2.weight"].equal(source.state_dict()["layer1.0.conv2.weight"]).all().item<bool>());
+        }
+        finally
+        {
+            cache.Delete(recursive: true);
+        }
     }
 }
