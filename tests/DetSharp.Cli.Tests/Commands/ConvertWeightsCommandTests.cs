@@ -52,14 +52,39 @@ public sealed class ConvertWeightsCommandTests : IDisposable
     }
 
     [Fact]
-    public void A_missing_input_or_a_download_scheme_is_one_clear_error()
+    public void A_missing_input_or_an_unknown_scheme_is_one_clear_error()
     {
         var r = CliRunner.Run("convert", "weights", Path.Combine(_tmp, "none.pth"), Path.Combine(_tmp, "o.pth"));
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("checkpoint file not found", r.Stderr);
-        r = CliRunner.Run("convert", "weights", "open-mmlab://detectron2/resnet50_caffe", Path.Combine(_tmp, "o.pth"));
+        r = CliRunner.Run("convert", "weights", "s3://bucket/resnet50.pth", Path.Combine(_tmp, "o.pth"));
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("which DetSharp does not do", r.Stderr);
+        Assert.Contains("'s3://' is not a scheme DetSharp reads", r.Stderr);
         Assert.False(File.Exists(Path.Combine(_tmp, "o.pth")));
+    }
+
+    [Fact]
+    public void A_url_is_read_from_TORCH_HOMEs_cache_and_offline_names_the_file_to_place_there()
+    {
+        const string Url = "https://download.detsharp.invalid/v2.0/resnet18_tiny_20200101-0123abcd.pth";
+        var env = new Dictionary<string, string> { ["TORCH_HOME"] = Path.Combine(_tmp, "torch") };
+        string cached = Path.Combine(_tmp, "torch", "hub", "checkpoints", "resnet18_tiny_20200101-0123abcd.pth");
+        string output = Path.Combine(_tmp, "o.pth");
+
+        var offline = CliRunner.RunWithEnvironment(120, env, "convert", "weights", Url, output);
+        Assert.Equal(1, offline.ExitCode);
+        Assert.Contains($"cannot download {Url}: ", offline.Stderr);
+        Assert.Contains($"place it at {cached} (DetSharp then uses it without the network)", offline.Stderr);
+
+        Directory.CreateDirectory(Path.GetDirectoryName(cached)!);
+        using (var weight = TorchSharp.torch.arange(6f).reshape(2, 3))
+        {
+            var checkpoint = new PyDict { ["state_dict"] = new PyDict(isOrderedDict: true) { ["fc.weight"] = weight } };
+            Checkpoint.WriteAtomically(cached, stream => TorchSerialization.Save(checkpoint, stream));
+        }
+        var r = CliRunner.RunWithEnvironment(120, env, "convert", "weights", Url, output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var converted = Checkpoint.Load(output);
+        Assert.Equal([0f, 1, 2, 3, 4, 5], converted.StateDict["fc.weight"].data<float>().ToArray());
     }
 }
