@@ -1,7 +1,7 @@
 using DetSharp.Apis;
+using DetSharp.Config;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.IO;
-using DetSharp.Config;
 using DetSharp.Models.Common;
 using DetSharp.Models.Weights;
 using DetSharp.TestSupport;
