@@ -116,7 +116,7 @@ public sealed partial class TorchHub(TorchHubOptions options)
             Directory.CreateDirectory(options.CheckpointsDir);
             log?.Invoke($"Downloading: \"{url}\" to {dest}");
             var started = Stopwatch.GetTimestamp();
-            long bytes = Download(url, dest, progress);
+            long bytes = Download(url, dest, log, progress);
             status?.Clear();
             log?.Invoke(string.Create(CultureInfo.InvariantCulture,
                 $"Downloaded {Megabytes(bytes)} in {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s: {dest}"));
@@ -128,7 +128,7 @@ public sealed partial class TorchHub(TorchHubOptions options)
         }
     }
 
-    private long Download(string url, string dest, Action<string>? progress)
+    private long Download(string url, string dest, Action<string>? log, Action<string>? progress)
     {
         string? hashPrefix = HashPrefix(Path.GetFileName(dest));
         string placeIt = $"Download it yourself and place it at {dest} (DetSharp then uses it without the network).";
@@ -149,7 +149,7 @@ public sealed partial class TorchHub(TorchHubOptions options)
                         : $"download of {url} failed{tries}: {failure.Message}";
                     throw new DetSharpException($"{why}. {placeIt}", failure);
                 }
-                progress?.Invoke($"download of {url} failed ({failure.Message}); retrying in {delay.TotalSeconds:0.##} s");
+                log?.Invoke($"download of {url} failed ({failure.Message}); retrying in {delay.TotalSeconds:0.##} s");
                 Thread.Sleep(delay);
                 delay *= 2;
             }

@@ -198,7 +198,7 @@ public static class TrainDetector
         var module = (torch.nn.Module)model;
         // MMDetection's train.py calls model.init_weights(): apply init_cfg 'Pretrained' entries (a backbone from
         // nuget://resnet18-imagenet, a torchvision/.pth file, ...) before load_from/resume_from overwrite weights.
-        Models.Weights.PretrainedInit.InitWeights(module, message => logger.Info(message));
+        Models.Weights.PretrainedInit.InitWeights(module, message => logger.Info(message), logger.Progress);
         if (options.Device != "cpu") module.to(torch.CUDA);
         logger.Info($"Model: {module.GetType().Name} with {module.parameters().Sum(p => p.numel())} parameters");
 

@@ -137,6 +137,7 @@ public sealed class TorchHubTests : IDisposable
 
         Assert.Equal(_body, File.ReadAllBytes(path));
         Assert.Equal(2, _server.Requests["/" + name]);
+        Assert.Contains($"download of {_server.Url("/" + name)} failed (HTTP 503 Service Unavailable); retrying in 0.01 s", _log);
     }
 
     [Fact]

@@ -20,11 +20,12 @@ public sealed record PretrainedLoad(string Module, string Checkpoint, string? Pr
 /// <c>init_cfg</c> re-initialises on top of it. Checkpoints: a <c>.pth</c> (bare state dict or mmcv's layout,
 /// <c>module.</c> removed), <c>.safetensors</c>, an ONNX ResNet, or <c>nuget://resnet18-imagenet</c>
 /// (<see cref="PretrainedWeights"/>). Call it after building a model for training, as MMDetection's train.py calls
-/// <c>model.init_weights()</c>.
+/// <c>model.init_weights()</c>. A checkpoint given by URL or model-zoo name is downloaded first unless cached
+/// (the <c>log</c> and <c>progress</c> arguments report it).
 /// </summary>
 public static class PretrainedInit
 {
-    public static List<PretrainedLoad> InitWeights(nn.Module model, Action<string>? log = null)
+    public static List<PretrainedLoad> InitWeights(nn.Module model, Action<string>? log = null, Action<string>? progress = null)
     {
         var modules = new List<(string Name, nn.Module Module)> { ("", model) };
         modules.AddRange(model.named_modules().Where(m => m.name.Length > 0));
@@ -41,7 +42,7 @@ public static class PretrainedInit
                 }
                 string checkpoint = cfg.Get<string>("checkpoint");
                 string? prefix = cfg.Get<string?>("prefix", null);
-                var sd = PretrainedWeights.Read(checkpoint, log: log);
+                var sd = PretrainedWeights.Read(checkpoint, log: log, progress: progress);
                 try
                 {
                     var source = prefix is null ? sd : PretrainedWeights.SelectPrefix(sd, prefix, checkpoint);
