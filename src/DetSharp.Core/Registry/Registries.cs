@@ -10,6 +10,7 @@ public static class Registries
     public const string OptimizersName = "OPTIMIZERS";
     public const string RunnersName = "RUNNERS";
     public const string TaskModulesName = "TASK_MODULES";
+    public const string PluginLayersName = "PLUGIN_LAYERS";
 
     /// <summary>Every model built from a config passes the channel pre-flight first (<see cref="Config.ModelChannelCheck"/>).</summary>
     public static Registry Models { get; } = WithChecks(new Registry(ModelsName), Config.ModelChannelCheck.Check);
@@ -27,7 +28,10 @@ public static class Registries
     /// <summary>Assigners, samplers, box coders and prior generators (mmdet.core's registries in 2.x).</summary>
     public static Registry TaskModules { get; } = new(TaskModulesName);
 
-    public static IEnumerable<Registry> All => [Models, Datasets, Pipelines, Hooks, Optimizers, Runners, TaskModules];
+    /// <summary>mmcv's PLUGIN_LAYERS: blocks inserted into other modules (ResNet's <c>plugins</c>), built by <c>build_plugin_layer</c>.</summary>
+    public static Registry PluginLayers { get; } = new(PluginLayersName);
+
+    public static IEnumerable<Registry> All => [Models, Datasets, Pipelines, Hooks, Optimizers, Runners, TaskModules, PluginLayers];
 
     private static Registry WithChecks(Registry registry, params Action<Config.ConfigDict>[] checks)
     {

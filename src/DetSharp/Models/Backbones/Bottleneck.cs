@@ -9,6 +9,8 @@ namespace DetSharp.Models.Backbones;
 /// MMDetection's ResNet <c>Bottleneck</c> and ResNeXt's grouped one (the same keys): conv1 1×1 to <c>width</c>, conv2
 /// 3×3 grouped, conv3 1×1 to planes × expansion, with bn1..bn3. ResNet's width is planes with one group; ResNeXt's is
 /// <see cref="Width"/>. RegNet uses it with expansion 1. Style 'pytorch' puts the stride on conv2, 'caffe' on conv1.
+/// <c>plugins</c> (ContextBlock, GeneralizedAttention, NonLocal2d, ...) run after conv1, conv2 (on <c>width</c> channels)
+/// or conv3 (on planes × expansion), registered after <c>downsample</c> under their names, as MMDetection's.
 /// </summary>
 public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
 {
@@ -20,6 +22,7 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
     public const int Expansion = 4;
     private readonly nn.Module<Tensor, Tensor> _conv1, _bn1, _conv2, _bn2, _conv3, _bn3;
     private readonly nn.Module<Tensor, Tensor>? _downsample;
+    private readonly nn.Module<Tensor, Tensor>[] _afterConv1, _afterConv2, _afterConv3;
 
     /// <param name="width">Channels of conv1/conv2; null: <paramref name="planes"/> (ResNet).</param>
     /// <param name="groups">Groups of conv2 (ResNeXt's cardinality).</param>
@@ -28,8 +31,10 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
     /// conv2 as a deformable convolution (<c>dict(type='DCN'|'DCNv2', deform_groups, fallback_on_stride)</c>); with
     /// <c>fallback_on_stride</c> it stays a plain convolution, as in MMDetection.
     /// </param>
+    /// <param name="plugins">The stage's plugins (<see cref="BlockPlugin.ForStage"/>); null or empty: none.</param>
     public Bottleneck(long inplanes, long planes, long stride, long dilation, nn.Module<Tensor, Tensor>? downsample, ResNetStyle style, ConfigDict normCfg,
-        long? width = null, long groups = 1, int expansion = Expansion, ConfigDict? dcn = null, ConfigDict? convCfg = null)
+        long? width = null, long groups = 1, int expansion = Expansion, ConfigDict? dcn = null, ConfigDict? convCfg = null,
+        IReadOnlyList<BlockPlugin>? plugins = null)
         : base(nameof(Bottleneck))
     {
         long w = width ?? planes;
@@ -57,6 +62,9 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
             _downsample = downsample;
             register_module("downsample", downsample);
         }
+        _afterConv1 = BlockPlugin.Build(this, plugins, PluginPosition.AfterConv1, w, (n, m) => register_module(n, m));
+        _afterConv2 = BlockPlugin.Build(this, plugins, PluginPosition.AfterConv2, w, (n, m) => register_module(n, m));
+        _afterConv3 = BlockPlugin.Build(this, plugins, PluginPosition.AfterConv3, planes * expansion, (n, m) => register_module(n, m));
     }
 
     /// <summary>
@@ -73,9 +81,9 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
     {
         using var scope = NewDisposeScope();
         var identity = _downsample is null ? x : _downsample.forward(x);
-        var o = nn.functional.relu(_bn1.forward(_conv1.forward(x)));
-        o = nn.functional.relu(_bn2.forward(_conv2.forward(o)));
-        o = _bn3.forward(_conv3.forward(o));
+        var o = BlockPlugin.Forward(_afterConv1, nn.functional.relu(_bn1.forward(_conv1.forward(x))));
+        o = BlockPlugin.Forward(_afterConv2, nn.functional.relu(_bn2.forward(_conv2.forward(o))));
+        o = BlockPlugin.Forward(_afterConv3, _bn3.forward(_conv3.forward(o)));
         return nn.functional.relu(o + identity).MoveToOuterDisposeScope();
     }
 }

@@ -41,8 +41,8 @@ public sealed class RegNet : ResNet
                 int groupWidth = w.GroupWidths[stage];
                 int groups = (int)Math.Round(w.StageWidths[stage] * w.BottleneckRatio, MidpointRounding.ToEven) / groupWidth;
                 return new Bottleneck(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.Style, b.NormCfg,
-                    Bottleneck.Width(b.Planes, groups, groupWidth, w.StageWidths[stage]), groups, expansion: 1, dcn: b.Dcn, convCfg: b.ConvCfg);
-            }, BlocksTakeDcn: true, BlocksTakeConvCfg: true);
+                    Bottleneck.Width(b.Planes, groups, groupWidth, w.StageWidths[stage]), groups, expansion: 1, dcn: b.Dcn, convCfg: b.ConvCfg, plugins: b.Plugins);
+            }, BlocksTakeDcn: true, BlocksTakeConvCfg: true, BlocksTakePlugins: true);
     }
 }
 

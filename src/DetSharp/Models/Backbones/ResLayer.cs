@@ -10,9 +10,10 @@ namespace DetSharp.Models.Backbones;
 /// <param name="Index">The block's position in its stage (Res2Net's first block is its 'stage' type).</param>
 /// <param name="ConvCfg">The backbone's <c>conv_cfg</c> (e.g. ConvWS) for every plain convolution; null: Conv2d.</param>
 /// <param name="Dcn">The backbone's <c>dcn</c> dict where <c>stage_with_dcn</c> puts it on this stage, else null.</param>
+/// <param name="Plugins">The backbone's <c>plugins</c> that apply to this stage (empty: none).</param>
 public readonly record struct ResBlockArgs(
     long Inplanes, long Planes, int Stride, int Dilation, nn.Module<Tensor, Tensor>? Downsample, ResNetStyle Style, ConfigDict NormCfg, int Index,
-    ConfigDict? Dcn = null, ConfigDict? ConvCfg = null);
+    ConfigDict? Dcn = null, ConfigDict? ConvCfg = null, IReadOnlyList<BlockPlugin>? Plugins = null);
 
 /// <summary>
 /// MMDetection's <c>ResLayer</c> (and Res2Net's <c>Res2Layer</c>, which is it with <c>avg_down</c> always on): one stage
@@ -24,7 +25,7 @@ public static class ResLayer
 {
     public static TorchSharp.Modules.Sequential Build(long inplanes, long planes, int expansion, int numBlocks, int stride, int dilation, bool avgDown,
         ResNetStyle style, ConfigDict normCfg, Func<ResBlockArgs, nn.Module<Tensor, Tensor>> block, ConfigDict? dcn = null,
-        ConfigDict? convCfg = null)
+        ConfigDict? convCfg = null, IReadOnlyList<BlockPlugin>? plugins = null)
     {
         var blocks = new List<(string, nn.Module<Tensor, Tensor>)>();
         long outplanes = planes * expansion;
@@ -34,7 +35,7 @@ public static class ResLayer
             if (b == 0 && (stride != 1 || inplanes != outplanes))
                 downsample = Downsample(inplanes, outplanes, stride, avgDown, normCfg, convCfg);
             blocks.Add((b.ToString(CultureInfo.InvariantCulture),
-                block(new ResBlockArgs(inplanes, planes, b == 0 ? stride : 1, dilation, downsample, style, normCfg, b, dcn, convCfg))));
+                block(new ResBlockArgs(inplanes, planes, b == 0 ? stride : 1, dilation, downsample, style, normCfg, b, dcn, convCfg, plugins))));
             inplanes = outplanes;
         }
         return nn.Sequential(blocks.ToArray());

@@ -35,6 +35,7 @@ public sealed class ResNeXt : ResNet
         int baseChannels = a.BaseChannels!.Value;
         return new Plan("ResNeXt", a, StemKind.ResNet, DoublingPlanes(a), blocks, Bottleneck.Expansion,
             (_, b) => new Bottleneck(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.Style, b.NormCfg,
-                Bottleneck.Width(b.Planes, groups, baseWidth, baseChannels), groups, dcn: b.Dcn, convCfg: b.ConvCfg), BlocksTakeDcn: true, BlocksTakeConvCfg: true);
+                Bottleneck.Width(b.Planes, groups, baseWidth, baseChannels), groups, dcn: b.Dcn, convCfg: b.ConvCfg, plugins: b.Plugins),
+            BlocksTakeDcn: true, BlocksTakeConvCfg: true, BlocksTakePlugins: true);
     }
 }

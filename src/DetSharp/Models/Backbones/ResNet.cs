@@ -62,7 +62,8 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         Func<int, ResBlockArgs, nn.Module<Tensor, Tensor>> Block,
         bool CntkPadding = false,
         bool BlocksTakeDcn = false,
-        bool BlocksTakeConvCfg = false);
+        bool BlocksTakeConvCfg = false,
+        bool BlocksTakePlugins = false);
 
     private static readonly Dictionary<int, (bool Bottleneck, int[] Blocks)> Arch = new()
     {
@@ -105,9 +106,9 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         return new Plan("ResNet", a, StemKind.ResNet, DoublingPlanes(a), stageBlocks ?? arch.Blocks,
             arch.Bottleneck ? Bottleneck.Expansion : BasicBlock.Expansion,
             (_, b) => arch.Bottleneck
-                ? new Bottleneck(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.Style, b.NormCfg, dcn: b.Dcn, convCfg: b.ConvCfg)
+                ? new Bottleneck(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.Style, b.NormCfg, dcn: b.Dcn, convCfg: b.ConvCfg, plugins: b.Plugins)
                 : new BasicBlock(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.NormCfg, cntk && b.Stride == 2 ? CntkStride2Pad : null, b.ConvCfg),
-            cntk, BlocksTakeDcn: arch.Bottleneck, BlocksTakeConvCfg: true);
+            cntk, BlocksTakeDcn: arch.Bottleneck, BlocksTakeConvCfg: true, BlocksTakePlugins: arch.Bottleneck);
     }
 
     /// <summary>ResNet's defaults for the arguments a config leaves out (the families set theirs first).</summary>
@@ -147,7 +148,8 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
             throw new DetSharpException($"{family}: conv_cfg is supported in ResNet, ResNeXt and RegNet, not in {family}; remove 'conv_cfg' from this backbone.");
         if (a.Dcn is not null && !plan.BlocksTakeDcn)
             throw new DetSharpException($"{family}: dcn (deformable convolution) is supported in the Bottleneck blocks of ResNet (depth 50+), ResNeXt and RegNet; remove 'dcn' from this backbone.");
-        if (a.Plugins is not null) throw new DetSharpException($"{family}: plugins are not supported.");
+        if (a.Plugins is not null && !plan.BlocksTakePlugins)
+            throw new DetSharpException($"{family}: plugins are supported in the Bottleneck blocks of ResNet (depth 50+), ResNeXt and RegNet (as in MMDetection, whose BasicBlock refuses them); remove 'plugins' from this backbone.");
         // stage_with_dcn only says where dcn applies; without dcn it has no effect, as in mmdet.
         if (a.StageWithDcn is not null && a.StageWithDcn.Length != numStages)
             throw new DetSharpException($"{family}: stage_with_dcn has {a.StageWithDcn.Length} entries for num_stages={numStages}.");
@@ -198,7 +200,8 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         {
             int stage = i;
             var layer = ResLayer.Build(inplanes, plan.StagePlanes[i], plan.Expansion, StageBlocks[i], strides[i], dilations[i], a.AvgDown!.Value,
-                a.Style!.Value, normCfg, b => plan.Block(stage, b), a.Dcn is not null && (a.StageWithDcn?[i] ?? false) ? a.Dcn : null, a.ConvCfg);
+                a.Style!.Value, normCfg, b => plan.Block(stage, b), a.Dcn is not null && (a.StageWithDcn?[i] ?? false) ? a.Dcn : null, a.ConvCfg,
+                BlockPlugin.ForStage(a.Plugins, i, numStages, family));
             _layers.Add(layer);
             register_module($"layer{i + 1}", layer);
             inplanes = plan.StagePlanes[i] * plan.Expansion;
@@ -229,8 +232,15 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
 
     private void InitWeights(bool zeroInitResidual)
     {
+        // MMDetection initialises a plugin's convs with the backbone's Kaiming only when the backbone itself is randomly
+        // initialised; with a 'Pretrained' init_cfg (every zoo config) the plugins keep their own init (ContextBlock's and
+        // NonLocal2d's last layer zero, so that a pretrained backbone starts unchanged).
+        var ownInit = IsPretrained(InitCfg)
+            ? named_modules().Where(m => m.module is IPluginLayer).Select(m => m.name + ".").ToList()
+            : [];
         foreach (var (name, m) in named_modules())
         {
+            if (ownInit.Any(prefix => name.StartsWith(prefix, StringComparison.Ordinal))) continue;
             // A deformable conv's offsets start at zero (its own init), so that training starts from the regular grid
             // with or without pretrained weights. (MMDetection's random-init path would Kaiming-init DCN's conv_offset,
             // its pretrained path — every zoo config — keeps it zero.)
@@ -242,6 +252,13 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         foreach (var (_, m) in named_modules())
             if (m is IResidualBlock block) ModuleTools.ConstantInit(block.LastNorm, 0);
     }
+
+    private static bool IsPretrained(object? initCfg) => initCfg switch
+    {
+        ConfigDict d => d.Get("type", "") == "Pretrained",
+        IList<object?> list => list.Any(IsPretrained),
+        _ => false,
+    };
 
     private void FreezeStages()
     {

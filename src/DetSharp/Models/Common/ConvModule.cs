@@ -60,6 +60,9 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>
     /// <summary>The convolution (<c>conv</c>).</summary>
     public nn.Module<Tensor, Tensor> Conv => _conv;
 
+    /// <summary>The norm layer, if any (<c>bn</c>, <c>gn</c>).</summary>
+    public nn.Module<Tensor, Tensor>? Norm => _norm;
+
     public override Tensor forward(Tensor x)
     {
         var y = _conv.forward(x);
