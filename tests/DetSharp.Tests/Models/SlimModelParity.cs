@@ -183,9 +183,11 @@ internal static class SlimModelParity
 
     /// <summary>
     /// The fixture's train batch through MMDetection's train pipeline as the test reconstructs it (resize keep-ratio to
-    /// 1333×800, no flip, normalize, pad 32): padded images, metas, GT boxes in input coordinates, labels, bitmap masks.
+    /// 1333×800 unless given, no flip, normalize, pad 32): padded images, metas, GT boxes in input coordinates, labels,
+    /// bitmap masks.
     /// </summary>
-    public static (Tensor Img, ImgMeta[] Metas, Tensor[] Boxes, Tensor[] Labels, IInstanceMasks[] Masks) BalloonTrainBatch(IEnumerable<string> fileNames)
+    public static (Tensor Img, ImgMeta[] Metas, Tensor[] Boxes, Tensor[] Labels, IInstanceMasks[] Masks) BalloonTrainBatch(IEnumerable<string> fileNames,
+        int longEdge = 1333, int shortEdge = 800)
     {
         using var ann = JsonDocument.Parse(File.ReadAllText(SharedData.FullPath("datasets/balloon/train/annotation_coco.json")));
         var images = ann.RootElement.GetProperty("images").EnumerateArray().ToList();
@@ -198,7 +200,7 @@ internal static class SlimModelParity
         {
             var info = images.First(i => i.GetProperty("file_name").GetString() == name);
             int id = info.GetProperty("id").GetInt32(), h = info.GetProperty("height").GetInt32(), w = info.GetProperty("width").GetInt32();
-            var (chw, meta) = MmdetInput.Load(SharedData.FullPath("datasets/balloon/train/" + name));
+            var (chw, meta) = MmdetInput.Load(SharedData.FullPath("datasets/balloon/train/" + name), longEdge: longEdge, shortEdge: shortEdge);
             inputs.Add((chw, meta));
             var mine = anns.Where(a => a.GetProperty("image_id").GetInt32() == id && a.GetProperty("iscrowd").GetInt32() == 0).ToList();
             var b = new List<float>();

@@ -21,13 +21,13 @@ internal static class MmdetInput
         return ((int)(w * f + 0.5), (int)(h * f + 0.5));
     }
 
-    /// <summary>Loads, resizes and normalizes one image: CHW float32 (unpadded) and its meta.</summary>
-    public static (float[] Chw, ImgMeta Meta) Load(string path, int sizeDivisor = 32)
+    /// <summary>Loads, resizes (keep-ratio to the scale (long, short)) and normalizes one image: CHW float32 (unpadded) and its meta.</summary>
+    public static (float[] Chw, ImgMeta Meta) Load(string path, int sizeDivisor = 32, int longEdge = 1333, int shortEdge = 800)
     {
         using var img = Cv2.ImRead(path, ImreadModes.Color);
         if (img.Empty()) throw new FileNotFoundException(path);
         int h = img.Rows, w = img.Cols;
-        var (nw, nh) = RescaleSize(w, h);
+        var (nw, nh) = RescaleSize(w, h, longEdge, shortEdge);
         using var resized = new Mat();
         Cv2.Resize(img, resized, new OpenCvSharp.Size(nw, nh), 0, 0, InterpolationFlags.Linear);
         int ph = (nh + sizeDivisor - 1) / sizeDivisor * sizeDivisor;

@@ -62,12 +62,19 @@ public class TwoStageDetector : BaseDetector
         CheckBatch(img, imgMetas);
         using var scope = NewDisposeScope();
         var (x, auxiliary) = ExtractFeatWithAuxiliary(img);
-        var proposalCfg = _trainCfg?.Get<ConfigDict?>("rpn_proposal", null) ?? _testCfg?.Get<ConfigDict>("rpn")
-            ?? throw new DetSharpException("TwoStageDetector: train_cfg.rpn_proposal or test_cfg.rpn is required to make training proposals.");
-        var (losses, proposals) = RpnHead.ForwardTrain(x, imgMetas, gtBboxes, null, gtBboxesIgnore, proposalCfg);
+        var (losses, proposals) = RpnForwardTrain(x, imgMetas, gtBboxes, gtBboxesIgnore);
         foreach (var (k, v) in RoiHead.ForwardTrain(x, imgMetas, proposals, gtBboxes, gtLabels, gtBboxesIgnore, gtMasks, auxiliary).Items)
             losses.Add(k, v);
         return losses.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The RPN's losses and the training proposals (made with <c>train_cfg.rpn_proposal</c>, else <c>test_cfg.rpn</c>).</summary>
+    protected (LossDict Losses, List<Tensor> Proposals) RpnForwardTrain(Tensor[] x, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,
+        IReadOnlyList<Tensor?>? gtBboxesIgnore)
+    {
+        var proposalCfg = _trainCfg?.Get<ConfigDict?>("rpn_proposal", null) ?? _testCfg?.Get<ConfigDict>("rpn")
+            ?? throw new DetSharpException("TwoStageDetector: train_cfg.rpn_proposal or test_cfg.rpn is required to make training proposals.");
+        return RpnHead.ForwardTrain(x, imgMetas, gtBboxes, null, gtBboxesIgnore, proposalCfg);
     }
 
     /// <summary>RPN proposals per image [N, 5] in input-image coordinates (<c>simple_test_rpn</c>).</summary>
@@ -102,3 +109,32 @@ public sealed class MaskRCNN(ConfigDict backbone, ConfigDict rpnHead, ConfigDict
 public sealed class CascadeRCNN(ConfigDict backbone, ConfigDict? neck = null, ConfigDict? rpnHead = null, ConfigDict? roiHead = null,
     ConfigDict? trainCfg = null, ConfigDict? testCfg = null, string? pretrained = null, object? initCfg = null)
     : TwoStageDetector(nameof(CascadeRCNN), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg);
+
+/// <summary>
+/// MMDetection's <c>HybridTaskCascade</c> (HTC): a <see cref="TwoStageDetector"/> with a
+/// <see cref="HybridTaskCascadeRoIHead"/>; <see cref="WithSemantic"/> when that head has a semantic branch.
+/// </summary>
+[Register(Registries.ModelsName, "HybridTaskCascade")]
+public sealed class HybridTaskCascade(ConfigDict backbone, ConfigDict? neck = null, ConfigDict? rpnHead = null, ConfigDict? roiHead = null,
+    ConfigDict? trainCfg = null, ConfigDict? testCfg = null, string? pretrained = null, object? initCfg = null)
+    : TwoStageDetector(nameof(HybridTaskCascade), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg)
+{
+    public bool WithSemantic => RoiHead is HybridTaskCascadeRoIHead { WithSemantic: true };
+
+    /// <summary>
+    /// <c>forward_train</c> with the semantic branch's labels: <paramref name="gtSemanticSeg"/> [N, 1, H, W] (the stuff
+    /// maps at the semantic head's resolution, as <c>SegRescale</c> makes them), or null for a head without one.
+    /// </summary>
+    public LossDict ForwardTrain(Tensor img, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor> gtLabels,
+        IReadOnlyList<IInstanceMasks>? gtMasks, IReadOnlyList<Tensor?>? gtBboxesIgnore, Tensor? gtSemanticSeg)
+    {
+        CheckBatch(img, imgMetas);
+        using var scope = NewDisposeScope();
+        var (x, auxiliary) = ExtractFeatWithAuxiliary(img);
+        var (losses, proposals) = RpnForwardTrain(x, imgMetas, gtBboxes, gtBboxesIgnore);
+        var head = RoiHead as HybridTaskCascadeRoIHead ?? throw new DetSharpException($"HybridTaskCascade: roi_head must be a HybridTaskCascadeRoIHead, not {RoiHead.GetType().Name}.");
+        foreach (var (k, v) in head.ForwardTrain(x, imgMetas, proposals, gtBboxes, gtLabels, gtBboxesIgnore, gtMasks, gtSemanticSeg, auxiliary).Items)
+            losses.Add(k, v);
+        return losses.MoveToOuterDisposeScope();
+    }
+}

@@ -19,15 +19,21 @@ namespace DetSharp.Models.RoIHeads;
 /// softmax of the stages' mean logits, boxes from the last stage; masks are the mean of all stages' sigmoid masks.
 /// </summary>
 [Register(Registries.ModelsName, "CascadeRoIHead")]
-public sealed class CascadeRoIHead : RoIHeadBase
+public class CascadeRoIHead : RoIHeadBase
 {
     private readonly List<RoIStage> _stages = [];
 
     public CascadeRoIHead(int numStages, double[] stageLossWeights, [InheritedArguments] RoIHeadArguments args)
-        : base(nameof(CascadeRoIHead), args)
+        : this(nameof(CascadeRoIHead), numStages, stageLossWeights, args)
+    {
+    }
+
+    /// <summary>The cascade under another name (a head that extends it, as <c>HybridTaskCascadeRoIHead</c>).</summary>
+    protected CascadeRoIHead(string name, int numStages, double[] stageLossWeights, RoIHeadArguments args)
+        : base(name, args)
     {
         if (stageLossWeights.Length != numStages)
-            throw new DetSharpException($"CascadeRoIHead: stage_loss_weights has {stageLossWeights.Length} entries for {numStages} stages.");
+            throw new DetSharpException($"{name}: stage_loss_weights has {stageLossWeights.Length} entries for {numStages} stages.");
         NumStages = numStages;
         StageLossWeights = stageLossWeights;
         var bboxExtractors = new List<SingleRoIExtractor>();
@@ -71,10 +77,10 @@ public sealed class CascadeRoIHead : RoIHeadBase
                 return Enumerable.Range(0, NumStages).Select(_ => d.Clone()).ToList();
             case IList<object?> list:
                 if (list.Count != NumStages)
-                    throw new DetSharpException($"CascadeRoIHead: {key} has {list.Count} entries for {NumStages} stages.");
-                return list.Select(v => v as ConfigDict ?? throw new DetSharpException($"CascadeRoIHead: every {key} entry must be a dict.")).ToList();
+                    throw new DetSharpException($"{GetType().Name}: {key} has {list.Count} entries for {NumStages} stages.");
+                return list.Select(v => v as ConfigDict ?? throw new DetSharpException($"{GetType().Name}: every {key} entry must be a dict.")).ToList();
             default:
-                throw new DetSharpException($"CascadeRoIHead: {key} must be a dict or a list of dicts.");
+                throw new DetSharpException($"{GetType().Name}: {key} must be a dict or a list of dicts.");
         }
     }
 
@@ -87,6 +93,9 @@ public sealed class CascadeRoIHead : RoIHeadBase
     public override int NumClasses => _stages[^1].BboxHead?.NumClasses ?? 0;
 
     public IReadOnlyList<ConvFCBBoxHead> BboxHeads => _stages.Where(s => s.BboxHead is not null).Select(s => s.BboxHead!).ToList();
+
+    /// <summary>The stages, in order (each with its bbox and mask parts and <c>train_cfg</c>).</summary>
+    internal IReadOnlyList<RoIStage> Stages => _stages;
 
     public IReadOnlyList<FCNMaskHead> MaskHeads => _stages.Where(s => s.MaskHead is not null).Select(s => s.MaskHead!).ToList();
 
@@ -116,25 +125,52 @@ public sealed class CascadeRoIHead : RoIHeadBase
             double lw = StageLossWeights[i];
             var stage = _stages[i];
             var output = stage.ForwardTrain(x, imgMetas, proposalList, gtBboxes, gtLabels, gtBboxesIgnore, gtMasks, i == 0 ? auxiliary : null, AuxLossWeight);
-            foreach (var (k, v) in output.Losses.Items)
-                losses.Add($"s{i}.{k}", k.Contains("loss", StringComparison.Ordinal) ? v.Select(t => t * lw).ToArray() : v);
+            AddStageLosses(losses, i, output.Losses);
             if (i < NumStages - 1)
             {
-                using var noGrad = no_grad();
                 if (output.ClsScore.numel() == 0) break;
-                var head = stage.BboxHead!;
-                var roiLabels = where(output.Targets.Labels == head.NumClasses, output.ClsScore[.., ..^1].argmax(1), output.Targets.Labels);
-                proposalList = head.RefineBboxes(output.Rois, roiLabels, output.BboxPred, output.Sampling.ConvertAll(s => s.PosIsGt), imgMetas);
+                proposalList = RefineBboxes(i, output, imgMetas, backgroundAsPredicted: true);
             }
         }
         return losses;
+    }
+
+    /// <summary>Stage <paramref name="stage"/>'s losses logged as <c>s{i}.*</c>, those named loss multiplied by its <c>stage_loss_weights</c> entry.</summary>
+    protected void AddStageLosses(LossDict losses, int stage, LossDict stageLosses)
+    {
+        double lw = StageLossWeights[stage];
+        foreach (var (k, v) in stageLosses.Items)
+            losses.Add($"s{stage}.{k}", k.Contains("loss", StringComparison.Ordinal) ? v.Select(t => t * lw).ToArray() : v);
+    }
+
+    /// <summary>
+    /// <c>refine_bboxes</c> (no gradient): the sampled RoIs regressed by the stage's deltas, GT proposals dropped. The
+    /// labels are the targets; <paramref name="backgroundAsPredicted"/> (CascadeRoIHead, not HTC) replaces background
+    /// ones by the predicted class.
+    /// </summary>
+    internal List<Tensor> RefineBboxes(int stage, RoIStage.TrainOutput output, IReadOnlyList<ImgMeta> imgMetas, bool backgroundAsPredicted)
+    {
+        using var noGrad = no_grad();
+        var head = _stages[stage].BboxHead!;
+        var roiLabels = backgroundAsPredicted
+            ? where(output.Targets.Labels == head.NumClasses, output.ClsScore[.., ..^1].argmax(1), output.Targets.Labels)
+            : output.Targets.Labels;
+        return head.RefineBboxes(output.Rois, roiLabels, output.BboxPred, output.Sampling.ConvertAll(s => s.PosIsGt), imgMetas);
     }
 
     /// <summary>
     /// Test: stages run in turn on refined RoIs; the final score is the softmax of the stages' mean logits, boxes from
     /// the last stage; masks are the mean of all stages' sigmoid masks.
     /// </summary>
-    public override List<DetectionResult> SimpleTest(Tensor[] x, IReadOnlyList<Tensor> proposals, IReadOnlyList<ImgMeta> imgMetas, bool rescale)
+    public override List<DetectionResult> SimpleTest(Tensor[] x, IReadOnlyList<Tensor> proposals, IReadOnlyList<ImgMeta> imgMetas, bool rescale) =>
+        SimpleTest(x, proposals, imgMetas, rescale, fuse: null, maskProbs: null);
+
+    /// <summary>
+    /// The cascade's <c>simple_test</c> with HTC's hooks: <paramref name="fuse"/> as in <see cref="RoIStage.BboxForward"/>;
+    /// <paramref name="maskProbs"/> gives the merged sigmoid masks of a batch of RoIs (the mean over the stages' masks when null).
+    /// </summary>
+    protected List<DetectionResult> SimpleTest(Tensor[] x, IReadOnlyList<Tensor> proposals, IReadOnlyList<ImgMeta> imgMetas, bool rescale,
+        Func<Tensor, Tensor, Tensor>? fuse, Func<Tensor, Tensor>? maskProbs)
     {
         var cfg = RequireTestCfg();
         using var scope = NewDisposeScope();
@@ -147,7 +183,7 @@ public sealed class CascadeRoIHead : RoIHeadBase
         List<Tensor> roisS = [], regS = [];
         for (int i = 0; i < NumStages; i++)
         {
-            var (cls, reg) = BboxForward(i, x, rois);
+            var (cls, reg, _) = _stages[i].BboxForward(x, rois, fuse);
             roisS = Split(rois, sizes);
             var clsS = Split(cls, sizes);
             regS = Split(reg, sizes);
@@ -182,7 +218,7 @@ public sealed class CascadeRoIHead : RoIHeadBase
             labels.Add(l);
         }
         var masks = WithMask
-            ? RoIStage.TestMasks(_stages[^1].MaskHead!, dets, labels, imgMetas, rescale, cfg.Get("mask_thr_binary", 0.5), MeanMaskProbs)
+            ? RoIStage.TestMasks(_stages[^1].MaskHead!, dets, labels, imgMetas, rescale, cfg.Get("mask_thr_binary", 0.5), maskProbs ?? MeanMaskProbs)
             : null;
         var results = new List<DetectionResult>(numImgs);
         for (int j = 0; j < numImgs; j++)

@@ -11,6 +11,25 @@ using static TorchSharp.torch;
 namespace DetSharp.Models.RoIHeads;
 
 /// <summary>
+/// MMDetection's <c>FCNMaskHead</c> constructor arguments; heads that extend it (<c>HTCMaskHead</c>) take them as one
+/// <see cref="InheritedArgumentsAttribute"/> parameter.
+/// </summary>
+public sealed record FCNMaskHeadArguments(
+    int NumConvs = 4,
+    int RoiFeatSize = 14,
+    int InChannels = 256,
+    int ConvKernelSize = 3,
+    int ConvOutChannels = 256,
+    int NumClasses = 80,
+    bool ClassAgnostic = false,
+    ConfigDict? UpsampleCfg = null,
+    ConfigDict? ConvCfg = null,
+    ConfigDict? NormCfg = null,
+    ConfigDict? PredictorCfg = null,
+    ConfigDict? LossMask = null,
+    object? InitCfg = null);
+
+/// <summary>
 /// MMDetection's <c>FCNMaskHead</c>: <c>num_convs</c> 3×3 ConvModules with ReLU (<c>convs.i.conv</c>), a 2×
 /// transposed-conv <c>upsample</c> + ReLU, and 1×1 <c>conv_logits</c> (num_classes channels, or 1 when class-agnostic).
 /// Targets: each positive proposal, clipped to the mask image, cropped from its GT mask and resized to
@@ -19,7 +38,7 @@ namespace DetSharp.Models.RoIHeads;
 /// and thresholded at <c>mask_thr_binary</c>.
 /// </summary>
 [Register(Registries.ModelsName, "FCNMaskHead")]
-public sealed class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
+public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -30,23 +49,21 @@ public sealed class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     private readonly TorchSharp.Modules.ConvTranspose2d? _upsample;
     private readonly TorchSharp.Modules.Conv2d _convLogits;
 
-    public FCNMaskHead(
-        int numConvs = 4,
-        int roiFeatSize = 14,
-        int inChannels = 256,
-        int convKernelSize = 3,
-        int convOutChannels = 256,
-        int numClasses = 80,
-        bool classAgnostic = false,
-        ConfigDict? upsampleCfg = null,
-        ConfigDict? convCfg = null,
-        ConfigDict? normCfg = null,
-        ConfigDict? predictorCfg = null,
-        ConfigDict? lossMask = null,
-        object? initCfg = null)
-        : base(nameof(FCNMaskHead))
+    public FCNMaskHead([InheritedArguments] FCNMaskHeadArguments args)
+        : this(nameof(FCNMaskHead), args)
     {
+    }
+
+    /// <summary>The FCN mask head under another name (a head that extends it, as <c>HTCMaskHead</c>).</summary>
+    protected FCNMaskHead(string name, FCNMaskHeadArguments args)
+        : base(name)
+    {
+        var (numConvs, roiFeatSize, inChannels, convKernelSize, convOutChannels, numClasses, classAgnostic, upsampleCfg, convCfg, normCfg,
+            predictorCfg, lossMask, initCfg) = args;
         InitCfg = initCfg;
+        ConvOutChannels = convOutChannels;
+        ConvCfg = convCfg;
+        NormCfg = normCfg;
         // MMDetection stores roi_feat_size but no layer depends on it: the mask size follows the RoI extractor's output.
         RoiFeatSize = roiFeatSize;
         if (predictorCfg is not null && predictorCfg.Get<string>("type") != "Conv") throw new DetSharpException("FCNMaskHead: predictor_cfg must be Conv.");
@@ -78,16 +95,32 @@ public sealed class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
 
     public int RoiFeatSize { get; }
 
+    public int ConvOutChannels { get; }
+
+    protected ConfigDict? ConvCfg { get; }
+
+    protected ConfigDict? NormCfg { get; }
+
     public bool ClassAgnostic { get; }
 
     public CrossEntropyLoss LossMask { get; }
 
     /// <summary>Mask logits [N, C, 2s, 2s] for RoI features [N, in, s, s].</summary>
-    public Tensor Forward(Tensor x)
+    public Tensor Forward(Tensor x) => ForwardLogits(ForwardConvs(x));
+
+    /// <summary>The <c>convs</c> stack: the mask features before upsampling.</summary>
+    protected Tensor ForwardConvs(Tensor x)
     {
         using var scope = NewDisposeScope();
         foreach (var c in _convs) x = c.forward(x);
-        x = nn.functional.relu(_upsample!.forward(x));
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary><c>upsample</c> + ReLU and <c>conv_logits</c> on the convs' features.</summary>
+    protected Tensor ForwardLogits(Tensor feat)
+    {
+        using var scope = NewDisposeScope();
+        var x = nn.functional.relu(_upsample!.forward(feat));
         return _convLogits.forward(x).MoveToOuterDisposeScope();
     }
 

@@ -52,22 +52,28 @@ internal sealed class RoIStage
 
     public ConfigDict? TrainCfg { get; }
 
-    /// <summary><c>_bbox_forward</c>: logits, deltas and pooled features for [K, 5] RoIs.</summary>
-    public (Tensor ClsScore, Tensor BboxPred, Tensor BboxFeats) BboxForward(Tensor[] x, Tensor rois)
+    /// <summary>
+    /// <c>_bbox_forward</c>: logits, deltas and pooled features for [K, 5] RoIs. <paramref name="fuse"/> (HTC's semantic
+    /// fusion) turns the RoIs and their pooled features into the features the head sees.
+    /// </summary>
+    public (Tensor ClsScore, Tensor BboxPred, Tensor BboxFeats) BboxForward(Tensor[] x, Tensor rois, Func<Tensor, Tensor, Tensor>? fuse = null)
     {
         var extractor = BboxRoiExtractor ?? throw new InvalidOperationException("this RoI head has no bbox branch");
         var feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
+        if (fuse is not null) feats = fuse(rois, feats);
         var (cls, reg) = BboxHead!.Forward(feats);
         return (cls, reg, feats);
     }
 
-    /// <summary><c>_mask_forward</c>: mask logits for [K, 5] RoIs.</summary>
-    public Tensor MaskForward(Tensor[] x, Tensor rois)
+    /// <summary>The mask branch's pooled RoI features for [K, 5] RoIs.</summary>
+    public Tensor MaskFeatures(Tensor[] x, Tensor rois)
     {
         var extractor = MaskRoiExtractor ?? throw new InvalidOperationException("this RoI head has no mask branch");
-        var feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
-        return MaskHead!.Forward(feats);
+        return extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
     }
+
+    /// <summary><c>_mask_forward</c>: mask logits for [K, 5] RoIs.</summary>
+    public Tensor MaskForward(Tensor[] x, Tensor rois) => MaskHead!.Forward(MaskFeatures(x, rois));
 
     /// <summary>What one stage's training step produced; the cascade refines the next stage's proposals from it.</summary>
     public sealed record TrainOutput(LossDict Losses, List<SamplingResult> Sampling, Tensor Rois, Tensor ClsScore, Tensor BboxPred, BBoxTargets Targets);
@@ -79,11 +85,24 @@ internal sealed class RoIStage
     public TrainOutput ForwardTrain(Tensor[] x, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> proposals, IReadOnlyList<Tensor> gtBboxes,
         IReadOnlyList<Tensor> gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore, IReadOnlyList<IInstanceMasks>? gtMasks, Tensor[]? auxiliary, double auxLossWeight)
     {
+        var (sampling, negLabelWeights) = Sample(x, imgMetas.Count, proposals, gtBboxes, gtLabels, gtBboxesIgnore);
+        var output = BboxTrain(x, sampling, negLabelWeights, auxiliary, auxLossWeight);
+        if (MaskHead is not null) output.Losses.Add("loss_mask", MaskTrain(x, sampling, gtMasks));
+        return output;
+    }
+
+    /// <summary>
+    /// Assigns and samples the proposals of every image with the stage's <c>train_cfg</c>; a scoring sampler (ISR-N)
+    /// also gives its negatives' label weights (null otherwise).
+    /// </summary>
+    public (List<SamplingResult> Sampling, List<Tensor?> NegLabelWeights) Sample(Tensor[] x, int numImgs, IReadOnlyList<Tensor> proposals,
+        IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor> gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore)
+    {
         if (_assigner is null || _sampler is null || TrainCfg is null)
             throw new InvalidOperationException("training a RoI head needs train_cfg (assigner, sampler).");
-        var sampling = new List<SamplingResult>(imgMetas.Count);
-        var negLabelWeights = new List<Tensor?>(imgMetas.Count);
-        for (int i = 0; i < imgMetas.Count; i++)
+        var sampling = new List<SamplingResult>(numImgs);
+        var negLabelWeights = new List<Tensor?>(numImgs);
+        for (int i = 0; i < numImgs; i++)
         {
             var assign = _assigner.Assign(proposals[i], gtBboxes[i], gtBboxesIgnore?[i], gtLabels[i]);
             if (_sampler is IRoIContextSampler scoring)
@@ -100,9 +119,20 @@ internal sealed class RoIStage
                 negLabelWeights.Add(null);
             }
         }
+        return (sampling, negLabelWeights);
+    }
+
+    /// <summary>
+    /// <c>_bbox_forward_train</c>: the bbox losses of the sampled RoIs (with PISA's isr/carl and AugFPN's Consistent
+    /// Supervision where configured); <paramref name="fuse"/> as in <see cref="BboxForward"/>.
+    /// </summary>
+    public TrainOutput BboxTrain(Tensor[] x, List<SamplingResult> sampling, List<Tensor?> negLabelWeights, Tensor[]? auxiliary, double auxLossWeight,
+        Func<Tensor, Tensor, Tensor>? fuse = null)
+    {
+        if (TrainCfg is null) throw new InvalidOperationException("training a RoI head needs train_cfg (assigner, sampler).");
         var losses = new LossDict();
         var rois = BoxTools.Bbox2Roi(sampling.ConvertAll(s => s.Bboxes));
-        var (cls, reg, _) = BboxForward(x, rois);
+        var (cls, reg, _) = BboxForward(x, rois, fuse);
         var targets = WithNegLabelWeights(BboxHead!.GetTargets(sampling, TrainCfg), sampling, negLabelWeights);
         var isr = _primeSampleAttention ? TrainCfg.Get<ConfigDict?>("isr", null) : null;
         if (isr is not null)
@@ -122,16 +152,22 @@ internal sealed class RoIStage
             foreach (var (k, v) in ConsistentSupervision.Losses(auxiliary, rois, BboxRoiExtractor!, BboxHead, targets, auxLossWeight).Items)
                 losses.Add(k, v);
         }
-        if (MaskHead is not null)
-        {
-            if (gtMasks is null) throw new ArgumentException("gt_masks are required to train a mask head.");
-            var posRois = BoxTools.Bbox2Roi(sampling.ConvertAll(s => s.PosBboxes));
-            var maskPred = MaskForward(x, posRois);
-            var maskTargets = MaskHead.GetTargets(sampling, gtMasks, TrainCfg);
-            var posLabels = cat(sampling.ConvertAll(s => s.PosGtLabels!));
-            losses.Add("loss_mask", MaskHead.Loss(maskPred, maskTargets, posLabels));
-        }
         return new TrainOutput(losses, sampling, rois, cls, reg, targets);
+    }
+
+    /// <summary>
+    /// <c>_mask_forward_train</c>: the mask loss of the positives. <paramref name="maskForward"/> gives the mask logits
+    /// of a batch of RoIs (HTC's information flow); the stage's own <see cref="MaskForward"/> when null.
+    /// </summary>
+    public Tensor MaskTrain(Tensor[] x, List<SamplingResult> sampling, IReadOnlyList<IInstanceMasks>? gtMasks, Func<Tensor, Tensor>? maskForward = null)
+    {
+        if (MaskHead is null || TrainCfg is null) throw new InvalidOperationException("training a mask branch needs mask_head and train_cfg.");
+        if (gtMasks is null) throw new ArgumentException("gt_masks are required to train a mask head.");
+        var posRois = BoxTools.Bbox2Roi(sampling.ConvertAll(s => s.PosBboxes));
+        var maskPred = maskForward is null ? MaskForward(x, posRois) : maskForward(posRois);
+        var maskTargets = MaskHead.GetTargets(sampling, gtMasks, TrainCfg);
+        var posLabels = cat(sampling.ConvertAll(s => s.PosGtLabels!));
+        return MaskHead.Loss(maskPred, maskTargets, posLabels);
     }
 
     /// <summary>

@@ -51,4 +51,18 @@ public sealed class ConstructorArgumentTests
         Assert.Contains("LoadImageFromFile: file_client_args", e.Message);
         Assert.Contains("DetSharp reads local files", e.Message);
     }
+
+    [Fact]
+    public void SegRescale_PassesASampleWithoutSegmentationMaps_AndRefusesOneWithThem()
+    {
+        using var plain = new DetSample();
+        plain.SetImg(new Mat(4, 4, MatType.CV_8UC3, new Scalar(1, 2, 3)));
+        var rescale = new SegRescale(scaleFactor: 0.125);
+        Assert.Same(plain, rescale.Apply(plain, new Random(0)));
+        Assert.Equal(4, plain.Img!.Rows);
+        using var withSeg = new DetSample { SegFields = ["gt_semantic_seg"] };
+        var e = Assert.Throws<DetSharpException>(() => rescale.Apply(withSeg, new Random(0)));
+        Assert.Contains("gt_semantic_seg", e.Message);
+        Assert.Throws<DetSharpException>(() => new SegRescale(scaleFactor: 0));
+    }
 }
