@@ -4,6 +4,7 @@ using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
 using DetSharp.Models.TaskModules;
 using DetSharp.Structures;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DetSharp.Models.RoIHeads;
@@ -20,11 +21,14 @@ internal sealed class RoIStage
     private readonly IBBoxAssigner? _assigner;
     private readonly object? _sampler;
     private readonly bool _primeSampleAttention;
+    private readonly nn.Module<Tensor, Tensor>? _sharedHead;
 
+    /// <param name="sharedHead">The RoI head's <c>shared_head</c> (C4's res5), run on the pooled features of both branches.</param>
     /// <param name="primeSampleAttention">PISA (<c>PISARoIHead</c>): apply <c>train_cfg.isr</c> / <c>train_cfg.carl</c> to the bbox losses.</param>
     public RoIStage(SingleRoIExtractor? bboxRoiExtractor, ConvFCBBoxHead? bboxHead, SingleRoIExtractor? maskRoiExtractor, FCNMaskHead? maskHead,
-        ConfigDict? trainCfg, bool primeSampleAttention = false)
+        ConfigDict? trainCfg, bool primeSampleAttention = false, nn.Module<Tensor, Tensor>? sharedHead = null)
     {
+        _sharedHead = sharedHead;
         _primeSampleAttention = primeSampleAttention;
         BboxRoiExtractor = bboxRoiExtractor;
         BboxHead = bboxHead;
@@ -56,17 +60,23 @@ internal sealed class RoIStage
     public (Tensor ClsScore, Tensor BboxPred, Tensor BboxFeats) BboxForward(Tensor[] x, Tensor rois)
     {
         var extractor = BboxRoiExtractor ?? throw new InvalidOperationException("this RoI head has no bbox branch");
-        var feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
+        var feats = Pool(extractor, x, rois);
         var (cls, reg) = BboxHead!.Forward(feats);
         return (cls, reg, feats);
     }
 
     /// <summary><c>_mask_forward</c>: mask logits for [K, 5] RoIs.</summary>
-    public Tensor MaskForward(Tensor[] x, Tensor rois)
+    public Tensor MaskForward(Tensor[] x, Tensor rois) => MaskHead!.Forward(MaskFeats(x, rois));
+
+    /// <summary>The mask branch's RoI features (the mask head's and a MaskIoU head's input) for [K, 5] RoIs.</summary>
+    public Tensor MaskFeats(Tensor[] x, Tensor rois) =>
+        Pool(MaskRoiExtractor ?? throw new InvalidOperationException("this RoI head has no mask branch"), x, rois);
+
+    /// <summary>RoI features from the extractor's levels, through the shared head when there is one.</summary>
+    private Tensor Pool(SingleRoIExtractor extractor, Tensor[] x, Tensor rois)
     {
-        var extractor = MaskRoiExtractor ?? throw new InvalidOperationException("this RoI head has no mask branch");
         var feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
-        return MaskHead!.Forward(feats);
+        return _sharedHead is null ? feats : _sharedHead.forward(feats);
     }
 
     /// <summary>What one stage's training step produced; the cascade refines the next stage's proposals from it.</summary>

@@ -50,7 +50,7 @@ public class StandardRoIHead : RoIHeadBase
             register_module("mask_head", maskHead);
         }
         _stage = new RoIStage(bboxExtractor, bboxHead, maskExtractor, maskHead, args.TrainCfg is null ? null : Dict(args.TrainCfg, "train_cfg"),
-            primeSampleAttention);
+            primeSampleAttention, SharedHead);
     }
 
     private static ConfigDict Dict(object value, string key) =>
