@@ -43,8 +43,9 @@ public class TwoStageDetector : BaseDetector
         }
         if (roiHead is not null)
         {
-            // MMDetection hands the deprecated `pretrained` to the RoI head's shared head only; no RoI head here has one.
             var cfg = Builders.With(roiHead, ("train_cfg", trainCfg?.Get<object?>("rcnn", null)), ("test_cfg", testCfg?.Get<object?>("rcnn", null)));
+            // MMDetection hands the deprecated `pretrained` to the RoI head, which passes it to its shared head only.
+            if (pretrained is not null) cfg = Builders.With(cfg, ("pretrained", pretrained));
             _roiHead = Builders.Model<RoIHeadBase>(cfg);
             register_module("roi_head", _roiHead);
         }
@@ -102,3 +103,9 @@ public sealed class MaskRCNN(ConfigDict backbone, ConfigDict rpnHead, ConfigDict
 public sealed class CascadeRCNN(ConfigDict backbone, ConfigDict? neck = null, ConfigDict? rpnHead = null, ConfigDict? roiHead = null,
     ConfigDict? trainCfg = null, ConfigDict? testCfg = null, string? pretrained = null, object? initCfg = null)
     : TwoStageDetector(nameof(CascadeRCNN), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg);
+
+/// <summary>MMDetection's <c>MaskScoringRCNN</c> (a <see cref="TwoStageDetector"/> with a <see cref="MaskScoringRoIHead"/>).</summary>
+[Register(Registries.ModelsName, "MaskScoringRCNN")]
+public sealed class MaskScoringRCNN(ConfigDict backbone, ConfigDict rpnHead, ConfigDict roiHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+    ConfigDict? neck = null, string? pretrained = null, object? initCfg = null)
+    : TwoStageDetector(nameof(MaskScoringRCNN), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg);

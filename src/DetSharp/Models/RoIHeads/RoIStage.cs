@@ -80,7 +80,14 @@ internal sealed class RoIStage
     }
 
     /// <summary>What one stage's training step produced; the cascade refines the next stage's proposals from it.</summary>
-    public sealed record TrainOutput(LossDict Losses, List<SamplingResult> Sampling, Tensor Rois, Tensor ClsScore, Tensor BboxPred, BBoxTargets Targets);
+    public sealed record TrainOutput(LossDict Losses, List<SamplingResult> Sampling, Tensor Rois, Tensor ClsScore, Tensor BboxPred, BBoxTargets Targets)
+    {
+        /// <summary>The mask branch's training step when the stage has one (Mask Scoring R-CNN's IoU head builds on it).</summary>
+        public MaskTrainOutput? Mask { get; init; }
+    }
+
+    /// <summary>The positives' mask features, mask logits [P, C, m, m], binary targets [P, m, m] and labels.</summary>
+    public sealed record MaskTrainOutput(Tensor MaskFeats, Tensor MaskPred, Tensor MaskTargets, Tensor PosLabels);
 
     /// <summary>
     /// The stage's training losses (unweighted, under the heads' own names): assign + sample per image, bbox loss,
@@ -132,16 +139,19 @@ internal sealed class RoIStage
             foreach (var (k, v) in ConsistentSupervision.Losses(auxiliary, rois, BboxRoiExtractor!, BboxHead, targets, auxLossWeight).Items)
                 losses.Add(k, v);
         }
+        MaskTrainOutput? mask = null;
         if (MaskHead is not null)
         {
             if (gtMasks is null) throw new ArgumentException("gt_masks are required to train a mask head.");
             var posRois = BoxTools.Bbox2Roi(sampling.ConvertAll(s => s.PosBboxes));
-            var maskPred = MaskForward(x, posRois);
+            var maskFeats = MaskFeats(x, posRois);
+            var maskPred = MaskHead.Forward(maskFeats);
             var maskTargets = MaskHead.GetTargets(sampling, gtMasks, TrainCfg);
             var posLabels = cat(sampling.ConvertAll(s => s.PosGtLabels!));
             losses.Add("loss_mask", MaskHead.Loss(maskPred, maskTargets, posLabels));
+            mask = new MaskTrainOutput(maskFeats, maskPred, maskTargets, posLabels);
         }
-        return new TrainOutput(losses, sampling, rois, cls, reg, targets);
+        return new TrainOutput(losses, sampling, rois, cls, reg, targets) { Mask = mask };
     }
 
     /// <summary>
