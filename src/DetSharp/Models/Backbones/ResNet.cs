@@ -74,6 +74,10 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         [152] = (true, [3, 8, 36, 3]),
     };
 
+    /// <summary>The residual blocks per stage of a Bottleneck ResNet of <paramref name="depth"/> (50, 101, 152), for heads that build one stage.</summary>
+    internal static int[] StageBlocksOf(int depth) =>
+        Arch.TryGetValue(depth, out var arch) && arch.Bottleneck ? arch.Blocks : throw new DetSharpException($"ResNet: no Bottleneck ResNet of depth {depth}.");
+
     private readonly nn.Module<Tensor, Tensor>? _conv1, _bn1, _stem;
     private readonly List<nn.Module<Tensor, Tensor>> _layers = [];
     private readonly int[] _outIndices;

@@ -43,8 +43,9 @@ public class TwoStageDetector : BaseDetector
         }
         if (roiHead is not null)
         {
-            // MMDetection hands the deprecated `pretrained` to the RoI head's shared head only; no RoI head here has one.
             var cfg = Builders.With(roiHead, ("train_cfg", trainCfg?.Get<object?>("rcnn", null)), ("test_cfg", testCfg?.Get<object?>("rcnn", null)));
+            // MMDetection hands the deprecated `pretrained` to the RoI head, which passes it to its shared head only.
+            if (pretrained is not null) cfg = Builders.With(cfg, ("pretrained", pretrained));
             _roiHead = Builders.Model<RoIHeadBase>(cfg);
             register_module("roi_head", _roiHead);
         }
@@ -136,5 +137,55 @@ public sealed class HybridTaskCascade(ConfigDict backbone, ConfigDict? neck = nu
         foreach (var (k, v) in head.ForwardTrain(x, imgMetas, proposals, gtBboxes, gtLabels, gtBboxesIgnore, gtMasks, gtSemanticSeg, auxiliary).Items)
             losses.Add(k, v);
         return losses.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>MMDetection's <c>MaskScoringRCNN</c> (a <see cref="TwoStageDetector"/> with a <see cref="MaskScoringRoIHead"/>).</summary>
+[Register(Registries.ModelsName, "MaskScoringRCNN")]
+public sealed class MaskScoringRCNN(ConfigDict backbone, ConfigDict rpnHead, ConfigDict roiHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+    ConfigDict? neck = null, string? pretrained = null, object? initCfg = null)
+    : TwoStageDetector(nameof(MaskScoringRCNN), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg);
+
+/// <summary>
+/// MMDetection's <c>FastRCNN</c>: a <see cref="TwoStageDetector"/> without an RPN whose RoI head takes precomputed
+/// proposals (per image [N, 4] or [N, 5] in input-image coordinates) — <see cref="ForwardTrainWithProposals"/> and
+/// <see cref="SimpleTestWithProposals"/>. DetSharp's data pipeline does not load proposal files (<c>LoadProposals</c>,
+/// a dataset's <c>proposal_file</c>) yet, so the plain training and test entry points say so.
+/// </summary>
+[Register(Registries.ModelsName, "FastRCNN")]
+public sealed class FastRCNN(ConfigDict backbone, ConfigDict roiHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+    ConfigDict? neck = null, string? pretrained = null, object? initCfg = null)
+    : TwoStageDetector(nameof(FastRCNN), backbone, neck, null, roiHead, trainCfg, testCfg, pretrained, initCfg)
+{
+    private const string NeedsProposals =
+        "FastRCNN needs precomputed proposals per image: DetSharp's pipeline cannot load a proposal_file (LoadProposals) yet; "
+        + "use ForwardTrainWithProposals / SimpleTestWithProposals, or a detector with an rpn_head (e.g. faster_rcnn/).";
+
+    public override LossDict ForwardTrain(Tensor img, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,
+        IReadOnlyList<Tensor> gtLabels, IReadOnlyList<IInstanceMasks>? gtMasks = null, IReadOnlyList<Tensor?>? gtBboxesIgnore = null) =>
+        throw new DetSharpException(NeedsProposals);
+
+    public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true) =>
+        throw new DetSharpException(NeedsProposals);
+
+    /// <summary><c>forward_train</c> with the given proposals: the RoI head's losses only.</summary>
+    public LossDict ForwardTrainWithProposals(Tensor img, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> proposals,
+        IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor> gtLabels, IReadOnlyList<IInstanceMasks>? gtMasks = null,
+        IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
+    {
+        CheckBatch(img, imgMetas);
+        using var scope = NewDisposeScope();
+        var (x, auxiliary) = ExtractFeatWithAuxiliary(img);
+        var losses = RoiHead.ForwardTrain(x, imgMetas, proposals, gtBboxes, gtLabels, gtBboxesIgnore, gtMasks, auxiliary);
+        return losses.MoveToOuterDisposeScope();
+    }
+
+    /// <summary><c>simple_test</c> with the given proposals.</summary>
+    public List<DetectionResult> SimpleTestWithProposals(Tensor img, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> proposals, bool rescale = true)
+    {
+        CheckBatch(img, imgMetas);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        return RoiHead.SimpleTest(ExtractFeat(img), proposals, imgMetas, rescale);
     }
 }

@@ -34,6 +34,8 @@ public class CascadeRoIHead : RoIHeadBase
     {
         if (stageLossWeights.Length != numStages)
             throw new DetSharpException($"{name}: stage_loss_weights has {stageLossWeights.Length} entries for {numStages} stages.");
+        if (SharedHead is not null)
+            throw new DetSharpException($"{name}: shared_head is not used by a cascade (MMDetection's ignores it); remove it from roi_head.");
         NumStages = numStages;
         StageLossWeights = stageLossWeights;
         var bboxExtractors = new List<SingleRoIExtractor>();

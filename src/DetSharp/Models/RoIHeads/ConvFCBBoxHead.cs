@@ -331,3 +331,15 @@ public sealed class Shared4Conv1FCBBoxHead(
     : ConvFCBBoxHead(nameof(Shared4Conv1FCBBoxHead), 4, 1, 0, 0, 0, 0, convOutChannels, fcOutChannels, convCfg, normCfg, withAvgPool, withCls,
         withReg, roiFeatSize, inChannels, numClasses, bboxCoder, regClassAgnostic, regDecodedBbox, regPredictorCfg, clsPredictorCfg, lossCls,
         lossBbox, initCfg);
+
+/// <summary>
+/// MMDetection's plain <c>BBoxHead</c>: no hidden layers, <c>fc_cls</c> and <c>fc_reg</c> straight on the RoI features —
+/// average-pooled first with <c>with_avg_pool</c> (the C4 models, after the res5 shared head), else flattened.
+/// </summary>
+[Register(Registries.ModelsName, "BBoxHead")]
+public sealed class BBoxHead(
+    bool withAvgPool = false, bool withCls = true, bool withReg = true, int roiFeatSize = 7, int inChannels = 256, int numClasses = 80,
+    ConfigDict? bboxCoder = null, bool regClassAgnostic = false, bool regDecodedBbox = false, ConfigDict? regPredictorCfg = null,
+    ConfigDict? clsPredictorCfg = null, ConfigDict? lossCls = null, ConfigDict? lossBbox = null, object? initCfg = null)
+    : ConvFCBBoxHead(nameof(BBoxHead), 0, 0, 0, 0, 0, 0, 256, 1024, null, null, withAvgPool, withCls, withReg, roiFeatSize, inChannels,
+        numClasses, bboxCoder, regClassAgnostic, regDecodedBbox, regPredictorCfg, clsPredictorCfg, lossCls, lossBbox, initCfg);

@@ -125,7 +125,7 @@ public sealed class HybridTaskCascadeRoIHead : CascadeRoIHead
                     (sampling, _) = stage.Sample(x, numImgs, proposalList, gtBboxes, gtLabels, gtBboxesIgnore);
                 }
                 int s = i;
-                var maskLoss = stage.MaskTrain(x, sampling, gtMasks, rois => MaskLogits(s, x, rois, maskFuse));
+                var maskLoss = stage.MaskTrain(x, sampling, gtMasks, rois => MaskLogits(s, x, rois, maskFuse)).Loss;
                 AddStageLosses(losses, i, new LossDict { { "loss_mask", maskLoss } });
             }
             // As MMDetection: interleaved training refines only for the mask branch (so not at all without one).
@@ -166,7 +166,7 @@ public sealed class HybridTaskCascadeRoIHead : CascadeRoIHead
     /// </summary>
     private Tensor MaskLogits(int stage, Tensor[] x, Tensor rois, Func<Tensor, Tensor, Tensor>? fuse)
     {
-        var feats = Stages[stage].MaskFeatures(x, rois);
+        var feats = Stages[stage].MaskFeats(x, rois);
         if (fuse is not null) feats = fuse(rois, feats);
         if (!MaskInfoFlow) return Stages[stage].MaskHead!.Forward(feats);
         Tensor? last = null;
@@ -180,7 +180,7 @@ public sealed class HybridTaskCascadeRoIHead : CascadeRoIHead
     /// </summary>
     private Tensor MergedMaskProbs(Tensor[] x, Tensor rois, Func<Tensor, Tensor, Tensor>? fuse)
     {
-        var feats = Stages[^1].MaskFeatures(x, rois);
+        var feats = Stages[^1].MaskFeats(x, rois);
         if (fuse is not null) feats = fuse(rois, feats);
         Tensor? last = null, sum = null;
         for (int i = 0; i < NumStages; i++)

@@ -32,8 +32,12 @@ public abstract class RoIHeadBase : nn.Module, IHasInitCfg
         : base(name)
     {
         if (args.SharedHead is not null)
-            throw new DetSharpException($"{name}: shared_head (the C4 models' ResLayer) is not supported yet; use a config with an FPN neck.");
-        // MMDetection hands `pretrained` to the shared head only, so without one it has no effect there either.
+        {
+            // MMDetection hands `pretrained` to the shared head only, so without one it has no effect.
+            var cfg = args.Pretrained is null ? args.SharedHead : Common.Builders.With(args.SharedHead, ("pretrained", args.Pretrained));
+            SharedHead = Common.Builders.Model<nn.Module<Tensor, Tensor>>(cfg);
+            register_module("shared_head", SharedHead);
+        }
         InitCfg = args.InitCfg;
         TestCfg = args.TestCfg;
         AuxLossWeight = args.AuxLossWeight;
@@ -45,6 +49,9 @@ public abstract class RoIHeadBase : nn.Module, IHasInitCfg
     }
 
     public object? InitCfg { get; }
+
+    /// <summary><c>shared_head</c>: run on the pooled RoI features before the bbox and mask heads (the C4 models' res5), or null.</summary>
+    public nn.Module<Tensor, Tensor>? SharedHead { get; }
 
     protected ConfigDict? TestCfg { get; }
 

@@ -4,6 +4,7 @@ using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
 using DetSharp.Models.TaskModules;
 using DetSharp.Structures;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DetSharp.Models.RoIHeads;
@@ -20,11 +21,14 @@ internal sealed class RoIStage
     private readonly IBBoxAssigner? _assigner;
     private readonly object? _sampler;
     private readonly bool _primeSampleAttention;
+    private readonly nn.Module<Tensor, Tensor>? _sharedHead;
 
+    /// <param name="sharedHead">The RoI head's <c>shared_head</c> (C4's res5), run on the pooled features of both branches.</param>
     /// <param name="primeSampleAttention">PISA (<c>PISARoIHead</c>): apply <c>train_cfg.isr</c> / <c>train_cfg.carl</c> to the bbox losses.</param>
     public RoIStage(SingleRoIExtractor? bboxRoiExtractor, ConvFCBBoxHead? bboxHead, SingleRoIExtractor? maskRoiExtractor, FCNMaskHead? maskHead,
-        ConfigDict? trainCfg, bool primeSampleAttention = false)
+        ConfigDict? trainCfg, bool primeSampleAttention = false, nn.Module<Tensor, Tensor>? sharedHead = null)
     {
+        _sharedHead = sharedHead;
         _primeSampleAttention = primeSampleAttention;
         BboxRoiExtractor = bboxRoiExtractor;
         BboxHead = bboxHead;
@@ -59,24 +63,38 @@ internal sealed class RoIStage
     public (Tensor ClsScore, Tensor BboxPred, Tensor BboxFeats) BboxForward(Tensor[] x, Tensor rois, Func<Tensor, Tensor, Tensor>? fuse = null)
     {
         var extractor = BboxRoiExtractor ?? throw new InvalidOperationException("this RoI head has no bbox branch");
-        var feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
+        var feats = Pool(extractor, x, rois);
         if (fuse is not null) feats = fuse(rois, feats);
         var (cls, reg) = BboxHead!.Forward(feats);
         return (cls, reg, feats);
     }
 
-    /// <summary>The mask branch's pooled RoI features for [K, 5] RoIs.</summary>
-    public Tensor MaskFeatures(Tensor[] x, Tensor rois)
+    /// <summary>The mask branch's RoI features (the mask head's and a MaskIoU head's input) for [K, 5] RoIs.</summary>
+    public Tensor MaskFeats(Tensor[] x, Tensor rois) =>
+        Pool(MaskRoiExtractor ?? throw new InvalidOperationException("this RoI head has no mask branch"), x, rois);
+
+    /// <summary>RoI features from the extractor's levels, through the shared head when there is one.</summary>
+    private Tensor Pool(SingleRoIExtractor extractor, Tensor[] x, Tensor rois)
     {
-        var extractor = MaskRoiExtractor ?? throw new InvalidOperationException("this RoI head has no mask branch");
-        return extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
+        var feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
+        return _sharedHead is null ? feats : _sharedHead.forward(feats);
     }
 
     /// <summary><c>_mask_forward</c>: mask logits for [K, 5] RoIs.</summary>
-    public Tensor MaskForward(Tensor[] x, Tensor rois) => MaskHead!.Forward(MaskFeatures(x, rois));
+    public Tensor MaskForward(Tensor[] x, Tensor rois) => MaskHead!.Forward(MaskFeats(x, rois));
 
     /// <summary>What one stage's training step produced; the cascade refines the next stage's proposals from it.</summary>
-    public sealed record TrainOutput(LossDict Losses, List<SamplingResult> Sampling, Tensor Rois, Tensor ClsScore, Tensor BboxPred, BBoxTargets Targets);
+    public sealed record TrainOutput(LossDict Losses, List<SamplingResult> Sampling, Tensor Rois, Tensor ClsScore, Tensor BboxPred, BBoxTargets Targets)
+    {
+        /// <summary>The mask branch's training step when the stage has one (Mask Scoring R-CNN's IoU head builds on it).</summary>
+        public MaskTrainOutput? Mask { get; init; }
+    }
+
+    /// <summary>
+    /// The mask loss of the positives with its inputs: mask features (null when HTC's information flow made the logits),
+    /// mask logits [P, C, m, m], binary targets [P, m, m] and labels.
+    /// </summary>
+    public sealed record MaskTrainOutput(Tensor Loss, Tensor? MaskFeats, Tensor MaskPred, Tensor MaskTargets, Tensor PosLabels);
 
     /// <summary>
     /// The stage's training losses (unweighted, under the heads' own names): assign + sample per image, bbox loss,
@@ -87,8 +105,10 @@ internal sealed class RoIStage
     {
         var (sampling, negLabelWeights) = Sample(x, imgMetas.Count, proposals, gtBboxes, gtLabels, gtBboxesIgnore);
         var output = BboxTrain(x, sampling, negLabelWeights, auxiliary, auxLossWeight);
-        if (MaskHead is not null) output.Losses.Add("loss_mask", MaskTrain(x, sampling, gtMasks));
-        return output;
+        if (MaskHead is null) return output;
+        var mask = MaskTrain(x, sampling, gtMasks);
+        output.Losses.Add("loss_mask", mask.Loss);
+        return output with { Mask = mask };
     }
 
     /// <summary>
@@ -157,17 +177,18 @@ internal sealed class RoIStage
 
     /// <summary>
     /// <c>_mask_forward_train</c>: the mask loss of the positives. <paramref name="maskForward"/> gives the mask logits
-    /// of a batch of RoIs (HTC's information flow); the stage's own <see cref="MaskForward"/> when null.
+    /// of a batch of RoIs (HTC's information flow); the stage's own mask features and head when null.
     /// </summary>
-    public Tensor MaskTrain(Tensor[] x, List<SamplingResult> sampling, IReadOnlyList<IInstanceMasks>? gtMasks, Func<Tensor, Tensor>? maskForward = null)
+    public MaskTrainOutput MaskTrain(Tensor[] x, List<SamplingResult> sampling, IReadOnlyList<IInstanceMasks>? gtMasks, Func<Tensor, Tensor>? maskForward = null)
     {
         if (MaskHead is null || TrainCfg is null) throw new InvalidOperationException("training a mask branch needs mask_head and train_cfg.");
         if (gtMasks is null) throw new ArgumentException("gt_masks are required to train a mask head.");
         var posRois = BoxTools.Bbox2Roi(sampling.ConvertAll(s => s.PosBboxes));
-        var maskPred = maskForward is null ? MaskForward(x, posRois) : maskForward(posRois);
+        var maskFeats = maskForward is null ? MaskFeats(x, posRois) : null;
+        var maskPred = maskForward is null ? MaskHead.Forward(maskFeats!) : maskForward(posRois);
         var maskTargets = MaskHead.GetTargets(sampling, gtMasks, TrainCfg);
         var posLabels = cat(sampling.ConvertAll(s => s.PosGtLabels!));
-        return MaskHead.Loss(maskPred, maskTargets, posLabels);
+        return new MaskTrainOutput(MaskHead.Loss(maskPred, maskTargets, posLabels), maskFeats, maskPred, maskTargets, posLabels);
     }
 
     /// <summary>

@@ -20,6 +20,9 @@ public class StandardRoIHead : RoIHeadBase
 {
     private readonly RoIStage _stage;
 
+    /// <summary>The head's one bbox (+ mask) stage, for the variants that add to its training or test step.</summary>
+    private protected RoIStage Stage => _stage;
+
     public StandardRoIHead([InheritedArguments] RoIHeadArguments args)
         : this(nameof(StandardRoIHead), args, primeSampleAttention: false)
     {
@@ -50,7 +53,7 @@ public class StandardRoIHead : RoIHeadBase
             register_module("mask_head", maskHead);
         }
         _stage = new RoIStage(bboxExtractor, bboxHead, maskExtractor, maskHead, args.TrainCfg is null ? null : Dict(args.TrainCfg, "train_cfg"),
-            primeSampleAttention);
+            primeSampleAttention, SharedHead);
     }
 
     private static ConfigDict Dict(object value, string key) =>
@@ -81,6 +84,20 @@ public class StandardRoIHead : RoIHeadBase
     {
         var cfg = RequireTestCfg();
         using var scope = NewDisposeScope();
+        var (dets, labels) = SimpleTestBboxes(x, proposals, imgMetas, rescale, cfg);
+        var masks = _stage.MaskHead is { } maskHead
+            ? RoIStage.TestMasks(maskHead, dets, labels, imgMetas, rescale, cfg.Get("mask_thr_binary", 0.5), r => MaskForward(x, r).sigmoid())
+            : null;
+        var results = new List<DetectionResult>(imgMetas.Count);
+        for (int i = 0; i < imgMetas.Count; i++)
+            results.Add(DetectionResult.FromTensors(dets[i], labels[i], masks?[i], NumClasses));
+        return results;
+    }
+
+    /// <summary><c>simple_test_bboxes</c>: each image's detections [K, 5] and labels [K] after the bbox head and multiclass NMS.</summary>
+    private protected (List<Tensor> Dets, List<Tensor> Labels) SimpleTestBboxes(Tensor[] x, IReadOnlyList<Tensor> proposals,
+        IReadOnlyList<ImgMeta> imgMetas, bool rescale, ConfigDict cfg)
+    {
         var rois = BoxTools.Bbox2Roi(proposals);
         var dets = new List<Tensor>();
         var labels = new List<Tensor>();
@@ -97,12 +114,6 @@ public class StandardRoIHead : RoIHeadBase
             dets.Add(d);
             labels.Add(l);
         }
-        var masks = _stage.MaskHead is { } maskHead
-            ? RoIStage.TestMasks(maskHead, dets, labels, imgMetas, rescale, cfg.Get("mask_thr_binary", 0.5), r => MaskForward(x, r).sigmoid())
-            : null;
-        var results = new List<DetectionResult>(imgMetas.Count);
-        for (int i = 0; i < imgMetas.Count; i++)
-            results.Add(DetectionResult.FromTensors(dets[i], labels[i], masks?[i], NumClasses));
-        return results;
+        return (dets, labels);
     }
 }
