@@ -123,7 +123,7 @@ public sealed class CascadeRoIHead : RoIHeadBase
                 using var noGrad = no_grad();
                 if (output.ClsScore.numel() == 0) break;
                 var head = stage.BboxHead!;
-                var roiLabels = where(output.Targets.Labels == head.NumClasses, output.ClsScore[.., ..^1].argmax(1), output.Targets.Labels);
+                var roiLabels = where(output.Targets.Labels == head.NumClasses, head.RefinementScores(output.ClsScore)[.., ..^1].argmax(1), output.Targets.Labels);
                 proposalList = head.RefineBboxes(output.Rois, roiLabels, output.BboxPred, output.Sampling.ConvertAll(s => s.PosIsGt), imgMetas);
             }
         }
@@ -157,7 +157,7 @@ public sealed class CascadeRoIHead : RoIHeadBase
                 var refined = new List<Tensor>();
                 for (int j = 0; j < numImgs; j++)
                 {
-                    var label = clsS[j][.., ..^1].argmax(1);
+                    var label = _stages[i].BboxHead!.RefinementScores(clsS[j])[.., ..^1].argmax(1);
                     refined.Add(_stages[i].BboxHead!.RegressByClass(roisS[j], label, regS[j], imgMetas[j]));
                 }
                 rois = cat(refined);
