@@ -15,6 +15,12 @@ public sealed class ConfigBudget
     /// <summary>Entries and string characters one file may build in all (the largest shipped config builds a few thousand).</summary>
     public const long MaxSize = 10_000_000;
 
+    /// <summary>
+    /// Values a file's comprehensions may visit in all, and the longest <c>range(...)</c>: the shipped configs loop
+    /// over a few stages or blocks; a loop over millions is a mistake (or an attack) and each visit re-evaluates the element.
+    /// </summary>
+    public const int MaxIterations = 100_000;
+
     private long _spent;
 
     /// <summary>Counts <paramref name="size"/> more units built; returns the message to report when the budget is exceeded, else null.</summary>

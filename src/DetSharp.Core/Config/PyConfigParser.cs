@@ -3,11 +3,12 @@ namespace DetSharp.Config;
 /// <summary>
 /// Evaluates an MMDetection 2.x <c>.py</c> config without executing code. Supports the subset configs use:
 /// assignments, <c>dict(...)</c> with keywords and <c>**unpacking</c>, <c>{...}</c>, lists, tuples, strings
-/// (implicit and <c>+</c> concatenation), numbers and arithmetic, True/False/None, and names defined earlier
-/// in the same file. Anything else (imports, other calls, comprehensions, statements) is reported as unsupported
-/// with the file, line and column.
+/// (implicit and <c>+</c> concatenation, f-strings), numbers and arithmetic, True/False/None, names defined earlier
+/// in the same file, <c>name.update(dict)</c>, and list/dict comprehensions over config values (with the builtins
+/// <c>range</c>, <c>enumerate</c> and <c>len</c>; see PyConfigParser.Comprehensions.cs). Anything else (imports, other
+/// calls, statements) is reported as unsupported with the file, line and column.
 /// </summary>
-public sealed class PyConfigParser
+public sealed partial class PyConfigParser
 {
     internal static readonly HashSet<string> Keywords =
     [
@@ -16,7 +17,7 @@ public sealed class PyConfigParser
         "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
     ];
 
-    private readonly List<PyToken> _tokens;
+    private List<PyToken> _tokens;
     private readonly string _file;
     private readonly string _text;
     private int _index;
@@ -85,6 +86,12 @@ public sealed class PyConfigParser
             targets.Add(Current);
             _index += 2;
         }
+        if (targets.Count == 0 && Current.Kind == PyTokenKind.Name && _tokens[_index + 1].Is(".")
+            && _tokens[_index + 2].IsName("update") && _tokens[_index + 3].Is("("))
+        {
+            ParseUpdate();
+            return;
+        }
         if (targets.Count == 0 && Current.Kind == PyTokenKind.Name && _tokens[_index + 1].Kind == PyTokenKind.Op
             && _tokens[_index + 1].Text is "+=" or "-=" or "*=" or "/=" or "//=" or "%=" or "**=")
         {
@@ -149,6 +156,7 @@ public sealed class PyConfigParser
     {
         var start = Current;
         var value = ParseArithmetic();
+        if (Current.IsName("for") && _comprehensionDepth > 0) return value; // the end of a comprehension's element
         if (Current.Kind == PyTokenKind.Name && Current.Text is "if" or "for" or "and" or "or" or "in" or "is" or "not")
             throw Error(Current, Current.Text == "for"
                 ? "comprehensions are not supported in configs; write the list out"
@@ -225,8 +233,10 @@ public sealed class PyConfigParser
         if (atomToken.Kind == PyTokenKind.Name && _tokens[_index + 1].Is("(") && !Keywords.Contains(atomToken.Text))
         {
             _index++;
+            if (atomToken.Text is "range" or "enumerate" or "len")
+                return ParseTrailers(ParseBuiltinCall(atomToken));
             if (atomToken.Text != "dict")
-                throw Error(atomToken, $"calling '{atomToken.Text}(...)' is not supported in configs: only dict(...) is (a config cannot run code)");
+                throw Error(atomToken, $"calling '{atomToken.Text}(...)' is not supported in configs: only dict(...) is, and range/enumerate/len in comprehensions (a config cannot run code)");
             var value = ParseDictCall(atomToken);
             return ParseTrailers(value);
         }
@@ -311,8 +321,16 @@ public sealed class PyConfigParser
             }
             else if (Current.Is("*"))
                 throw Error(Current, "'*' unpacking is not supported in dict(...)");
+            else if (dict.Count == 0 && !Current.Is(")") && _tokens[_index - 1].Is("("))
+            {
+                // dict({'a.b': 1}): how mmcv's pretty_text writes a dict whose keys are not identifiers.
+                var at = Current;
+                if (ParseExpression() is not ConfigDict source)
+                    throw Error(at, "dict(...) takes a dict as its only positional argument");
+                foreach (var (key, value) in source) dict.Add(key, value);
+            }
             else
-                throw Error(Current, "dict(...) in configs takes keyword arguments (key=value) and **other_dict only");
+                throw Error(Current, "dict(...) in configs takes keyword arguments (key=value), **other_dict and one leading dict only");
             if (!Current.Is(",")) break;
             _index++;
         }
@@ -329,10 +347,14 @@ public sealed class PyConfigParser
             case PyTokenKind.Float:
                 _index++;
                 return token.Value;
-            case PyTokenKind.String:
+            case PyTokenKind.String or PyTokenKind.FString:
                 // Adjacent string literals concatenate, as in Python.
-                string text = (string)Next().Value!;
-                while (Current.Kind == PyTokenKind.String) text += (string)Next().Value!;
+                string text = "";
+                while (Current.Kind is PyTokenKind.String or PyTokenKind.FString)
+                {
+                    var literal = Next();
+                    text += literal.Kind == PyTokenKind.String ? (string)literal.Value! : FormatFString(literal);
+                }
                 return text;
             case PyTokenKind.Name:
                 _index++;
@@ -346,7 +368,7 @@ public sealed class PyConfigParser
                     _ => Clone(Lookup(token), token),
                 };
             case PyTokenKind.Op when token.Text == "(":
-                RejectComprehension();
+                RejectGenerator();
                 _index++;
                 if (Current.Is(")"))
                 {
@@ -371,15 +393,13 @@ public sealed class PyConfigParser
                 Expect(")", $"expected ',' or ')' in the tuple opened at line {token.Line}, column {token.Column}");
                 return tuple;
             case PyTokenKind.Op when token.Text == "[":
-                RejectComprehension();
+                if (FindComprehension() is { } listComprehension) return EvaluateComprehension(listComprehension, new ConfigList());
                 _index++;
                 var list = new ConfigList();
                 while (!Current.Is("]"))
                 {
                     var item = ParseStarredOrExpression(out bool starred);
                     AddItem(list, item, starred, token);
-                    if (Current.IsName("for"))
-                        throw Error(Current, "comprehensions are not supported in configs; write the list out");
                     if (!Current.Is(",")) break;
                     _index++;
                 }
@@ -413,30 +433,9 @@ public sealed class PyConfigParser
         target.AddRange(items);
     }
 
-    /// <summary>
-    /// Reports a comprehension at its 'for' before its element is evaluated (which would otherwise fail first,
-    /// with a less helpful "name is not defined").
-    /// </summary>
-    private void RejectComprehension()
-    {
-        int depth = 0;
-        for (int i = _index; i < _tokens.Count; i++)
-        {
-            var t = _tokens[i];
-            if (t.Kind == PyTokenKind.Op && t.Text is "(" or "[" or "{") depth++;
-            else if (t.Kind == PyTokenKind.Op && t.Text is ")" or "]" or "}")
-            {
-                if (--depth == 0) return;
-            }
-            else if (depth == 1 && t.IsName("for"))
-                throw Error(t, "comprehensions are not supported in configs; write the values out");
-            else if (t.Kind == PyTokenKind.End) return;
-        }
-    }
-
     private ConfigDict ParseDictLiteral()
     {
-        RejectComprehension();
+        if (FindComprehension() is { } dictComprehension) return (ConfigDict)EvaluateComprehension(dictComprehension, new ConfigDict())!;
         var open = Next();
         var dict = new ConfigDict();
         while (!Current.Is("}"))
@@ -454,8 +453,6 @@ public sealed class PyConfigParser
             {
                 var keyToken = Current;
                 var key = ParseExpression();
-                if (Current.IsName("for"))
-                    throw Error(Current, "comprehensions are not supported in configs; write the dict out");
                 if (!Current.Is(":"))
                 {
                     if (Current.Is(",") || Current.Is("}"))
@@ -477,6 +474,8 @@ public sealed class PyConfigParser
 
     private object? Lookup(PyToken name)
     {
+        foreach (var scope in _scopes)
+            if (scope.TryGetValue(name.Text, out var local)) return local;
         if (_globals.TryGetValue(name.Text, out var value)) return value;
         string hint = Suggest.Closest(name.Text, _globals.Keys) is { } close ? $" Did you mean '{close}'?" : "";
         throw Error(name,

@@ -181,8 +181,6 @@ internal sealed class PyLexer
     {
         int line = _line;
         int column = tokenStart - _lineStart + 1;
-        if (prefix.Contains('f'))
-            throw Error(line, column, "f-strings are not supported in configs; build the string with '+' instead");
         if (prefix.Contains('b'))
             throw Error(line, column, "bytes literals are not supported in configs");
         bool raw = prefix.Contains('r');
@@ -246,6 +244,14 @@ internal sealed class PyLexer
             }
             value.Append(c);
             _pos++;
+        }
+        if (prefix.Contains('f'))
+        {
+            // No backslashes may appear inside an f-string's braces (Python before 3.12), so the decoded text still
+            // holds each embedded expression exactly as written.
+            int bodyColumn = column + prefix.Length + (triple ? 3 : 1);
+            _tokens.Add(new PyToken(PyTokenKind.FString, _text[tokenStart.._pos], FStringPart.Split(value.ToString(), bodyColumn, m => Error(line, column, m)), line, column));
+            return;
         }
         _tokens.Add(new PyToken(PyTokenKind.String, _text[tokenStart.._pos], value.ToString(), line, column));
     }

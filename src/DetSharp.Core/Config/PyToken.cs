@@ -1,8 +1,9 @@
 namespace DetSharp.Config;
 
-internal enum PyTokenKind { Name, Int, Float, String, Op, Newline, End }
+internal enum PyTokenKind { Name, Int, Float, String, FString, Op, Newline, End }
 
-/// <summary>One token of a config file. <see cref="Value"/> holds the decoded literal for numbers and strings.</summary>
+/// <summary>One token of a config file. <see cref="Value"/> holds the decoded literal for numbers and strings
+/// (for an f-string, its <see cref="FStringPart"/>s).</summary>
 internal readonly record struct PyToken(PyTokenKind Kind, string Text, object? Value, int Line, int Column)
 {
     public bool Is(string op) => Kind == PyTokenKind.Op && Text == op;

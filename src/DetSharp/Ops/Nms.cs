@@ -45,10 +45,28 @@ public static class Nms
     }
 
     /// <summary>
+    /// <c>mmcv.ops.soft_nms(boxes, scores, iou_threshold, sigma, min_score, method, offset)</c> (CPU semantics, see
+    /// <see cref="SoftNmsKernel"/>): returns <c>dets</c> [N, 5] = (x1, y1, x2, y2, rescored score) in selection order and
+    /// the kept indices (int64).
+    /// </summary>
+    public static (Tensor Dets, Tensor Keep) SoftNms(Tensor boxes, Tensor scores, double iouThreshold = 0.3, double sigma = 0.5, double minScore = 1e-3, string method = "linear", int offset = 0)
+    {
+        CheckBoxes(boxes, scores);
+        var cfg = new NmsConfig(iouThreshold, "soft_nms", Offset: offset, Sigma: sigma, MinScore: minScore, Method: method);
+        cfg.Validate();
+        using var scope = NewDisposeScope();
+        var (keep, rescored) = RunOp(ToFloatArray(boxes), ToFloatArray(scores), cfg, splitting: false);
+        var keepT = ToIndexTensor(keep, boxes.device);
+        var dets = Dets(boxes, keepT, rescored!);
+        return (dets.MoveToOuterDisposeScope(), keepT.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
     /// MMDetection's <c>batched_nms(boxes, scores, idxs, nms_cfg, class_agnostic)</c>: NMS within each category
     /// <paramref name="idxs"/>, done in one pass by offsetting the boxes by <c>idx * (max_coordinate + 1)</c>, or by a
     /// loop over categories when there are at least <c>split_thr</c> boxes. A null <paramref name="nmsCfg"/> only sorts.
-    /// Returns <c>dets</c> [N, 5] (original boxes with their scores) and <c>keep</c> [N], by score descending.
+    /// Returns <c>dets</c> [N, 5] (original boxes with their scores; soft-NMS's rescored scores) and <c>keep</c> [N], by
+    /// score descending (soft-NMS without splitting: in its selection order, as mmcv).
     /// </summary>
     public static (Tensor Dets, Tensor Keep) BatchedNms(Tensor boxes, Tensor scores, Tensor idxs, NmsConfig? nmsCfg, bool classAgnostic = false)
     {
@@ -62,6 +80,7 @@ public static class Nms
         var s = ToFloatArray(scores);
         int n = s.Length;
         int[] keep;
+        float[]? rescored = null;
         if (nmsCfg is null)
         {
             keep = NmsKernel.SortDescending(s);
@@ -92,19 +111,11 @@ public static class Nms
                 }
             }
 
-            float thr = (float)nmsCfg.IouThreshold, scoreThr = (float)nmsCfg.ScoreThreshold;
-            if (n < nmsCfg.SplitThreshold)
-            {
-                keep = RunFiltered(b, s, thr, nmsCfg.Offset, scoreThr, nmsCfg.MaxNum);
-            }
-            else
-            {
-                keep = SplitNms(b, s, labels, thr, nmsCfg.Offset, scoreThr, nmsCfg.MaxNum);
-            }
+            (keep, rescored) = n < nmsCfg.SplitThreshold ? RunOp(b, s, nmsCfg, splitting: false) : SplitNms(b, s, labels, nmsCfg);
         }
 
         var keepT = ToIndexTensor(keep, boxes.device);
-        var dets = Dets(boxes, scores, keepT);
+        var dets = rescored is null ? Dets(boxes, scores, keepT) : Dets(boxes, keepT, rescored);
         return (dets.MoveToOuterDisposeScope(), keepT.MoveToOuterDisposeScope());
     }
 
@@ -181,6 +192,21 @@ public static class Nms
         return result;
     }
 
+    /// <summary>
+    /// The op <paramref name="cfg"/> names on one group of boxes: the kept indices and, for soft-NMS, their rescored scores
+    /// (null for NMS, which keeps scores). When <paramref name="splitting"/>, max_num is left to the caller, as
+    /// MMDetection pops it before the per-class calls.
+    /// </summary>
+    private static (int[] Keep, float[]? Rescored) RunOp(float[] boxes, float[] scores, NmsConfig cfg, bool splitting)
+    {
+        if (cfg.Type == "soft_nms")
+        {
+            return SoftNmsKernel.Run(boxes, scores, (float)cfg.IouThreshold, (float)cfg.Sigma, (float)cfg.MinScore, cfg.SoftNmsMethod, cfg.Offset);
+        }
+
+        return (RunFiltered(boxes, scores, (float)cfg.IouThreshold, cfg.Offset, (float)cfg.ScoreThreshold, splitting ? -1 : cfg.MaxNum), null);
+    }
+
     /// <summary>mmcv's NMSop: optional score filter, NMS, truncation to max_num, indices mapped back.</summary>
     private static int[] RunFiltered(float[] boxes, float[] scores, float iouThr, int offset, float scoreThr, int maxNum)
     {
@@ -223,8 +249,8 @@ public static class Nms
         return keep;
     }
 
-    /// <summary>MMDetection's split branch: NMS per category (ascending ids), then all kept sorted by score.</summary>
-    private static int[] SplitNms(float[] boxes, float[] scores, long[] labels, float iouThr, int offset, float scoreThr, int maxNum)
+    /// <summary>MMDetection's split branch: the op per category (ascending ids), then all kept sorted by their score after it.</summary>
+    private static (int[] Keep, float[]? Rescored) SplitNms(float[] boxes, float[] scores, long[] labels, NmsConfig cfg)
     {
         var groups = new SortedDictionary<long, List<int>>();
         for (int i = 0; i < labels.Length; i++)
@@ -238,6 +264,7 @@ public static class Nms
         }
 
         var kept = new bool[scores.Length];
+        var after = new float[scores.Length];
         foreach (var members in groups.Values)
         {
             var gb = new float[members.Count * 4];
@@ -248,10 +275,11 @@ public static class Nms
                 gs[i] = scores[members[i]];
             }
 
-            // max_num is applied after merging the categories, as MMDetection pops it from the per-class call.
-            foreach (var k in RunFiltered(gb, gs, iouThr, offset, scoreThr, -1))
+            var (groupKeep, groupScores) = RunOp(gb, gs, cfg, splitting: true);
+            for (int i = 0; i < groupKeep.Length; i++)
             {
-                kept[members[k]] = true;
+                kept[members[groupKeep[i]]] = true;
+                after[members[groupKeep[i]]] = groupScores?[i] ?? gs[groupKeep[i]];
             }
         }
 
@@ -264,19 +292,23 @@ public static class Nms
             }
         }
 
-        var keptScores = keptIdx.Select(i => scores[i]).ToArray();
+        var keptScores = keptIdx.Select(i => after[i]).ToArray();
         var order = NmsKernel.SortDescending(keptScores);
         var keep = order.Select(o => keptIdx[o]).ToArray();
-        if (maxNum > 0 && keep.Length > maxNum)
+        if (cfg.MaxNum > 0 && keep.Length > cfg.MaxNum)
         {
-            Array.Resize(ref keep, maxNum);
+            Array.Resize(ref keep, cfg.MaxNum);
         }
 
-        return keep;
+        return (keep, cfg.Type == "soft_nms" ? keep.Select(i => after[i]).ToArray() : null);
     }
 
     private static Tensor Dets(Tensor boxes, Tensor scores, Tensor keep) =>
         cat(new[] { boxes.index_select(0, keep), scores.index_select(0, keep).reshape(-1, 1).to_type(boxes.dtype) }, 1);
+
+    /// <summary>The kept boxes with scores computed by the op (soft-NMS's rescored ones).</summary>
+    private static Tensor Dets(Tensor boxes, Tensor keep, float[] rescored) =>
+        cat(new[] { boxes.index_select(0, keep), tensor(rescored).to(boxes.dtype, boxes.device).reshape(-1, 1) }, 1);
 
     private static void CheckBoxes(Tensor boxes, Tensor scores)
     {

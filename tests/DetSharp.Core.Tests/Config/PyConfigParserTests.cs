@@ -162,4 +162,57 @@ public class PyConfigParserTests
 
         Assert.Equal(["x"], cfg.Keys);
     }
+    [Fact]
+    public void List_comprehensions_evaluate_their_element_per_binding()
+    {
+        var cfg = Eval("""
+            num_stages = 3
+            min_values = (480, 512)
+            heads = [dict(type='DIIHead', stage=i) for i in range(num_stages)]
+            scales = [(1333, v) for v in min_values]
+            strides = [550.0 / x for x in [69, 5]]
+            pairs = [(i, c) for i, c in enumerate('ab', 1)]
+            nested = [[j for j in range(i)] for i in range(1, 3)]
+            stepped = [i for i in range(10, 0, -4)]
+            """);
+
+        Assert.Equal(3, ((ConfigList)cfg["heads"]!).Count);
+        Assert.Equal(2L, cfg.Get<long>("heads.2.stage"));
+        Assert.Equal("(1333, 480)", ConfigDumper.FormatInline(((ConfigList)cfg["scales"]!)[0]));
+        Assert.Equal("[7.971014492753623, 110.0]", ConfigDumper.FormatInline(cfg["strides"]));
+        Assert.Equal("[(1, 'a'), (2, 'b')]", ConfigDumper.FormatInline(cfg["pairs"]));
+        Assert.Equal("[[0], [0, 1]]", ConfigDumper.FormatInline(cfg["nested"]));
+        Assert.Equal("[10, 6, 2]", ConfigDumper.FormatInline(cfg["stepped"]));
+        Assert.Equal(["num_stages", "min_values", "heads", "scales", "strides", "pairs", "nested", "stepped"], cfg.Keys);
+    }
+
+    [Fact]
+    public void Dict_comprehensions_f_strings_and_update_build_keys_as_python()
+    {
+        var cfg = Eval("""
+            depths = [2, 1]
+            norm = dict(lr_mult=0.1)
+            keys = {'backbone': dict(lr_mult=1.0)}
+            keys.update({
+                f'stages.{s}.blocks.{b}.norm': norm
+                for s, n in enumerate(depths)
+                for b in range(n)
+            })
+            keys.update({f'down.{s}': norm for s in range(len(depths) - 1)})
+            text = f"{{x}} {depths[0]!r} {'a'!r} {1.0} {None} {True}" 'tail'
+            """);
+
+        var keys = (ConfigDict)cfg["keys"]!;
+        Assert.Equal(["backbone", "stages.0.blocks.0.norm", "stages.0.blocks.1.norm", "stages.1.blocks.0.norm", "down.0"], keys.Keys);
+        Assert.Equal(0.1, ((ConfigDict)keys["down.0"]!)["lr_mult"]);
+        Assert.Equal("{x} 2 'a' 1.0 None Truetail", cfg["text"]);
+    }
+
+    [Fact]
+    public void Dict_call_takes_a_leading_dict_as_mmcv_dumps_it()
+    {
+        var cfg = Eval("x = dict({'a.b': 1}, c=2)\n");
+
+        Assert.Equal(["a.b", "c"], ((ConfigDict)cfg["x"]!).Keys);
+    }
 }

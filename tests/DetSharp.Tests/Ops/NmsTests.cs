@@ -160,7 +160,7 @@ public class NmsTests
         Assert.Equal(new NmsConfig(0.7, SplitThreshold: 5), cfg);
         var ex = Assert.Throws<ArgumentException>(() => NmsConfig.FromDictionary(new Dictionary<string, object?> { ["iou"] = 0.7 }));
         Assert.Contains("'iou'", ex.Message);
-        ex = Assert.Throws<ArgumentException>(() => Nms.BatchedNms(zeros(1, 4), zeros(1), zeros(1, ScalarType.Int64), new NmsConfig(0.5, Type: "soft_nms")));
-        Assert.Contains("soft_nms", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Nms.BatchedNms(zeros(1, 4), zeros(1), zeros(1, ScalarType.Int64), new NmsConfig(0.5, Type: "nms_rotated")));
+        Assert.Contains("'nms_rotated'", ex.Message);
     }
 }

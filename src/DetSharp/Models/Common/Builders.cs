@@ -27,8 +27,19 @@ public static class Builders
         return Registries.Models.Build<T>(cfg);
     }
 
-    /// <summary>An <c>nms</c> dict as the ops take it.</summary>
-    public static NmsConfig Nms(ConfigDict cfg) => NmsConfig.FromDictionary(cfg.ToDictionary(kv => kv.Key, kv => kv.Value));
+    /// <summary>An <c>nms</c> dict as the ops take it; a wrong type or key is reported with the dict's config path.</summary>
+    public static NmsConfig Nms(ConfigDict cfg)
+    {
+        try
+        {
+            return NmsConfig.FromDictionary(cfg.ToDictionary(kv => kv.Key, kv => kv.Value));
+        }
+        catch (ArgumentException e)
+        {
+            string where = cfg.Path.Length == 0 ? "nms" : cfg.Path;
+            throw new DetSharpException($"'{where}'{(cfg.SourceFile is null ? "" : $" in {cfg.SourceFile}")}: {e.Message}");
+        }
+    }
 
     /// <summary>A config dict copy with some keys set (Python's <c>dict.update</c> on a copy).</summary>
     public static ConfigDict With(ConfigDict cfg, params (string Key, object? Value)[] items)

@@ -155,7 +155,7 @@ public class CascadeRoIHead : RoIHeadBase
         using var noGrad = no_grad();
         var head = _stages[stage].BboxHead!;
         var roiLabels = backgroundAsPredicted
-            ? where(output.Targets.Labels == head.NumClasses, output.ClsScore[.., ..^1].argmax(1), output.Targets.Labels)
+            ? where(output.Targets.Labels == head.NumClasses, head.RefinementScores(output.ClsScore)[.., ..^1].argmax(1), output.Targets.Labels)
             : output.Targets.Labels;
         return head.RefineBboxes(output.Rois, roiLabels, output.BboxPred, output.Sampling.ConvertAll(s => s.PosIsGt), imgMetas);
     }
@@ -195,7 +195,7 @@ public class CascadeRoIHead : RoIHeadBase
                 var refined = new List<Tensor>();
                 for (int j = 0; j < numImgs; j++)
                 {
-                    var label = clsS[j][.., ..^1].argmax(1);
+                    var label = _stages[i].BboxHead!.RefinementScores(clsS[j])[.., ..^1].argmax(1);
                     refined.Add(_stages[i].BboxHead!.RegressByClass(roisS[j], label, regS[j], imgMetas[j]));
                 }
                 rois = cat(refined);

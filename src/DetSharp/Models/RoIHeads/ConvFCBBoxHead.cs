@@ -18,6 +18,9 @@ public sealed record BBoxTargets(Tensor Labels, Tensor LabelWeights, Tensor Bbox
 /// optional shared convs/fcs, then per-branch convs/fcs, <c>fc_cls</c> (num_classes + 1, background last) and
 /// <c>fc_reg</c> (4 per class, or 4 with <c>reg_class_agnostic</c>). Keys: <c>fc_cls</c>, <c>fc_reg</c>,
 /// <c>shared_convs.i.conv</c>, <c>shared_fcs.i</c>, <c>cls_convs</c>, <c>cls_fcs</c>, <c>reg_convs</c>, <c>reg_fcs</c>.
+/// <c>cls_predictor_cfg</c> may be <c>Linear</c> or <c>NormedLinear</c>; a loss with its own classifier layout
+/// (<see cref="ICustomClsLoss"/>, SeesawLoss) sets the classifier's size, the test-time scores, the accuracies and the
+/// loss entries, and a loss with buffers sits in the state dict under <c>loss_cls</c> before <c>fc_cls</c>.
 /// </summary>
 [Register(Registries.ModelsName, "ConvFCBBoxHead")]
 public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
@@ -29,7 +32,8 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
 
     private readonly List<ConvModule> _sharedConvs, _clsConvs, _regConvs;
     private readonly List<TorchSharp.Modules.Linear> _sharedFcs, _clsFcs, _regFcs;
-    private readonly TorchSharp.Modules.Linear? _fcCls, _fcReg;
+    private readonly nn.Module<Tensor, Tensor>? _fcCls;
+    private readonly TorchSharp.Modules.Linear? _fcReg;
     private readonly bool _withAvgPool;
     private readonly int _roiFeatArea;
 
@@ -71,8 +75,10 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         ConfigDict? regPredictorCfg, ConfigDict? clsPredictorCfg, ConfigDict? lossCls, ConfigDict? lossBbox, object? initCfg)
         : base(name)
     {
-        if (regPredictorCfg is not null && regPredictorCfg.Get<string>("type") != "Linear" || clsPredictorCfg is not null && clsPredictorCfg.Get<string>("type") != "Linear")
-            throw new DetSharpException($"{name}: only Linear predictors are supported.");
+        if (regPredictorCfg is not null && regPredictorCfg.Get<string>("type") != "Linear")
+            throw new DetSharpException($"{name}: reg_predictor_cfg: only Linear predictors are supported.");
+        if (clsPredictorCfg is not null && clsPredictorCfg.Get<string>("type") is not ("Linear" or "NormedLinear"))
+            throw new DetSharpException($"{name}: cls_predictor_cfg: only Linear and NormedLinear predictors are supported.");
         if (!withCls && !withReg) throw new DetSharpException($"{name}: with_cls and with_reg cannot both be False.");
         InitCfg = initCfg;
         NumClasses = numClasses;
@@ -99,9 +105,15 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
             if (numClsFcs == 0) clsDim *= _roiFeatArea;
             if (numRegFcs == 0) regDim *= _roiFeatArea;
         }
+        // MMDetection builds the losses first: their buffers come first in the state dict.
+        if (LossCls is IStatefulLoss clsState) register_module("loss_cls", clsState.State);
+        if (LossBbox is IStatefulLoss bboxState) register_module("loss_bbox", bboxState.State);
         if (withCls)
         {
-            _fcCls = nn.Linear(clsDim, numClasses + 1);
+            int clsChannels = LossCls is ICustomClsLoss custom ? custom.GetClsChannels(numClasses) : numClasses + 1;
+            _fcCls = clsPredictorCfg?.Get<string>("type") == "NormedLinear"
+                ? NormedLinear.FromConfig(clsPredictorCfg, clsDim, clsChannels)
+                : nn.Linear(clsDim, clsChannels);
             register_module("fc_cls", _fcCls);
             ModuleTools.NormalInit(_fcCls, 0, 0.01);
         }
@@ -232,8 +244,16 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         if (clsScore.numel() > 0)
         {
             double avgFactor = Math.Max((t.LabelWeights > 0).sum().item<long>(), 1.0);
-            losses.Add("loss_cls", LossCls.Forward(clsScore, t.Labels, t.LabelWeights, avgFactor));
-            losses.Add("acc", Accuracy.Top1(clsScore, t.Labels));
+            if (LossCls is ICustomClsLoss custom)
+            {
+                foreach (var (key, value) in custom.Losses(clsScore, t.Labels, t.LabelWeights, avgFactor)) losses.Add(key, value);
+                foreach (var (key, value) in custom.GetAccuracy(clsScore, t.Labels)) losses.Add(key, value);
+            }
+            else
+            {
+                losses.Add("loss_cls", LossCls.Forward(clsScore, t.Labels, t.LabelWeights, avgFactor));
+                losses.Add("acc", Accuracy.Top1(clsScore, t.Labels));
+            }
         }
         var pos = (t.Labels >= 0) & (t.Labels < NumClasses);
         if (pos.any().item<bool>())
@@ -257,14 +277,14 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     }
 
     /// <summary>
-    /// <c>get_bboxes</c> for one image: softmax scores, boxes decoded from <paramref name="rois"/> [N, 5] clipped to the
+    /// <c>get_bboxes</c> for one image: softmax scores (or the custom loss's activation), boxes decoded from <paramref name="rois"/> [N, 5] clipped to the
     /// image, divided by the scale factor when <paramref name="rescale"/>, then <c>multiclass_nms</c> with
     /// <paramref name="cfg"/> (score_thr, nms, max_per_img). Returns dets [K, 5] and labels [K].
     /// </summary>
     public (Tensor Dets, Tensor Labels) GetBboxes(Tensor rois, Tensor clsScore, Tensor bboxPred, ImgMeta meta, bool rescale, ConfigDict cfg)
     {
         using var scope = NewDisposeScope();
-        var scores = nn.functional.softmax(clsScore, -1);
+        var scores = LossCls is ICustomClsLoss custom ? custom.GetActivation(clsScore) : nn.functional.softmax(clsScore, -1);
         var bboxes = BboxCoder.Decode(rois[.., 1..], bboxPred, meta.ImgShape);
         if (rescale && bboxes.shape[0] > 0)
         {
@@ -274,6 +294,12 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         var r = Nms.MulticlassNms(bboxes, scores, cfg.Get<double>("score_thr"), Builders.Nms(cfg.Get<ConfigDict>("nms")), cfg.Get("max_per_img", -1));
         return (r.Dets.MoveToOuterDisposeScope(), r.Labels.MoveToOuterDisposeScope());
     }
+
+    /// <summary>
+    /// What the cascade takes the argmax of when it refines RoIs: the custom loss's scores (<c>custom_activation</c>), else
+    /// the logits themselves (same argmax as their softmax).
+    /// </summary>
+    public Tensor RefinementScores(Tensor clsScore) => LossCls is ICustomClsLoss custom ? custom.GetActivation(clsScore) : clsScore;
 
     /// <summary><c>regress_by_class</c>: decodes the deltas of each RoI's label (or the agnostic ones); keeps the batch column of [N, 5] RoIs.</summary>
     public Tensor RegressByClass(Tensor rois, Tensor label, Tensor bboxPred, ImgMeta meta)
