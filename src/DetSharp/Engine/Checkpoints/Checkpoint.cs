@@ -193,6 +193,8 @@ public static class Checkpoint
                 loaded.Add(key);
             }
         }
+        foreach (var (name, module) in model.named_modules())
+            if (module is IStateDictLoadHook hook) hook.AfterLoad(name.Length == 0 ? "" : name + ".", source, missing);
         var unexpected = source.Keys.Where(k => !target.ContainsKey(k)).ToList();
         var report = new StateDictLoadReport(loaded, missing, unexpected, mismatches);
         if (strict && !report.ExactMatch)

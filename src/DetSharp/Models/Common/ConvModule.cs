@@ -20,12 +20,15 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor>? _norm;
     private readonly bool _relu;
     private readonly bool _relu6;
+    private readonly bool _activateFirst;
 
     /// <param name="bias">null = mmcv's 'auto': bias only without a norm layer.</param>
     /// <param name="withRelu">act_cfg=dict(type='ReLU') when true, act_cfg=None when false.</param>
     /// <param name="relu6">with <paramref name="withRelu"/>: act_cfg=dict(type='ReLU6') instead of ReLU.</param>
+    /// <param name="activateFirst">mmcv's <c>order=('act', 'conv', 'norm')</c> (NAS-FPN's merge cells) instead of conv, norm, act.</param>
     public ConvModule(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, long dilation = 1,
-        ConfigDict? normCfg = null, bool withRelu = true, bool? bias = null, long groups = 1, bool relu6 = false, ConfigDict? convCfg = null)
+        ConfigDict? normCfg = null, bool withRelu = true, bool? bias = null, long groups = 1, bool relu6 = false, ConfigDict? convCfg = null,
+        bool activateFirst = false)
         : base(nameof(ConvModule))
     {
         bool useBias = bias ?? normCfg is null;
@@ -39,6 +42,7 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>
         }
         _relu = withRelu;
         _relu6 = relu6;
+        _activateFirst = activateFirst;
         // mmcv ConvModule.init_weights: kaiming (fan_out, relu) for the conv unless it initialises itself (the
         // deformable ones), constant 1/0 for the norm.
         if (ConvLayers.IsPlainConv(_conv)) ModuleTools.KaimingInit(_conv);
@@ -65,9 +69,15 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        if (_activateFirst) x = Activate(x);
         var y = _conv.forward(x);
         if (_norm is not null) y = _norm.forward(y);
-        if (_relu) y = _relu6 ? nn.functional.relu6(y) : nn.functional.relu(y);
-        return y;
+        return _activateFirst ? y : Activate(y);
+    }
+
+    private Tensor Activate(Tensor x)
+    {
+        if (!_relu) return x;
+        return _relu6 ? nn.functional.relu6(x) : nn.functional.relu(x);
     }
 }

@@ -63,6 +63,14 @@ public static class ModuleTools
         Bias(conv)?.fill_(bias);
     }
 
+    /// <summary>mmcv <c>caffe2_xavier_init</c>: kaiming uniform (a=1, fan_in, leaky_relu), bias filled.</summary>
+    public static void Caffe2XavierInit(nn.Module layer, double bias = 0)
+    {
+        using var _ = no_grad();
+        nn.init.kaiming_uniform_(Weight(layer), a: 1, mode: nn.init.FanInOut.FanIn, nonlinearity: nn.init.NonlinearityType.LeakyReLU);
+        Bias(layer)?.fill_(bias);
+    }
+
     /// <summary>mmcv <c>xavier_init(distribution='uniform')</c>, bias filled.</summary>
     public static void XavierUniformInit(nn.Module layer, double gain = 1, double bias = 0)
     {

@@ -26,7 +26,7 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
     /// Builds and registers <c>backbone</c> and <c>neck</c> (in that order, as MMDetection's state dicts list them).
     /// The deprecated <c>pretrained</c> argument is handed to the backbone, as MMDetection 2.x does.
     /// </summary>
-    protected BaseDetector(string name, ConfigDict backbone, ConfigDict? neck, string? pretrained, object? initCfg)
+    protected BaseDetector(string name, ConfigDict backbone, object? neck, string? pretrained, object? initCfg)
         : base(name)
     {
         InitCfg = initCfg;
@@ -35,7 +35,7 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
         register_module("backbone", _backbone);
         if (neck is not null)
         {
-            _neck = Builders.Model<nn.Module<Tensor[], Tensor[]>>(neck);
+            _neck = NeckSequence.Build(neck);
             register_module("neck", _neck);
         }
     }

@@ -15,7 +15,7 @@ namespace DetSharp.Models.Detectors;
 [Register(Registries.ModelsName, "RPN")]
 public sealed class RPN : BaseDetector
 {
-    public RPN(ConfigDict backbone, ConfigDict? neck, ConfigDict rpnHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+    public RPN(ConfigDict backbone, object? neck, ConfigDict rpnHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
         string? pretrained = null, object? initCfg = null)
         : base(nameof(RPN), backbone, neck, pretrained, initCfg)
     {

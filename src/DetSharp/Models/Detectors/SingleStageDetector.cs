@@ -16,13 +16,13 @@ namespace DetSharp.Models.Detectors;
 [Register(Registries.ModelsName, "SingleStageDetector")]
 public class SingleStageDetector : BaseDetector
 {
-    public SingleStageDetector(ConfigDict backbone, ConfigDict? neck = null, ConfigDict? bboxHead = null, ConfigDict? trainCfg = null,
+    public SingleStageDetector(ConfigDict backbone, object? neck = null, ConfigDict? bboxHead = null, ConfigDict? trainCfg = null,
         ConfigDict? testCfg = null, string? pretrained = null, object? initCfg = null)
         : this(nameof(SingleStageDetector), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg)
     {
     }
 
-    protected SingleStageDetector(string name, ConfigDict backbone, ConfigDict? neck, ConfigDict? bboxHead, ConfigDict? trainCfg,
+    protected SingleStageDetector(string name, ConfigDict backbone, object? neck, ConfigDict? bboxHead, ConfigDict? trainCfg,
         ConfigDict? testCfg, string? pretrained, object? initCfg)
         : base(name, backbone, neck, pretrained, initCfg)
     {
@@ -49,24 +49,24 @@ public class SingleStageDetector : BaseDetector
 
 /// <summary>MMDetection's <c>RetinaNet</c> (a <see cref="SingleStageDetector"/>, usually with a <see cref="RetinaHead"/>).</summary>
 [Register(Registries.ModelsName, "RetinaNet")]
-public sealed class RetinaNet(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+public sealed class RetinaNet(ConfigDict backbone, object neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
     string? pretrained = null, object? initCfg = null)
     : SingleStageDetector(nameof(RetinaNet), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);
 
 /// <summary>MMDetection's <c>FCOS</c> (a <see cref="SingleStageDetector"/>, usually with an <see cref="FCOSHead"/>).</summary>
 [Register(Registries.ModelsName, "FCOS")]
-public sealed class FCOS(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+public sealed class FCOS(ConfigDict backbone, object neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
     string? pretrained = null, object? initCfg = null)
     : SingleStageDetector(nameof(FCOS), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);
 
 /// <summary>MMDetection's <c>ATSS</c> (a <see cref="SingleStageDetector"/>, usually with an <see cref="ATSSHead"/>).</summary>
 [Register(Registries.ModelsName, "ATSS")]
-public sealed class ATSS(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+public sealed class ATSS(ConfigDict backbone, object neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
     string? pretrained = null, object? initCfg = null)
     : SingleStageDetector(nameof(ATSS), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);
 
 /// <summary>MMDetection's <c>GFL</c> (a <see cref="SingleStageDetector"/>, usually with a <see cref="GFLHead"/>).</summary>
 [Register(Registries.ModelsName, "GFL")]
-public sealed class GFL(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+public sealed class GFL(ConfigDict backbone, object neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
     string? pretrained = null, object? initCfg = null)
     : SingleStageDetector(nameof(GFL), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);

@@ -23,13 +23,13 @@ public class TwoStageDetector : BaseDetector
     private readonly ConfigDict? _trainCfg;
     private readonly ConfigDict? _testCfg;
 
-    public TwoStageDetector(ConfigDict backbone, ConfigDict? neck = null, ConfigDict? rpnHead = null, ConfigDict? roiHead = null,
+    public TwoStageDetector(ConfigDict backbone, object? neck = null, ConfigDict? rpnHead = null, ConfigDict? roiHead = null,
         ConfigDict? trainCfg = null, ConfigDict? testCfg = null, string? pretrained = null, object? initCfg = null)
         : this(nameof(TwoStageDetector), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg)
     {
     }
 
-    protected TwoStageDetector(string name, ConfigDict backbone, ConfigDict? neck, ConfigDict? rpnHead, ConfigDict? roiHead,
+    protected TwoStageDetector(string name, ConfigDict backbone, object? neck, ConfigDict? rpnHead, ConfigDict? roiHead,
         ConfigDict? trainCfg, ConfigDict? testCfg, string? pretrained, object? initCfg)
         : base(name, backbone, neck, pretrained, initCfg)
     {
@@ -96,18 +96,18 @@ public class TwoStageDetector : BaseDetector
 /// <summary>MMDetection's <c>FasterRCNN</c> (a <see cref="TwoStageDetector"/>).</summary>
 [Register(Registries.ModelsName, "FasterRCNN")]
 public sealed class FasterRCNN(ConfigDict backbone, ConfigDict rpnHead, ConfigDict roiHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
-    ConfigDict? neck = null, string? pretrained = null, object? initCfg = null)
+    object? neck = null, string? pretrained = null, object? initCfg = null)
     : TwoStageDetector(nameof(FasterRCNN), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg);
 
 /// <summary>MMDetection's <c>MaskRCNN</c> (a <see cref="TwoStageDetector"/>).</summary>
 [Register(Registries.ModelsName, "MaskRCNN")]
 public sealed class MaskRCNN(ConfigDict backbone, ConfigDict rpnHead, ConfigDict roiHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
-    ConfigDict? neck = null, string? pretrained = null, object? initCfg = null)
+    object? neck = null, string? pretrained = null, object? initCfg = null)
     : TwoStageDetector(nameof(MaskRCNN), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg);
 
 /// <summary>MMDetection's <c>CascadeRCNN</c> (a <see cref="TwoStageDetector"/> with a <see cref="CascadeRoIHead"/>).</summary>
 [Register(Registries.ModelsName, "CascadeRCNN")]
-public sealed class CascadeRCNN(ConfigDict backbone, ConfigDict? neck = null, ConfigDict? rpnHead = null, ConfigDict? roiHead = null,
+public sealed class CascadeRCNN(ConfigDict backbone, object? neck = null, ConfigDict? rpnHead = null, ConfigDict? roiHead = null,
     ConfigDict? trainCfg = null, ConfigDict? testCfg = null, string? pretrained = null, object? initCfg = null)
     : TwoStageDetector(nameof(CascadeRCNN), backbone, neck, rpnHead, roiHead, trainCfg, testCfg, pretrained, initCfg);
 

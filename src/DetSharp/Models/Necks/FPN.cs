@@ -139,6 +139,17 @@ public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
             laterals[i - 1] = laterals[i - 1] + Upsample(laterals[i], laterals[i - 1]);
         var outs = new List<Tensor>();
         for (int i = 0; i < used; i++) outs.Add(FpnConvs[i].forward(laterals[i]));
+        AddExtraLevels(inputs, laterals, outs);
+        return outs.ToArray();
+    }
+
+    /// <summary>
+    /// The extra levels up to <c>num_outs</c> after the <paramref name="laterals"/>.Count outputs of the backbone levels:
+    /// max pooling or the extra <c>fpn_convs</c> (shared by FPN and PAFPN, whose forward ends the same way).
+    /// </summary>
+    protected void AddExtraLevels(Tensor[] inputs, List<Tensor> laterals, List<Tensor> outs)
+    {
+        int used = laterals.Count;
         if (NumOuts > outs.Count)
         {
             if (ExtraConvsOn is null)
@@ -159,7 +170,6 @@ public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
                     outs.Add(FpnConvs[i].forward(ReluBeforeExtraConvs ? nn.functional.relu(outs[^1]) : outs[^1]));
             }
         }
-        return outs.ToArray();
     }
 
     public override Tensor[] forward(Tensor[] inputs)

@@ -1,4 +1,5 @@
 using DetSharp.Config;
+using DetSharp.Models.Common;
 using DetSharp.Ops;
 using DetSharp.Registry;
 using TorchSharp;
@@ -7,9 +8,10 @@ using static TorchSharp.torch;
 namespace DetSharp.Models.RoIHeads;
 
 /// <summary>
-/// MMDetection's <c>SingleRoIExtractor</c>: each RoI is pooled (mmcv RoIAlign, <c>roi_layer</c>) from one level,
-/// <c>floor(log2(√(w·h) / finest_scale + 1e-6))</c> clamped to [0, L−1], with spatial scale 1/stride of that level.
-/// No parameters.
+/// MMDetection's <c>SingleRoIExtractor</c>: each RoI is pooled (<c>roi_layer</c>: mmcv's RoIAlign, or
+/// DeformRoIPoolPack / ModulatedDeformRoIPoolPack) from one level, <c>floor(log2(√(w·h) / finest_scale + 1e-6))</c>
+/// clamped to [0, L−1], with spatial scale 1/stride of that level. RoIAlign has no parameters; the deformable layers
+/// have one set per level, under <c>roi_layers.i</c>.
 /// </summary>
 [Register(Registries.ModelsName, "SingleRoIExtractor")]
 public sealed class SingleRoIExtractor : nn.Module, Weights.IHasInitCfg
@@ -20,13 +22,16 @@ public sealed class SingleRoIExtractor : nn.Module, Weights.IHasInitCfg
     }
 
     private readonly RoIAlignOptions[] _layers;
+    private readonly DeformRoIPoolPack[]? _deformLayers;
 
     public SingleRoIExtractor(ConfigDict roiLayer, int outChannels, int[] featmapStrides, int finestScale = 56, object? initCfg = null)
         : base(nameof(SingleRoIExtractor))
     {
         InitCfg = initCfg;
         string type = roiLayer.Get<string>("type");
-        if (type != "RoIAlign") throw new DetSharpException($"SingleRoIExtractor: roi_layer type '{type}' is not supported (use RoIAlign).");
+        if (type is not ("RoIAlign" or "DeformRoIPoolPack" or "ModulatedDeformRoIPoolPack"))
+            throw new DetSharpException(
+                $"SingleRoIExtractor: roi_layer type '{type}' is not supported (use RoIAlign, DeformRoIPoolPack or ModulatedDeformRoIPoolPack).");
         int oh, ow;
         var os = roiLayer["output_size"];
         if (os is long l) oh = ow = (int)l;
@@ -37,12 +42,30 @@ public sealed class SingleRoIExtractor : nn.Module, Weights.IHasInitCfg
             ow = pair[1];
         }
         int sampling = roiLayer.Get("sampling_ratio", 0);
-        var mode = RoIAlignOptions.ParsePoolMode(roiLayer.Get("pool_mode", "avg"));
-        bool aligned = roiLayer.Get("aligned", true);
-        foreach (var key in roiLayer.Keys)
-            if (key is not ("type" or "output_size" or "sampling_ratio" or "pool_mode" or "aligned" or "use_torchvision"))
-                throw new DetSharpException($"SingleRoIExtractor: unexpected roi_layer key '{key}'.");
-        _layers = featmapStrides.Select(s => new RoIAlignOptions(oh, ow, (float)(1.0 / s), sampling, mode, aligned)).ToArray();
+        if (type == "RoIAlign")
+        {
+            var mode = RoIAlignOptions.ParsePoolMode(roiLayer.Get("pool_mode", "avg"));
+            bool aligned = roiLayer.Get("aligned", true);
+            foreach (var key in roiLayer.Keys)
+                if (key is not ("type" or "output_size" or "sampling_ratio" or "pool_mode" or "aligned" or "use_torchvision"))
+                    throw new DetSharpException($"SingleRoIExtractor: unexpected roi_layer key '{key}' for RoIAlign.");
+            _layers = featmapStrides.Select(s => new RoIAlignOptions(oh, ow, (float)(1.0 / s), sampling, mode, aligned)).ToArray();
+        }
+        else
+        {
+            foreach (var key in roiLayer.Keys)
+                if (key is not ("type" or "output_size" or "sampling_ratio" or "output_channels" or "deform_fc_channels" or "gamma"))
+                    throw new DetSharpException($"SingleRoIExtractor: unexpected roi_layer key '{key}' for {type}.");
+            if (!roiLayer.Has("output_channels"))
+                throw new DetSharpException($"SingleRoIExtractor: roi_layer {type} needs output_channels (the feature maps' channels, e.g. 256).");
+            long outputChannels = roiLayer.Get<long>("output_channels");
+            long fcChannels = roiLayer.Get("deform_fc_channels", 1024L);
+            double gamma = roiLayer.Get("gamma", 0.1);
+            _layers = [];
+            _deformLayers = featmapStrides.Select(s => new DeformRoIPoolPack(type == "ModulatedDeformRoIPoolPack", (oh, ow), outputChannels,
+                fcChannels, 1.0 / s, sampling, gamma)).ToArray();
+            register_module("roi_layers", nn.ModuleList(_deformLayers));
+        }
         OutChannels = outChannels;
         FeatmapStrides = featmapStrides;
         FinestScale = finestScale;
@@ -91,19 +114,23 @@ public sealed class SingleRoIExtractor : nn.Module, Weights.IHasInitCfg
         var roiFeats = zeros([rois.shape[0], OutChannels, OutputSize.Height, OutputSize.Width], feats[0].dtype, feats[0].device);
         if (rois.shape[0] == 0) return roiFeats.MoveToOuterDisposeScope();
         if (numLevels == 1)
-            return RoIAlign.Apply(feats[0], rois, _layers[0]).MoveToOuterDisposeScope();
+            return Pool(feats[0], rois, 0).MoveToOuterDisposeScope();
         var target = MapRoiLevels(rois, numLevels);
         if (roiScaleFactor is { } f) rois = RoiRescale(rois, f);
         for (int i = 0; i < numLevels; i++)
         {
             var inds = nonzero(target == i).view(-1);
             if (inds.numel() == 0) continue;
-            var t = RoIAlign.Apply(feats[i], rois[inds], _layers[i]);
+            var t = Pool(feats[i], rois[inds], i);
             roiFeats = roiFeats.index_put_(t, TensorIndex.Tensor(inds));
         }
         return roiFeats.MoveToOuterDisposeScope();
     }
 
     /// <summary>Pools every RoI from one given level (used by Consistent Supervision).</summary>
-    public Tensor ForwardLevel(Tensor feat, Tensor rois, int level) => RoIAlign.Apply(feat, rois, _layers[level]);
+    public Tensor ForwardLevel(Tensor feat, Tensor rois, int level) => Pool(feat, rois, level);
+
+    /// <summary>The roi_layer of <paramref name="level"/> on its map.</summary>
+    private Tensor Pool(Tensor feat, Tensor rois, int level) =>
+        _deformLayers is not null ? _deformLayers[level].forward(feat, rois) : RoIAlign.Apply(feat, rois, _layers[level]);
 }

@@ -14,10 +14,11 @@ public interface IBBoxSampler
 /// MMDetection's <c>RandomSampler</c> (via <c>BaseSampler.sample</c>): optionally prepends the GT boxes as proposals
 /// (<c>add_gt_as_proposals</c>), then draws up to <c>num · pos_fraction</c> positives and the rest negatives
 /// (at most <c>neg_pos_ub · max(1, #pos)</c> when <c>neg_pos_ub</c> ≥ 0) uniformly at random with torch's generator
-/// (<c>randperm</c>); indices come back sorted (<c>unique</c>).
+/// (<c>randperm</c>); indices come back sorted (<c>unique</c>). Samplers that pick negatives their own way
+/// (<see cref="IoUBalancedNegSampler"/>) override <see cref="SampleNeg"/>.
 /// </summary>
 [Register(Registries.TaskModulesName, "RandomSampler")]
-public sealed class RandomSampler(int num, double posFraction, double negPosUb = -1, bool addGtAsProposals = true) : IBBoxSampler
+public class RandomSampler(int num, double posFraction, double negPosUb = -1, bool addGtAsProposals = true) : IBBoxSampler
 {
     public int Num { get; } = num;
 
@@ -49,11 +50,16 @@ public sealed class RandomSampler(int num, double posFraction, double negPosUb =
             long bound = (long)(NegPosUb * Math.Max(1, numSampledPos));
             numExpectedNeg = Math.Min(numExpectedNeg, bound);
         }
-        var negInds = Choose(nonzero(assignResult.GtInds == 0).view(-1), numExpectedNeg).unique().Item1;
+        var negInds = SampleNeg(assignResult, numExpectedNeg).unique().Item1;
         return new SamplingResult(posInds, negInds, bboxes, gtBboxes, assignResult, gtFlags).MoveToOuterDisposeScope();
     }
 
-    private static Tensor Choose(Tensor gallery, long num)
+    /// <summary><c>_sample_neg</c>: up to <paramref name="numExpected"/> of the negatives (gt_inds 0), uniformly.</summary>
+    protected virtual Tensor SampleNeg(AssignResult assignResult, long numExpected) =>
+        Choose(nonzero(assignResult.GtInds == 0).view(-1), numExpected);
+
+    /// <summary><c>random_choice</c>: <paramref name="num"/> of <paramref name="gallery"/> through torch's randperm.</summary>
+    protected static Tensor Choose(Tensor gallery, long num)
     {
         if (gallery.numel() <= num) return gallery;
         var perm = randperm(gallery.numel(), device: gallery.device)[..(int)num];

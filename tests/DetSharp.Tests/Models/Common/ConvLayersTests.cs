@@ -48,9 +48,25 @@ public sealed class ConvLayersTests
     [Fact]
     public void An_unknown_conv_type_names_the_supported_ones()
     {
-        var e = Assert.Throws<DetSharpException>(() => ConvLayers.Build(new ConfigDict { ["type"] = "ConvAWS" }, 3, 2, 3));
-        Assert.Contains("'ConvAWS' is not supported", e.Message);
+        var e = Assert.Throws<DetSharpException>(() => ConvLayers.Build(new ConfigDict { ["type"] = "SAC" }, 3, 2, 3));
+        Assert.Contains("'SAC' is not supported", e.Message);
         Assert.Contains("DCNv2", e.Message);
+        Assert.Contains("ConvAWS", e.Message);
+    }
+
+    [Fact]
+    public void ConvAWS_has_mmcvs_keys_and_starts_as_the_standardised_conv()
+    {
+        using var conv = ConvLayers.Build(new ConfigDict { ["type"] = "ConvAWS" }, 3, 2, 3, padding: 1);
+        var sd = conv.state_dict();
+        Assert.Equal(new[] { "weight", "bias", "weight_gamma", "weight_beta" }, sd.Keys);
+        Assert.Equal(new long[] { 2, 1, 1, 1 }, sd["weight_gamma"].shape);
+        // gamma 1, beta 0: the weight standardised with sqrt(var + 1e-5), by hand.
+        var w = sd["weight"].view(2, -1);
+        var standardised = ((w - w.mean([1], keepdim: true)) / (w.var(1, keepdim: true) + 1e-5).sqrt()).view(2, 3, 3, 3);
+        var x = randn(1, 3, 5, 5);
+        var expected = nn.functional.conv2d(x, standardised, sd["bias"], padding: [1, 1]);
+        Assert.True(conv.forward(x).allclose(expected, rtol: 1e-5, atol: 1e-6));
     }
 
     [Fact]
