@@ -37,6 +37,9 @@ NECKS = {
     # BFP as Libra R-CNN with the conv refinement, and without refinement.
     'bfp_conv': dict(type='BFP', in_channels=16, num_levels=5, refine_level=2, refine_type='conv'),
     'bfp_none': dict(type='BFP', in_channels=16, num_levels=5, refine_level=1),
+    # BFP with the non-local refinement (mmcv's NonLocal2d, reduction 1, no scale). Last, so that adding it left the
+    # random draws of the necks above unchanged.
+    'bfp_non_local': dict(type='BFP', in_channels=16, num_levels=5, refine_level=2, refine_type='non_local'),
 }
 INPUT_SIZES = [(16, 20), (8, 10), (4, 5), (2, 3)]             # PAFPN: strides 4..32 of a 64x80 image (odd at the end)
 NAS_INPUT_SIZES = [(20, 28), (10, 14), (5, 7)]                # NASFPN: C3..C5, P6 = 2x3, P7 = 1x1
@@ -73,6 +76,9 @@ def main(out_dir):
     for neck in necks.values():
         randomize(neck, gen)
         neck.eval()
+    # NonLocal2d zero-initialises conv_out (it starts as the identity); give it weights so the attention is exercised.
+    out_conv = necks['bfp_non_local'].refine.conv_out.conv
+    out_conv.weight.data = torch.randn(out_conv.weight.shape, generator=gen) * 0.1
     igen = torch.Generator().manual_seed(2)
     inputs = [torch.randn(1, c, h, w, generator=igen) for c, (h, w) in zip([8, 16, 32, 64], INPUT_SIZES)]
     nas_inputs = [torch.randn(1, c, h, w, generator=igen) for c, (h, w) in zip([8, 16, 32], NAS_INPUT_SIZES)]

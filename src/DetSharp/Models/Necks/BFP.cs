@@ -9,9 +9,10 @@ namespace DetSharp.Models.Necks;
 /// <summary>
 /// MMDetection's <c>BFP</c> (Balanced Feature Pyramid, Libra R-CNN): gathers all levels at <c>refine_level</c>'s size
 /// (adaptive max pooling for finer levels, nearest resizing for the others), averages them, refines the mean
-/// (<c>refine_type</c> 'conv': a 3×3 ConvModule with ReLU, key <c>refine</c>; None: no refinement) and adds it back to
-/// every level resized the opposite way. 'non_local' (mmcv's NonLocal2d) is not available in DetSharp yet and is refused
-/// with a message. Convs are Xavier-uniform initialised.
+/// (<c>refine_type</c> 'conv': a 3×3 ConvModule with ReLU; 'non_local': mmcv's <see cref="NonLocal2d"/> with reduction 1
+/// and no scaling; None: no refinement; key <c>refine</c>) and adds it back to every level resized the opposite way.
+/// Init as MMDetection's ends up: the neck's Xavier <c>init_cfg</c> runs first, then each child's own
+/// <c>init_weights</c> (ConvModule: Kaiming; NonLocal2d: normal(0.01), <c>conv_out</c> zero), which is what stays.
 /// </summary>
 [Register(Registries.ModelsName, "BFP")]
 public sealed class BFP : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
@@ -23,7 +24,7 @@ public sealed class BFP : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
 
     private readonly int _numLevels;
     private readonly int _refineLevel;
-    private readonly ConvModule? _refine;
+    private readonly nn.Module<Tensor, Tensor>? _refine;
 
     public BFP(int inChannels, int numLevels, int refineLevel = 2, string? refineType = null, ConfigDict? convCfg = null,
         ConfigDict? normCfg = null, object? initCfg = null)
@@ -41,11 +42,11 @@ public sealed class BFP : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
             case "conv":
                 _refine = new ConvModule(inChannels, inChannels, 3, padding: 1, normCfg: normCfg, convCfg: convCfg);
                 register_module("refine", _refine);
-                ModuleTools.XavierUniformInit(_refine.Conv);
                 break;
             case "non_local":
-                throw new DetSharpException(
-                    "BFP: refine_type='non_local' needs mmcv's NonLocal2d, which DetSharp does not implement yet; use refine_type='conv' or None.");
+                _refine = new NonLocal2d(inChannels, convCfg: convCfg, reduction: 1, useScale: false, normCfg: normCfg);
+                register_module("refine", _refine);
+                break;
             default:
                 throw new DetSharpException($"BFP: refine_type must be None, 'conv' or 'non_local', got '{refineType}'.");
         }

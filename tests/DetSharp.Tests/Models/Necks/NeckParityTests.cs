@@ -50,6 +50,7 @@ public sealed class NeckParityTests
         },
         "bfp_conv" => new() { ["type"] = "BFP", ["in_channels"] = 16L, ["num_levels"] = 5L, ["refine_level"] = 2L, ["refine_type"] = "conv" },
         "bfp_none" => new() { ["type"] = "BFP", ["in_channels"] = 16L, ["num_levels"] = 5L, ["refine_level"] = 1L },
+        "bfp_non_local" => new() { ["type"] = "BFP", ["in_channels"] = 16L, ["num_levels"] = 5L, ["refine_level"] = 2L, ["refine_type"] = "non_local" },
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
@@ -79,6 +80,7 @@ public sealed class NeckParityTests
     [InlineData("nasfpn", "nas_input")]
     [InlineData("bfp_conv", "bfp_input")]
     [InlineData("bfp_none", "bfp_input")]
+    [InlineData("bfp_non_local", "bfp_input")]
     public void Neck_WithMmdetectionsWeights_GivesItsOutputs(string name, string inputs)
     {
         using var scope = NewDisposeScope();
@@ -139,13 +141,18 @@ public sealed class NeckParityTests
     }
 
     [Fact]
-    public void BFP_NonLocalRefinement_IsRefusedWithAMessage()
+    public void BFP_RefineModules_KeepTheirOwnInit_AsMMDetection()
     {
+        // MMDetection's BFP applies its Xavier init_cfg, then each child's init_weights: the refine ConvModule ends
+        // Kaiming-initialised (std sqrt(2 / fan_out)), NonLocal2d's conv_out zero (the refinement starts as the identity).
         ComponentRegistration.EnsureRegistered();
-        var cfg = Cfg("bfp_conv");
-        cfg["refine_type"] = "non_local";
-        var e = Assert.Throws<DetSharpException>(() => Registries.Models.Build<BFP>(cfg));
-        Assert.Contains("NonLocal2d", e.Message);
+        var conv = Cfg("bfp_conv");
+        conv["in_channels"] = 64L;
+        using var bfpConv = Registries.Models.Build<BFP>(conv);
+        double std = bfpConv.state_dict()["refine.conv.weight"].std().item<float>();
+        Assert.InRange(std, 0.9 * Math.Sqrt(2.0 / (64 * 9)), 1.1 * Math.Sqrt(2.0 / (64 * 9)));
+        using var bfpNonLocal = Registries.Models.Build<BFP>(Cfg("bfp_non_local"));
+        Assert.Equal(0.0, bfpNonLocal.state_dict()["refine.conv_out.conv.weight"].abs().max().item<float>());
     }
 
     private static void AssertClose(string what, Tensor expected, Tensor actual)
