@@ -67,3 +67,24 @@ public sealed class LegacyDeltaXYWHBBoxCoderTests
         Assert.Equal([1.5f, 2.5f, 19.5f, 11.5f], back[..4].Select(v => MathF.Round(v, 3)).ToArray());
     }
 }
+
+/// <summary>LegacySSDAnchorGenerator against MMDetection 2.28.2's (legacy_1.x/ssd300_coco_v1.py's generator, values printed by MMDetection).</summary>
+public sealed class LegacySSDAnchorGeneratorTests
+{
+    private static float[] Flat(Tensor t) => t.contiguous().data<float>().ToArray();
+
+    [Fact]
+    public void Ssd300_v1_anchors_are_centred_on_the_middle_pixel_with_rounded_corners()
+    {
+        var cfg = Config.Config.FromText("g = dict(type='LegacySSDAnchorGenerator', scale_major=False, input_size=300, "
+            + "basesize_ratio_range=(0.15, 0.9), strides=[8, 16, 32, 64, 100, 300], ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]])", "test.py")
+            .Get<ConfigDict>("g");
+        var g = Builders.TaskModule<AnchorGenerator>(cfg);
+        Assert.IsType<LegacySSDAnchorGenerator>(g);
+        Assert.Equal([-6f, -6, 14, 14, -11, -11, 18, 18, -11, -3, 18, 10, -3, -11, 10, 18], Flat(g.BaseAnchors(0)));
+        Assert.Equal([-14f, -14, 30, 30, -25, -25, 40, 40, -24, -8, 39, 23, -8, -24, 23, 39, -31, -5, 46, 20, -5, -31, 20, 46], Flat(g.BaseAnchors(1)));
+        Assert.Equal([20f, 20, 280, 280, 7, 7, 292, 292, -35, 58, 334, 241, 58, -35, 241, 334], Flat(g.BaseAnchors(5)));
+        var grid = g.GridPriors([(2, 2), (1, 1), (1, 1), (1, 1), (1, 1), (1, 1)])[0];
+        Assert.Equal([2f, -6, 22, 14, -3, -11, 26, 18, -3, -3, 26, 10, 5, -11, 18, 18], Flat(grid[4..8]));
+    }
+}
