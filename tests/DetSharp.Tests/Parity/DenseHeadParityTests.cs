@@ -1,6 +1,7 @@
 using System.Text.Json;
 using DetSharp.Core.Tests.Parity;
 using DetSharp.Models;
+using DetSharp.Models.DenseHeads;
 using DetSharp.Models.Detectors;
 using DetSharp.Tests.Models;
 using DetSharp.Tests.TestSupport;
@@ -14,14 +15,21 @@ namespace DetSharp.Tests.Parity;
 /// <c>tools/oracle/dense_heads.py</c>; its README says how): slim models with fixed weights, built from the fixture's
 /// own model config and loaded strictly from its checkpoint. On one balloon val image: the network input, every head
 /// output per level (shape, sum, 32 samples), the candidates before NMS and the final detections; on two balloon train
-/// images: every logged loss and the per-level losses.
+/// images: every logged loss and the per-level losses. The VarifocalNets of <c>tests/fixtures/mmdet-2.28/vfnet</c>
+/// (<c>tools/oracle/vfnet.py</c>, same format, plus the head's first box distances <c>bbox_preds_init</c>) the same way.
 /// </summary>
 public sealed class DenseHeadParityTests(ITestOutputHelper output)
 {
-    private const string Family = "dense_heads";
-    private static readonly string Dir = Path.Combine(RepoPaths.Root, "tests", "fixtures", "mmdet-2.28", Family);
+    private const string Family = "dense_heads", Vfnet = "vfnet";
 
-    public static TheoryData<string> Models => new(Directory.GetFiles(Dir, "*.outputs.json").Select(f => Path.GetFileName(f)[..^".outputs.json".Length]).Order());
+    private static string Dir(string family) => Path.Combine(RepoPaths.Root, "tests", "fixtures", "mmdet-2.28", family);
+
+    private static TheoryData<string> ModelsOf(string family) =>
+        new(Directory.GetFiles(Dir(family), "*.outputs.json").Select(f => Path.GetFileName(f)[..^".outputs.json".Length]).Order());
+
+    public static TheoryData<string> Models => ModelsOf(Family);
+
+    public static TheoryData<string> VfnetModels => ModelsOf(Vfnet);
 
     // Logits and regression outputs of a float32 network: 1e-4 relative. Boxes to 1e-3 px (in input-image
     // coordinates, 2e-3 after dividing by a scale factor below 1), scores to 1e-4 relative.
@@ -33,25 +41,37 @@ public sealed class DenseHeadParityTests(ITestOutputHelper output)
 
     [SharedTheory("datasets/balloon")]
     [MemberData(nameof(Models))]
-    public void Test_outputs_match_mmdetection(string model)
+    public void Test_outputs_match_mmdetection(string model) => TestOutputs(Family, model);
+
+    [SharedTheory("datasets/balloon")]
+    [MemberData(nameof(Models))]
+    public void Training_losses_match_mmdetection(string model) => TrainingLosses(Family, model);
+
+    [SharedTheory("datasets/balloon")]
+    [MemberData(nameof(VfnetModels))]
+    public void Vfnet_test_outputs_match_mmdetection(string model) => TestOutputs(Vfnet, model);
+
+    [SharedTheory("datasets/balloon")]
+    [MemberData(nameof(VfnetModels))]
+    public void Vfnet_training_losses_match_mmdetection(string model) => TrainingLosses(Vfnet, model);
+
+    private void TestOutputs(string family, string model)
     {
-        using var fixture = Outputs(model);
-        using var detector = Load(model);
+        using var fixture = Outputs(family, model);
+        using var detector = Load(family, model);
         detector.eval();
-        var checks = new ParityChecks(Family, $"{model} test");
+        var checks = new ParityChecks(family, $"{model} test");
         foreach (var rec in fixture.RootElement.GetProperty("test").EnumerateArray()) MeasureTest(checks, detector, rec);
         Report(checks);
     }
 
-    [SharedTheory("datasets/balloon")]
-    [MemberData(nameof(Models))]
-    public void Training_losses_match_mmdetection(string model)
+    private void TrainingLosses(string family, string model)
     {
-        using var fixture = Outputs(model);
-        using var detector = Load(model);
+        using var fixture = Outputs(family, model);
+        using var detector = Load(family, model);
         detector.train();
         var train = fixture.RootElement.GetProperty("train");
-        var checks = new ParityChecks(Family, $"{model} train");
+        var checks = new ParityChecks(family, $"{model} train");
         using var scope = NewDisposeScope();
         var (img, metas, boxes, labels, _) = SlimModelParity.BalloonTrainBatch(train.GetProperty("images").EnumerateArray().Select(v => v.GetString()!));
         checks.Same("batch input shape", train.GetProperty("batch_input_shape").EnumerateArray().Select(v => v.GetInt64()), img.shape);
@@ -101,6 +121,11 @@ public sealed class DenseHeadParityTests(ITestOutputHelper output)
             Assert.True(outs.ScoreFactors is not null, "MMDetection's head has score factors (centerness); ours has none");
             MeasureOutputs(checks, "centernesses", centerness, outs.ScoreFactors);
         }
+        if (heads.TryGetProperty("bbox_preds_init", out var initial))
+        {
+            Assert.True(outs is VFNetHeadOutputs, "MMDetection's head has first box distances (VFNet); ours has none");
+            MeasureOutputs(checks, "bbox_preds_init", initial, ((VFNetHeadOutputs)outs).InitialBboxPreds);
+        }
 
         var pre = detector.BboxHead.GetBboxes(outs, metas, rescale: false, withNms: false)[0];
         checks.Values("candidates before NMS", [rec.GetProperty("pre_nms_count").GetDouble()], [(double)pre.Dets.shape[0]], Tolerance.Exact);
@@ -134,19 +159,47 @@ public sealed class DenseHeadParityTests(ITestOutputHelper output)
 
     /// <summary>
     /// Rows [x1, y1, x2, y2, score, label] in MMDetection's order: boxes, scores and labels of the first
-    /// <c>expectedRows.Count</c> rows, which must all be there.
+    /// <c>expectedRows.Count</c> rows, which must all be there. Rows whose expected scores lie within the score tolerance
+    /// of each other have no order the tolerance can fix: within each such run the actual rows are paired with the
+    /// expected ones by nearest box (same label first) before comparing.
     /// </summary>
     private static void MeasureRows(ParityChecks checks, string what, JsonElement expectedRows, Tensor dets, Tensor labels, Tolerance box)
     {
         var expected = expectedRows.EnumerateArray().Select(r => Floats(r)).ToList();
         long n = Math.Min(expected.Count, dets.shape[0]);
         checks.Values($"{what}: rows compared", [expected.Count], [(double)n], Tolerance.Exact);
-        var d = Values(dets[..(int)n]);
+        var order = TiedRunsPaired(expected, Values(dets[..(int)n]), labels[..(int)n].data<long>().ToArray());
+        var index = tensor(order, device: dets.device);
+        dets = dets[..(int)n][index];
+        labels = labels[..(int)n][index];
+        var d = Values(dets);
         checks.Values($"{what}: boxes", expected.Take((int)n).SelectMany(r => r[..4]).Select(v => (double)v).ToArray(),
             Enumerable.Range(0, (int)n).SelectMany(i => d.Skip(i * 5).Take(4)).Select(v => (double)v).ToArray(), box);
         checks.Values($"{what}: scores", expected.Take((int)n).Select(r => (double)r[4]).ToArray(),
             Enumerable.Range(0, (int)n).Select(i => (double)d[i * 5 + 4]).ToArray(), Score);
-        checks.Same($"{what}: labels", expected.Take((int)n).Select(r => (long)r[5]), labels[..(int)n].data<long>().ToArray());
+        checks.Same($"{what}: labels", expected.Take((int)n).Select(r => (long)r[5]), labels.data<long>().ToArray());
+    }
+
+    /// <summary>The actual row for each expected row: itself, except inside runs of scores tied within <see cref="Score"/>.</summary>
+    private static long[] TiedRunsPaired(List<float[]> expected, float[] actual, long[] actualLabels)
+    {
+        int n = actualLabels.Length;
+        var order = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
+        for (int i = 0, j; i < n; i = j + 1)
+        {
+            for (j = i; j + 1 < n && Score.Allows(Math.Abs(expected[j + 1][4] - expected[j][4]), Math.Abs(expected[j][4])); j++)
+            {
+            }
+            var free = Enumerable.Range(i, j - i + 1).ToList();
+            for (int k = i; k <= j; k++)
+            {
+                var e = expected[k];
+                int best = free.MinBy(a => (actualLabels[a] == (long)e[5] ? 0 : 1, Enumerable.Range(0, 4).Sum(c => Math.Abs(actual[a * 5 + c] - e[c]))));
+                order[k] = best;
+                free.Remove(best);
+            }
+        }
+        return order;
     }
 
     private void Report(ParityChecks checks)
@@ -155,15 +208,16 @@ public sealed class DenseHeadParityTests(ITestOutputHelper output)
         ParityAssert.AllPass(checks.Rows);
     }
 
-    private static SingleStageDetector Load(string model)
+    private static SingleStageDetector Load(string family, string model)
     {
-        var detector = (SingleStageDetector)ModelFixtures.Build(ModelFixtures.ModelConfig(Path.Combine(Dir, model + ".model_config.py")));
-        var report = CheckpointLoader.Load(detector, Path.Combine(Dir, model + ".pth"), strict: true);
+        var detector = (SingleStageDetector)ModelFixtures.Build(ModelFixtures.ModelConfig(Path.Combine(Dir(family), model + ".model_config.py")));
+        var report = CheckpointLoader.Load(detector, Path.Combine(Dir(family), model + ".pth"), strict: true);
         Assert.True(report.ExactMatch, report.Message);
         return detector;
     }
 
-    private static JsonDocument Outputs(string model) => JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Dir, model + ".outputs.json")));
+    private static JsonDocument Outputs(string family, string model) =>
+        JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Dir(family), model + ".outputs.json")));
 
     private static float[] Floats(JsonElement e) => e.EnumerateArray().Select(v => v.GetSingle()).ToArray();
 

@@ -17,6 +17,7 @@ public enum Bottle2neckStageType
 /// <c>scales</c> groups of <c>width</c> = floor(planes · base_width / base_channels); the first scales − 1 go through
 /// their own 3×3 conv + BN + ReLU (<c>convs.i</c>, <c>bns.i</c>), each ('normal') after adding the previous one's
 /// output; the last is passed on as it is (average-pooled 3×3 when a strided 'stage' block); conv3 1×1 (bn3), residual.
+/// With the backbone's <c>dcn</c> on this stage the split convs are deformable (<see cref="ConvLayers.Build"/>).
 /// </summary>
 public sealed class Bottle2neck : nn.Module<Tensor, Tensor>, IResidualBlock
 {
@@ -34,7 +35,7 @@ public sealed class Bottle2neck : nn.Module<Tensor, Tensor>, IResidualBlock
     private readonly int _scales;
 
     public Bottle2neck(long inplanes, long planes, long stride, long dilation, nn.Module<Tensor, Tensor>? downsample, ResNetStyle style, ConfigDict normCfg,
-        int scales, int baseWidth, int baseChannels, Bottle2neckStageType stageType)
+        int scales, int baseWidth, int baseChannels, Bottle2neckStageType stageType, ConfigDict? dcn = null)
         : base(nameof(Bottle2neck))
     {
         if (scales <= 1) throw new DetSharpException($"Res2Net: scales must be > 1 (with 1 it is ResNet), got {scales}.");
@@ -67,7 +68,10 @@ public sealed class Bottle2neck : nn.Module<Tensor, Tensor>, IResidualBlock
         }
         for (int i = 0; i < scales - 1; i++)
         {
-            var conv = nn.Conv2d(_width, _width, 3, stride: conv2Stride, padding: dilation, dilation: dilation, bias: false);
+            // With dcn (and no fallback_on_stride) every split's 3×3 conv is the deformable one, as Bottleneck's conv2.
+            var conv = dcn is null || dcn.Get("fallback_on_stride", false)
+                ? nn.Conv2d(_width, _width, 3, stride: conv2Stride, padding: dilation, dilation: dilation, bias: false)
+                : ConvLayers.Build(dcn, _width, _width, 3, conv2Stride, dilation, dilation, bias: false);
             var (_, bn) = NormLayers.Build(normCfg, _width);
             _convs.Add(conv);
             _bns.Add((nn.Module<Tensor, Tensor>)bn);

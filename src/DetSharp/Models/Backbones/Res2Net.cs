@@ -41,6 +41,6 @@ public sealed class Res2Net : ResNet
         int baseChannels = a.BaseChannels!.Value;
         return new Plan("Res2Net", a, StemKind.ResNet, DoublingPlanes(a), blocks, Bottle2neck.Expansion,
             (_, b) => new Bottle2neck(b.Inplanes, b.Planes, b.Stride, b.Dilation, b.Downsample, b.Style, b.NormCfg, scales, baseWidth, baseChannels,
-                b.Index == 0 ? Bottle2neckStageType.Stage : Bottle2neckStageType.Normal));
+                b.Index == 0 ? Bottle2neckStageType.Stage : Bottle2neckStageType.Normal, b.Dcn), BlocksTakeDcn: true);
     }
 }

@@ -66,3 +66,37 @@ public sealed class DeformConv2dPack : nn.Module<Tensor, Tensor>
         return DeformConv.Apply(x, offset, mask, _weight, _bias, _geometry).MoveToOuterDisposeScope();
     }
 }
+
+/// <summary>
+/// mmcv's <c>DeformConv2d</c> (DCNv1) whose offsets the caller computes (VFNetHead's star-shaped offsets), rather
+/// than a <c>conv_offset</c> of the input as <see cref="DeformConv2dPack"/>: <c>forward(x, offset)</c>, one
+/// state-dict key <c>weight</c> (no bias, as mmcv's), initialised U(−1/√n, 1/√n), n = in_channels·kh·kw.
+/// </summary>
+public sealed class DeformConv2d : nn.Module<Tensor, Tensor, Tensor>
+{
+    /// <summary>Submodules are registered explicitly under mmcv's names; fields are not auto-registered.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
+    private readonly TorchSharp.Modules.Parameter _weight;
+    private readonly DeformConvGeometry _geometry;
+
+    public DeformConv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, long dilation = 1,
+        long groups = 1, long deformGroups = 1)
+        : base(nameof(DeformConv2d))
+    {
+        if (inChannels % groups != 0 || outChannels % groups != 0)
+            throw new DetSharpException($"DeformConv2d: in_channels {inChannels} and out_channels {outChannels} must be divisible by groups {groups}.");
+        if (inChannels % deformGroups != 0)
+            throw new DetSharpException($"DeformConv2d: in_channels {inChannels} must be divisible by deform_groups {deformGroups}.");
+        _geometry = new DeformConvGeometry((stride, stride), (padding, padding), (dilation, dilation), groups, deformGroups);
+        double stdv = 1.0 / Math.Sqrt(inChannels * kernelSize * kernelSize);
+        _weight = new TorchSharp.Modules.Parameter(empty(outChannels, inChannels / groups, kernelSize, kernelSize).uniform_(-stdv, stdv));
+        register_parameter("weight", _weight);
+    }
+
+    /// <param name="x">[N, C, H, W].</param>
+    /// <param name="offset">[N, 2·deform_groups·kh·kw, Ho, Wo], mmcv's layout (Δy, Δx per tap).</param>
+    public override Tensor forward(Tensor x, Tensor offset) => DeformConv.Apply(x, offset, null, _weight, null, _geometry);
+}

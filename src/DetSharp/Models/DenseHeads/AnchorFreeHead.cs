@@ -56,12 +56,7 @@ public abstract class AnchorFreeHead : BaseDenseHead
         TrainCfg = args.TrainCfg;
         TestCfg = args.TestCfg;
         var normCfg = args.NormCfg.Or(defaultNormCfg);
-        bool convBias = args.ConvBias switch
-        {
-            null or "auto" => normCfg is null,
-            bool b => b,
-            _ => throw new DetSharpException($"{name}: conv_bias must be 'auto', True or False, got {ConfigValue.Describe(args.ConvBias)}."),
-        };
+        bool convBias = ConvBias(name, args.ConvBias, normCfg);
         var lossCls = args.LossCls ?? defaultLossCls;
         LossCls = Builders.Loss(lossCls);
         LossBbox = Builders.Loss(args.LossBbox ?? defaultLossBbox);
@@ -81,6 +76,14 @@ public abstract class AnchorFreeHead : BaseDenseHead
         ModuleTools.NormalInit(_convCls, 0, 0.01, bias: -Math.Log((1 - 0.01) / 0.01));
         ModuleTools.NormalInit(_convReg, 0, 0.01);
     }
+
+    /// <summary><c>conv_bias</c> of the towers: 'auto' (or absent) = a bias only without a norm layer, else the bool given.</summary>
+    internal static bool ConvBias(string head, object? convBias, ConfigDict? normCfg) => convBias switch
+    {
+        null or "auto" => normCfg is null,
+        bool b => b,
+        _ => throw new DetSharpException($"{head}: conv_bias must be 'auto', True or False, got {ConfigValue.Describe(convBias)}."),
+    };
 
     private readonly int _numClasses;
 

@@ -11,7 +11,7 @@ namespace DetSharp.Models.DenseHeads;
 /// What a dense head's forward produces, per level: classification logits [B, A·C, H, W], box regressions
 /// [B, A·4, H, W] and, for heads that have them (FCOS centerness), score factors [B, A, H, W].
 /// </summary>
-public sealed record DenseHeadOutputs(Tensor[] ClsScores, Tensor[] BboxPreds, Tensor[]? ScoreFactors = null);
+public record DenseHeadOutputs(Tensor[] ClsScores, Tensor[] BboxPreds, Tensor[]? ScoreFactors = null);
 
 /// <summary>One image's detections from a dense head: <c>det_bboxes</c> [N, 5] (x1, y1, x2, y2, score) and <c>det_labels</c> [N].</summary>
 public readonly record struct DenseDetections(Tensor Dets, Tensor Labels);

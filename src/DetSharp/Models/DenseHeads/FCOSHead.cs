@@ -22,24 +22,16 @@ namespace DetSharp.Models.DenseHeads;
 [Register(Registries.ModelsName, "FCOSHead")]
 public sealed class FCOSHead : AnchorFreeHead
 {
-    private const double Inf = 1e8;
-
     private readonly TorchSharp.Modules.Conv2d _convCenterness;
     private readonly List<Scale> _scales = [];
-    private readonly double[][] _regressRanges;
+    private readonly FCOSTargets _targets;
 
     public FCOSHead([InheritedArguments] AnchorFreeHeadArguments args, object[]? regressRanges = null, bool centerSampling = false,
         double centerSampleRadius = 1.5, bool normOnBbox = false, bool centernessOnReg = false, ConfigDict? lossCenterness = null)
         : base(nameof(FCOSHead), args, DefaultLossCls(), new ConfigDict { ["type"] = "IoULoss", ["loss_weight"] = 1.0 },
             new ConfigDict { ["type"] = "GN", ["num_groups"] = 32L, ["requires_grad"] = true })
     {
-        _regressRanges = regressRanges is null
-            ? [[-1, 64], [64, 128], [128, 256], [256, 512], [512, Inf]]
-            : regressRanges.Select(ParseRange).ToArray();
-        if (_regressRanges.Length != Strides.Length)
-            throw new DetSharpException($"FCOSHead: regress_ranges has {_regressRanges.Length} entries for {Strides.Length} strides.");
-        CenterSampling = centerSampling;
-        CenterSampleRadius = centerSampleRadius;
+        _targets = new FCOSTargets(nameof(FCOSHead), regressRanges, Strides, centerSampling, centerSampleRadius, NumClasses);
         NormOnBbox = normOnBbox;
         CenternessOnReg = centernessOnReg;
         LossCenterness = Builders.Loss(lossCenterness ?? new ConfigDict { ["type"] = "CrossEntropyLoss", ["use_sigmoid"] = true, ["loss_weight"] = 1.0 });
@@ -55,13 +47,9 @@ public sealed class FCOSHead : AnchorFreeHead
         ["type"] = "FocalLoss", ["use_sigmoid"] = true, ["gamma"] = 2.0, ["alpha"] = 0.25, ["loss_weight"] = 1.0,
     };
 
-    private static double[] ParseRange(object range) => range is IList<object?> { Count: 2 } pair
-        ? [Convert.ToDouble(pair[0], System.Globalization.CultureInfo.InvariantCulture), Convert.ToDouble(pair[1], System.Globalization.CultureInfo.InvariantCulture)]
-        : throw new DetSharpException($"FCOSHead: each regress_ranges entry must be a (min, max) pair, got {ConfigValue.Describe(range)}.");
+    public bool CenterSampling => _targets.CenterSampling;
 
-    public bool CenterSampling { get; }
-
-    public double CenterSampleRadius { get; }
+    public double CenterSampleRadius => _targets.CenterSampleRadius;
 
     public bool NormOnBbox { get; }
 
@@ -138,74 +126,8 @@ public sealed class FCOSHead : AnchorFreeHead
     /// <c>get_targets</c>: per level, the labels (background = num_classes) and (left, top, right, bottom) distance
     /// targets of every point of every image, images concatenated; divided by the stride with <c>norm_on_bbox</c>.
     /// </summary>
-    public (List<Tensor> Labels, List<Tensor> BboxTargets) GetTargets(IReadOnlyList<Tensor> points, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor> gtLabels)
-    {
-        int numLevels = points.Count;
-        var numPoints = points.Select(p => p.shape[0]).ToArray();
-        var ranges = cat(Enumerable.Range(0, numLevels)
-            .Select(l => tensor(new[] { (float)_regressRanges[l][0], (float)_regressRanges[l][1] }, device: points[l].device).unsqueeze(0).expand(points[l].shape[0], 2)).ToList());
-        var allPoints = cat(points.ToList());
-        var perImage = new List<(Tensor[] Labels, Tensor[] Targets)>(gtBboxes.Count);
-        for (int i = 0; i < gtBboxes.Count; i++)
-        {
-            var (lab, tgt) = GetTargetSingle(gtBboxes[i], gtLabels[i], allPoints, ranges, numPoints);
-            perImage.Add((lab.split(numPoints, 0), tgt.split(numPoints, 0)));
-        }
-        var labels = new List<Tensor>(numLevels);
-        var targets = new List<Tensor>(numLevels);
-        for (int l = 0; l < numLevels; l++)
-        {
-            labels.Add(cat(perImage.Select(p => p.Labels[l]).ToList()));
-            var t = cat(perImage.Select(p => p.Targets[l]).ToList());
-            targets.Add(NormOnBbox ? t / Strides[l] : t);
-        }
-        return (labels, targets);
-    }
-
-    private (Tensor Labels, Tensor BboxTargets) GetTargetSingle(Tensor gtBboxes, Tensor gtLabels, Tensor points, Tensor regressRanges, long[] numPointsPerLevel)
-    {
-        long numPoints = points.shape[0], numGts = gtLabels.shape[0];
-        if (numGts == 0)
-            return (full(numPoints, (long)NumClasses, ScalarType.Int64, points.device), zeros(numPoints, 4, device: points.device));
-        var areas = ((gtBboxes[.., 2] - gtBboxes[.., 0]) * (gtBboxes[.., 3] - gtBboxes[.., 1])).unsqueeze(0).repeat(numPoints, 1);
-        var ranges = regressRanges.unsqueeze(1).expand(numPoints, numGts, 2);
-        var gt = gtBboxes.unsqueeze(0).expand(numPoints, numGts, 4);
-        var xs = points[.., 0].unsqueeze(1).expand(numPoints, numGts);
-        var ys = points[.., 1].unsqueeze(1).expand(numPoints, numGts);
-        var left = xs - gt[.., .., 0];
-        var right = gt[.., .., 2] - xs;
-        var top = ys - gt[.., .., 1];
-        var bottom = gt[.., .., 3] - ys;
-        var bboxTargets = stack([left, top, right, bottom], -1);
-        Tensor insideGt;
-        if (CenterSampling)
-        {
-            var cx = (gt[.., .., 0] + gt[.., .., 2]) / 2;
-            var cy = (gt[.., .., 1] + gt[.., .., 3]) / 2;
-            var stride = zeros_like(cx);
-            long begin = 0;
-            for (int l = 0; l < numPointsPerLevel.Length; l++)
-            {
-                long end = begin + numPointsPerLevel[l];
-                stride[(int)begin..(int)end] = Strides[l] * CenterSampleRadius;
-                begin = end;
-            }
-            var x1 = where(cx - stride > gt[.., .., 0], cx - stride, gt[.., .., 0]);
-            var y1 = where(cy - stride > gt[.., .., 1], cy - stride, gt[.., .., 1]);
-            var x2 = where(cx + stride > gt[.., .., 2], gt[.., .., 2], cx + stride);
-            var y2 = where(cy + stride > gt[.., .., 3], gt[.., .., 3], cy + stride);
-            var centerBox = stack([xs - x1, ys - y1, x2 - xs, y2 - ys], -1);
-            insideGt = centerBox.min(-1).values > 0;
-        }
-        else insideGt = bboxTargets.min(-1).values > 0;
-        var maxDistance = bboxTargets.max(-1).values;
-        var insideRange = (maxDistance >= ranges[.., .., 0]) & (maxDistance <= ranges[.., .., 1]);
-        areas = areas.masked_fill(insideGt.logical_not(), Inf).masked_fill(insideRange.logical_not(), Inf);
-        var (minArea, minAreaInds) = areas.min(1);
-        var labels = gtLabels[minAreaInds].masked_fill(minArea == Inf, NumClasses);
-        var targets = bboxTargets[arange(numPoints, device: points.device), minAreaInds];
-        return (labels, targets);
-    }
+    public (List<Tensor> Labels, List<Tensor> BboxTargets) GetTargets(IReadOnlyList<Tensor> points, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor> gtLabels) =>
+        _targets.Get(points, gtBboxes, gtLabels, NormOnBbox);
 
     /// <summary><c>centerness_target</c>: sqrt(min(l, r)/max(l, r) · min(t, b)/max(t, b)) of the positive distance targets.</summary>
     public static Tensor CenternessTarget(Tensor posBboxTargets)

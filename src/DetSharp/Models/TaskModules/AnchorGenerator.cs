@@ -27,8 +27,15 @@ public class AnchorGenerator
         int? scalesPerOctave = null,
         double[][]? centers = null,
         double centerOffset = 0)
+        : this(legacy: false, strides, ratios, scales, baseSizes, scaleMajor, octaveBaseScale, scalesPerOctave, centers, centerOffset)
     {
-        _strides = ParseStrides(strides, "AnchorGenerator");
+    }
+
+    /// <param name="legacy">MMDetection 1.x's box convention (<see cref="LegacyAnchorGenerator"/>).</param>
+    protected AnchorGenerator(bool legacy, object[] strides, double[] ratios, double[]? scales, double[]? baseSizes, bool scaleMajor,
+        double? octaveBaseScale, int? scalesPerOctave, double[][]? centers, double centerOffset)
+    {
+        _strides = ParseStrides(strides, legacy ? "LegacyAnchorGenerator" : "AnchorGenerator");
         if (centers is not null && centers.Length != _strides.Length)
             throw new DetSharpException("AnchorGenerator: centers must have one entry per stride.");
         if (centers is not null && centerOffset != 0)
@@ -49,8 +56,10 @@ public class AnchorGenerator
         for (int i = 0; i < _strides.Length; i++)
         {
             float w = (float)sizes[i];
-            var center = centers is null ? ((float)(centerOffset * w), (float)(centerOffset * w)) : ((float)centers[i][0], (float)centers[i][1]);
-            _baseAnchors[i] = SingleLevelBaseAnchors(w, center, ratios, Scales, scaleMajor);
+            // 1.x boxes span w - 1 (their x2 is the last pixel, not one past it), so the centre is offset · (w − 1).
+            double span = legacy ? w - 1 : w;
+            var center = centers is null ? ((float)(centerOffset * span), (float)(centerOffset * span)) : ((float)centers[i][0], (float)centers[i][1]);
+            _baseAnchors[i] = SingleLevelBaseAnchors(w, center, ratios, Scales, scaleMajor, legacy);
         }
     }
 
@@ -66,9 +75,11 @@ public class AnchorGenerator
     /// <summary>
     /// <c>gen_single_level_base_anchors</c>: anchors of size <paramref name="baseSize"/>·scale with h/w = ratio around
     /// <paramref name="center"/>, scale-major or ratio-major, in float32 like the reference. The result is detached from
-    /// any dispose scope (the generator owns it).
+    /// any dispose scope (the generator owns it). <paramref name="legacy"/>: MMDetection 1.x's corners, ±(size − 1)/2 around
+    /// the centre, rounded to integers (<c>LegacyAnchorGenerator.gen_single_level_base_anchors</c>).
     /// </summary>
-    protected static Tensor SingleLevelBaseAnchors(float baseSize, (float X, float Y) center, double[] ratios, double[] scales, bool scaleMajor)
+    protected static Tensor SingleLevelBaseAnchors(float baseSize, (float X, float Y) center, double[] ratios, double[] scales, bool scaleMajor,
+        bool legacy = false)
     {
         using var scope = NewDisposeScope();
         float w = baseSize, h = baseSize;
@@ -88,7 +99,14 @@ public class AnchorGenerator
             ws = (w * sc[.., TensorIndex.None] * wRatios[TensorIndex.None, ..]).reshape(-1);
             hs = (h * sc[.., TensorIndex.None] * hRatios[TensorIndex.None, ..]).reshape(-1);
         }
-        var anchors = stack([xc - 0.5f * ws, yc - 0.5f * hs, xc + 0.5f * ws, yc + 0.5f * hs], -1).MoveToOuterDisposeScope();
+        if (legacy)
+        {
+            ws = ws - 1;
+            hs = hs - 1;
+        }
+        var anchors = stack([xc - 0.5f * ws, yc - 0.5f * hs, xc + 0.5f * ws, yc + 0.5f * hs], -1);
+        if (legacy) anchors = anchors.round();
+        anchors = anchors.MoveToOuterDisposeScope();
         anchors.DetachFromDisposeScope();
         return anchors;
     }

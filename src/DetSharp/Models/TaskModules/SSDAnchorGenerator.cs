@@ -11,17 +11,25 @@ namespace DetSharp.Models.TaskModules;
 /// (ratio start 0.15: 7 %–15 %, 0.2: 10 %–20 %) and SSD512 (0.1: 4 %–10 %, 0.15: 7 %–15 %).
 /// </summary>
 [Register(Registries.TaskModulesName, "SSDAnchorGenerator")]
-public sealed class SSDAnchorGenerator : AnchorGenerator
+public class SSDAnchorGenerator : AnchorGenerator
 {
     public SSDAnchorGenerator(object[] strides, double[][] ratios, double[]? minSizes = null, double[]? maxSizes = null,
         double[]? basesizeRatioRange = null, int inputSize = 300, bool scaleMajor = true)
-        : this(ParseStrides(strides, "SSDAnchorGenerator"), ratios, Sizes(strides.Length, minSizes, maxSizes, basesizeRatioRange ?? [0.15, 0.9], inputSize), scaleMajor)
+        : this(legacy: false, strides, ratios, minSizes, maxSizes, basesizeRatioRange, inputSize, scaleMajor)
+    {
+    }
+
+    /// <param name="legacy">MMDetection 1.x's box convention (<see cref="LegacySSDAnchorGenerator"/>).</param>
+    protected SSDAnchorGenerator(bool legacy, object[] strides, double[][] ratios, double[]? minSizes, double[]? maxSizes,
+        double[]? basesizeRatioRange, int inputSize, bool scaleMajor)
+        : this(ParseStrides(strides, "SSDAnchorGenerator"), ratios, Sizes(strides.Length, minSizes, maxSizes, basesizeRatioRange ?? [0.15, 0.9], inputSize),
+            scaleMajor, legacy)
     {
         InputSize = inputSize;
     }
 
-    private SSDAnchorGenerator((int W, int H)[] strides, double[][] ratios, (double[] Min, double[] Max) sizes, bool scaleMajor)
-        : base(strides, BaseAnchors(strides, ratios, sizes, scaleMajor), [], [])
+    private SSDAnchorGenerator((int W, int H)[] strides, double[][] ratios, (double[] Min, double[] Max) sizes, bool scaleMajor, bool legacy)
+        : base(strides, BaseAnchors(strides, ratios, sizes, scaleMajor, legacy), [], [])
     {
         if (strides.Length != ratios.Length) throw new DetSharpException("SSDAnchorGenerator: strides and ratios must have one entry per level.");
         MinSizes = sizes.Min;
@@ -75,7 +83,8 @@ public sealed class SSDAnchorGenerator : AnchorGenerator
         return ([.. mins], [.. maxs]);
     }
 
-    private static TorchSharp.torch.Tensor[] BaseAnchors((int W, int H)[] strides, double[][] ratios, (double[] Min, double[] Max) sizes, bool scaleMajor)
+    private static TorchSharp.torch.Tensor[] BaseAnchors((int W, int H)[] strides, double[][] ratios, (double[] Min, double[] Max) sizes, bool scaleMajor,
+        bool legacy)
     {
         var result = new TorchSharp.torch.Tensor[strides.Length];
         for (int k = 0; k < strides.Length; k++)
@@ -83,7 +92,9 @@ public sealed class SSDAnchorGenerator : AnchorGenerator
             var levelRatios = new List<double> { 1.0 };
             foreach (double r in ratios[k]) levelRatios.AddRange([1 / r, r]);
             double[] scales = [1.0, Math.Sqrt(sizes.Max[k] / sizes.Min[k])];
-            using var all = SingleLevelBaseAnchors((float)sizes.Min[k], (strides[k].W / 2f, strides[k].H / 2f), [.. levelRatios], scales, scaleMajor);
+            // 1.x centres the anchors on the middle pixel of the stride cell, (stride − 1)/2.
+            var center = legacy ? ((strides[k].W - 1) / 2f, (strides[k].H - 1) / 2f) : (strides[k].W / 2f, strides[k].H / 2f);
+            using var all = SingleLevelBaseAnchors((float)sizes.Min[k], center, [.. levelRatios], scales, scaleMajor, legacy);
             // (scale 1, ratio 1), (scale √(max/min), ratio 1), then the remaining ratios.
             var order = new List<long> { 0, levelRatios.Count };
             for (int i = 1; i < levelRatios.Count; i++) order.Add(i);
@@ -93,3 +104,12 @@ public sealed class SSDAnchorGenerator : AnchorGenerator
         return result;
     }
 }
+
+/// <summary>
+/// MMDetection's <c>LegacySSDAnchorGenerator</c> (<c>legacy_1.x/ssd300_coco_v1.py</c>): <see cref="SSDAnchorGenerator"/>'s
+/// sizes and anchor order with 1.x's box convention — centres at ((stride − 1)/2, (stride − 1)/2), corners
+/// ±(size − 1)/2 rounded to integers, as <see cref="LegacyAnchorGenerator"/>.
+/// </summary>
+[Register(Registries.TaskModulesName, "LegacySSDAnchorGenerator")]
+public sealed class LegacySSDAnchorGenerator(object[] strides, double[][] ratios, double[] basesizeRatioRange, int inputSize = 300, bool scaleMajor = true)
+    : SSDAnchorGenerator(legacy: true, strides, ratios, null, null, basesizeRatioRange, inputSize, scaleMajor);

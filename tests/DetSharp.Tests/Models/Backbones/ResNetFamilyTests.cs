@@ -42,6 +42,24 @@ public sealed class ResNetFamilyTests
     }
 
     [Fact]
+    public void Res2Net_Dcn_MakesEverySplitConvDeformable_OnTheStagesOfStageWithDcn()
+    {
+        using var m = Build("dict(type='Res2Net', depth=50, scales=4, base_width=26, base_channels=16, "
+            + "dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False), stage_with_dcn=(False, True, True, True))");
+        var sd = ModuleTools.StateDict(m).ToDictionary(e => e.Key, e => e.Value);
+        Assert.DoesNotContain(sd.Keys, k => k.StartsWith("layer1.", StringComparison.Ordinal) && k.Contains("conv_offset", StringComparison.Ordinal));
+        // width = floor(32 · 26 / 16) = 52 per split at layer2; DCNv2: 3 · 9 offset/mask channels and a bias-free weight.
+        foreach (int i in new[] { 0, 1, 2 })
+        {
+            Assert.Equal([27L, 52, 3, 3], sd[$"layer2.0.convs.{i}.conv_offset.weight"].shape);
+            Assert.Equal([52L, 52, 3, 3], sd[$"layer2.0.convs.{i}.weight"].shape);
+        }
+        Assert.False(sd.ContainsKey("layer2.0.convs.3.weight"));
+        using var x = randn(1, 3, 64, 64);
+        Assert.Equal(4, m.forward(x).Length);
+    }
+
+    [Fact]
     public void Dcn_FallbackOnStride_KeepsPlainConvolutions_AndBasicBlocksRefuseDcn()
     {
         using var m = Build("dict(type='ResNet', depth=50, base_channels=8, dcn=dict(type='DCNv2', fallback_on_stride=True), "
