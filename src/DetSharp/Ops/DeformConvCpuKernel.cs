@@ -7,8 +7,8 @@ namespace DetSharp.Ops;
 /// input channel into columns [C, K, Ho·Wo] of one image) and its backward (<c>deformable_col2im</c> for the input,
 /// <c>deformable_col2im_coord</c> for the offsets and the mask). The weights meet the columns in libtorch's matmul.
 /// Each sample point's four corners and weights are computed once and shared by all channels of its deformable group.
-/// The column and input-gradient passes run in parallel over channels (each thread owns its channels' rows and planes:
-/// no atomics); the offset and mask gradients in parallel over sample points.
+/// The columns and the offset and mask gradients run in parallel over blocks of sample points, the input gradient over
+/// blocks of channels (each thread owns its planes: no atomics); a block of taps is read from cache by every channel.
 /// </summary>
 internal static unsafe class DeformConvCpuKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -69,51 +69,70 @@ internal static unsafe class DeformConvCpuKernel<T>
         return tap;
     }
 
-    /// <summary>Columns [C, K·P] of one image <paramref name="input"/> [C, H·W]; <paramref name="mask"/> [DG, K·P] or null.</summary>
+    /// <summary>Sample points per block: a block's taps (56–88 bytes each) stay in L2 while every channel reads them.</summary>
+    private const int TapBlock = 1024;
+
+    /// <summary>Channels per block of the input gradient: the taps of a block are read once per this many channels.</summary>
+    private const int ChannelBlock = 16;
+
+    /// <summary>Columns [C, K·P] of one image <paramref name="input"/> [C, H·W]; <paramref name="mask"/> [DG, K·P] or null.
+    /// In parallel over blocks of sample points, each running through all channels of its deformable group.</summary>
     public static void Columns(T* input, int c, int hw, Tap[] taps, T* mask, int dg, int kp, T* columns)
     {
-        int cg = c / dg;
+        int cg = c / dg, blocks = (kp + TapBlock - 1) / TapBlock;
         nint pin = (nint)input, pmask = (nint)mask, pcol = (nint)columns;
-        Parallel.For(0, c, ch =>
+        Parallel.For(0, dg * blocks, job =>
         {
-            T* plane = (T*)pin + (long)ch * hw;
-            T* col = (T*)pcol + (long)ch * kp;
-            int g = ch / cg;
+            int g = job / blocks, start = job % blocks * TapBlock, end = Math.Min(start + TapBlock, kp);
             T* m = pmask == 0 ? null : (T*)pmask + (long)g * kp;
             fixed (Tap* t0 = &taps[(long)g * kp])
             {
-                for (int q = 0; q < kp; q++)
+                for (int ch = g * cg; ch < (g + 1) * cg; ch++)
                 {
-                    ref readonly Tap t = ref t0[q];
-                    T v = t.W1 * plane[t.I1] + t.W2 * plane[t.I2] + t.W3 * plane[t.I3] + t.W4 * plane[t.I4];
-                    col[q] = m == null ? v : v * m[q];
+                    T* plane = (T*)pin + (long)ch * hw;
+                    T* col = (T*)pcol + (long)ch * kp;
+                    for (int q = start; q < end; q++)
+                    {
+                        ref readonly Tap t = ref t0[q];
+                        T v = t.W1 * plane[t.I1] + t.W2 * plane[t.I2] + t.W3 * plane[t.I3] + t.W4 * plane[t.I4];
+                        col[q] = m == null ? v : v * m[q];
+                    }
                 }
             }
         });
     }
 
-    /// <summary>Adds the columns' gradient [C, K·P] into the input gradient [C, H·W] of one image.</summary>
+    /// <summary>Adds the columns' gradient [C, K·P] into the input gradient [C, H·W] of one image. In parallel over
+    /// blocks of channels (each thread owns its planes), sample points in blocks shared by the block's channels.</summary>
     public static void InputGradient(T* gradColumns, int c, int hw, Tap[] taps, T* mask, int dg, int kp, T* gradInput)
     {
         int cg = c / dg;
+        int perGroup = (cg + ChannelBlock - 1) / ChannelBlock;
         nint pgc = (nint)gradColumns, pmask = (nint)mask, pgi = (nint)gradInput;
-        Parallel.For(0, c, ch =>
+        Parallel.For(0, dg * perGroup, job =>
         {
-            T* plane = (T*)pgi + (long)ch * hw;
-            T* gcol = (T*)pgc + (long)ch * kp;
-            int g = ch / cg;
+            int g = job / perGroup, first = g * cg + job % perGroup * ChannelBlock, last = Math.Min(first + ChannelBlock, (g + 1) * cg);
             T* m = pmask == 0 ? null : (T*)pmask + (long)g * kp;
             fixed (Tap* t0 = &taps[(long)g * kp])
             {
-                for (int q = 0; q < kp; q++)
+                for (int start = 0; start < kp; start += TapBlock)
                 {
-                    T gq = m == null ? gcol[q] : gcol[q] * m[q];
-                    if (gq == T.Zero) continue;
-                    ref readonly Tap t = ref t0[q];
-                    plane[t.I1] += t.W1 * gq;
-                    plane[t.I2] += t.W2 * gq;
-                    plane[t.I3] += t.W3 * gq;
-                    plane[t.I4] += t.W4 * gq;
+                    int end = Math.Min(start + TapBlock, kp);
+                    for (int ch = first; ch < last; ch++)
+                    {
+                        T* plane = (T*)pgi + (long)ch * hw;
+                        T* gcol = (T*)pgc + (long)ch * kp;
+                        for (int q = start; q < end; q++)
+                        {
+                            T gq = m == null ? gcol[q] : gcol[q] * m[q];
+                            if (gq == T.Zero) continue;
+                            ref readonly Tap t = ref t0[q];
+                            plane[t.I1] += t.W1 * gq;
+                            plane[t.I2] += t.W2 * gq;
+                            plane[t.I3] += t.W3 * gq;
+                            plane[t.I4] += t.W4 * gq;
+                        }
+                    }
                 }
             }
         });
