@@ -2,10 +2,10 @@ using System.Text.Json;
 using DetSharp.Apis;
 using DetSharp.Config;
 using DetSharp.Datasets;
+using DetSharp.Evaluation;
 using DetSharp.Models;
 using DetSharp.Models.Common;
 using DetSharp.Models.Detectors;
-using DetSharp.Evaluation;
 using DetSharp.TestSupport;
 using static TorchSharp.torch;
 
