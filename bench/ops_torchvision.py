@@ -44,6 +44,20 @@ def overlap_boxes(n, seed):
     return torch.tensor(b, dtype=torch.float32)
 
 
+# ResNet-50's deformable 3x3 convs (c3-c5) at a 1333x800 input padded to 1344x800: stage, channels, height, width.
+DEFORM_CONV_LAYERS = [('c3', 128, 100, 168), ('c4', 256, 50, 84), ('c5', 512, 25, 42)]
+
+
+def deform_conv_inputs(c, h, w):
+    def formula(n):
+        return torch.arange(n, dtype=torch.float32)
+    x = (formula(c * h * w) * 0.001).sin().reshape(1, c, h, w)
+    offset = ((formula(18 * h * w) * 0.0007 + 1).sin() * 4).reshape(1, 18, h, w)
+    mask = ((formula(9 * h * w) * 0.0013).sin() * 0.5 + 0.5).reshape(1, 9, h, w)
+    weight = ((formula(c * c * 9) * 0.01).cos() / (9.0 * c) ** 0.5).reshape(c, c, 3, 3)
+    return x, offset, mask, weight
+
+
 def median_ms(fn, reps, warmup):
     for _ in range(warmup):
         fn()
@@ -88,6 +102,23 @@ def main():
     for n in (1000, 4000):
         boxes, scores = nms_inputs(n)
         report(f"NMS {n:,} boxes", lambda: torchvision.ops.nms(boxes, scores, 0.5))
+    for stage, c, h, w in DEFORM_CONV_LAYERS:
+        x, offset, mask, weight = deform_conv_inputs(c, h, w)
+        for modulated in (False, True):
+            m = mask if modulated else None
+            label = f"{'DCNv2' if modulated else 'DCN'} ResNet-50 {stage} {c}ch {h}x{w}"
+
+            def dcn_fwd():
+                with torch.no_grad():
+                    torchvision.ops.deform_conv2d(x, offset, weight, None, padding=(1, 1), mask=m)
+
+            def dcn_fwd_bwd():
+                leaves = [t.detach().requires_grad_(True) for t in (x, offset, weight)]
+                mm = m.detach().requires_grad_(True) if m is not None else None
+                torchvision.ops.deform_conv2d(leaves[0], leaves[1], leaves[2], None, padding=(1, 1), mask=mm).sum().backward()
+
+            report(f"{label} forward", dcn_fwd)
+            report(f"{label} fwd+bwd", dcn_fwd_bwd)
     b1, b2 = overlap_boxes(2000, 0), overlap_boxes(100, 7)
     report("bbox_overlaps 2,000 x 100 (iou)", lambda: torchvision.ops.box_iou(b1, b2))
 

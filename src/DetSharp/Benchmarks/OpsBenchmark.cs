@@ -70,7 +70,8 @@ public sealed record OpsBenchmarkResult(string Case, string Baseline, double Det
 /// <summary>
 /// The <c>ops</c> benchmark suite: RoIAlign (512 RoIs x 256 channels from a 200x304 map, 7x7 and 14x14, sampling 0
 /// and 2, forward and forward+backward) against the grid_sample formulation; NMS on 1,000 and 4,000 heavily
-/// overlapping boxes and bbox_overlaps 2,000 x 100 against the given baselines. Inputs are deterministic formulas
+/// overlapping boxes and bbox_overlaps 2,000 x 100 against the given baselines; DCN and DCNv2 (forward and
+/// forward+backward) at ResNet-50's c3-c5 sizes for a 1333x800 input against the grid_sample formulation. Inputs are deterministic formulas
 /// (no RNG), reproduced by <c>bench/ops_torchvision.py</c> for native torchvision timings.
 /// </summary>
 public static class OpsBenchmark
@@ -129,6 +130,23 @@ public static class OpsBenchmark
                     () => { using var s = NewDisposeScope(); baselines.Nms(boxes, scores, 0.5); });
             }
 
+            foreach (var (stage, channels, h, w) in DeformConvLayers)
+            {
+                var (x, offset, mask, weight) = DeformConvInputs(channels, h, w);
+                var geometry = new DeformConvGeometry((1, 1), (1, 1), (1, 1));
+                foreach (var modulated in new[] { false, true })
+                {
+                    var m = modulated ? mask : null;
+                    var label = $"{(modulated ? "DCNv2" : "DCN")} ResNet-50 {stage} {channels}ch {h}x{w}";
+                    Report($"{label} forward", "grid_sample DCN",
+                        () => DeformConvForward(x, offset, m, weight, geometry, DeformConv.Apply),
+                        () => DeformConvForward(x, offset, m, weight, geometry, DeformConv.ApplyGridSample));
+                    Report($"{label} fwd+bwd", "grid_sample DCN",
+                        () => DeformConvForwardBackward(x, offset, m, weight, geometry, DeformConv.Apply),
+                        () => DeformConvForwardBackward(x, offset, m, weight, geometry, DeformConv.ApplyGridSample));
+                }
+            }
+
             var b1 = OverlapBoxes(2000, 0);
             var b2 = OverlapBoxes(100, 7);
             Report("bbox_overlaps 2,000 x 100 (iou)", baselines.BoxIouName,
@@ -153,6 +171,23 @@ public static class OpsBenchmark
         op(x, rois, o).sum().backward();
     }
 
+    private delegate Tensor DeformConvOp(Tensor input, Tensor offset, Tensor? mask, Tensor weight, Tensor? bias, DeformConvGeometry g);
+
+    private static void DeformConvForward(Tensor x, Tensor offset, Tensor? mask, Tensor weight, DeformConvGeometry geometry, DeformConvOp op)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        op(x, offset, mask, weight, null, geometry);
+    }
+
+    private static void DeformConvForwardBackward(Tensor x, Tensor offset, Tensor? mask, Tensor weight, DeformConvGeometry geometry, DeformConvOp op)
+    {
+        using var scope = NewDisposeScope();
+        var leaves = new[] { x, offset, weight }.Select(t => t.detach().requires_grad_(true)).ToArray();
+        var m = mask?.detach().requires_grad_(true);
+        op(leaves[0], leaves[1], m, leaves[2], null, geometry).sum().backward();
+    }
+
     private static double Median(Action action, int repetitions, int warmup)
     {
         for (int i = 0; i < warmup; i++)
@@ -170,6 +205,26 @@ public static class OpsBenchmark
 
         Array.Sort(times);
         return times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
+    }
+
+    /// <summary>
+    /// The 3x3 convs that <c>dcn=dict(...), stage_with_dcn=(False, True, True, True)</c> makes deformable in ResNet-50
+    /// (c3-c5, stride 1 after each stage's first block) for a 1333x800 image padded to 1344x800.
+    /// </summary>
+    internal static readonly (string Stage, int Channels, int H, int W)[] DeformConvLayers = [("c3", 128, 100, 168), ("c4", 256, 50, 84), ("c5", 512, 25, 42)];
+
+    /// <summary>
+    /// Input [1, C, H, W] sin(0.001 i); offsets [1, 18, H, W] 4 sin(0.0007 i + 1) px; mask [1, 9, H, W]
+    /// 0.5 + 0.5 sin(0.0013 i); weight [C, C, 3, 3] cos(0.01 i) / sqrt(9 C).
+    /// </summary>
+    internal static (Tensor X, Tensor Offset, Tensor Mask, Tensor Weight) DeformConvInputs(int channels, int h, int w)
+    {
+        Tensor Formula(long count, Func<Tensor, Tensor> f) => f(arange(count, ScalarType.Float32));
+        var x = Formula(channels * h * w, i => (i * 0.001f).sin()).reshape(1, channels, h, w);
+        var offset = Formula(18 * h * w, i => (i * 0.0007f + 1).sin() * 4).reshape(1, 18, h, w);
+        var mask = Formula(9 * h * w, i => (i * 0.0013f).sin() * 0.5f + 0.5f).reshape(1, 9, h, w);
+        var weight = Formula(channels * channels * 9, i => (i * 0.01f).cos() / MathF.Sqrt(9f * channels)).reshape(channels, channels, 3, 3);
+        return (x, offset, mask, weight);
     }
 
     /// <summary>[1, 256, 200, 304], values sin(0.001 * i) (deterministic, no RNG).</summary>

@@ -18,9 +18,10 @@ public readonly record struct DeformConvGeometry(
 /// per (g, k).
 /// </summary>
 /// <remarks>
-/// The sampling is <c>grid_sample</c> (bilinear, zero padding, align_corners=False on pixel centres), whose rule for
-/// corners outside the map is mmcv's, and the columns meet the weights in one batched matmul per conv group; autograd
-/// of these tensor ops gives the input, offset, mask and weight gradients that mmcv's hand-written backward computes.
+/// On the CPU (float32, float64) the columns are sampled by <see cref="DeformConvCpuKernel{T}"/> inside the autograd
+/// graph, with mmcv's hand-written backward for the input, offset and mask; elsewhere by <c>grid_sample</c> (bilinear,
+/// zero padding, align_corners=False on pixel centres, whose rule for corners outside the map is mmcv's), whose
+/// autograd gives the same gradients. Either way the columns meet the weights in one batched matmul per conv group.
 /// </remarks>
 public static class DeformConv
 {
@@ -29,13 +30,42 @@ public static class DeformConv
     /// [N, DG·kh·kw, Ho, Wo] or null (DCNv1), <paramref name="weight"/> [Cout, C/groups, kh, kw], <paramref name="bias"/>
     /// [Cout] or null → [N, Cout, Ho, Wo].
     /// </summary>
-    public static Tensor Apply(Tensor input, Tensor offset, Tensor? mask, Tensor weight, Tensor? bias, DeformConvGeometry g)
+    public static Tensor Apply(Tensor input, Tensor offset, Tensor? mask, Tensor weight, Tensor? bias, DeformConvGeometry g) =>
+        Apply(input, offset, mask, weight, bias, g, UsesCpuKernel(input, offset, mask));
+
+    /// <summary><see cref="Apply(Tensor, Tensor, Tensor?, Tensor, Tensor?, DeformConvGeometry)"/> by grid_sample on any device (the benchmark's baseline).</summary>
+    internal static Tensor ApplyGridSample(Tensor input, Tensor offset, Tensor? mask, Tensor weight, Tensor? bias, DeformConvGeometry g) =>
+        Apply(input, offset, mask, weight, bias, g, cpuKernel: false);
+
+    private static Tensor Apply(Tensor input, Tensor offset, Tensor? mask, Tensor weight, Tensor? bias, DeformConvGeometry g, bool cpuKernel)
     {
         Check(input, offset, mask, weight, g);
         using var scope = NewDisposeScope();
-        long n = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3];
+        long n = input.shape[0], c = input.shape[1];
         long cout = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3], k = kh * kw;
         long ho = offset.shape[2], wo = offset.shape[3];
+        var sampled = cpuKernel
+            ? DeformConvColumnsFunction.apply(input, offset, mask ?? empty(0, input.dtype), g, (int)kh, (int)kw)
+            : GridSampleColumns(input, offset, mask, g, kh, kw);
+        // Columns [N, groups, C/groups·K, Ho·Wo] against weights [groups, Cout/groups, C/groups·K].
+        var cols = sampled.reshape(n, g.Groups, c / g.Groups * k, ho * wo);
+        var wts = weight.reshape(g.Groups, cout / g.Groups, c / g.Groups * k);
+        var output = matmul(wts.unsqueeze(0), cols).reshape(n, cout, ho, wo);
+        if (bias is not null) output = output + bias.view(1, cout, 1, 1);
+        return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Whether the C# kernel computes the columns: CPU float32 or float64 tensors of one dtype.</summary>
+    private static bool UsesCpuKernel(Tensor input, Tensor offset, Tensor? mask) =>
+        input.device_type == DeviceType.CPU && input.dtype is ScalarType.Float32 or ScalarType.Float64
+        && offset.device_type == DeviceType.CPU && offset.dtype == input.dtype
+        && (mask is null || (mask.device_type == DeviceType.CPU && mask.dtype == input.dtype));
+
+    /// <summary>The columns [N, DG, C/DG, K, Ho, Wo] by grid_sample (the path of other devices and dtypes).</summary>
+    private static Tensor GridSampleColumns(Tensor input, Tensor offset, Tensor? mask, DeformConvGeometry g, long kh, long kw)
+    {
+        long n = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3];
+        long k = kh * kw, ho = offset.shape[2], wo = offset.shape[3];
         long dg = g.DeformGroups;
         var opts = (input.dtype, input.device);
 
@@ -55,13 +85,7 @@ public static class DeformConv
             .view(n * dg, k * ho, wo, 2);
         var sampled = grid_sample(input.reshape(n * dg, c / dg, h, w), grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Zeros, align_corners: false)
             .view(n, dg, c / dg, k, ho, wo);
-        if (mask is not null) sampled = sampled * mask.view(n, dg, 1, k, ho, wo);
-        // Columns [N, groups, C/groups·K, Ho·Wo] against weights [groups, Cout/groups, C/groups·K].
-        var cols = sampled.reshape(n, g.Groups, c / g.Groups * k, ho * wo);
-        var wts = weight.reshape(g.Groups, cout / g.Groups, c / g.Groups * k);
-        var output = matmul(wts.unsqueeze(0), cols).reshape(n, cout, ho, wo);
-        if (bias is not null) output = output + bias.view(1, cout, 1, 1);
-        return output.MoveToOuterDisposeScope();
+        return mask is null ? sampled : sampled * mask.view(n, dg, 1, k, ho, wo);
     }
 
     /// <summary>The output size of a convolution with this geometry over an <paramref name="h"/>×<paramref name="w"/> input.</summary>

@@ -14,33 +14,49 @@ public sealed class DeformConvTests
 {
     private static readonly string Fixture = Path.Combine(RepoPaths.Root, "tests", "fixtures", "torchvision-0.14", "deform_conv.json");
 
-    public static TheoryData<string> Cases()
+    /// <summary>Every fixture case through each path: the CPU kernel in float64 and float32, and grid_sample (the path of
+    /// other devices) in float64.</summary>
+    public static TheoryData<string, string> Cases()
     {
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Fixture));
-        return new(doc.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
+        var data = new TheoryData<string, string>();
+        foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+        {
+            foreach (var path in new[] { "kernel float64", "kernel float32", "grid_sample float64" }) data.Add(c.GetProperty("name").GetString()!, path);
+        }
+
+        return data;
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Output_and_gradients_equal_torchvisions(string name)
+    public void Output_and_gradients_equal_torchvisions(string name, string path)
     {
+        bool float32 = path.EndsWith("float32", StringComparison.Ordinal);
+        Tensor Leaf(JsonElement e) => float32 ? Values(e).to_type(ScalarType.Float32).requires_grad_() : Values(e).requires_grad_();
+        Func<Tensor, Tensor, Tensor?, Tensor, Tensor?, DeformConvGeometry, Tensor> op =
+            path.StartsWith("grid_sample", StringComparison.Ordinal) ? DeformConv.ApplyGridSample : DeformConv.Apply;
+        // float32 keeps about 7 digits through the bilinear sums and the matmul.
+        double tolerance = float32 ? 1e-4 : 1e-9;
+        void AssertClose(string what, double[] expected, Tensor actual) => DeformConvTests.AssertClose(what, expected, actual.to_type(ScalarType.Float64), tolerance);
+
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Fixture));
         var c = doc.RootElement.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
         using var scope = NewDisposeScope();
         var x = Leaf(c.GetProperty("input"));
         var offset = Leaf(c.GetProperty("offset"));
         var weight = Leaf(c.GetProperty("weight"));
-        var bias = tensor(Doubles(c.GetProperty("bias"))).requires_grad_();
+        var bias = float32 ? tensor(Doubles(c.GetProperty("bias"))).to_type(ScalarType.Float32).requires_grad_() : tensor(Doubles(c.GetProperty("bias"))).requires_grad_();
         var mask = c.TryGetProperty("mask", out var m) ? Leaf(m) : null;
         var geometry = new DeformConvGeometry(Pair(c, "stride"), Pair(c, "padding"), Pair(c, "dilation"),
             c.GetProperty("groups").GetInt64(), c.GetProperty("deform_groups").GetInt64());
 
-        var y = DeformConv.Apply(x, offset, mask, weight, bias, geometry);
+        var y = op(x, offset, mask, weight, bias, geometry);
         var expected = c.GetProperty("output");
         Assert.Equal(expected.GetProperty("shape").EnumerateArray().Select(v => v.GetInt64()), y.shape);
         AssertClose("output", Doubles(expected.GetProperty("values")), y);
 
-        (y * tensor(Doubles(c.GetProperty("r"))).view(y.shape)).sum().backward();
+        (y * tensor(Doubles(c.GetProperty("r"))).to_type(y.dtype).view(y.shape)).sum().backward();
         AssertClose("grad input", Doubles(c.GetProperty("grad_input")), x.grad!);
         AssertClose("grad offset", Doubles(c.GetProperty("grad_offset")), offset.grad!);
         AssertClose("grad weight", Doubles(c.GetProperty("grad_weight")), weight.grad!);
@@ -90,8 +106,8 @@ public sealed class DeformConvTests
         Assert.Contains("offset must be [1, 18, 5, 5]", e.Message);
     }
 
-    private static Tensor Leaf(JsonElement t) =>
-        tensor(Doubles(t.GetProperty("values"))).view(t.GetProperty("shape").EnumerateArray().Select(v => v.GetInt64()).ToArray()).requires_grad_();
+    private static Tensor Values(JsonElement t) =>
+        tensor(Doubles(t.GetProperty("values"))).view(t.GetProperty("shape").EnumerateArray().Select(v => v.GetInt64()).ToArray());
 
     private static double[] Doubles(JsonElement e) => e.EnumerateArray().Select(v => v.GetDouble()).ToArray();
 

@@ -1,0 +1,85 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetSharp.Ops;
+
+/// <summary>
+/// The deformable columns [N, C, K, Ho·Wo] of a CPU float32/float64 input inside the autograd graph: forward and
+/// backward by <see cref="DeformConvCpuKernel{T}"/> (mmcv's deformable_im2col / col2im / col2im_coord).
+/// Arguments: input [N, C, H, W], offset [N, 2·DG·K, Ho, Wo], mask [N, DG·K, Ho, Wo] (an empty tensor for DCNv1),
+/// the geometry, kh, kw.
+/// </summary>
+internal sealed class DeformConvColumnsFunction : autograd.SingleTensorFunction<DeformConvColumnsFunction>
+{
+    private const string GeometryKey = "geometry";
+    private const string KernelKey = "kernel";
+
+    public override string Name => "DeformConvColumns";
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var input = ((Tensor)vars[0]).contiguous();
+        var offset = ((Tensor)vars[1]).contiguous();
+        var mask = ((Tensor)vars[2]).contiguous();
+        var g = (DeformConvGeometry)vars[3];
+        var kernel = ((int)vars[4], (int)vars[5]);
+        ctx.save_for_backward([input, offset, mask]);
+        ctx.save_data(GeometryKey, g);
+        ctx.save_data(KernelKey, kernel);
+        long n = input.shape[0], c = input.shape[1];
+        var columns = empty([n, c, kernel.Item1 * kernel.Item2, offset.shape[2] * offset.shape[3]], input.dtype);
+        if (input.dtype == ScalarType.Float64) Run<double>(input, offset, mask, g, kernel, columns, null, null, null, null);
+        else Run<float>(input, offset, mask, g, kernel, columns, null, null, null, null);
+        return columns;
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
+    {
+        var saved = ctx.get_saved_variables();
+        Tensor input = saved[0], offset = saved[1], mask = saved[2];
+        var g = (DeformConvGeometry)ctx.get_data(GeometryKey);
+        var kernel = ((int, int))ctx.get_data(KernelKey);
+        var gradColumns = grad_output.to_type(input.dtype).contiguous();
+        var gradInput = zeros_like(input);
+        var gradOffset = empty_like(offset);
+        var gradMask = empty_like(mask);
+        if (input.dtype == ScalarType.Float64) Run<double>(input, offset, mask, g, kernel, null, gradColumns, gradInput, gradOffset, gradMask);
+        else Run<float>(input, offset, mask, g, kernel, null, gradColumns, gradInput, gradOffset, gradMask);
+        return [gradInput, gradOffset, mask.numel() == 0 ? null! : gradMask, null!, null!, null!];
+    }
+
+    /// <summary>Forward (<paramref name="columns"/> given) or backward (the gradients given), image by image.</summary>
+    private static unsafe void Run<T>(Tensor input, Tensor offset, Tensor mask, DeformConvGeometry g, (int H, int W) kernel,
+        Tensor? columns, Tensor? gradColumns, Tensor? gradInput, Tensor? gradOffset, Tensor? gradMask)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        int n = (int)input.shape[0], c = (int)input.shape[1], h = (int)input.shape[2], w = (int)input.shape[3];
+        int ho = (int)offset.shape[2], wo = (int)offset.shape[3], k = kernel.H * kernel.W, p = ho * wo;
+        int dg = (int)g.DeformGroups;
+        bool hasMask = mask.numel() > 0;
+        long imgIn = (long)c * h * w, imgOff = 2L * dg * k * p, imgMask = (long)dg * k * p, imgCol = (long)c * k * p;
+        fixed (byte* pin = input.bytes, poff = offset.bytes, pmask = mask.bytes)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                T* x = (T*)pin + i * imgIn;
+                T* m = hasMask ? (T*)pmask + i * imgMask : null;
+                var taps = DeformConvCpuKernel<T>.ComputeTaps((T*)poff + i * imgOff, dg, kernel.H, kernel.W, ho, wo, h, w, g);
+                if (columns is not null)
+                {
+                    fixed (byte* pcol = columns.bytes)
+                        DeformConvCpuKernel<T>.Columns(x, c, h * w, taps, m, dg, k * p, (T*)pcol + i * imgCol);
+                    continue;
+                }
+
+                fixed (byte* pgc = gradColumns!.bytes, pgi = gradInput!.bytes, pgo = gradOffset!.bytes, pgm = gradMask!.bytes)
+                {
+                    T* gc = (T*)pgc + i * imgCol;
+                    DeformConvCpuKernel<T>.InputGradient(gc, c, h * w, taps, m, dg, k * p, (T*)pgi + i * imgIn);
+                    DeformConvCpuKernel<T>.OffsetAndMaskGradient(gc, x, c, h * w, taps, m, dg, k, p,
+                        (T*)pgo + i * imgOff, hasMask ? (T*)pgm + i * imgMask : null);
+                }
+            }
+        }
+    }
+}
