@@ -16,14 +16,16 @@ public static class Inference
     public static Compose TestPipeline(Config.Config cfg) =>
         Compose.FromConfig(cfg.Get<List<Config.ConfigDict>>("data.test.pipeline"));
 
+    /// <summary>The views of a test-pipeline output: MultiScaleFlipAug's, one per (scale, flip), or the sample itself.</summary>
+    public static IReadOnlyList<DetSample> Views(DetSample sample) => sample.AugSamples ?? [sample];
+
     /// <summary>The single view of a test-pipeline output (MultiScaleFlipAug with one scale and no flip).</summary>
     public static DetSample SingleView(DetSample sample)
     {
-        if (sample.AugSamples is null) return sample;
-        if (sample.AugSamples.Count != 1)
-            throw new DetSharpException($"test-time augmentation ({sample.AugSamples.Count} views from MultiScaleFlipAug) is not supported; "
-                                        + "use one img_scale and flip=False in the test pipeline.");
-        return sample.AugSamples[0];
+        var views = Views(sample);
+        if (views.Count != 1)
+            throw new DetSharpException($"this path takes a single view, got {views.Count} from MultiScaleFlipAug; test-time augmentation runs through Inference.Run (model.AugTest).");
+        return views[0];
     }
 
     /// <summary>
@@ -32,7 +34,15 @@ public static class Inference
     /// </summary>
     public static List<DetectionSet> Run(BaseDetector model, IReadOnlyList<DetSample> pipelineOutputs, IReadOnlyList<string> classNames)
     {
-        var views = pipelineOutputs.Select(SingleView).ToList();
+        var augViews = pipelineOutputs.Select(Views).ToList();
+        if (augViews.Any(v => v.Count > 1))
+        {
+            // MMDetection's forward_test: several views run aug_test, which takes one image at a time.
+            if (pipelineOutputs.Count != 1)
+                throw new DetSharpException($"test-time augmentation (MultiScaleFlipAug with several views) runs one image at a time, got a batch of {pipelineOutputs.Count}; use samples_per_gpu=1 for testing.");
+            return [RunAugmented(model, augViews[0], classNames)];
+        }
+        var views = augViews.ConvertAll(v => v[0]);
         var device = model.parameters().FirstOrDefault()?.device ?? CPU;
         bool wasTraining = model.training;
         if (wasTraining) model.eval();
@@ -44,6 +54,34 @@ public static class Inference
             using var batch = DetCollate.Collate(views, withGt: false, device: device);
             var results = model.SimpleTest(batch.Img, batch.ImgMetas, rescale: true);
             return results.Select((r, i) => DetectionSet.FromResult(r, classNames, views[i].Filename, views[i].OriShape.Height, views[i].OriShape.Width)).ToList();
+        }
+        finally
+        {
+            if (wasTraining) model.train();
+        }
+    }
+
+    /// <summary>One image's views (one per MultiScaleFlipAug scale and flip) through <c>model.AugTest(rescale: true)</c>.</summary>
+    private static DetectionSet RunAugmented(BaseDetector model, IReadOnlyList<DetSample> views, IReadOnlyList<string> classNames)
+    {
+        var device = model.parameters().FirstOrDefault()?.device ?? CPU;
+        bool wasTraining = model.training;
+        if (wasTraining) model.eval();
+        using var gate = FinalizerGate.Enter();
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var batches = views.Select(v => DetCollate.Collate([v], withGt: false, device: device)).ToList();
+            try
+            {
+                var result = model.AugTest(batches.ConvertAll(b => b.Img), batches.ConvertAll(b => b.ImgMetas[0]), rescale: true);
+                return DetectionSet.FromResult(result, classNames, views[0].Filename, views[0].OriShape.Height, views[0].OriShape.Width);
+            }
+            finally
+            {
+                foreach (var b in batches) b.Dispose();
+            }
         }
         finally
         {

@@ -101,6 +101,26 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
     public abstract List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true);
 
     /// <summary>
+    /// <c>aug_test</c> for one image seen through several augmentations (MultiScaleFlipAug with several img_scale or
+    /// flip=True): <paramref name="imgs"/> [1, 3, H_a, W_a] and <paramref name="augMetas"/> per augmentation; one result
+    /// in original-image coordinates when <paramref name="rescale"/>. Detectors without it refuse.
+    /// </summary>
+    public virtual DetectionResult AugTest(IReadOnlyList<Tensor> imgs, IReadOnlyList<ImgMeta> augMetas, bool rescale = true) =>
+        throw new DetSharpException($"{GetType().Name} has no test-time augmentation in DetSharp ({imgs.Count} views from MultiScaleFlipAug); "
+                                    + "use one img_scale and flip=False in the test pipeline, or a two-stage detector with a StandardRoIHead (Faster/Mask R-CNN).");
+
+    /// <summary>Checks <c>aug_test</c>'s inputs: one image per augmentation, as many metas as views.</summary>
+    protected static void CheckAugBatch(IReadOnlyList<Tensor> imgs, IReadOnlyList<ImgMeta> augMetas)
+    {
+        if (imgs.Count != augMetas.Count)
+            throw new ArgumentException($"aug_test: {imgs.Count} augmented images but {augMetas.Count} img_metas were given.");
+        foreach (var img in imgs)
+        {
+            CheckBatch(img, [augMetas[0]]);
+        }
+    }
+
+    /// <summary>
     /// <c>simple_test</c> of a detector whose results come from one dense head (a one-stage detector's bbox_head, the RPN
     /// detector's rpn_head): the head's detections per image, grouped by class as <c>bbox2result</c> does.
     /// </summary>

@@ -91,6 +91,23 @@ public class TwoStageDetector : BaseDetector
         var proposals = SimpleTestRpn(x, imgMetas);
         return RoiHead.SimpleTest(x, proposals, imgMetas, rescale);
     }
+
+    /// <summary>
+    /// <c>aug_test</c>: every augmentation's RPN proposals merged in the original image
+    /// (<see cref="MergeAugs.MergeAugProposals"/> with test_cfg.rpn), then the RoI head's <c>aug_test</c> on them.
+    /// </summary>
+    public override DetectionResult AugTest(IReadOnlyList<Tensor> imgs, IReadOnlyList<ImgMeta> augMetas, bool rescale = true)
+    {
+        CheckAugBatch(imgs, augMetas);
+        if (_rpnHead is null || RoiHead is not StandardRoIHead) return base.AugTest(imgs, augMetas, rescale);
+        var rpnCfg = _testCfg?.Get<ConfigDict?>("rpn", null) ?? throw new DetSharpException($"{GetType().Name}: test-time augmentation needs test_cfg.rpn.");
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var feats = imgs.Select(ExtractFeat).ToList();
+        var augProposals = feats.Select((x, a) => SimpleTestRpn(x, [augMetas[a]])[0]).ToList();
+        var proposals = MergeAugs.MergeAugProposals(augProposals, augMetas, rpnCfg);
+        return RoiHead.AugTest(feats, proposals, augMetas, rescale);
+    }
 }
 
 /// <summary>MMDetection's <c>FasterRCNN</c> (a <see cref="TwoStageDetector"/>).</summary>

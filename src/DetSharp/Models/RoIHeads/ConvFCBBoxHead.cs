@@ -284,6 +284,19 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     public (Tensor Dets, Tensor Labels) GetBboxes(Tensor rois, Tensor clsScore, Tensor bboxPred, ImgMeta meta, bool rescale, ConfigDict cfg)
     {
         using var scope = NewDisposeScope();
+        var (bboxes, scores) = DecodeBboxes(rois, clsScore, bboxPred, meta, rescale);
+        var r = Nms.MulticlassNms(bboxes, scores, cfg.Get<double>("score_thr"), Builders.Nms(cfg.Get<ConfigDict>("nms")), cfg.Get("max_per_img", -1));
+        return (r.Dets.MoveToOuterDisposeScope(), r.Labels.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// <c>get_bboxes</c> with <c>cfg=None</c> (before NMS, what test-time augmentation merges): boxes [N, 4·C or 4]
+    /// decoded from <paramref name="rois"/> and clipped to the image (divided by the scale factor when
+    /// <paramref name="rescale"/>), and the scores [N, C+1].
+    /// </summary>
+    public (Tensor Bboxes, Tensor Scores) DecodeBboxes(Tensor rois, Tensor clsScore, Tensor bboxPred, ImgMeta meta, bool rescale)
+    {
+        using var scope = NewDisposeScope();
         var scores = LossCls is ICustomClsLoss custom ? custom.GetActivation(clsScore) : nn.functional.softmax(clsScore, -1);
         var bboxes = BboxCoder.Decode(rois[.., 1..], bboxPred, meta.ImgShape);
         if (rescale && bboxes.shape[0] > 0)
@@ -291,8 +304,7 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
             var sf = tensor(meta.ScaleFactor, device: bboxes.device);
             bboxes = (bboxes.view(bboxes.shape[0], -1, 4) / sf).view(bboxes.shape[0], -1);
         }
-        var r = Nms.MulticlassNms(bboxes, scores, cfg.Get<double>("score_thr"), Builders.Nms(cfg.Get<ConfigDict>("nms")), cfg.Get("max_per_img", -1));
-        return (r.Dets.MoveToOuterDisposeScope(), r.Labels.MoveToOuterDisposeScope());
+        return (bboxes.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope());
     }
 
     /// <summary>

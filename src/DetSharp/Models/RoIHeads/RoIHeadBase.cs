@@ -75,6 +75,14 @@ public abstract class RoIHeadBase : nn.Module, IHasInitCfg
     /// <summary>Detections per image (<c>simple_test</c>).</summary>
     public abstract List<DetectionResult> SimpleTest(Tensor[] x, IReadOnlyList<Tensor> proposals, IReadOnlyList<ImgMeta> imgMetas, bool rescale);
 
+    /// <summary>
+    /// <c>aug_test</c> for one image: <paramref name="feats"/> and <paramref name="augMetas"/> per augmentation,
+    /// <paramref name="proposals"/> [n, 5] already merged in original-image coordinates. Heads without it refuse.
+    /// </summary>
+    public virtual DetectionResult AugTest(IReadOnlyList<Tensor[]> feats, Tensor proposals, IReadOnlyList<ImgMeta> augMetas, bool rescale) =>
+        throw new DetSharpException($"{GetType().Name} has no test-time augmentation in DetSharp (MultiScaleFlipAug with several img_scale or flip=True); "
+                                    + "use one img_scale and flip=False in the test pipeline, or a StandardRoIHead model (Faster/Mask R-CNN).");
+
     /// <summary>Cuts a tensor of all images' rows into each image's (sizes in image order).</summary>
     internal static List<Tensor> Split(Tensor t, IReadOnlyList<long> sizes)
     {

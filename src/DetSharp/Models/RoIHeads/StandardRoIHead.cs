@@ -2,6 +2,7 @@ using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.Detectors;
+using DetSharp.Ops;
 using DetSharp.Registry;
 using DetSharp.Structures;
 using TorchSharp;
@@ -92,6 +93,53 @@ public class StandardRoIHead : RoIHeadBase
         for (int i = 0; i < imgMetas.Count; i++)
             results.Add(DetectionResult.FromTensors(dets[i], labels[i], masks?[i], NumClasses));
         return results;
+    }
+
+    /// <summary>
+    /// <c>aug_test</c> (<c>aug_test_bboxes</c> + <c>aug_test_mask</c>): per augmentation the merged proposals mapped into
+    /// its input and scored; boxes and scores averaged back in the original image (<see cref="MergeAugs.MergeAugBboxes"/>),
+    /// then multiclass NMS; the kept boxes mapped into every augmentation again for masks, whose probabilities are
+    /// averaged (<see cref="MergeAugs.MergeAugMasks"/>) and pasted into the original image.
+    /// </summary>
+    public override DetectionResult AugTest(IReadOnlyList<Tensor[]> feats, Tensor proposals, IReadOnlyList<ImgMeta> augMetas, bool rescale)
+    {
+        var cfg = RequireTestCfg();
+        using var scope = NewDisposeScope();
+        var augBboxes = new List<Tensor>(augMetas.Count);
+        var augScores = new List<Tensor>(augMetas.Count);
+        for (int a = 0; a < augMetas.Count; a++)
+        {
+            var rois = BoxTools.Bbox2Roi([MergeAugs.BboxMapping(proposals[.., 0..4], augMetas[a])]);
+            var (cls, reg, _) = BboxForward(feats[a], rois);
+            var (b, s) = BboxHead.DecodeBboxes(rois, cls, reg, augMetas[a], rescale: false);
+            augBboxes.Add(b);
+            augScores.Add(s);
+        }
+        var (mergedBboxes, mergedScores) = MergeAugs.MergeAugBboxes(augBboxes, augScores, augMetas);
+        var (dets, labels) = NoDetections();
+        if (mergedBboxes.shape[0] > 0)
+        {
+            var r = Nms.MulticlassNms(mergedBboxes, mergedScores, cfg.Get<double>("score_thr"), Builders.Nms(cfg.Get<ConfigDict>("nms")), cfg.Get("max_per_img", -1));
+            (dets, labels) = (r.Dets, r.Labels);
+        }
+        Rle[]? masks = null;
+        if (_stage.MaskHead is { } maskHead)
+        {
+            if (dets.shape[0] == 0)
+            {
+                masks = [];
+            }
+            else
+            {
+                var augMasks = augMetas.Select((meta, a) => MaskForward(feats[a], BoxTools.Bbox2Roi([MergeAugs.BboxMapping(dets[.., 0..4], meta)])).sigmoid()).ToList();
+                var merged = MergeAugs.MergeAugMasks(augMasks, augMetas);
+                // The merged boxes are already in the original image: paste at scale 1 into ori_shape.
+                masks = maskHead.GetSegMasks(merged, dets[.., 0..4], labels, cfg.Get("mask_thr_binary", 0.5), augMetas[0] with { ScaleFactor = [1f, 1f, 1f, 1f] }, rescale: false);
+            }
+        }
+        // Without rescale the boxes are given in the first augmentation's input scale, as MMDetection does.
+        var outDets = rescale ? dets : cat([dets[.., 0..4] * tensor(augMetas[0].ScaleFactor), dets[.., 4..5]], 1);
+        return DetectionResult.FromTensors(outDets, labels, masks, NumClasses);
     }
 
     /// <summary><c>simple_test_bboxes</c>: each image's detections [K, 5] and labels [K] after the bbox head and multiclass NMS.</summary>
