@@ -8,7 +8,7 @@ namespace DetSharp.Models.Common;
 /// mmcv's <c>build_conv_layer(conv_cfg, ...)</c>: <c>None</c>, <c>Conv</c> or <c>Conv2d</c> a plain convolution,
 /// <c>DCN</c> a <see cref="DeformConv2dPack"/>, <c>DCNv2</c> a modulated one (<c>deform_groups</c> from the dict,
 /// also under its old name <c>deformable_groups</c>), <c>ConvWS</c> a <see cref="ConvWS2d"/>, <c>ConvAWS</c> a
-/// <see cref="ConvAWS2d"/>.
+/// <see cref="ConvAWS2d"/>, <c>NormedConv2d</c> a <see cref="NormedConv2d"/>.
 /// </summary>
 public static class ConvLayers
 {
@@ -29,16 +29,18 @@ public static class ConvLayers
                 return new ConvWS2d(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias, cfg!.Get("eps", 1e-5));
             case "ConvAWS":
                 return new ConvAWS2d(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias);
+            case "NormedConv2d":
+                return NormedConv2d.FromConfig(cfg!, inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias);
             default:
-                throw new DetSharpException($"conv_cfg: type '{type}' is not supported (use 'Conv2d', 'DCN', 'DCNv2', 'ConvWS' or 'ConvAWS').");
+                throw new DetSharpException($"conv_cfg: type '{type}' is not supported (use 'Conv2d', 'DCN', 'DCNv2', 'ConvWS', 'ConvAWS' or 'NormedConv2d').");
         }
     }
 
     /// <summary>
     /// Whether mmcv's <c>layer='Conv2d'</c> initialisers touch <paramref name="layer"/>: torch's Conv2d and its subclass
-    /// ConvWS2d and ConvAWS2d, not the deformable modules (their own init stands).
+    /// ConvWS2d, ConvAWS2d and NormedConv2d, not the deformable modules (their own init stands).
     /// </summary>
-    public static bool IsPlainConv(nn.Module layer) => layer is TorchSharp.Modules.Conv2d or ConvWS2d or ConvAWS2d;
+    public static bool IsPlainConv(nn.Module layer) => layer is TorchSharp.Modules.Conv2d or ConvWS2d or ConvAWS2d or NormedConv2d;
 }
 
 /// <summary>

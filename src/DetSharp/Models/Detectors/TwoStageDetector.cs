@@ -171,7 +171,7 @@ public sealed class MaskScoringRCNN(ConfigDict backbone, ConfigDict rpnHead, Con
 /// </summary>
 [Register(Registries.ModelsName, "FastRCNN")]
 public sealed class FastRCNN(ConfigDict backbone, ConfigDict roiHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
-    ConfigDict? neck = null, string? pretrained = null, object? initCfg = null)
+    object? neck = null, string? pretrained = null, object? initCfg = null)
     : TwoStageDetector(nameof(FastRCNN), backbone, neck, null, roiHead, trainCfg, testCfg, pretrained, initCfg)
 {
     private const string NeedsProposals =

@@ -31,7 +31,8 @@ public sealed record FCNMaskHeadArguments(
 
 /// <summary>
 /// MMDetection's <c>FCNMaskHead</c>: <c>num_convs</c> 3×3 ConvModules with ReLU (<c>convs.i.conv</c>), a 2×
-/// transposed-conv <c>upsample</c> + ReLU, and 1×1 <c>conv_logits</c> (num_classes channels, or 1 when class-agnostic).
+/// transposed-conv <c>upsample</c> + ReLU, and 1×1 <c>conv_logits</c> (num_classes channels, or 1 when class-agnostic;
+/// built from <c>predictor_cfg</c>, e.g. <see cref="NormedConv2d"/>).
 /// Targets: each positive proposal, clipped to the mask image, cropped from its GT mask and resized to
 /// <c>mask_size</c> (binarised, <see cref="IInstanceMasks.CropAndResize"/>). Loss: <c>CrossEntropyLoss(use_mask=True)</c>.
 /// Test: sigmoid, then each mask pasted into the image with grid_sample over its box (mmdet's <c>_do_paste_mask</c>)
@@ -47,7 +48,7 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
 
     private readonly List<ConvModule> _convs = [];
     private readonly TorchSharp.Modules.ConvTranspose2d? _upsample;
-    private readonly TorchSharp.Modules.Conv2d _convLogits;
+    private readonly nn.Module<Tensor, Tensor> _convLogits;
 
     public FCNMaskHead([InheritedArguments] FCNMaskHeadArguments args)
         : this(nameof(FCNMaskHead), args)
@@ -66,7 +67,6 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         NormCfg = normCfg;
         // MMDetection stores roi_feat_size but no layer depends on it: the mask size follows the RoI extractor's output.
         RoiFeatSize = roiFeatSize;
-        if (predictorCfg is not null && predictorCfg.Get<string>("type") != "Conv") throw new DetSharpException("FCNMaskHead: predictor_cfg must be Conv.");
         upsampleCfg ??= new ConfigDict { ["type"] = "deconv", ["scale_factor"] = 2L };
         string upType = upsampleCfg.Get<string>("type");
         if (upType != "deconv") throw new DetSharpException($"FCNMaskHead: upsample type '{upType}' is not supported (use 'deconv').");
@@ -80,7 +80,8 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         int upIn = numConvs > 0 ? convOutChannels : inChannels;
         _upsample = nn.ConvTranspose2d(upIn, convOutChannels, scale, stride: scale);
         register_module("upsample", _upsample);
-        _convLogits = nn.Conv2d(convOutChannels, classAgnostic ? 1 : numClasses, 1);
+        // predictor_cfg through build_conv_layer: Conv, or NormedConv2d in the Seesaw Loss configs.
+        _convLogits = ConvLayers.Build(predictorCfg ?? new ConfigDict { ["type"] = "Conv" }, convOutChannels, classAgnostic ? 1 : numClasses, 1);
         register_module("conv_logits", _convLogits);
         ModuleTools.KaimingInit(_upsample);
         ModuleTools.KaimingInit(_convLogits);

@@ -30,7 +30,7 @@ public sealed class IoUBalancedNegSampler : RandomSampler
         (_floorThr, _floorFraction, _numBins) = (floorThr, floorFraction, numBins);
     }
 
-    protected override Tensor SampleNeg(AssignResult assignResult, long numExpected)
+    protected internal override Tensor SampleNeg(AssignResult assignResult, long numExpected)
     {
         var device = assignResult.GtInds.device;
         var negInds = nonzero(assignResult.GtInds == 0).view(-1);

@@ -15,7 +15,8 @@ public interface IBBoxSampler
 /// (<c>add_gt_as_proposals</c>), then draws up to <c>num · pos_fraction</c> positives and the rest negatives
 /// (at most <c>neg_pos_ub · max(1, #pos)</c> when <c>neg_pos_ub</c> ≥ 0) uniformly at random with torch's generator
 /// (<c>randperm</c>); indices come back sorted (<c>unique</c>). Samplers that pick negatives their own way
-/// (<see cref="IoUBalancedNegSampler"/>) override <see cref="SampleNeg"/>.
+/// (<see cref="IoUBalancedNegSampler"/>) override <see cref="SampleNeg"/>, those that pick positives their own way
+/// (<see cref="InstanceBalancedPosSampler"/>) <see cref="SamplePos"/>; <see cref="CombinedSampler"/> takes each from another sampler.
 /// </summary>
 [Register(Registries.TaskModulesName, "RandomSampler")]
 public class RandomSampler(int num, double posFraction, double negPosUb = -1, bool addGtAsProposals = true) : IBBoxSampler
@@ -42,7 +43,7 @@ public class RandomSampler(int num, double posFraction, double negPosUb = -1, bo
             gtFlags = cat([ones(gtBboxes.shape[0], ScalarType.Byte, bboxes.device), gtFlags]);
         }
         int numExpectedPos = (int)(Num * PosFraction);
-        var posInds = Choose(nonzero(assignResult.GtInds > 0).view(-1), numExpectedPos).unique().Item1;
+        var posInds = SamplePos(assignResult, numExpectedPos).unique().Item1;
         long numSampledPos = posInds.numel();
         long numExpectedNeg = Num - numSampledPos;
         if (NegPosUb >= 0)
@@ -54,8 +55,12 @@ public class RandomSampler(int num, double posFraction, double negPosUb = -1, bo
         return new SamplingResult(posInds, negInds, bboxes, gtBboxes, assignResult, gtFlags).MoveToOuterDisposeScope();
     }
 
+    /// <summary><c>_sample_pos</c>: up to <paramref name="numExpected"/> of the positives (gt_inds &gt; 0), uniformly.</summary>
+    protected internal virtual Tensor SamplePos(AssignResult assignResult, long numExpected) =>
+        Choose(nonzero(assignResult.GtInds > 0).view(-1), numExpected);
+
     /// <summary><c>_sample_neg</c>: up to <paramref name="numExpected"/> of the negatives (gt_inds 0), uniformly.</summary>
-    protected virtual Tensor SampleNeg(AssignResult assignResult, long numExpected) =>
+    protected internal virtual Tensor SampleNeg(AssignResult assignResult, long numExpected) =>
         Choose(nonzero(assignResult.GtInds == 0).view(-1), numExpected);
 
     /// <summary><c>random_choice</c>: <paramref name="num"/> of <paramref name="gallery"/> through torch's randperm.</summary>
