@@ -23,12 +23,12 @@ public abstract class CustomDataset : IDetDataset
         SegPrefix = segPrefix;
         TestMode = testMode;
         FilterEmptyGt = filterEmptyGt;
-        if (proposalFile is not null)
-            throw new DetSharpException($"{annFile}: proposal_file is not supported by DetSharp datasets; remove it from the dataset config.");
+        ProposalFilePath = proposalFile;
         Classes = GetClasses(classes);
         if (dataRoot is not null)
         {
             if (!PyPath.IsAbs(AnnFile)) AnnFile = PyPath.Join(dataRoot, AnnFile);
+            if (ProposalFilePath is not null && !PyPath.IsAbs(ProposalFilePath)) ProposalFilePath = PyPath.Join(dataRoot, ProposalFilePath);
             if (ImgPrefix is not null && !PyPath.IsAbs(ImgPrefix)) ImgPrefix = PyPath.Join(dataRoot, ImgPrefix);
             if (SegPrefix is not null && !PyPath.IsAbs(SegPrefix)) SegPrefix = PyPath.Join(dataRoot, SegPrefix);
         }
@@ -39,6 +39,7 @@ public abstract class CustomDataset : IDetDataset
     public string? DataRoot { get; }
     public string? ImgPrefix { get; }
     public string? SegPrefix { get; }
+    public string? ProposalFilePath { get; }
     public bool TestMode { get; }
     public bool FilterEmptyGt { get; }
     public IReadOnlyList<string> Classes { get; }
@@ -46,6 +47,9 @@ public abstract class CustomDataset : IDetDataset
 
     /// <summary>The image records kept (after the training filter).</summary>
     public IReadOnlyList<CocoImage> DataInfos { get; private set; } = [];
+
+    /// <summary>The proposals of <c>proposal_file</c> per kept image (N, 4|5), or null without one.</summary>
+    public IReadOnlyList<float[,]>? Proposals { get; private set; }
 
     public int Count => DataInfos.Count;
     public IReadOnlyList<byte> Flags => _flags;
@@ -60,14 +64,20 @@ public abstract class CustomDataset : IDetDataset
     protected void Initialize()
     {
         var infos = LoadAnnotations(AnnFile);
+        var proposals = ProposalFilePath is null ? null : ProposalFile.Load(ProposalFilePath);
+        if (proposals is not null && proposals.Count != infos.Count)
+            throw new DetSharpException($"{ProposalFilePath}: proposal_file has {proposals.Count} images, {AnnFile} has {infos.Count}; it must list the proposals of every image in the annotation file's order.");
         if (!TestMode)
         {
             var valid = FilterImages(infos, 32);
             var kept = new List<CocoImage>(valid.Count);
             foreach (int i in valid) kept.Add(infos[i]);
             infos = kept;
+            // CustomDataset filters the proposals with the same valid_inds as data_infos
+            if (proposals is not null) proposals = valid.Select(i => proposals[i]).ToList();
             OnFiltered(valid);
         }
+        Proposals = proposals;
         DataInfos = infos;
         _flags = new byte[infos.Count];
         if (!TestMode)
@@ -86,16 +96,18 @@ public abstract class CustomDataset : IDetDataset
 
     public abstract IReadOnlyList<long> GetCatIds(int index);
 
-    /// <summary><c>pre_pipeline</c> plus <c>img_info</c> / <c>ann_info</c>.</summary>
+    /// <summary><c>pre_pipeline</c> plus <c>img_info</c> / <c>ann_info</c> and, with a proposal file, <c>proposals</c>.</summary>
     public DetSample CreateSample(int index, bool withAnnotations)
     {
-        return new DetSample
+        var sample = new DetSample
         {
             ImgInfo = DataInfos[index],
             AnnInfo = withAnnotations ? GetAnnInfo(index) : null,
             ImgPrefix = ImgPrefix,
             SegPrefix = SegPrefix,
         };
+        if (Proposals is not null) sample.Meta[LoadProposals.Key] = Proposals[index];
+        return sample;
     }
 
     public DetSample? Prepare(int index, Random rng)

@@ -6,7 +6,7 @@ namespace DetSharp.Apis;
 /// <summary>
 /// MMDetection's <c>CocoDataset._det2json</c> / <c>_segm2json</c> / <c>results2json</c>: per-image results → COCO results
 /// entries (bbox as [x, y, w, h], <c>category_id = cat_ids[label]</c>, score; segm entries carry the mask as an RLE with the
-/// box score), image by image in <c>bbox2result</c> order. <see cref="Results"/> keeps them in memory for the evaluation;
+/// box score, or with the mask score where the model gives one: Mask Scoring R-CNN's <c>(segm_result, mask_score)</c>), image by image in <c>bbox2result</c> order. <see cref="Results"/> keeps them in memory for the evaluation;
 /// <see cref="Results2Json"/> writes them, for <c>--format-only</c> and <c>jsonfile_prefix</c>.
 /// </summary>
 public static class CocoResultsFormat
@@ -69,7 +69,9 @@ public static class CocoResultsFormat
                     throw new DetSharpException($"label {d.Label} has no category id: the dataset selects {catIds.Count} categories (check classes vs num_classes).");
                 // xyxy2xywh in float32 as numpy does, then float()
                 var box = new BoxXywh(d.X1, d.Y1, d.X2 - d.X1, d.Y2 - d.Y1);
-                list.Add(new CocoDetection(imgIds[idx], catIds[d.Label], box, d.Score, withMasks ? d.Mask : null));
+                // _segm2json: `if isinstance(seg, tuple): mask_score = seg[1]` replaces the box score of the segm entries
+                float score = withMasks ? d.MaskScore ?? d.Score : d.Score;
+                list.Add(new CocoDetection(imgIds[idx], catIds[d.Label], box, score, withMasks ? d.Mask : null));
             }
         }
         return list;

@@ -8,6 +8,12 @@ public sealed record Detection(float X1, float Y1, float X2, float Y2, float Sco
 {
     /// <summary>The mask as a row-major H×W plane of 0/1 bytes (null for models without a mask head).</summary>
     public byte[]? BitmapMask() => Mask?.Decode();
+
+    /// <summary>
+    /// Mask Scoring R-CNN's mask score (box score × predicted mask IoU), or null for other models: MMDetection scores the
+    /// segm results with it instead of the box score.
+    /// </summary>
+    public float? MaskScore { get; init; }
 }
 
 /// <summary>
@@ -43,7 +49,8 @@ public sealed record DetectionSet(string? Source, int Height, int Width, IReadOn
             int label = result.Labels[i];
             string name = label >= 0 && label < classNames.Count ? classNames[label] : $"class {label}";
             detections.Add(new Detection(result.Bboxes[i * 4], result.Bboxes[i * 4 + 1], result.Bboxes[i * 4 + 2], result.Bboxes[i * 4 + 3],
-                result.Scores[i], label, name, result.Masks?[i]));
+                result.Scores[i], label, name, result.Masks?[i])
+            { MaskScore = result.MaskScores?[i] });
         }
         return new DetectionSet(source, height, width, detections) { HasMasks = result.Masks is not null };
     }

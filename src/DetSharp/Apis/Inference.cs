@@ -52,7 +52,7 @@ public static class Inference
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             using var batch = DetCollate.Collate(views, withGt: false, device: device);
-            var results = model.SimpleTest(batch.Img, batch.ImgMetas, rescale: true);
+            var results = model.SimpleTest(batch, rescale: true);
             return results.Select((r, i) => DetectionSet.FromResult(r, classNames, views[i].Filename, views[i].OriShape.Height, views[i].OriShape.Width)).ToList();
         }
         finally

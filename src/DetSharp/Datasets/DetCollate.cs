@@ -51,7 +51,8 @@ public static class DetCollate
             img = flat.view(b, c, h, w);
         if (device.type != DeviceType.CPU) img = ToDevice(img, device);
         var metas = samples.Select(MetaOf).ToList();
-        if (!withGt) return new DetDataBatch { Img = img, ImgMetas = metas, Samples = samples, Owner = owner };
+        var proposals = CollateProposals(samples, device);
+        if (!withGt) return new DetDataBatch { Img = img, ImgMetas = metas, Proposals = proposals, Samples = samples, Owner = owner };
 
         var boxes = new List<Tensor>();
         var labels = new List<Tensor>();
@@ -71,8 +72,18 @@ public static class DetCollate
         return new DetDataBatch
         {
             Img = img, ImgMetas = metas, GtBboxes = boxes, GtLabels = labels, GtBboxesIgnore = ignore,
-            GtMasks = anyMasks ? masks : null, Samples = samples, Owner = owner,
+            GtMasks = anyMasks ? masks : null, Proposals = proposals, Samples = samples, Owner = owner,
         };
+    }
+
+    /// <summary>The collected <c>proposals</c> per image ([N, 4], ToDataContainer's stack=False), or null when no sample has them.</summary>
+    private static List<Tensor>? CollateProposals(IReadOnlyList<DetSample> samples, Device device)
+    {
+        static bool Collected(DetSample s) => s.CollectedKeys?.Contains(Transforms.LoadProposals.Key) ?? false;
+        if (!samples.Any(Collected)) return null;
+        return samples.Select(s => Collected(s) && s.GetBoxes(Transforms.LoadProposals.Key) is { } p
+            ? ToDevice(tensor(p, [p.Length / 4, 4]), device)
+            : throw new DetSharpException($"collate: sample '{s.OriFilename}' has no proposals while others in its batch do (LoadProposals and Collect keys 'proposals').")).ToList();
     }
 
     private static Tensor ToDevice(Tensor t, Device device)

@@ -27,6 +27,9 @@ public sealed class DetDataBatch : IDataBatch
 
     public IReadOnlyList<IInstanceMasks>? GtMasks { get; init; }
 
+    /// <summary>Per image [N, 4] float32, where the pipeline collected <c>proposals</c> (LoadProposals, Fast R-CNN); else null.</summary>
+    public IReadOnlyList<Tensor>? Proposals { get; init; }
+
     /// <summary>The pipeline outputs the batch came from.</summary>
     public IReadOnlyList<DetSample> Samples { get; init; } = [];
 
@@ -41,6 +44,7 @@ public sealed class DetDataBatch : IDataBatch
         foreach (var t in GtBboxes ?? []) t.Dispose();
         foreach (var t in GtLabels ?? []) t.Dispose();
         foreach (var t in GtBboxesIgnore ?? []) t?.Dispose();
+        foreach (var t in Proposals ?? []) t.Dispose();
         Owner?.Dispose();
     }
 }

@@ -217,3 +217,39 @@ public sealed class AutoAugment : IPipelineTransform
 
     public DetSample? Apply(DetSample sample, Random rng) => _policies[rng.Next(_policies.Count)].Apply(sample, rng);
 }
+
+/// <summary>
+/// MMDetection's <c>ToTensor</c>: DetSharp keeps pipeline data as arrays and makes the tensors when it collates a batch
+/// (<c>DetCollate</c>), so this step only checks that each key is there, as MMDetection's <c>results[key]</c> does.
+/// </summary>
+[Register(Registries.PipelinesName, "ToTensor")]
+public sealed class ToTensor(IReadOnlyList<string> keys) : IPipelineTransform
+{
+    public DetSample? Apply(DetSample sample, Random rng)
+    {
+        foreach (var key in keys)
+            if (!Collect.TryGet(sample, key, out var v) || v is null)
+                throw new DetSharpException($"ToTensor: key '{key}' is not in the sample; the transforms before ToTensor do not set it.");
+        return sample;
+    }
+}
+
+/// <summary>
+/// MMDetection's <c>ToDataContainer</c>: DetSharp's collation already keeps per-image boxes (proposals, gt_bboxes) as a list
+/// of tensors (<c>stack=False</c>) and stacks only the image, so this step only checks that each field's key is there.
+/// </summary>
+[Register(Registries.PipelinesName, "ToDataContainer")]
+public sealed class ToDataContainer(IReadOnlyList<Config.ConfigDict>? fields = null) : IPipelineTransform
+{
+    public DetSample? Apply(DetSample sample, Random rng)
+    {
+        foreach (var field in fields ?? [])
+        {
+            string key = field.TryGetValue("key", out var k) && k is string s
+                ? s : throw new DetSharpException("ToDataContainer: each field needs a 'key'.");
+            if (!Collect.TryGet(sample, key, out var v) || v is null)
+                throw new DetSharpException($"ToDataContainer: key '{key}' is not in the sample; the transforms before it do not set it.");
+        }
+        return sample;
+    }
+}

@@ -82,13 +82,24 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
         if (b.GtBboxes is null || b.GtLabels is null)
             throw new DetSharpException("the training batch has no ground truth: the train pipeline must collect gt_bboxes and gt_labels.");
         var device = parameters().FirstOrDefault()?.device ?? CPU;
-        if (device.type == DeviceType.CPU)
-            return ForwardTrain(b.Img, b.ImgMetas, b.GtBboxes, b.GtLabels, b.GtMasks, b.GtBboxesIgnore);
+        if (device.type == DeviceType.CPU) return ForwardTrain(b, t => t);
         using var scope = NewDisposeScope();
-        var losses = ForwardTrain(b.Img.to(device), b.ImgMetas, b.GtBboxes.Select(t => t.to(device)).ToList(), b.GtLabels.Select(t => t.to(device)).ToList(),
-            b.GtMasks, b.GtBboxesIgnore?.Select(t => t?.to(device)).ToList());
-        return losses.MoveToOuterDisposeScope();
+        return ForwardTrain(b, t => t.to(device)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// <c>forward_train</c> on a batch, its tensors moved by <paramref name="toDevice"/>; detectors that take more inputs
+    /// from the batch (FastRCNN's proposals) override it.
+    /// </summary>
+    protected virtual LossDict ForwardTrain(DetDataBatch b, Func<Tensor, Tensor> toDevice) =>
+        ForwardTrain(toDevice(b.Img), b.ImgMetas, b.GtBboxes!.Select(toDevice).ToList(), b.GtLabels!.Select(toDevice).ToList(),
+            b.GtMasks, b.GtBboxesIgnore?.Select(t => t is null ? null : toDevice(t)).ToList());
+
+    /// <summary>
+    /// <c>simple_test</c> on a collated test batch (on the model's device); detectors that take more inputs from the batch
+    /// (FastRCNN's proposals) override it.
+    /// </summary>
+    public virtual List<DetectionResult> SimpleTest(DetDataBatch batch, bool rescale = true) => SimpleTest(batch.Img, batch.ImgMetas, rescale);
 
     /// <summary>
     /// <c>forward_train</c>: the losses under MMDetection's names (dense-head losses as per-level lists). GT boxes are

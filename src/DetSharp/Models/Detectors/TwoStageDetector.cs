@@ -1,4 +1,5 @@
 using DetSharp.Config;
+using DetSharp.Datasets;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.DenseHeads;
@@ -166,8 +167,8 @@ public sealed class MaskScoringRCNN(ConfigDict backbone, ConfigDict rpnHead, Con
 /// <summary>
 /// MMDetection's <c>FastRCNN</c>: a <see cref="TwoStageDetector"/> without an RPN whose RoI head takes precomputed
 /// proposals (per image [N, 4] or [N, 5] in input-image coordinates) — <see cref="ForwardTrainWithProposals"/> and
-/// <see cref="SimpleTestWithProposals"/>. DetSharp's data pipeline does not load proposal files (<c>LoadProposals</c>,
-/// a dataset's <c>proposal_file</c>) yet, so the plain training and test entry points say so.
+/// <see cref="SimpleTestWithProposals"/>, which the engine calls with a batch's <see cref="DetDataBatch.Proposals"/> (a dataset's
+/// <c>proposal_file</c> through <c>LoadProposals</c>); the entry points without proposals say what is missing.
 /// </summary>
 [Register(Registries.ModelsName, "FastRCNN")]
 public sealed class FastRCNN(ConfigDict backbone, ConfigDict roiHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
@@ -175,8 +176,17 @@ public sealed class FastRCNN(ConfigDict backbone, ConfigDict roiHead, ConfigDict
     : TwoStageDetector(nameof(FastRCNN), backbone, neck, null, roiHead, trainCfg, testCfg, pretrained, initCfg)
 {
     private const string NeedsProposals =
-        "FastRCNN needs precomputed proposals per image: DetSharp's pipeline cannot load a proposal_file (LoadProposals) yet; "
-        + "use ForwardTrainWithProposals / SimpleTestWithProposals, or a detector with an rpn_head (e.g. faster_rcnn/).";
+        "FastRCNN needs precomputed proposals per image: give the dataset a proposal_file and put LoadProposals in the pipeline "
+        + "with 'proposals' in Collect's keys (as fast_rcnn/ configs do), or call ForwardTrainWithProposals / SimpleTestWithProposals.";
+
+    protected override LossDict ForwardTrain(DetDataBatch b, Func<Tensor, Tensor> toDevice) =>
+        ForwardTrainWithProposals(toDevice(b.Img), b.ImgMetas, ProposalsOf(b).Select(toDevice).ToList(), b.GtBboxes!.Select(toDevice).ToList(),
+            b.GtLabels!.Select(toDevice).ToList(), b.GtMasks, b.GtBboxesIgnore?.Select(t => t is null ? null : toDevice(t)).ToList());
+
+    public override List<DetectionResult> SimpleTest(DetDataBatch batch, bool rescale = true) =>
+        SimpleTestWithProposals(batch.Img, batch.ImgMetas, ProposalsOf(batch), rescale);
+
+    private static IReadOnlyList<Tensor> ProposalsOf(DetDataBatch b) => b.Proposals ?? throw new DetSharpException(NeedsProposals);
 
     public override LossDict ForwardTrain(Tensor img, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,
         IReadOnlyList<Tensor> gtLabels, IReadOnlyList<IInstanceMasks>? gtMasks = null, IReadOnlyList<Tensor?>? gtBboxesIgnore = null) =>
