@@ -58,19 +58,7 @@ public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
         UpsampleCfg = upsampleCfg ?? new ConfigDict { ["mode"] = "nearest" };
         InitCfg = initCfg;
         int numIns = inChannels.Length;
-        if (endLevel == -1 || endLevel == numIns - 1)
-        {
-            BackboneEndLevel = numIns;
-            if (numOuts < numIns - startLevel)
-                throw new DetSharpException($"{name}: num_outs ({numOuts}) must be at least len(in_channels) - start_level ({numIns - startLevel}).");
-        }
-        else
-        {
-            BackboneEndLevel = endLevel + 1;
-            if (endLevel >= numIns) throw new DetSharpException($"{name}: end_level ({endLevel}) must be < len(in_channels) ({numIns}).");
-            if (numOuts != endLevel - startLevel + 1)
-                throw new DetSharpException($"{name}: num_outs must equal end_level - start_level + 1 = {endLevel - startLevel + 1}.");
-        }
+        BackboneEndLevel = BackboneEndLevelOf(name, numIns, startLevel, endLevel, numOuts);
         ExtraConvsOn = addExtraConvs switch
         {
             null or false => null,
@@ -96,6 +84,24 @@ public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
         register_module("lateral_convs", nn.ModuleList(LateralConvs.ToArray()));
         register_module("fpn_convs", nn.ModuleList(FpnConvs.ToArray()));
         foreach (var c in LateralConvs.Concat(FpnConvs)) ModuleTools.XavierUniformInit(c.Conv);
+    }
+
+    /// <summary>
+    /// MMDetection's FPN-family level range: the backbone level after the last one used (<c>backbone_end_level</c>) for
+    /// <c>start_level</c>/<c>end_level</c> (-1: the last input), with its checks of <c>num_outs</c>.
+    /// </summary>
+    internal static int BackboneEndLevelOf(string name, int numIns, int startLevel, int endLevel, int numOuts)
+    {
+        if (endLevel == -1 || endLevel == numIns - 1)
+        {
+            if (numOuts < numIns - startLevel)
+                throw new DetSharpException($"{name}: num_outs ({numOuts}) must be at least len(in_channels) - start_level ({numIns - startLevel}).");
+            return numIns;
+        }
+        if (endLevel >= numIns) throw new DetSharpException($"{name}: end_level ({endLevel}) must be < len(in_channels) ({numIns}).");
+        if (numOuts != endLevel - startLevel + 1)
+            throw new DetSharpException($"{name}: num_outs must equal end_level - start_level + 1 = {endLevel - startLevel + 1}.");
+        return endLevel + 1;
     }
 
     /// <summary>The <c>init_cfg</c> as given.</summary>

@@ -34,20 +34,7 @@ public sealed class NASFPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
         InitCfg = initCfg;
         _numIns = inChannels.Length;
         _startLevel = startLevel;
-        int backboneEndLevel;
-        if (endLevel == -1 || endLevel == _numIns - 1)
-        {
-            backboneEndLevel = _numIns;
-            if (numOuts < _numIns - startLevel)
-                throw new DetSharpException($"NASFPN: num_outs ({numOuts}) must be at least len(in_channels) - start_level ({_numIns - startLevel}).");
-        }
-        else
-        {
-            backboneEndLevel = endLevel + 1;
-            if (endLevel >= _numIns) throw new DetSharpException($"NASFPN: end_level ({endLevel}) must be < len(in_channels) ({_numIns}).");
-            if (numOuts != endLevel - startLevel + 1)
-                throw new DetSharpException($"NASFPN: num_outs must equal end_level - start_level + 1 = {endLevel - startLevel + 1}.");
-        }
+        int backboneEndLevel = FPN.BackboneEndLevelOf("NASFPN", _numIns, startLevel, endLevel, numOuts);
         if (numOuts != 5)
             throw new DetSharpException($"NASFPN: its cells connect exactly five levels (P3-P7); num_outs is {numOuts}, set it to 5.");
 

@@ -32,16 +32,7 @@ public sealed class OHEMSampler : IRoIContextSampler
         RoISamplerContext context)
     {
         using var scope = NewDisposeScope();
-        if (bboxes.dim() < 2) bboxes = bboxes.unsqueeze(0);
-        bboxes = bboxes[.., 0..4];
-        var gtFlags = zeros(bboxes.shape[0], ScalarType.Byte, bboxes.device);
-        if (AddGtAsProposals && gtBboxes.shape[0] > 0)
-        {
-            if (gtLabels is null) throw new ArgumentException("gt_labels must be given when add_gt_as_proposals is True.");
-            bboxes = cat([gtBboxes.to_type(bboxes.dtype), bboxes]);
-            assignResult.AddGt(gtLabels);
-            gtFlags = cat([ones(gtBboxes.shape[0], ScalarType.Byte, bboxes.device), gtFlags]);
-        }
+        (bboxes, var gtFlags) = SamplerInputs.Prepare(bboxes, gtBboxes, gtLabels, assignResult, AddGtAsProposals);
         var posCandidates = nonzero(assignResult.GtInds > 0).view(-1);
         var posLabels = assignResult.Labels ?? throw new ArgumentException("OHEMSampler needs an assignment with labels (gt_labels).");
         var posInds = HardMining(posCandidates, (int)(Num * PosFraction), bboxes, posLabels[posCandidates], context).unique().Item1;

@@ -32,16 +32,7 @@ public class RandomSampler(int num, double posFraction, double negPosUb = -1, bo
     public SamplingResult Sample(AssignResult assignResult, Tensor bboxes, Tensor gtBboxes, Tensor? gtLabels = null)
     {
         using var scope = NewDisposeScope();
-        if (bboxes.dim() < 2) bboxes = bboxes.unsqueeze(0);
-        bboxes = bboxes[.., 0..4];
-        var gtFlags = zeros(bboxes.shape[0], ScalarType.Byte, bboxes.device);
-        if (AddGtAsProposals && gtBboxes.shape[0] > 0)
-        {
-            if (gtLabels is null) throw new ArgumentException("gt_labels must be given when add_gt_as_proposals is True.");
-            bboxes = cat([gtBboxes.to_type(bboxes.dtype), bboxes]);
-            assignResult.AddGt(gtLabels);
-            gtFlags = cat([ones(gtBboxes.shape[0], ScalarType.Byte, bboxes.device), gtFlags]);
-        }
+        (bboxes, var gtFlags) = SamplerInputs.Prepare(bboxes, gtBboxes, gtLabels, assignResult, AddGtAsProposals);
         int numExpectedPos = (int)(Num * PosFraction);
         var posInds = SamplePos(assignResult, numExpectedPos).unique().Item1;
         long numSampledPos = posInds.numel();

@@ -49,15 +49,8 @@ public sealed class ScoreHLRSampler(int num, double posFraction, double negPosUb
     public (SamplingResult Result, Tensor? NegLabelWeights) Sample(AssignResult assignResult, Tensor bboxes, Tensor gtBboxes, Tensor? gtLabels,
         RoISamplerContext context)
     {
-        bboxes = bboxes[.., 0..4];
-        var gtFlags = zeros(bboxes.shape[0], ScalarType.Byte, bboxes.device);
-        if (AddGtAsProposals)
-        {
-            if (gtLabels is null) throw new ArgumentException("gt_labels must be given when add_gt_as_proposals is True.");
-            bboxes = cat([gtBboxes.to_type(bboxes.dtype), bboxes]);
-            assignResult.AddGt(gtLabels);
-            gtFlags = cat([ones(gtBboxes.shape[0], ScalarType.Byte, bboxes.device), gtFlags]);
-        }
+        // With no GT boxes, prepending none (as mmdet does here) and not prepending are the same.
+        (bboxes, var gtFlags) = SamplerInputs.Prepare(bboxes, gtBboxes, gtLabels, assignResult, AddGtAsProposals);
         int numExpectedPos = (int)(Num * PosFraction);
         var posInds = nonzero(assignResult.GtInds > 0).view(-1);
         if (posInds.numel() > numExpectedPos) posInds = posInds[randperm(posInds.numel(), device: posInds.device)[..numExpectedPos]];
