@@ -73,6 +73,6 @@ public sealed class GFL(ConfigDict backbone, object neck, ConfigDict bboxHead, C
 
 /// <summary>MMDetection's <c>VFNet</c> (VarifocalNet; a <see cref="SingleStageDetector"/>, usually with a <see cref="VFNetHead"/>).</summary>
 [Register(Registries.ModelsName, "VFNet")]
-public sealed class VFNet(ConfigDict backbone, ConfigDict neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
+public sealed class VFNet(ConfigDict backbone, object neck, ConfigDict bboxHead, ConfigDict? trainCfg = null, ConfigDict? testCfg = null,
     string? pretrained = null, object? initCfg = null)
     : SingleStageDetector(nameof(VFNet), backbone, neck, bboxHead, trainCfg, testCfg, pretrained, initCfg);
