@@ -64,13 +64,15 @@ internal sealed class DeformConvColumnsFunction : autograd.SingleTensorFunction<
             {
                 T* x = (T*)pin + i * imgIn;
                 T* m = hasMask ? (T*)pmask + i * imgMask : null;
-                var taps = DeformConvCpuKernel<T>.ComputeTaps((T*)poff + i * imgOff, dg, kernel.H, kernel.W, ho, wo, h, w, g);
                 if (columns is not null)
                 {
+                    var masked = DeformConvCpuKernel<T>.ComputeTaps((T*)poff + i * imgOff, dg, kernel.H, kernel.W, ho, wo, h, w, g, foldMask: m);
                     fixed (byte* pcol = columns.bytes)
-                        DeformConvCpuKernel<T>.Columns(x, c, h * w, taps, m, dg, k * p, (T*)pcol + i * imgCol);
+                        DeformConvCpuKernel<T>.Columns(x, c, h * w, masked, dg, k * p, (T*)pcol + i * imgCol);
                     continue;
                 }
+
+                var taps = DeformConvCpuKernel<T>.ComputeTaps((T*)poff + i * imgOff, dg, kernel.H, kernel.W, ho, wo, h, w, g);
 
                 fixed (byte* pgc = gradColumns!.bytes, pgi = gradInput!.bytes, pgo = gradOffset!.bytes, pgm = gradMask!.bytes)
                 {

@@ -23,30 +23,43 @@ internal static unsafe class DeformConvCpuKernel<T>
         public T Ly, Lx;
     }
 
-    /// <summary>The taps of image <paramref name="offset"/> [DG, K, 2, Ho, Wo], as [DG, K·Ho·Wo].</summary>
-    public static Tap[] ComputeTaps(T* offset, int dg, int kh, int kw, int ho, int wo, int h, int w, in DeformConvGeometry g)
+    /// <summary>The taps of image <paramref name="offset"/> [DG, K, 2, Ho, Wo], as [DG, K·Ho·Wo]. With
+    /// <paramref name="foldMask"/> [DG, K·Ho·Wo] (DCNv2's forward) each tap's corner weights are multiplied by its mask
+    /// here, once per sample point, instead of once per channel in <see cref="Columns"/>; the backward needs the plain
+    /// weights and passes null. In parallel over (group, kernel tap) rows.</summary>
+    public static Tap[] ComputeTaps(T* offset, int dg, int kh, int kw, int ho, int wo, int h, int w, in DeformConvGeometry g, T* foldMask = null)
     {
         int k = kh * kw, p = ho * wo;
         var taps = new Tap[dg * k * p];
-        for (int gi = 0; gi < dg; gi++)
+        var geometry = g;
+        nint poff = (nint)offset, pmask = (nint)foldMask;
+        Parallel.For(0, dg * k, row =>
         {
-            for (int ki = 0; ki < k; ki++)
+            int ki = row % k, i = ki / kw, j = ki % kw;
+            T* offY = (T*)poff + (long)row * 2 * p;
+            T* offX = offY + p;
+            T* m = pmask == 0 ? null : (T*)pmask + (long)row * p;
+            var span = taps.AsSpan(row * p, p);
+            for (int y = 0; y < ho; y++)
             {
-                int i = ki / kw, j = ki % kw;
-                T* offY = offset + ((long)(gi * k + ki) * 2) * p;
-                T* offX = offY + p;
-                for (int y = 0; y < ho; y++)
+                for (int x = 0; x < wo; x++)
                 {
-                    for (int x = 0; x < wo; x++)
+                    int q = y * wo + x;
+                    T py = T.CreateTruncating(y * geometry.Stride.H - geometry.Padding.H + i * geometry.Dilation.H) + offY[q];
+                    T px = T.CreateTruncating(x * geometry.Stride.W - geometry.Padding.W + j * geometry.Dilation.W) + offX[q];
+                    var tap = MakeTap(py, px, h, w);
+                    if (m != null)
                     {
-                        int q = y * wo + x;
-                        T py = T.CreateTruncating(y * g.Stride.H - g.Padding.H + i * g.Dilation.H) + offY[q];
-                        T px = T.CreateTruncating(x * g.Stride.W - g.Padding.W + j * g.Dilation.W) + offX[q];
-                        taps[(gi * k + ki) * p + q] = MakeTap(py, px, h, w);
+                        tap.W1 *= m[q];
+                        tap.W2 *= m[q];
+                        tap.W3 *= m[q];
+                        tap.W4 *= m[q];
                     }
+
+                    span[q] = tap;
                 }
             }
-        }
+        });
 
         return taps;
     }
@@ -75,16 +88,16 @@ internal static unsafe class DeformConvCpuKernel<T>
     /// <summary>Channels per block of the input gradient: the taps of a block are read once per this many channels.</summary>
     private const int ChannelBlock = 16;
 
-    /// <summary>Columns [C, K·P] of one image <paramref name="input"/> [C, H·W]; <paramref name="mask"/> [DG, K·P] or null.
-    /// In parallel over blocks of sample points, each running through all channels of its deformable group.</summary>
-    public static void Columns(T* input, int c, int hw, Tap[] taps, T* mask, int dg, int kp, T* columns)
+    /// <summary>Columns [C, K·P] of one image <paramref name="input"/> [C, H·W] from taps whose weights carry DCNv2's
+    /// mask already (<see cref="ComputeTaps"/>'s foldMask). In parallel over blocks of sample points, each running
+    /// through all channels of its deformable group.</summary>
+    public static void Columns(T* input, int c, int hw, Tap[] taps, int dg, int kp, T* columns)
     {
         int cg = c / dg, blocks = (kp + TapBlock - 1) / TapBlock;
-        nint pin = (nint)input, pmask = (nint)mask, pcol = (nint)columns;
+        nint pin = (nint)input, pcol = (nint)columns;
         Parallel.For(0, dg * blocks, job =>
         {
             int g = job / blocks, start = job % blocks * TapBlock, end = Math.Min(start + TapBlock, kp);
-            T* m = pmask == 0 ? null : (T*)pmask + (long)g * kp;
             fixed (Tap* t0 = &taps[(long)g * kp])
             {
                 for (int ch = g * cg; ch < (g + 1) * cg; ch++)
@@ -94,8 +107,7 @@ internal static unsafe class DeformConvCpuKernel<T>
                     for (int q = start; q < end; q++)
                     {
                         ref readonly Tap t = ref t0[q];
-                        T v = t.W1 * plane[t.I1] + t.W2 * plane[t.I2] + t.W3 * plane[t.I3] + t.W4 * plane[t.I4];
-                        col[q] = m == null ? v : v * m[q];
+                        col[q] = t.W1 * plane[t.I1] + t.W2 * plane[t.I2] + t.W3 * plane[t.I3] + t.W4 * plane[t.I4];
                     }
                 }
             }
