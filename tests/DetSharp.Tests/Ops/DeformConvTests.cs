@@ -6,23 +6,28 @@ using static TorchSharp.torch;
 namespace DetSharp.Tests.Ops;
 
 /// <summary>
-/// Deformable convolution (DCN, DCNv2) against torchvision's <c>deform_conv2d</c>, whose sampling rule and offset/mask
-/// layout are mmcv's (<c>tests/fixtures/torchvision-0.14/deform_conv.json</c>, made by <c>tools/oracle/deform_conv.py</c>):
-/// outputs and all gradients in float64; plus what a deformable convolution must reduce to by hand.
+/// Deformable convolution (DCN, DCNv2) against mmcv 1.7.1's own CPU kernels (<c>tests/fixtures/mmcv-1.7/deform_conv.json</c>,
+/// made by <c>tools/oracle/mmcv_deform_conv.py</c>, which compiles them from the local reference) and torchvision's
+/// <c>deform_conv2d</c>, whose sampling rule and offset/mask layout are mmcv's (<c>tests/fixtures/torchvision-0.14/</c>,
+/// <c>tools/oracle/deform_conv.py</c>): outputs and all gradients in float64; plus what a deformable convolution must
+/// reduce to by hand.
 /// </summary>
 public sealed class DeformConvTests
 {
-    private static readonly string Fixture = Path.Combine(RepoPaths.Root, "tests", "fixtures", "torchvision-0.14", "deform_conv.json");
+    private static string Fixture(string source) => Path.Combine(RepoPaths.Root, "tests", "fixtures", source, "deform_conv.json");
 
-    /// <summary>Every fixture case through each path: the CPU kernel in float64 and float32, and grid_sample (the path of
-    /// other devices) in float64.</summary>
-    public static TheoryData<string, string> Cases()
+    /// <summary>Every case of both fixtures through each path: the CPU kernel in float64 and float32, and grid_sample
+    /// (the path of other devices) in float64.</summary>
+    public static TheoryData<string, string, string> Cases()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(Fixture));
-        var data = new TheoryData<string, string>();
-        foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+        var data = new TheoryData<string, string, string>();
+        foreach (var source in new[] { "mmcv-1.7", "torchvision-0.14" })
         {
-            foreach (var path in new[] { "kernel float64", "kernel float32", "grid_sample float64" }) data.Add(c.GetProperty("name").GetString()!, path);
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(Fixture(source)));
+            foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+            {
+                foreach (var path in new[] { "kernel float64", "kernel float32", "grid_sample float64" }) data.Add(source, c.GetProperty("name").GetString()!, path);
+            }
         }
 
         return data;
@@ -30,7 +35,7 @@ public sealed class DeformConvTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Output_and_gradients_equal_torchvisions(string name, string path)
+    public void Output_and_gradients_equal_mmcvs_and_torchvisions(string source, string name, string path)
     {
         bool float32 = path.EndsWith("float32", StringComparison.Ordinal);
         Tensor Leaf(JsonElement e) => float32 ? Values(e).to_type(ScalarType.Float32).requires_grad_() : Values(e).requires_grad_();
@@ -40,7 +45,7 @@ public sealed class DeformConvTests
         double tolerance = float32 ? 1e-4 : 1e-9;
         void AssertClose(string what, double[] expected, Tensor actual) => DeformConvTests.AssertClose(what, expected, actual.to_type(ScalarType.Float64), tolerance);
 
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(Fixture));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Fixture(source)));
         var c = doc.RootElement.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
         using var scope = NewDisposeScope();
         var x = Leaf(c.GetProperty("input"));
