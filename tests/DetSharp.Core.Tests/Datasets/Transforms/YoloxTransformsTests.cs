@@ -82,4 +82,44 @@ public sealed class YoloxTransformsTests(ITestOutputHelper output)
         Assert.True(differing <= flat.Total() / 1000, $"{name}: {differing} of {flat.Total()} values differ");
         Assert.True(boxDeviation <= 1e-3, $"{name}: boxes differ by up to {boxDeviation}");
     }
+
+    private static DetSharp.Config.Config YoloxS()
+    {
+        string coco = SharedData.FullPath("datasets", "coco_mini");
+        return ConfigTools.Load(SharedData.FullPath("mmdet-configs-2.28", "yolox", "yolox_s_8x8_300e_coco.py"),
+        [
+            $"data.train.dataset.ann_file={coco}/annotations/instances_train2017.json", $"data.train.dataset.img_prefix={coco}/train2017/",
+            $"data.test.ann_file={coco}/annotations/instances_val2017.json", $"data.test.img_prefix={coco}/val2017/",
+        ]);
+    }
+
+    [SharedFact("datasets/coco_mini", "mmdet-configs-2.28/yolox/yolox_s_8x8_300e_coco.py")]
+    public void The_zoo_yolox_s_training_pipeline_builds_and_makes_640_square_batches_items()
+    {
+        var dataset = Assert.IsType<MultiImageMixDataset>(DatasetBuilder.Build(YoloxS().Get<ConfigDict>("data.train")));
+        for (int i = 0; i < 3; i++)
+        {
+            using var s = dataset.GetItem(i * 11, new Random(i));
+            Assert.Equal((3, 640, 640), s.ImageChwShape);
+            Assert.Equal(["img", "gt_bboxes", "gt_labels"], s.CollectedKeys);
+            Assert.Equal(s.GtBboxes!.Length, s.GtLabels!.Length * 4);
+            Assert.All(s.GtBboxes, v => Assert.InRange(v, 0f, 640f));
+        }
+    }
+
+    [SharedFact("datasets/coco_mini", "mmdet-configs-2.28/yolox/yolox_s_8x8_300e_coco.py")]
+    public void The_zoo_yolox_s_test_pipeline_resizes_to_640_keeping_the_ratio_and_pads_the_square_with_114()
+    {
+        var dataset = (CustomDataset)DatasetBuilder.Build(YoloxS().Get<ConfigDict>("data.test"), new Dictionary<string, object?> { ["test_mode"] = true });
+        using var s = dataset.GetItem(0, new Random(0));
+        var view = Assert.Single(s.AugSamples!);
+        var info = dataset.DataInfos[0];
+        double f = Math.Min(640.0 / Math.Max(info.Width, info.Height), 640.0 / Math.Min(info.Width, info.Height));
+        Assert.Equal(new ImageShape((int)(info.Height * f + 0.5), (int)(info.Width * f + 0.5), 3), view.ImgShape);
+        Assert.Equal(new ImageShape(640, 640, 3), view.PadShape);
+        Assert.Equal((3, 640, 640), view.ImageChwShape);
+        // the bottom-right pixel is padding whenever the image is not square: 114 in every channel
+        Assert.NotEqual(info.Width, info.Height);
+        for (int c = 0; c < 3; c++) Assert.Equal(114f, view.ImageChw![(c * 640 + 639) * 640 + 639]);
+    }
 }
