@@ -5,12 +5,12 @@ namespace DetSharp.Datasets;
 
 /// <summary>
 /// MMDetection's <c>build_dataset</c>: a list of configs → ConcatDataset; <c>ConcatDataset</c> / <c>RepeatDataset</c> /
-/// <c>ClassBalancedDataset</c> wrap datasets built from their inner configs (default args such as test_mode reach the
+/// <c>ClassBalancedDataset</c> / <c>MultiImageMixDataset</c> wrap datasets built from their inner configs (default args such as test_mode reach the
 /// inner ones); a list-valued <c>ann_file</c> → one dataset per file, concatenated; everything else from the registry.
 /// </summary>
 public static class DatasetBuilder
 {
-    private static readonly HashSet<string> Wrappers = ["ConcatDataset", "RepeatDataset", "ClassBalancedDataset"];
+    private static readonly HashSet<string> Wrappers = ["ConcatDataset", "RepeatDataset", "ClassBalancedDataset", "MultiImageMixDataset"];
 
     public static IDetDataset Build(object? cfg, IReadOnlyDictionary<string, object?>? defaults = null)
     {
@@ -36,6 +36,14 @@ public static class DatasetBuilder
                         case "RepeatDataset":
                             CheckKeys(dict, where, type, "dataset", "times");
                             return new RepeatDataset(Build(Required(dict, "dataset", where), defaults), dict.Get<int>("times"));
+                        case "MultiImageMixDataset":
+                            CheckKeys(dict, where, type, "dataset", "pipeline", "dynamic_scale", "skip_type_keys", "max_refetch");
+                            if (Required(dict, "pipeline", where) is not List<object?> pipeline)
+                                throw new DetSharpException($"{where}: MultiImageMixDataset's 'pipeline' must be a list of transform dicts.");
+                            return new MultiImageMixDataset(Build(Required(dict, "dataset", where), defaults), pipeline,
+                                dict.TryGetValue("dynamic_scale", out var scale) ? scale : null,
+                                dict.TryGetValue("skip_type_keys", out var skip) && skip is not null ? Transforms.TransformArgs.Strings(skip, $"{where}: skip_type_keys") : null,
+                                dict.Get("max_refetch", 15));
                         case "ClassBalancedDataset":
                             CheckKeys(dict, where, type, "dataset", "oversample_thr", "filter_empty_gt");
                             return new ClassBalancedDataset(Build(Required(dict, "dataset", where), defaults), dict.Get<double>("oversample_thr"),

@@ -24,6 +24,7 @@ public sealed class RepeatDataset : IDetDataset
     public DetSample GetItem(int index, Random rng) => Dataset.GetItem(index % Dataset.Count, rng);
     public DetSample? Prepare(int index, Random rng) => Dataset.Prepare(index % Dataset.Count, rng);
     public IReadOnlyList<long> GetCatIds(int index) => Dataset.GetCatIds(index % Dataset.Count);
+    public AnnInfo GetAnnInfo(int index) => Dataset.GetAnnInfo(index % Dataset.Count);
 }
 
 /// <summary>MMDetection's <c>ConcatDataset</c>: the parts one after another; CLASSES from the first part.</summary>
@@ -79,6 +80,12 @@ public sealed class ConcatDataset : IDetDataset
     {
         var (d, i) = Locate(index);
         return Datasets[d].GetCatIds(i);
+    }
+
+    public AnnInfo GetAnnInfo(int index)
+    {
+        var (d, i) = Locate(index);
+        return Datasets[d].GetAnnInfo(i);
     }
 }
 
@@ -142,4 +149,5 @@ public sealed class ClassBalancedDataset : IDetDataset
     public DetSample GetItem(int index, Random rng) => Dataset.GetItem(_indices[index], rng);
     public DetSample? Prepare(int index, Random rng) => Dataset.Prepare(_indices[index], rng);
     public IReadOnlyList<long> GetCatIds(int index) => Dataset.GetCatIds(_indices[index]);
+    public AnnInfo GetAnnInfo(int index) => Dataset.GetAnnInfo(_indices[index]);
 }

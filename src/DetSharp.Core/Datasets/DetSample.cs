@@ -75,6 +75,9 @@ public sealed class DetSample : IDisposable
     public IReadOnlyList<string>? CollectedKeys { get; set; }
     public IReadOnlyDictionary<string, object?>? ImgMetas { get; set; }
 
+    /// <summary>The other images a mixing transform (Mosaic, MixUp) combines with this one (<c>mix_results</c>).</summary>
+    public IReadOnlyList<DetSample>? MixResults { get; set; }
+
     /// <summary>MultiScaleFlipAug's outputs, one per (scale, flip) pair.</summary>
     public IReadOnlyList<DetSample>? AugSamples { get; set; }
 

@@ -25,6 +25,9 @@ public interface IDetDataset
     /// <summary>The category ids of the annotations of image <paramref name="index"/> (<c>get_cat_ids</c>).</summary>
     IReadOnlyList<long> GetCatIds(int index);
 
+    /// <summary>The annotations of image <paramref name="index"/> without loading it (<c>get_ann_info</c>; MixUp's choice of image).</summary>
+    AnnInfo GetAnnInfo(int index);
+
     /// <summary>Load-time notes: skipped annotations and records, with counts and examples.</summary>
     IReadOnlyList<string> Warnings { get; }
 }

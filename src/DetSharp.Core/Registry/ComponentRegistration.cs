@@ -34,7 +34,7 @@ public static class ComponentRegistration
                 foreach (var registry in Registries.All) registry.RegisterAssembly(assembly);
                 Done.Add(assembly);
             }
-            foreach (var wrapper in new[] { "RepeatDataset", "ConcatDataset", "ClassBalancedDataset" })
+            foreach (var wrapper in new[] { "RepeatDataset", "ConcatDataset", "ClassBalancedDataset", "MultiImageMixDataset" })
                 if (!Registries.Datasets.Contains(wrapper))
                     Registries.Datasets.Register(wrapper, cfg => DatasetBuilder.Build(cfg));
             _seenAssemblies = loaded.Length;

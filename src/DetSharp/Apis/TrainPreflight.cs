@@ -20,11 +20,12 @@ public static class TrainPreflight
         if (dataset.Count == 0) throw new DetSharpException(EmptyReason(dataset, what));
     }
 
-    /// <summary>The datasets a wrapper (Repeat, ClassBalanced, Concat) reads from.</summary>
+    /// <summary>The datasets a wrapper (Repeat, ClassBalanced, Concat, MultiImageMix) reads from.</summary>
     public static IEnumerable<IDetDataset> Leaves(IDetDataset dataset) => dataset switch
     {
         RepeatDataset r => Leaves(r.Dataset),
         ClassBalancedDataset c => Leaves(c.Dataset),
+        MultiImageMixDataset m => Leaves(m.Dataset),
         ConcatDataset c => c.Datasets.SelectMany(Leaves),
         _ => [dataset],
     };

@@ -5,8 +5,11 @@ using OpenCvSharp;
 namespace DetSharp.Datasets.Transforms;
 
 /// <summary>
-/// MMDetection's <c>Pad</c>: to a fixed (h, w) <c>size</c>, to multiples of <c>size_divisor</c>, or to a square; bottom/right;
-/// pad values img 0, masks 0 (dict <c>pad_val</c> or one number for img and masks).
+/// MMDetection's <c>Pad</c>: to a fixed (h, w) <c>size</c>, to multiples of <c>size_divisor</c>, or to a square
+/// (<c>pad_to_square</c>, YOLOX; <c>pad_fixed_size</c> is then the square); bottom/right. <c>pad_val</c> is
+/// <c>dict(img=..., masks=..., seg=...)</c> (defaults 0, 0, 255; img a number or one value per channel, as YOLOX's
+/// <c>(114.0, 114.0, 114.0)</c>) or one number for img and masks. A plain number for img fills the first channel only, as
+/// mmcv's <c>impad</c> hands it to cv2. DetSharp loads no segmentation maps yet, so <c>seg</c> is only checked.
 /// </summary>
 [Register(Registries.PipelinesName, "Pad")]
 public sealed class Pad : IPipelineTransform
@@ -14,7 +17,7 @@ public sealed class Pad : IPipelineTransform
     private readonly (int H, int W)? _size;
     private readonly int? _divisor;
     private readonly bool _square;
-    private readonly double _imgVal;
+    private readonly Scalar _imgVal;
     private readonly byte _maskVal;
 
     public Pad(object? size = null, int? sizeDivisor = null, bool padToSquare = false, object? padVal = null)
@@ -31,17 +34,31 @@ public sealed class Pad : IPipelineTransform
         switch (padVal)
         {
             case null:
-                _imgVal = 0; _maskVal = 0;
+                _imgVal = new Scalar(0); _maskVal = 0;
                 break;
             case ConfigDict d:
-                _imgVal = d.TryGetValue("img", out var iv) ? TransformArgs.Number(iv, "Pad pad_val.img") : 0;
+                foreach (var key in d.Keys)
+                    if (key is not ("img" or "masks" or "seg"))
+                        throw new DetSharpException($"Pad: pad_val has an unknown key '{key}'; it takes img, masks and seg.");
+                _imgVal = d.TryGetValue("img", out var iv) ? ImageValue(iv) : new Scalar(0);
                 _maskVal = d.TryGetValue("masks", out var mv) ? (byte)TransformArgs.Number(mv, "Pad pad_val.masks") : (byte)0;
+                if (d.TryGetValue("seg", out var sv)) TransformArgs.Number(sv, "Pad pad_val.seg");
                 break;
             default:
-                _imgVal = TransformArgs.Number(padVal, "Pad pad_val");
-                _maskVal = (byte)_imgVal;
+                double v = TransformArgs.Number(padVal, "Pad pad_val");
+                _imgVal = new Scalar(v);
+                _maskVal = (byte)v;
                 break;
         }
+    }
+
+    /// <summary>cv2 reads a plain number as Scalar(v, 0, 0, 0), as mmcv passes it; a tuple gives one value per channel.</summary>
+    private static Scalar ImageValue(object? value)
+    {
+        if (value is not List<object?> values) return new Scalar(TransformArgs.Number(value, "Pad pad_val.img"));
+        if (values.Count is < 1 or > 4) throw new DetSharpException($"Pad: pad_val.img must be a number or one value per channel, got {values.Count} values.");
+        var v = values.Select(x => TransformArgs.Number(x, "Pad pad_val.img")).ToArray();
+        return new Scalar(v[0], v.Length > 1 ? v[1] : 0, v.Length > 2 ? v[2] : 0, v.Length > 3 ? v[3] : 0);
     }
 
     public DetSample? Apply(DetSample sample, Random rng)
@@ -60,12 +77,11 @@ public sealed class Pad : IPipelineTransform
         if (th != h || tw != w)
         {
             var padded = new Mat();
-            // cv2 reads a plain number as Scalar(v, 0, 0, 0), as mmcv passes it
-            Cv2.CopyMakeBorder(img, padded, 0, th - h, 0, tw - w, BorderTypes.Constant, new Scalar(_imgVal));
+            Cv2.CopyMakeBorder(img, padded, 0, th - h, 0, tw - w, BorderTypes.Constant, _imgVal);
             sample.SetImg(padded);
         }
         sample.PadShape = new ImageShape(th, tw, channels);
-        sample.PadFixedSize = _size;
+        sample.PadFixedSize = _square ? (th, tw) : _size;
         sample.PadSizeDivisor = _divisor;
         foreach (var key in sample.MaskFields)
         {

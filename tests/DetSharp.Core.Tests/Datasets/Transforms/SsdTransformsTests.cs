@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DetSharp.Config;
+using DetSharp.Core.Tests.TestSupport;
 using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
 using DetSharp.TestSupport;
@@ -23,16 +24,6 @@ public sealed class SsdTransformsTests
         var data = new TheoryData<string>();
         foreach (var c in Fixture.RootElement.GetProperty("cases").EnumerateObject()) data.Add(c.Name);
         return data;
-    }
-
-    /// <summary>A <see cref="Random"/> that returns recorded uniform draws; Next(n) is then ⌊u·n⌋, as numpy's was replayed.</summary>
-    private sealed class ReplayedRandom(double[] draws) : Random
-    {
-        public int Used { get; private set; }
-
-        protected override double Sample() => Used < draws.Length
-            ? draws[Used++]
-            : throw new InvalidOperationException($"the transform drew more than the {draws.Length} values MMDetection drew");
     }
 
     /// <summary>The fixture's input: 90×120 BGR uint8, pixel (y, x, c) = (3x + 5y + 40c + (x·y) mod 7) mod 256, three boxes.</summary>
