@@ -161,7 +161,7 @@ public sealed class YOLOXLrPolicy : LrPolicy
     }
 
     public override double WarmupLr(WarmupKind kind, double ratio, int curIter, int warmupIters, double regularLr, double baseLr) =>
-        baseLr * ratio * Math.Pow((curIter + 1) / (double)warmupIters, 2);
+        baseLr * (ratio * Math.Pow((curIter + 1) / (double)warmupIters, 2));
 }
 
 /// <summary><c>policy='poly'</c>: (base − min_lr)·(1 − progress/max)^power + min_lr.</summary>
