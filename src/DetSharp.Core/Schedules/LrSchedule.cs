@@ -2,8 +2,12 @@ using DetSharp.Config;
 
 namespace DetSharp.Schedules;
 
-/// <summary>Where training stands, as mmcv's LR updater hooks read it from the runner (all 0-based counters).</summary>
-public readonly record struct TrainProgress(int Epoch, int Iter, int MaxEpochs, int MaxIters);
+/// <summary>
+/// Where training stands, as mmcv's LR updater hooks read it from the runner (all 0-based counters);
+/// <paramref name="EpochLength"/> is <c>len(runner.data_loader)</c> and <paramref name="WarmupIters"/> the hook's warm-up
+/// length in iterations once known (<see cref="LrSchedule"/> fills it in), both read by YOLOX's policy.
+/// </summary>
+public readonly record struct TrainProgress(int Epoch, int Iter, int MaxEpochs, int MaxIters, int EpochLength = 0, int WarmupIters = 0);
 
 /// <summary>mmcv's warmup kinds (<c>lr_config.warmup</c>).</summary>
 public enum WarmupKind
@@ -23,6 +27,13 @@ public abstract class LrPolicy(bool byEpoch)
     public bool ByEpoch { get; } = byEpoch;
 
     public abstract double GetLr(TrainProgress progress, double baseLr);
+
+    /// <summary>
+    /// The lr of one group during warm-up (mmcv's <c>get_warmup_lr</c>): mmcv's formula for <paramref name="kind"/> on the
+    /// regular lr; a policy with its own warm-up (YOLOX) overrides it.
+    /// </summary>
+    public virtual double WarmupLr(WarmupKind kind, double ratio, int curIter, int warmupIters, double regularLr, double baseLr) =>
+        LrSchedule.WarmupLr(kind, ratio, curIter, warmupIters, regularLr);
 
     protected int Progress(TrainProgress p) => ByEpoch ? p.Epoch : p.Iter;
 
@@ -112,6 +123,47 @@ public sealed class CosineAnnealingLrPolicy : LrPolicy
         end + 0.5 * weight * (start - end) * (Math.Cos(Math.PI * factor) + 1);
 }
 
+/// <summary>
+/// <c>policy='YOLOX'</c> (MMDetection's <c>YOLOXLrUpdaterHook</c>, a CosineAnnealing hook): with p = progress + 1, the last
+/// <c>num_last_epochs</c>·epoch length steps stay at the target lr (base·<c>min_lr_ratio</c> or <c>min_lr</c>); before them
+/// the lr follows the cosine from base to target over (p − warmup_iters) / (max − warmup_iters − last). The flat part is
+/// counted in iterations even when <c>by_epoch</c> (as MMDetection does). Its warm-up, whatever the <c>warmup</c> kind,
+/// is base·ratio·((i + 1) / warmup_iters)², from the base lr rather than the regular one.
+/// </summary>
+public sealed class YOLOXLrPolicy : LrPolicy
+{
+    public YOLOXLrPolicy(int numLastEpochs, double? minLr, double? minLrRatio, bool byEpoch = true) : base(byEpoch)
+    {
+        if (minLr is null == minLrRatio is null)
+            throw new DetSharpException("lr_config for YOLOX needs exactly one of min_lr and min_lr_ratio.");
+        if (numLastEpochs < 0)
+            throw new DetSharpException($"lr_config.num_last_epochs must be a non-negative integer, got {numLastEpochs}.");
+        NumLastEpochs = numLastEpochs;
+        MinLr = minLr;
+        MinLrRatio = minLrRatio;
+    }
+
+    public int NumLastEpochs { get; }
+
+    public double? MinLr { get; }
+
+    public double? MinLrRatio { get; }
+
+    public override double GetLr(TrainProgress progress, double baseLr)
+    {
+        int lastIter = progress.EpochLength * NumLastEpochs;
+        int p = Progress(progress) + 1;
+        int max = MaxProgress(progress);
+        double target = MinLrRatio is { } ratio ? baseLr * ratio : MinLr!.Value;
+        if (p >= max - lastIter) return target;
+        double factor = (double)(p - progress.WarmupIters) / (max - progress.WarmupIters - lastIter);
+        return CosineAnnealingLrPolicy.AnnealingCos(baseLr, target, factor);
+    }
+
+    public override double WarmupLr(WarmupKind kind, double ratio, int curIter, int warmupIters, double regularLr, double baseLr) =>
+        baseLr * (ratio * Math.Pow((curIter + 1) / (double)warmupIters, 2));
+}
+
 /// <summary><c>policy='poly'</c>: (base − min_lr)·(1 − progress/max)^power + min_lr.</summary>
 public sealed class PolyLrPolicy(double power = 1.0, double minLr = 0.0, bool byEpoch = true) : LrPolicy(byEpoch)
 {
@@ -196,9 +248,14 @@ public sealed class LrSchedule
         return WarmupLrs(cur, warmupIters);
     }
 
-    private double[] RegularLrs(TrainProgress progress) => _baseLr.Select(b => Policy.GetLr(progress, b)).ToArray();
+    private double[] RegularLrs(TrainProgress progress)
+    {
+        var withWarmup = progress with { WarmupIters = _warmupIters ?? 0 };
+        return _baseLr.Select(b => Policy.GetLr(withWarmup, b)).ToArray();
+    }
 
-    private double[] WarmupLrs(int cur, int warmupIters) => _regularLr.Select(lr => WarmupLr(Warmup, WarmupRatio, cur, warmupIters, lr)).ToArray();
+    private double[] WarmupLrs(int cur, int warmupIters) =>
+        _regularLr.Select((lr, i) => Policy.WarmupLr(Warmup, WarmupRatio, cur, warmupIters, lr, _baseLr[i])).ToArray();
 
     /// <summary>mmcv's warmup formula for one group.</summary>
     public static double WarmupLr(WarmupKind kind, double ratio, int curIter, int warmupIters, double regularLr)
@@ -226,7 +283,7 @@ public sealed class LrSchedule
         var known = new HashSet<string> { "policy", "by_epoch", "warmup", "warmup_iters", "warmup_ratio", "warmup_by_epoch" };
         string where = lrConfig.Path.Length == 0 ? "lr_config" : lrConfig.Path;
         if (!lrConfig.TryGetValue("policy", out var policyValue) || policyValue is not string policyName)
-            throw new DetSharpException($"{where} needs a 'policy' string (step, CosineAnnealing, poly, fixed).");
+            throw new DetSharpException($"{where} needs a 'policy' string (step, CosineAnnealing, poly, fixed, YOLOX).");
         if (policyName.Length > 0 && policyName.All(c => char.ToLowerInvariant(c) == c))
             policyName = char.ToUpperInvariant(policyName[0]) + policyName[1..];
         bool byEpoch = lrConfig.Get("by_epoch", true);
@@ -251,9 +308,15 @@ public sealed class LrSchedule
             case "Fixed":
                 policy = new FixedLrPolicy(byEpoch);
                 break;
+            case "YOLOX":
+                known.UnionWith(["num_last_epochs", "min_lr", "min_lr_ratio"]);
+                if (!lrConfig.ContainsKey("num_last_epochs"))
+                    throw new DetSharpException($"{where}: policy 'YOLOX' needs 'num_last_epochs' (the flat epochs at the end, 15 in configs/yolox).");
+                policy = new YOLOXLrPolicy(lrConfig.Get<int>("num_last_epochs"), lrConfig.Get<double?>("min_lr", null), lrConfig.Get<double?>("min_lr_ratio", null), byEpoch);
+                break;
             default:
                 throw new DetSharpException(
-                    $"{where}.policy '{lrConfig["policy"]}' is not supported; use one of: step, CosineAnnealing, poly, fixed.");
+                    $"{where}.policy '{lrConfig["policy"]}' is not supported; use one of: step, CosineAnnealing, poly, fixed, YOLOX.");
         }
         foreach (var key in lrConfig.Keys)
         {

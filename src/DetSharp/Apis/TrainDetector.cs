@@ -247,7 +247,7 @@ public static class TrainDetector
             {
                 var evalCfg = cfg.Get<ConfigDict?>("evaluation", null) ?? new ConfigDict();
                 runner.RegisterHook(new EvalHook(evaluator, evalCfg.Get("interval", 1), evalCfg.Get<int?>("start", null), runner.ByEpoch,
-                    evalCfg.Get<string?>("save_best", null), evalCfg.Get<string?>("rule", null)), HookPriority.Low);
+                    evalCfg.Get<string?>("save_best", null), evalCfg.Get<string?>("rule", null), EvalHook.DynamicIntervalsFrom(evalCfg)), HookPriority.Low);
             }
         }
 

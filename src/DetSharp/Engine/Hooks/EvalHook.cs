@@ -1,4 +1,5 @@
 using System.Globalization;
+using DetSharp.Config;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Runners;
 
@@ -12,6 +13,9 @@ public sealed record EvalResult(IReadOnlyList<KeyValuePair<string, object?>> Met
 /// <c>interval</c> epochs (or iterations), from <c>start</c> if given, runs <see cref="Evaluate"/> (the val-set inference
 /// plus <c>dataset.evaluate</c>), puts the metrics into the log as a <c>val</c> line, and with <c>save_best</c> keeps
 /// <c>best_{metric}_epoch_N.pth</c> for the best score so far (<c>'auto'</c> = the first metric; rule inferred from the name).
+/// MMDetection's <c>dynamic_intervals=[(285, 1)]</c> changes the interval from a milestone on: before each epoch (or
+/// iteration) the interval is that of the last milestone ≤ progress + 1 (MMDetection's <c>_calc_dynamic_intervals</c> and
+/// <c>_decide_interval</c>; milestone 0 holds <c>interval</c>).
 /// </summary>
 public sealed class EvalHook : Hook
 {
@@ -20,8 +24,10 @@ public sealed class EvalHook : Hook
     private string? _keyIndicator;
     private string? _rule;
     private string? _bestCkptPath;
+    private readonly List<(int Milestone, int Interval)> _dynamicIntervals = [];
 
-    public EvalHook(Func<BaseRunner, EvalResult> evaluate, int interval = 1, int? start = null, bool byEpoch = true, string? saveBest = null, string? rule = null)
+    public EvalHook(Func<BaseRunner, EvalResult> evaluate, int interval = 1, int? start = null, bool byEpoch = true, string? saveBest = null, string? rule = null,
+        IReadOnlyList<(int Milestone, int Interval)>? dynamicIntervals = null)
     {
         if (interval <= 0) throw new DetSharpException($"evaluation.interval must be a positive integer, got {interval}.");
         if (start is < 0) throw new DetSharpException($"evaluation.start must be a non-negative integer, got {start}.");
@@ -35,11 +41,33 @@ public sealed class EvalHook : Hook
         _keyIndicator = saveBest;
         _rule = rule;
         if (saveBest is not null and not "auto") _rule ??= InferRule(saveBest);
+        if (dynamicIntervals is not null)
+        {
+            if (dynamicIntervals.Any(d => d.Interval <= 0) || dynamicIntervals.Zip(dynamicIntervals.Skip(1)).Any(p => p.First.Milestone >= p.Second.Milestone)
+                || dynamicIntervals.Any(d => d.Milestone <= 0))
+                throw new DetSharpException(
+                    $"evaluation.dynamic_intervals must be (milestone, interval) pairs with rising positive milestones and positive intervals, got [{string.Join(", ", dynamicIntervals)}].");
+            _dynamicIntervals.Add((0, interval));
+            _dynamicIntervals.AddRange(dynamicIntervals);
+        }
+    }
+
+    /// <summary>
+    /// <c>evaluation.dynamic_intervals</c> as (milestone, interval) pairs: a list of 2-tuples such as <c>[(285, 1)]</c>, or
+    /// null when the key is absent.
+    /// </summary>
+    public static List<(int Milestone, int Interval)>? DynamicIntervalsFrom(ConfigDict evaluation)
+    {
+        if (evaluation.Get<List<List<int>>?>("dynamic_intervals", null) is not { } pairs) return null;
+        if (pairs.Any(p => p.Count != 2))
+            throw new DetSharpException("evaluation.dynamic_intervals must be a list of (milestone, interval) pairs, e.g. [(285, 1)].");
+        return pairs.Select(p => (p[0], p[1])).ToList();
     }
 
     public Func<BaseRunner, EvalResult> Evaluate { get; }
 
-    public int Interval { get; }
+    /// <summary>The evaluation interval now (it changes at the <c>dynamic_intervals</c> milestones).</summary>
+    public int Interval { get; private set; }
 
     public int? Start { get; }
 
@@ -48,6 +76,18 @@ public sealed class EvalHook : Hook
     public string? SaveBest { get; }
 
     public override HookPriority DefaultPriority => HookPriority.Low;
+
+    public override void BeforeTrainEpoch(BaseRunner runner) => DecideInterval(runner);
+
+    public override void BeforeTrainIter(BaseRunner runner) => DecideInterval(runner);
+
+    /// <summary>MMDetection's <c>_decide_interval</c>: the interval of the last milestone ≤ progress + 1 (bisect_right).</summary>
+    private void DecideInterval(BaseRunner runner)
+    {
+        if (_dynamicIntervals.Count == 0) return;
+        int progress = (ByEpoch ? runner.Epoch : runner.Iter) + 1;
+        Interval = _dynamicIntervals.Last(d => d.Milestone <= progress).Interval;
+    }
 
     public override void AfterTrainEpoch(BaseRunner runner)
     {

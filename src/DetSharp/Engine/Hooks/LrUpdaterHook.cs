@@ -41,7 +41,8 @@ public class LrUpdaterHook(LrSchedule schedule) : Hook
         if (lrs is not null) Set(runner, lrs);
     }
 
-    private static TrainProgress Progress(BaseRunner runner) => new(runner.Epoch, runner.Iter, runner.MaxEpochs, runner.MaxIters);
+    private static TrainProgress Progress(BaseRunner runner) =>
+        new(runner.Epoch, runner.Iter, runner.MaxEpochs, runner.MaxIters, runner.DataLoader?.Count ?? 0);
 
     private static List<TorchSharp.torch.optim.ILearningRateController> Groups(BaseRunner runner) =>
         runner.Optimizer?.ParamGroups.ToList() ?? throw new InvalidOperationException("LrUpdaterHook needs an optimizer.");
@@ -68,3 +69,10 @@ public sealed class PolyLrUpdaterHook([ExtraArguments] ConfigDict args) : LrUpda
 /// <summary>mmcv's <c>FixedLrUpdaterHook</c> (the base lr, after any warm-up).</summary>
 [Register(Registries.HooksName, "FixedLrUpdaterHook")]
 public sealed class FixedLrUpdaterHook([ExtraArguments] ConfigDict args) : LrUpdaterHook(FromPolicy("fixed", args));
+
+/// <summary>
+/// MMDetection's <c>YOLOXLrUpdaterHook</c> (<c>policy='YOLOX'</c>: <c>num_last_epochs</c>, <c>min_lr</c> or
+/// <c>min_lr_ratio</c>): its own quadratic warm-up, cosine, then flat for the last epochs (<see cref="YOLOXLrPolicy"/>).
+/// </summary>
+[Register(Registries.HooksName, "YOLOXLrUpdaterHook")]
+public sealed class YOLOXLrUpdaterHook([ExtraArguments] ConfigDict args) : LrUpdaterHook(FromPolicy("YOLOX", args));

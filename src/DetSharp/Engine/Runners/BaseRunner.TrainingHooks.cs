@@ -33,7 +33,7 @@ public abstract partial class BaseRunner
         var cfg = lrConfig.Clone();
         string where = cfg.Path.Length == 0 ? "lr_config" : cfg.Path;
         if (!cfg.TryGetValue("policy", out var value) || value is not string { Length: > 0 } policy)
-            throw new DetSharpException($"{where} needs a 'policy' string (step, CosineAnnealing, poly, fixed).");
+            throw new DetSharpException($"{where} needs a 'policy' string (step, CosineAnnealing, poly, fixed, YOLOX).");
         cfg.Remove("policy");
         if (string.Equals(policy, policy.ToLowerInvariant(), StringComparison.Ordinal)) policy = char.ToUpperInvariant(policy[0]) + policy[1..];
         cfg["type"] = policy + "LrUpdaterHook";
