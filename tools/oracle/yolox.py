@@ -38,8 +38,8 @@ def slim(cfg):
 
 def randomize(model):
     """dense_heads.randomize's BatchNorm statistics and affine parameters (it knows no YOLOX head layer), then the
-    predictors of every level from torch.Generator().manual_seed(3): conv_cls weights randn·0.5 and biases randn·0.5 − 1,
-    conv_obj weights randn·0.5 and biases randn·0.5 − 3 (MMDetection's 1 % priors would leave no score above score_thr,
+    predictors of every level from torch.Generator().manual_seed(3): conv_cls weights randn·0.3 and biases randn·0.5 − 1,
+    conv_obj weights randn·0.3 and biases randn·0.5 − 3 (MMDetection's 1 % priors would leave no score above score_thr,
     and these spread the scores), conv_reg weights randn·0.02 and biases randn·0.1 + (0, 0, 2, 2) (boxes about 7 strides
     wide, so that they overlap the balloons and SimOTA's dynamic k exceeds 1)."""
     dh.randomize(model, predictor_std=0.05)
@@ -47,21 +47,40 @@ def randomize(model):
     head = model.bbox_head
     for cls, reg, obj in zip(head.multi_level_conv_cls, head.multi_level_conv_reg, head.multi_level_conv_obj):
         for conv, shift in ((cls, -1.0), (obj, -3.0)):
-            conv.weight.data.copy_(torch.randn(conv.weight.shape, generator=g) * 0.5)
+            conv.weight.data.copy_(torch.randn(conv.weight.shape, generator=g) * 0.3)
             conv.bias.data.copy_(torch.randn(conv.bias.shape, generator=g) * 0.5 + shift)
         reg.weight.data.copy_(torch.randn(reg.weight.shape, generator=g) * 0.02)
         reg.bias.data.copy_(torch.randn(reg.bias.shape, generator=g) * 0.1 + torch.tensor([0.0, 0.0, 2.0, 2.0]))
 
 
-def test_record(model):
+def test_input():
     pipeline = Compose([
         dict(type='LoadImageFromFile'),
         dict(type='MultiScaleFlipAug', img_scale=SCALE, flip=False, transforms=[
             dict(type='Resize', keep_ratio=True), dict(type='RandomFlip'), dict(type='Normalize', **dh.NORM),
             dict(type='Pad', size_divisor=32), dict(type='ImageToTensor', keys=['img']), dict(type='Collect', keys=['img'])])])
     data = collate([pipeline(dict(img_info=dict(filename=dh.TEST_IMAGE), img_prefix=f'{dh.DATA}/val/'))], samples_per_gpu=1)
-    img = data['img'][0]
-    metas = data['img_metas'][0].data[0]
+    return data['img'][0], data['img_metas'][0].data[0]
+
+
+def calibrate(model, img):
+    """BatchNorm running statistics set to the test image's own statistics (one training-mode forward with a cumulative
+    average), then the momentum restored: with random statistics the features barely depend on the input and many
+    detections would tie in score, leaving their order (and NMS's choice among them) to the sort's tie-breaking."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        model.extract_feat(img)
+    for m in bns:
+        m.momentum = 0.03
+    model.eval()
+
+
+def test_record(model):
+    img, metas = test_input()
     m = metas[0]
     rec = dict(file_name=dh.TEST_IMAGE, img_shape=list(m['img_shape']), pad_shape=list(m['pad_shape']),
                scale_factor=[dh.f(v) for v in m['scale_factor']], input_shape=list(img.shape),
@@ -122,6 +141,7 @@ def make(out):
     model = build_detector(cfg.model)
     model.init_weights()
     randomize(model)
+    calibrate(model, test_input()[0])
     model.eval()
     model.CLASSES = ('a', 'b', 'c')
     save_checkpoint(model, f'{out}/{NAME}.pth')

@@ -75,12 +75,32 @@ public sealed class YoloxParityTests(ITestOutputHelper output)
             var (img, metas, boxes, labels, _) = SlimModelParity.BalloonTrainBatch(train.GetProperty("images").EnumerateArray().Select(v => v.GetString()!),
                 longEdge: Scale, shortEdge: Scale);
             checks.Same("batch input shape", train.GetProperty("batch_input_shape").EnumerateArray().Select(v => v.GetInt64()), img.shape);
+            checks.Values("GT boxes after the pipeline", train.GetProperty("gt_bboxes").EnumerateArray().SelectMany(r => r.EnumerateArray()).SelectMany(r => r.EnumerateArray())
+                .Select(v => v.GetDouble()).ToArray(), boxes.SelectMany(b => b.data<float>().ToArray()).Select(v => (double)v).ToArray(), Tolerance.Absolute(1e-4, 1e-4));
+            // SimOTA's assignment (priors, GTs, IoUs of the positives), on the training forward's own outputs.
+            var head = (YOLOXHead)detector.BboxHead;
+            var assigned = head.Assign(head.Forward(detector.ExtractFeat(img)), boxes, labels);
+            var expectedAssign = train.GetProperty("assignment").EnumerateArray().ToList();
+            for (int i = 0; i < expectedAssign.Count; i++)
+            {
+                var pos = nonzero(assigned[i].GtInds > 0).view(-1);
+                checks.Same($"image {i}: positive priors", expectedAssign[i].GetProperty("pos_inds").EnumerateArray().Select(v => v.GetInt64()), pos.data<long>().ToArray());
+                checks.Same($"image {i}: their GTs", expectedAssign[i].GetProperty("pos_gt").EnumerateArray().Select(v => v.GetInt64()),
+                    (assigned[i].GtInds[pos] - 1).data<long>().ToArray());
+                checks.Values($"image {i}: their IoUs", expectedAssign[i].GetProperty("pos_ious").EnumerateArray().Select(v => v.GetDouble()).ToArray(),
+                    assigned[i].MaxOverlaps[pos].data<float>().ToArray().Select(v => (double)v).ToArray(), Tolerance.Absolute(1e-5, 1e-4));
+            }
             var losses = detector.ForwardTrain(img, metas, boxes, labels);
             var (_, log) = losses.Parse();
             var expected = train.GetProperty("log_vars").EnumerateObject().ToList();
             checks.Same("logged keys, in order", expected.Select(p => p.Name), log.Keys);
             checks.Values("log_vars", expected.Select(p => p.Value.GetDouble()).ToArray(),
                 expected.Select(p => log.TryGetValue(p.Name, out var v) ? v : double.NaN).ToArray(), Loss, names: expected.Select(p => p.Name).ToList());
+            foreach (var entry in train.GetProperty("raw_losses").EnumerateObject())
+            {
+                var items = losses.Items.Where(i => i.Key == entry.Name).ToList();
+                checks.Values(entry.Name, [entry.Value.GetDouble()], [items.Count == 1 ? items[0].Values[0].item<float>() : double.NaN], Loss);
+            }
             losses.DisposeAll();
         }
         Report(checks);

@@ -200,16 +200,8 @@ public sealed class YOLOXHead : BaseDenseHead
         IReadOnlyList<Tensor?>? gtBboxesIgnore = null)
     {
         if (gtLabels is null) throw new ArgumentException("YOLOXHead needs gt_labels.");
-        var objectness = outs.ScoreFactors ?? throw new ArgumentException("YOLOXHead.Loss needs the objectness outputs.");
-        if (_assigner is null) throw new DetSharpException("YOLOXHead: training needs a train_cfg with an assigner (e.g. dict(assigner=dict(type='SimOTAAssigner', center_radius=2.5))).");
         int numImgs = imgMetas.Count;
-        var priorsPerLevel = GridPriors(FeatmapSizes(outs.ClsScores), outs.ClsScores[0].device);
-        var priors = cat(priorsPerLevel);
-        foreach (var p in priorsPerLevel) p.Dispose();
-        var flatCls = cat(outs.ClsScores.Select(c => c.permute(0, 2, 3, 1).reshape(numImgs, -1, ClsOutChannels)).ToList(), 1);
-        var flatReg = cat(outs.BboxPreds.Select(b => b.permute(0, 2, 3, 1).reshape(numImgs, -1, 4)).ToList(), 1);
-        var flatObj = cat(objectness.Select(o => o.permute(0, 2, 3, 1).reshape(numImgs, -1)).ToList(), 1);
-        var flatBboxes = BboxCoder.Decode(priors, flatReg);
+        var (priors, flatCls, flatReg, flatObj, flatBboxes) = Flatten(outs, numImgs);
 
         var posMasks = new List<Tensor>();
         var clsTargets = new List<Tensor>();
@@ -242,6 +234,42 @@ public sealed class YOLOXHead : BaseDenseHead
         return Reordered(losses);
     }
 
+    /// <summary>Priors of every level and the batch's outputs flattened over levels: [N, 4], [B, N, C], [B, N, 4], [B, N], decoded boxes [B, N, 4].</summary>
+    private (Tensor Priors, Tensor Cls, Tensor Reg, Tensor Obj, Tensor Bboxes) Flatten(DenseHeadOutputs outs, int numImgs)
+    {
+        var objectness = outs.ScoreFactors ?? throw new ArgumentException("YOLOXHead needs the objectness outputs.");
+        var priorsPerLevel = GridPriors(FeatmapSizes(outs.ClsScores), outs.ClsScores[0].device);
+        var priors = cat(priorsPerLevel);
+        foreach (var p in priorsPerLevel) p.Dispose();
+        var flatCls = cat(outs.ClsScores.Select(c => c.permute(0, 2, 3, 1).reshape(numImgs, -1, ClsOutChannels)).ToList(), 1);
+        var flatReg = cat(outs.BboxPreds.Select(b => b.permute(0, 2, 3, 1).reshape(numImgs, -1, 4)).ToList(), 1);
+        var flatObj = cat(objectness.Select(o => o.permute(0, 2, 3, 1).reshape(numImgs, -1)).ToList(), 1);
+        return (priors, flatCls, flatReg, flatObj, BboxCoder.Decode(priors, flatReg));
+    }
+
+    /// <summary>SimOTA's assignment of every image as <see cref="Loss"/> computes it (from the detached predictions).</summary>
+    public List<AssignResult> Assign(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor> gtLabels)
+    {
+        using var noGrad = no_grad();
+        int numImgs = gtBboxes.Count;
+        var (priors, flatCls, _, flatObj, flatBboxes) = Flatten(outs, numImgs);
+        var results = new List<AssignResult>(numImgs);
+        for (int i = 0; i < numImgs; i++)
+            results.Add(AssignSingle(flatCls[i], flatObj[i], priors, flatBboxes[i], gtBboxes[i].to_type(flatBboxes.dtype), gtLabels[i]));
+        return results;
+    }
+
+    /// <summary>
+    /// SimOTA on one image: scores sigmoid(cls)·sigmoid(obj); assigned from the cell centres (priors shifted by half a
+    /// stride), while boxes are regressed from the corners.
+    /// </summary>
+    private AssignResult AssignSingle(Tensor clsPreds, Tensor objectness, Tensor priors, Tensor decodedBboxes, Tensor gtBboxes, Tensor gtLabels)
+    {
+        if (_assigner is null) throw new DetSharpException("YOLOXHead: training needs a train_cfg with an assigner (e.g. dict(assigner=dict(type='SimOTAAssigner', center_radius=2.5))).");
+        var offsetPriors = cat([priors[.., ..2] + priors[.., 2..] * 0.5, priors[.., 2..]], -1);
+        return _assigner.Assign(clsPreds.sigmoid() * objectness.unsqueeze(1).sigmoid(), offsetPriors, decodedBboxes, gtBboxes, gtLabels);
+    }
+
     private static LossDict Reordered(LossDict losses)
     {
         var ordered = new LossDict();
@@ -265,9 +293,7 @@ public sealed class YOLOXHead : BaseDenseHead
             return new ImageTargets(zeros(numPriors, ScalarType.Bool, device), zeros(0, _numClasses, device: device), zeros(numPriors, 1, device: device),
                 zeros(0, 4, device: device), zeros(0, 4, device: device), 0);
         }
-        // Assigned from the cell centres (priors shifted by half a stride), regressed from the corners.
-        var offsetPriors = cat([priors[.., ..2] + priors[.., 2..] * 0.5, priors[.., 2..]], -1);
-        var assign = _assigner!.Assign(clsPreds.sigmoid() * objectness.unsqueeze(1).sigmoid(), offsetPriors, decodedBboxes, gtBboxes, gtLabels);
+        var assign = AssignSingle(clsPreds, objectness, priors, decodedBboxes, gtBboxes, gtLabels);
         var sampling = _sampler.Sample(assign, priors, gtBboxes);
         var posInds = sampling.PosInds;
         var posIous = assign.MaxOverlaps[posInds];

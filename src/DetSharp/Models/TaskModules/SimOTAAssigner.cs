@@ -91,23 +91,24 @@ public sealed class SimOTAAssigner(double centerRadius = 2.5, int candidateTopk 
     /// </summary>
     private (Tensor MatchedIous, Tensor MatchedGtInds, Tensor Fg) DynamicKMatching(Tensor cost, Tensor ious, int numGt)
     {
-        var matching = zeros(cost.shape, ScalarType.Float32, cost.device);
         int k = (int)Math.Min(candidateTopk, ious.shape[0]);
-        // .int() truncates toward zero, as MMDetection's.
-        var dynamicKs = ious.topk(k, dim: 0).values.sum(0).to_type(ScalarType.Int32).clamp_min(1).cpu().data<int>().ToArray();
-        var one = tensor(1.0f, device: cost.device);
+        // .int() truncates toward zero, as MMDetection's. (sum(dim: 0): a bare sum(0) would be TorchSharp's sum(ScalarType).)
+        var dynamicKs = ious.topk(k, dim: 0).values.sum(dim: 0).to_type(ScalarType.Int32).clamp_min(1).cpu().data<int>().ToArray();
+        var columns = new Tensor[numGt];
         for (int g = 0; g < numGt; g++)
         {
             var pos = cost[.., g].topk(dynamicKs[g], largest: false).indexes;
-            matching.index_put_(one, TensorIndex.Tensor(pos), TensorIndex.Single(g));
+            columns[g] = zeros(cost.shape[0], ScalarType.Float32, cost.device).index_fill_(0, pos, 1.0);
         }
+        var matching = stack(columns, 1);
         var multiple = matching.sum(1) > 1;
         if (multiple.any().item<bool>())
         {
+            // A prior taken by several GTs keeps only its cheapest one.
             var rows = nonzero(multiple).view(-1);
             var argmin = cost[rows].min(1).indexes;
-            matching[rows] = 0;
-            matching.index_put_(one, TensorIndex.Tensor(rows), TensorIndex.Tensor(argmin));
+            matching.index_fill_(0, rows, 0.0);
+            matching.view(-1).index_fill_(0, rows * numGt + argmin, 1.0);
         }
         var fg = matching.sum(1) > 0;
         var matchedGtInds = matching[fg].argmax(1);
