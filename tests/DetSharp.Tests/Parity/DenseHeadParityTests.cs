@@ -137,7 +137,7 @@ public sealed class DenseHeadParityTests(ITestOutputHelper output)
         MeasureRows(checks, "detections", rec.GetProperty("detections"), dets.Dets, dets.Labels, RescaledBox);
     }
 
-    private static void MeasureOutputs(ParityChecks checks, string kind, JsonElement levels, IReadOnlyList<Tensor> actual)
+    internal static void MeasureOutputs(ParityChecks checks, string kind, JsonElement levels, IReadOnlyList<Tensor> actual)
     {
         var expected = levels.EnumerateArray().ToList();
         checks.Same($"{kind}: levels", [expected.Count], [actual.Count]);
@@ -163,7 +163,7 @@ public sealed class DenseHeadParityTests(ITestOutputHelper output)
     /// of each other have no order the tolerance can fix: within each such run the actual rows are paired with the
     /// expected ones by nearest box (same label first) before comparing.
     /// </summary>
-    private static void MeasureRows(ParityChecks checks, string what, JsonElement expectedRows, Tensor dets, Tensor labels, Tolerance box)
+    internal static void MeasureRows(ParityChecks checks, string what, JsonElement expectedRows, Tensor dets, Tensor labels, Tolerance box)
     {
         var expected = expectedRows.EnumerateArray().Select(r => Floats(r)).ToList();
         long n = Math.Min(expected.Count, dets.shape[0]);

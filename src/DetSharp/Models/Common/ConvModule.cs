@@ -7,7 +7,8 @@ namespace DetSharp.Models.Common;
 /// <summary>
 /// mmcv's <c>ConvModule</c>: <c>conv</c> (built from <c>conv_cfg</c> by <see cref="ConvLayers"/>; bias unless a norm
 /// follows; <c>groups</c> for depthwise convs), an optional norm layer named by its type (<c>bn</c>, <c>gn</c>) and an
-/// optional ReLU or ReLU6 — the submodule names give MMDetection's keys (<c>lateral_convs.0.conv.weight</c>).
+/// optional activation (ReLU, ReLU6, or Swish/SiLU for YOLOX: x·sigmoid(x)) — the submodule names give MMDetection's
+/// keys (<c>lateral_convs.0.conv.weight</c>).
 /// </summary>
 public sealed class ConvModule : nn.Module<Tensor, Tensor>
 {
@@ -18,8 +19,7 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>
 
     private readonly nn.Module<Tensor, Tensor> _conv;
     private readonly nn.Module<Tensor, Tensor>? _norm;
-    private readonly bool _relu;
-    private readonly bool _relu6;
+    private readonly ConvActivation _act;
     private readonly bool _activateFirst;
 
     /// <param name="bias">null = mmcv's 'auto': bias only without a norm layer.</param>
@@ -29,6 +29,20 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>
     public ConvModule(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, long dilation = 1,
         ConfigDict? normCfg = null, bool withRelu = true, bool? bias = null, long groups = 1, bool relu6 = false, ConfigDict? convCfg = null,
         bool activateFirst = false)
+        : this(inChannels, outChannels, kernelSize, stride, padding, dilation, normCfg, !withRelu ? ConvActivation.None : relu6 ? ConvActivation.ReLU6 : ConvActivation.ReLU,
+            bias, groups, convCfg, activateFirst)
+    {
+    }
+
+    /// <summary>A ConvModule with mmcv's <c>act_cfg</c> (None, ReLU, ReLU6, Swish or SiLU; others refused naming <paramref name="owner"/>).</summary>
+    public ConvModule(long inChannels, long outChannels, long kernelSize, ConfigDict? actCfg, string owner, long stride = 1, long padding = 0,
+        ConfigDict? normCfg = null, long groups = 1, ConfigDict? convCfg = null, bool? bias = null)
+        : this(inChannels, outChannels, kernelSize, stride, padding, 1, normCfg, ActivationOf(actCfg, owner), bias, groups, convCfg, false)
+    {
+    }
+
+    private ConvModule(long inChannels, long outChannels, long kernelSize, long stride, long padding, long dilation, ConfigDict? normCfg,
+        ConvActivation act, bool? bias, long groups, ConfigDict? convCfg, bool activateFirst)
         : base(nameof(ConvModule))
     {
         bool useBias = bias ?? normCfg is null;
@@ -40,10 +54,9 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>
             _norm = (nn.Module<Tensor, Tensor>)layer;
             register_module(name, layer);
         }
-        _relu = withRelu;
-        _relu6 = relu6;
+        _act = act;
         _activateFirst = activateFirst;
-        // mmcv ConvModule.init_weights: kaiming (fan_out, relu) for the conv unless it initialises itself (the
+        // mmcv ConvModule.init_weights: kaiming (fan_out, relu; Swish too) for the conv unless it initialises itself (the
         // deformable ones), constant 1/0 for the norm.
         if (ConvLayers.IsPlainConv(_conv)) ModuleTools.KaimingInit(_conv);
         if (_norm is not null) ModuleTools.ConstantInit(_norm, 1);
@@ -59,6 +72,17 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>
         "ReLU" => (true, false),
         "ReLU6" => (true, true),
         var t => throw new DetSharpException($"{owner}: act_cfg type '{t}' is not supported (ReLU, ReLU6 or None)."),
+    };
+
+    /// <summary>An <c>act_cfg</c> of any activation a ConvModule applies; other types are refused naming <paramref name="owner"/>.</summary>
+    public static ConvActivation ActivationOf(ConfigDict? actCfg, string owner) => actCfg?.Get<string>("type") switch
+    {
+        null => ConvActivation.None,
+        "ReLU" => ConvActivation.ReLU,
+        "ReLU6" => ConvActivation.ReLU6,
+        // mmcv's Swish (x·sigmoid(x)) and torch's SiLU, registered by mmcv as 'SiLU', are the same function.
+        "Swish" or "SiLU" => ConvActivation.Swish,
+        var t => throw new DetSharpException($"{owner}: act_cfg type '{t}' is not supported (ReLU, ReLU6, Swish, SiLU or None)."),
     };
 
     /// <summary>The convolution (<c>conv</c>).</summary>
@@ -77,7 +101,21 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>
 
     private Tensor Activate(Tensor x)
     {
-        if (!_relu) return x;
-        return _relu6 ? nn.functional.relu6(x) : nn.functional.relu(x);
+        return _act switch
+        {
+            ConvActivation.ReLU => nn.functional.relu(x),
+            ConvActivation.ReLU6 => nn.functional.relu6(x),
+            ConvActivation.Swish => nn.functional.silu(x),
+            _ => x,
+        };
     }
+}
+
+/// <summary>The activations a <see cref="ConvModule"/> applies (mmcv's <c>act_cfg</c> types it supports).</summary>
+public enum ConvActivation
+{
+    None,
+    ReLU,
+    ReLU6,
+    Swish,
 }

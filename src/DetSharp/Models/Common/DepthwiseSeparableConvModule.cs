@@ -26,6 +26,17 @@ public sealed class DepthwiseSeparableConvModule : nn.Module<Tensor, Tensor>
         register_module("pointwise_conv", Pointwise);
     }
 
+    /// <summary>With mmcv's <c>act_cfg</c> (as <see cref="ConvModule.ActivationOf"/>) and <c>conv_cfg</c> for both convs.</summary>
+    public DepthwiseSeparableConvModule(long inChannels, long outChannels, long kernelSize, ConfigDict? actCfg, string owner, long stride = 1,
+        long padding = 0, ConfigDict? normCfg = null, ConfigDict? convCfg = null, bool? bias = null)
+        : base(nameof(DepthwiseSeparableConvModule))
+    {
+        Depthwise = new ConvModule(inChannels, inChannels, kernelSize, actCfg, owner, stride, padding, normCfg, groups: inChannels, convCfg: convCfg, bias: bias);
+        Pointwise = new ConvModule(inChannels, outChannels, 1, actCfg, owner, normCfg: normCfg, convCfg: convCfg, bias: bias);
+        register_module("depthwise_conv", Depthwise);
+        register_module("pointwise_conv", Pointwise);
+    }
+
     public ConvModule Depthwise { get; }
 
     public ConvModule Pointwise { get; }

@@ -111,18 +111,26 @@ public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
     public int OutChannels => OutChannelsValue;
 
     /// <summary>Adds <paramref name="coarse"/> upsampled to <paramref name="fine"/>'s size (or by upsample_cfg.scale_factor).</summary>
-    protected Tensor Upsample(Tensor coarse, Tensor fine)
+    protected Tensor Upsample(Tensor coarse, Tensor fine) => Upsample(UpsampleCfg, coarse, fine, "FPN");
+
+    /// <summary>
+    /// An <c>upsample_cfg</c> (mode nearest or bilinear, <c>align_corners</c>) applied to <paramref name="coarse"/>: by its
+    /// <c>scale_factor</c> when it has one, else to <paramref name="fine"/>'s size; <paramref name="owner"/> names the neck
+    /// in errors.
+    /// </summary>
+    internal static Tensor Upsample(ConfigDict upsampleCfg, Tensor coarse, Tensor? fine, string owner)
     {
-        string mode = UpsampleCfg.Get("mode", "nearest");
+        string mode = upsampleCfg.Get("mode", "nearest");
         var m = mode switch
         {
             "nearest" => InterpolationMode.Nearest,
             "bilinear" => InterpolationMode.Bilinear,
-            _ => throw new DetSharpException($"FPN: upsample_cfg mode '{mode}' is not supported."),
+            _ => throw new DetSharpException($"{owner}: upsample_cfg mode '{mode}' is not supported."),
         };
-        bool? alignCorners = UpsampleCfg.TryGet<bool>("align_corners", out var ac) ? ac : null;
-        if (UpsampleCfg.TryGet<double>("scale_factor", out var sf))
+        bool? alignCorners = upsampleCfg.TryGet<bool>("align_corners", out var ac) ? ac : null;
+        if (upsampleCfg.TryGet<double>("scale_factor", out var sf))
             return nn.functional.interpolate(coarse, scale_factor: [sf, sf], mode: m, align_corners: alignCorners);
+        if (fine is null) throw new DetSharpException($"{owner}: upsample_cfg needs a scale_factor.");
         return nn.functional.interpolate(coarse, size: [fine.shape[2], fine.shape[3]], mode: m, align_corners: alignCorners);
     }
 

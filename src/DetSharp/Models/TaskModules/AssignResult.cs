@@ -24,4 +24,13 @@ public sealed class AssignResult(int numGts, Tensor gtInds, Tensor maxOverlaps, 
         MaxOverlaps = cat([ones(gtLabels.shape[0], MaxOverlaps.dtype, MaxOverlaps.device), MaxOverlaps]);
         if (Labels is not null) Labels = cat([gtLabels.to_type(Labels.dtype), Labels]);
     }
+
+    /// <summary>Moves the result's tensors out of the current dispose scope (an assigner that computes it in its own scope).</summary>
+    public AssignResult MoveToOuterDisposeScope()
+    {
+        GtInds.MoveToOuterDisposeScope();
+        MaxOverlaps.MoveToOuterDisposeScope();
+        Labels?.MoveToOuterDisposeScope();
+        return this;
+    }
 }
