@@ -6,7 +6,7 @@ namespace DetSharp.Datasets.Transforms;
 
 /// <summary>
 /// MMDetection's <c>Pad</c>: to a fixed (h, w) <c>size</c>, to multiples of <c>size_divisor</c>, or to a square; bottom/right;
-/// pad values img 0, masks 0 (dict <c>pad_val</c> or one number for img and masks).
+/// pad values img 0, masks 0, seg 255 (dict <c>pad_val</c>, or one number for img and masks as MMDetection takes it).
 /// </summary>
 [Register(Registries.PipelinesName, "Pad")]
 public sealed class Pad : IPipelineTransform
@@ -16,6 +16,7 @@ public sealed class Pad : IPipelineTransform
     private readonly bool _square;
     private readonly double _imgVal;
     private readonly byte _maskVal;
+    private readonly byte _segVal = 255;
 
     public Pad(object? size = null, int? sizeDivisor = null, bool padToSquare = false, object? padVal = null)
     {
@@ -36,6 +37,7 @@ public sealed class Pad : IPipelineTransform
             case ConfigDict d:
                 _imgVal = d.TryGetValue("img", out var iv) ? TransformArgs.Number(iv, "Pad pad_val.img") : 0;
                 _maskVal = d.TryGetValue("masks", out var mv) ? (byte)TransformArgs.Number(mv, "Pad pad_val.masks") : (byte)0;
+                _segVal = d.TryGetValue("seg", out var sv) ? (byte)TransformArgs.Number(sv, "Pad pad_val.seg") : (byte)255;
                 break;
             default:
                 _imgVal = TransformArgs.Number(padVal, "Pad pad_val");
@@ -71,6 +73,11 @@ public sealed class Pad : IPipelineTransform
         {
             var m = sample.GetMasks(key);
             if (m is not null) sample.SetMasks(key, m.Pad(th, tw, _maskVal));
+        }
+        foreach (var key in sample.SegFields)
+        {
+            var seg = sample.GetSeg(key);
+            if (seg is not null) sample.SetSeg(key, seg.Pad(th, tw, _segVal));
         }
         return sample;
     }
