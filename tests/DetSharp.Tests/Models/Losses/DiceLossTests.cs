@@ -41,8 +41,9 @@ public sealed class DiceLossTests
     [Fact]
     public void BuildsFromConfig_AndRefusesSoftmaxDice()
     {
-        var loss = Builders.Model<DiceLoss>(new ConfigDict { ["type"] = "DiceLoss", ["use_sigmoid"] = true, ["activate"] = true, ["reduction"] = "mean",
-            ["naive_dice"] = true, ["loss_weight"] = 1.0, ["eps"] = 1.0 });
+        var cfg = Config.Config.FromText("loss = dict(type='DiceLoss', use_sigmoid=True, activate=True, reduction='mean', naive_dice=True, "
+            + "loss_weight=1.0, eps=1.0)", "dice.py").Get<ConfigDict>("loss");
+        var loss = Builders.Model<DiceLoss>(cfg);
         Assert.True(loss.NaiveDice);
         Assert.Equal(1.0, loss.Eps);
         var e = Assert.Throws<DetSharpException>(() => new DiceLoss(useSigmoid: false));
