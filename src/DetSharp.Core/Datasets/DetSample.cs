@@ -71,6 +71,9 @@ public sealed class DetSample : IDisposable
     /// <summary>The value collation pads this image with at the bottom/right (DefaultFormatBundle's <c>pad_val.img</c>, default 0).</summary>
     public float CollatePadValue { get; set; }
 
+    /// <summary>The value collation pads segmentation maps with (DefaultFormatBundle's <c>pad_val['seg']</c>, 255).</summary>
+    public byte SegCollatePadValue { get; set; } = 255;
+
     /// <summary>What <c>Collect</c> kept: the data keys and the <c>img_metas</c>.</summary>
     public IReadOnlyList<string>? CollectedKeys { get; set; }
     public IReadOnlyDictionary<string, object?>? ImgMetas { get; set; }
@@ -110,6 +113,11 @@ public sealed class DetSample : IDisposable
     }
 
     public IInstanceMasks? GetMasks(string key) => key == "gt_masks" ? GtMasks : Meta.TryGetValue(key, out var v) ? v as IInstanceMasks : null;
+
+    /// <summary>The segmentation map behind a seg field name (<c>gt_semantic_seg</c>), kept where the Python dict keeps it.</summary>
+    public SegMap? GetSeg(string key) => Meta.TryGetValue(key, out var v) ? v as SegMap : null;
+
+    public void SetSeg(string key, SegMap seg) => Meta[key] = seg;
 
     public void SetMasks(string key, IInstanceMasks masks)
     {

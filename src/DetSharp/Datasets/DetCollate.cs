@@ -72,8 +72,30 @@ public static class DetCollate
         return new DetDataBatch
         {
             Img = img, ImgMetas = metas, GtBboxes = boxes, GtLabels = labels, GtBboxesIgnore = ignore,
-            GtMasks = anyMasks ? masks : null, Proposals = proposals, Samples = samples, Owner = owner,
+            GtMasks = anyMasks ? masks : null, Proposals = proposals, GtSemanticSeg = CollateSemanticSeg(samples, device), Samples = samples, Owner = owner,
         };
+    }
+
+    /// <summary>
+    /// The collected <c>gt_semantic_seg</c> maps as one [N, 1, H, W] uint8 tensor (mmcv's stacked DataContainer): each map
+    /// padded bottom/right with its <see cref="DetSample.SegCollatePadValue"/> (255) to the batch's largest height and
+    /// width; null when no sample collected one.
+    /// </summary>
+    private static Tensor? CollateSemanticSeg(IReadOnlyList<DetSample> samples, Device device)
+    {
+        const string key = Transforms.LoadAnnotations.SemanticSegKey;
+        static bool Collected(DetSample s) => s.CollectedKeys?.Contains(key) ?? false;
+        if (!samples.Any(Collected)) return null;
+        var maps = samples.Select(s => Collected(s) && s.GetSeg(key) is { } m ? m
+            : throw new DetSharpException($"collate: sample '{s.OriFilename}' has no gt_semantic_seg while others in its batch do (LoadAnnotations(with_seg=True) and Collect keys 'gt_semantic_seg').")).ToList();
+        int h = maps.Max(m => m.Height), w = maps.Max(m => m.Width);
+        var data = new byte[maps.Count * h * w];
+        for (int i = 0; i < maps.Count; i++)
+        {
+            var padded = maps[i].Height == h && maps[i].Width == w ? maps[i] : maps[i].Pad(h, w, samples[i].SegCollatePadValue);
+            padded.Data.CopyTo(data, i * h * w);
+        }
+        return ToDevice(tensor(data, [maps.Count, 1, h, w]), device);
     }
 
     /// <summary>The collected <c>proposals</c> per image ([N, 4], ToDataContainer's stack=False), or null when no sample has them.</summary>

@@ -30,6 +30,9 @@ public sealed class DetDataBatch : IDataBatch
     /// <summary>Per image [N, 4] float32, where the pipeline collected <c>proposals</c> (LoadProposals, Fast R-CNN); else null.</summary>
     public IReadOnlyList<Tensor>? Proposals { get; init; }
 
+    /// <summary>[N, 1, H, W] uint8 class ids (255 = ignore), where the pipeline collected <c>gt_semantic_seg</c> (HTC); else null.</summary>
+    public Tensor? GtSemanticSeg { get; init; }
+
     /// <summary>The pipeline outputs the batch came from.</summary>
     public IReadOnlyList<DetSample> Samples { get; init; } = [];
 
@@ -45,6 +48,7 @@ public sealed class DetDataBatch : IDataBatch
         foreach (var t in GtLabels ?? []) t.Dispose();
         foreach (var t in GtBboxesIgnore ?? []) t?.Dispose();
         foreach (var t in Proposals ?? []) t.Dispose();
+        GtSemanticSeg?.Dispose();
         Owner?.Dispose();
     }
 }

@@ -29,13 +29,15 @@ internal static class ChwConverter
 /// tensors are made by the TorchSharp side), default <c>pad_shape</c>, <c>scale_factor</c> (1.0) and
 /// <c>img_norm_cfg</c> (mean 0, std 1, to_rgb False) when absent. Boxes, labels and masks stay as they are.
 /// <c>pad_val=dict(img=0, masks=0, seg=255)</c>: <c>img</c> is the value collation pads a batch's images with
-/// (<see cref="DetSample.CollatePadValue"/>); masks are not padded by collation (they stay per image, as mmcv's
-/// <c>cpu_only</c> containers) and DetSharp loads no segmentation maps, so <c>masks</c> and <c>seg</c> change nothing.
+/// (<see cref="DetSample.CollatePadValue"/>), <c>seg</c> the value it pads <c>gt_semantic_seg</c> with
+/// (<see cref="DetSample.SegCollatePadValue"/>); masks are not padded by collation (they stay per image, as mmcv's
+/// <c>cpu_only</c> containers), so <c>masks</c> changes nothing.
 /// </summary>
 [Register(Registries.PipelinesName, "DefaultFormatBundle")]
 public sealed class DefaultFormatBundle : IPipelineTransform
 {
     private readonly float _imgPadValue;
+    private readonly byte _segPadValue = 255;
 
     public DefaultFormatBundle(bool imgToFloat = true, Config.ConfigDict? padVal = null)
     {
@@ -49,6 +51,7 @@ public sealed class DefaultFormatBundle : IPipelineTransform
                     throw new DetSharpException($"DefaultFormatBundle: pad_val has an unknown key '{key}'; it takes img, masks and seg.");
             }
             _imgPadValue = padVal.TryGetValue("img", out var img) ? (float)TransformArgs.Number(img, "DefaultFormatBundle pad_val.img") : 0f;
+            _segPadValue = padVal.TryGetValue("seg", out var seg) ? (byte)TransformArgs.Number(seg, "DefaultFormatBundle pad_val.seg") : (byte)255;
         }
     }
 
@@ -65,6 +68,7 @@ public sealed class DefaultFormatBundle : IPipelineTransform
             sample.ImageChwShape = (cc, h, w);
             sample.CollatePadValue = _imgPadValue;
         }
+        sample.SegCollatePadValue = _segPadValue;
         return sample;
     }
 }

@@ -15,6 +15,17 @@ internal static class Geometric
         if (prob < 0 || prob > 1) throw new DetSharpException($"{name}: prob must be in [0, 1], got {prob}.");
     }
 
+    /// <summary>
+    /// Rotate, Translate and Shear warp semantic segmentation maps too in MMDetection (nearest, filled with
+    /// seg_ignore_label); DetSharp does not yet, so a sample that carries one is refused rather than left unwarped.
+    /// </summary>
+    public static void RefuseSegMaps(DetSample s, string name)
+    {
+        if (s.SegFields.Count > 0)
+            throw new DetSharpException($"{name}: semantic segmentation maps ({string.Join(", ", s.SegFields)}) are not warped by {name} yet; remove {name} "
+                + "from a pipeline with LoadAnnotations(with_seg=True), or load no maps (with_seg=False).");
+    }
+
     public static void WarpImage(DetSample s, double[] matrix, double[] fill)
     {
         var img = s.Img!;
@@ -83,8 +94,8 @@ public sealed class Rotate : IPipelineTransform
         double maxRotateAngle = 30, double randomNegativeProb = 0.5)
     {
         Geometric.CheckCommon(level, prob, "Rotate");
-        // seg_ignore_label fills the uncovered part of a semantic segmentation map; LoadAnnotations refuses with_seg, so no
-        // map reaches this transform and the value cannot change a result.
+        // seg_ignore_label fills the uncovered part of a semantic segmentation map; Apply refuses samples with maps, so the
+        // value cannot change a result.
         _ = segIgnoreLabel;
         _angle = level / Geometric.MaxLevel * maxRotateAngle;
         _scale = scale;
@@ -102,6 +113,7 @@ public sealed class Rotate : IPipelineTransform
 
     public DetSample? Apply(DetSample sample, Random rng)
     {
+        Geometric.RefuseSegMaps(sample, "Rotate");
         if (rng.NextDouble() > _prob) return sample;
         int h = sample.Img!.Rows, w = sample.Img.Cols;
         var (cx, cy) = _center ?? ((w - 1) * 0.5, (h - 1) * 0.5);
@@ -134,8 +146,8 @@ public sealed class Translate : IPipelineTransform
         double maxTranslateOffset = 250, double randomNegativeProb = 0.5, double minSize = 0)
     {
         Geometric.CheckCommon(level, prob, "Translate");
-        // seg_ignore_label fills the uncovered part of a semantic segmentation map; LoadAnnotations refuses with_seg, so no
-        // map reaches this transform and the value cannot change a result.
+        // seg_ignore_label fills the uncovered part of a semantic segmentation map; Apply refuses samples with maps, so the
+        // value cannot change a result.
         _ = segIgnoreLabel;
         _offset = (int)(level / Geometric.MaxLevel * maxTranslateOffset);
         _prob = prob;
@@ -147,6 +159,7 @@ public sealed class Translate : IPipelineTransform
 
     public DetSample? Apply(DetSample sample, Random rng)
     {
+        Geometric.RefuseSegMaps(sample, "Translate");
         if (rng.NextDouble() > _prob) return sample;
         double offset = TransformArgs.RandomNegative(_offset, _negProb, rng);
         double[] matrix = _direction == AxisDirection.Horizontal ? [1, 0, (float)offset, 0, 1, 0] : [1, 0, 0, 0, 1, (float)offset];
@@ -190,8 +203,8 @@ public sealed class Shear : IPipelineTransform
         double maxShearMagnitude = 0.3, double randomNegativeProb = 0.5, string interpolation = "bilinear")
     {
         Geometric.CheckCommon(level, prob, "Shear");
-        // seg_ignore_label fills the uncovered part of a semantic segmentation map; LoadAnnotations refuses with_seg, so no
-        // map reaches this transform and the value cannot change a result.
+        // seg_ignore_label fills the uncovered part of a semantic segmentation map; Apply refuses samples with maps, so the
+        // value cannot change a result.
         _ = segIgnoreLabel;
         _magnitude = level / Geometric.MaxLevel * maxShearMagnitude;
         _prob = prob;
@@ -203,6 +216,7 @@ public sealed class Shear : IPipelineTransform
 
     public DetSample? Apply(DetSample sample, Random rng)
     {
+        Geometric.RefuseSegMaps(sample, "Shear");
         if (rng.NextDouble() > _prob) return sample;
         double magnitude = TransformArgs.RandomNegative(_magnitude, _negProb, rng);
         double m = (float)magnitude;

@@ -6,7 +6,9 @@ namespace DetSharp.Datasets.Transforms;
 /// <summary>
 /// MMDetection's <c>LoadAnnotations</c>: gt_bboxes / gt_bboxes_ignore (both registered in bbox_fields), gt_labels, and
 /// gt_masks: with <c>poly2mask</c> bitmaps of img_info's size (polygons rasterised and merged as pycocotools,
-/// uncompressed RLE converted, compressed RLE decoded), else polygon masks (parts with &lt; 6 numbers or an odd count dropped).
+/// uncompressed RLE converted, compressed RLE decoded), else polygon masks (parts with &lt; 6 numbers or an odd count dropped);
+/// with <c>with_seg</c> gt_semantic_seg (in seg_fields): the single-channel PNG <c>seg_prefix/ann_info['seg_map']</c> read
+/// unchanged (HTC's stuff maps).
 /// </summary>
 [Register(Registries.PipelinesName, "LoadAnnotations")]
 public sealed class LoadAnnotations(bool withBbox = true, bool withLabel = true, bool withMask = false, bool withSeg = false,
@@ -15,7 +17,6 @@ public sealed class LoadAnnotations(bool withBbox = true, bool withLabel = true,
     public DetSample? Apply(DetSample sample, Random rng)
     {
         IO.FileClientArgs.Check(fileClientArgs, "LoadAnnotations");
-        if (withSeg) throw new DetSharpException("LoadAnnotations: with_seg (semantic segmentation maps) is not supported yet; set with_seg=False.");
         var ann = sample.AnnInfo ?? throw new InvalidOperationException("LoadAnnotations needs ann_info (a training or validation sample).");
         if (withBbox)
         {
@@ -35,7 +36,28 @@ public sealed class LoadAnnotations(bool withBbox = true, bool withLabel = true,
             sample.GtMasks = poly2mask ? LoadBitmaps(sample, ann) : LoadPolygons(sample, ann);
             sample.MaskFields.Add("gt_masks");
         }
+        if (withSeg)
+        {
+            sample.SetSeg(SemanticSegKey, LoadSeg(sample, ann));
+            sample.SegFields.Add(SemanticSegKey);
+        }
         return sample;
+    }
+
+    /// <summary>MMDetection's key of the semantic segmentation map.</summary>
+    public const string SemanticSegKey = "gt_semantic_seg";
+
+    private static SegMap LoadSeg(DetSample sample, AnnInfo ann)
+    {
+        var info = sample.ImgInfo!;
+        string name = ann.SegMap ?? throw new DetSharpException($"LoadAnnotations: image id {info.Id} ('{info.FileName}') has no seg_map; with_seg=True needs a dataset that names one (CocoDataset: the file name with seg_suffix).");
+        if (sample.SegPrefix is null)
+            throw new DetSharpException($"LoadAnnotations: with_seg=True needs the dataset's seg_prefix (the folder of the segmentation maps, e.g. data/coco/stuffthingmaps/train2017/); image id {info.Id} has none.");
+        string path = PyPath.Join(sample.SegPrefix, name);
+        using var img = LoadImageFromFile.Read(path, OpenCvSharp.ImreadModes.Unchanged, $"the segmentation map of image id {info.Id} ('{info.FileName}', seg_prefix '{sample.SegPrefix}')");
+        if (img.Channels() != 1 || img.Depth() != OpenCvSharp.MatType.CV_8U)
+            throw new DetSharpException($"{path}: a segmentation map must be a single-channel 8-bit image of class ids (got {img.Channels()} channels, {img.Type()}); save it as a grayscale PNG.");
+        return new SegMap(CvInterop.ToBytes(img), img.Rows, img.Cols);
     }
 
     private static string Where(DetSample sample, AnnInfo ann, int i) =>

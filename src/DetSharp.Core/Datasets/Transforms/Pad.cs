@@ -9,7 +9,7 @@ namespace DetSharp.Datasets.Transforms;
 /// (<c>pad_to_square</c>, YOLOX; <c>pad_fixed_size</c> is then the square); bottom/right. <c>pad_val</c> is
 /// <c>dict(img=..., masks=..., seg=...)</c> (defaults 0, 0, 255; img a number or one value per channel, as YOLOX's
 /// <c>(114.0, 114.0, 114.0)</c>) or one number for img and masks. A plain number for img fills the first channel only, as
-/// mmcv's <c>impad</c> hands it to cv2. DetSharp loads no segmentation maps yet, so <c>seg</c> is only checked.
+/// mmcv's <c>impad</c> hands it to cv2. Segmentation maps (HTC's stuff maps) are padded with <c>seg</c>.
 /// </summary>
 [Register(Registries.PipelinesName, "Pad")]
 public sealed class Pad : IPipelineTransform
@@ -19,6 +19,7 @@ public sealed class Pad : IPipelineTransform
     private readonly bool _square;
     private readonly Scalar _imgVal;
     private readonly byte _maskVal;
+    private readonly byte _segVal = 255;
 
     public Pad(object? size = null, int? sizeDivisor = null, bool padToSquare = false, object? padVal = null)
     {
@@ -42,7 +43,7 @@ public sealed class Pad : IPipelineTransform
                         throw new DetSharpException($"Pad: pad_val has an unknown key '{key}'; it takes img, masks and seg.");
                 _imgVal = d.TryGetValue("img", out var iv) ? ImageValue(iv) : new Scalar(0);
                 _maskVal = d.TryGetValue("masks", out var mv) ? (byte)TransformArgs.Number(mv, "Pad pad_val.masks") : (byte)0;
-                if (d.TryGetValue("seg", out var sv)) TransformArgs.Number(sv, "Pad pad_val.seg");
+                _segVal = d.TryGetValue("seg", out var sv) ? (byte)TransformArgs.Number(sv, "Pad pad_val.seg") : (byte)255;
                 break;
             default:
                 double v = TransformArgs.Number(padVal, "Pad pad_val");
@@ -87,6 +88,11 @@ public sealed class Pad : IPipelineTransform
         {
             var m = sample.GetMasks(key);
             if (m is not null) sample.SetMasks(key, m.Pad(th, tw, _maskVal));
+        }
+        foreach (var key in sample.SegFields)
+        {
+            var seg = sample.GetSeg(key);
+            if (seg is not null) sample.SetSeg(key, seg.Pad(th, tw, _segVal));
         }
         return sample;
     }

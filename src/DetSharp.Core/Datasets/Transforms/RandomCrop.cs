@@ -77,6 +77,12 @@ public sealed class RandomCrop : IPipelineTransform
                 if (_recomputeBbox) sample.GtBboxes = sample.GtMasks.ToBitmap().GetBboxes();
             }
         }
+        foreach (var key in sample.SegFields)
+        {
+            var seg = sample.GetSeg(key);
+            // numpy slicing: the window clipped to the map
+            if (seg is not null) sample.SetSeg(key, seg.Crop(Math.Min(offW, seg.Width), Math.Min(offH, seg.Height), Math.Min(x2, seg.Width), Math.Min(y2, seg.Height)));
+        }
         return sample;
     }
 }

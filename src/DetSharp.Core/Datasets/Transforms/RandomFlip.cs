@@ -72,6 +72,11 @@ public sealed class RandomFlip : IPipelineTransform
                 var m = sample.GetMasks(key);
                 if (m is not null) sample.SetMasks(key, m.Flip(dir));
             }
+            foreach (var key in sample.SegFields)
+            {
+                var seg = sample.GetSeg(key);
+                if (seg is not null) sample.SetSeg(key, seg.Flip(dir));
+            }
         }
         return sample;
     }

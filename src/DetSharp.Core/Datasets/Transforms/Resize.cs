@@ -96,6 +96,13 @@ public sealed class Resize : IPipelineTransform
             if (masks is null) continue;
             sample.SetMasks(key, KeepRatio ? masks.Rescale(sa, sb) : masks.Resize(nh, nw));
         }
+        // mmdet's _resize_seg: nearest neighbour, the scale applied to the map's own size.
+        foreach (var key in sample.SegFields)
+        {
+            var seg = sample.GetSeg(key);
+            if (seg is null) continue;
+            sample.SetSeg(key, KeepRatio ? seg.Rescale(sa, sb) : seg.Resize(nh, nw));
+        }
         return sample;
     }
 

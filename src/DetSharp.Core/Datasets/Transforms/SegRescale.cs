@@ -4,9 +4,9 @@ namespace DetSharp.Datasets.Transforms;
 
 /// <summary>
 /// MMDetection's <c>SegRescale</c> (HTC's train pipeline): rescales every map of <c>seg_fields</c> by
-/// <c>scale_factor</c> with nearest interpolation, to the semantic head's resolution. Samples without segmentation maps
-/// (<c>LoadAnnotations(with_seg=False)</c>, HTC trained without its semantic branch) pass unchanged, as in MMDetection.
-/// Loading segmentation maps is not supported yet, so a sample that has some is refused.
+/// <c>scale_factor</c> with nearest interpolation (mmcv's <c>imrescale</c>), to the semantic head's resolution. Samples
+/// without segmentation maps (<c>LoadAnnotations(with_seg=False)</c>, HTC trained without its semantic branch) pass
+/// unchanged, as in MMDetection.
 /// </summary>
 [Register(Registries.PipelinesName, "SegRescale")]
 public sealed class SegRescale : IPipelineTransform
@@ -22,10 +22,11 @@ public sealed class SegRescale : IPipelineTransform
 
     public DetSample? Apply(DetSample sample, Random rng)
     {
-        if (sample.SegFields.Count > 0 && ScaleFactor != 1)
+        if (ScaleFactor == 1) return sample;
+        foreach (var key in sample.SegFields)
         {
-            throw new DetSharpException($"SegRescale: segmentation maps ({string.Join(", ", sample.SegFields)}) are not supported yet; train without "
-                + "them (LoadAnnotations with_seg=False, e.g. HTC with --cfg-options model.roi_head.semantic_roi_extractor=None model.roi_head.semantic_head=None).");
+            var seg = sample.GetSeg(key);
+            if (seg is not null) sample.SetSeg(key, seg.Rescale(ScaleFactor));
         }
         return sample;
     }

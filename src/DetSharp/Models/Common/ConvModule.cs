@@ -8,9 +8,10 @@ namespace DetSharp.Models.Common;
 /// mmcv's <c>ConvModule</c>: <c>conv</c> (built from <c>conv_cfg</c> by <see cref="ConvLayers"/>; bias unless a norm
 /// follows; <c>groups</c> for depthwise convs), an optional norm layer named by its type (<c>bn</c>, <c>gn</c>) and an
 /// optional activation (ReLU, ReLU6, or Swish/SiLU for YOLOX: x·sigmoid(x)) — the submodule names give MMDetection's
-/// keys (<c>lateral_convs.0.conv.weight</c>).
+/// keys (<c>lateral_convs.0.conv.weight</c>). Also one of mmcv's PLUGIN_LAYERS (<c>conv_block</c>), built from its config
+/// by <see cref="FromConfig"/>.
 /// </summary>
-public sealed class ConvModule : nn.Module<Tensor, Tensor>
+public sealed class ConvModule : nn.Module<Tensor, Tensor>, IPluginLayer
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -60,6 +61,41 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>
         // deformable ones), constant 1/0 for the norm.
         if (ConvLayers.IsPlainConv(_conv)) ModuleTools.KaimingInit(_conv);
         if (_norm is not null) ModuleTools.ConstantInit(_norm, 1);
+    }
+
+    /// <summary>mmcv's <c>_abbr_</c>.</summary>
+    public string Abbreviation => "conv_block";
+
+    /// <summary>
+    /// A ConvModule from mmcv's keyword arguments (a <c>pre_cfg</c> or a plugin's config): <c>in_channels</c>,
+    /// <c>out_channels</c>, <c>kernel_size</c>, <c>stride</c>, <c>padding</c>, <c>dilation</c>, <c>groups</c>, <c>bias</c>
+    /// ('auto' or a bool), <c>conv_cfg</c>, <c>norm_cfg</c>, <c>act_cfg</c> (default ReLU; None: no activation),
+    /// <c>inplace</c> (memory only, no effect on the result), <c>order</c> (conv-norm-act or act-conv-norm).
+    /// </summary>
+    public static ConvModule FromConfig(ConfigDict cfg)
+    {
+        string where = $"{cfg.SourceFile ?? "config"}: '{cfg.Path}': ConvModule";
+        string[] known = ["type", "in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "conv_cfg",
+            "norm_cfg", "act_cfg", "inplace", "with_spectral_norm", "padding_mode", "order"];
+        foreach (var key in cfg.Keys)
+            if (!known.Contains(key))
+                throw new DetSharpException($"{where} got an unexpected argument '{key}'. It accepts: {string.Join(", ", known.Skip(1))}.");
+        if (cfg.Get("with_spectral_norm", false))
+            throw new DetSharpException($"{where}: with_spectral_norm=True is not supported; remove it.");
+        if (cfg.Get("padding_mode", "zeros") != "zeros")
+            throw new DetSharpException($"{where}: padding_mode '{cfg.Get<string>("padding_mode")}' is not supported; use 'zeros'.");
+        bool activateFirst = cfg.TryGet<string[]>("order", out var order) ? string.Join(",", order) switch
+        {
+            "conv,norm,act" => false,
+            "act,conv,norm" => true,
+            var o => throw new DetSharpException($"{where}: order ({o}) is not supported; use ('conv', 'norm', 'act') or ('act', 'conv', 'norm')."),
+        } : false;
+        bool? bias = cfg.TryGetValue("bias", out var b) && b is not "auto" ? cfg.Get<bool>("bias") : null;
+        ConfigDict? actCfg = cfg.TryGetValue("act_cfg", out var a) ? (ConfigDict?)a : new ConfigDict { ["type"] = "ReLU" };
+        var (withRelu, relu6) = Activation(actCfg, where);
+        return new ConvModule(cfg.Get<long>("in_channels"), cfg.Get<long>("out_channels"), cfg.Get<long>("kernel_size"), cfg.Get("stride", 1L),
+            cfg.Get("padding", 0L), cfg.Get("dilation", 1L), cfg.TryGetValue("norm_cfg", out var n) ? (ConfigDict?)n : null, withRelu, bias,
+            cfg.Get("groups", 1L), relu6, cfg.TryGetValue("conv_cfg", out var c) ? (ConfigDict?)c : null, activateFirst);
     }
 
     /// <summary>

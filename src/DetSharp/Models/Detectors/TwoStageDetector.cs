@@ -140,6 +140,11 @@ public sealed class HybridTaskCascade(ConfigDict backbone, ConfigDict? neck = nu
 {
     public bool WithSemantic => RoiHead is HybridTaskCascadeRoIHead { WithSemantic: true };
 
+    /// <summary>The engine's batch with its <see cref="DetDataBatch.GtSemanticSeg"/> (the collected stuff maps) for the semantic branch.</summary>
+    protected override LossDict ForwardTrain(DetDataBatch b, Func<Tensor, Tensor> toDevice) =>
+        ForwardTrain(toDevice(b.Img), b.ImgMetas, b.GtBboxes!.Select(toDevice).ToList(), b.GtLabels!.Select(toDevice).ToList(), b.GtMasks,
+            b.GtBboxesIgnore?.Select(t => t is null ? null : toDevice(t)).ToList(), b.GtSemanticSeg is null ? null : toDevice(b.GtSemanticSeg));
+
     /// <summary>
     /// <c>forward_train</c> with the semantic branch's labels: <paramref name="gtSemanticSeg"/> [N, 1, H, W] (the stuff
     /// maps at the semantic head's resolution, as <c>SegRescale</c> makes them), or null for a head without one.

@@ -38,13 +38,13 @@ public class CascadeRoIHead : RoIHeadBase
             throw new DetSharpException($"{name}: shared_head is not used by a cascade (MMDetection's ignores it); remove it from roi_head.");
         NumStages = numStages;
         StageLossWeights = stageLossWeights;
-        var bboxExtractors = new List<SingleRoIExtractor>();
+        var bboxExtractors = new List<BaseRoIExtractor>();
         var bboxHeads = new List<ConvFCBBoxHead>();
-        var maskExtractors = new List<SingleRoIExtractor>();
+        var maskExtractors = new List<BaseRoIExtractor>();
         var maskHeads = new List<FCNMaskHead>();
         if (args.BboxHead is not null)
         {
-            foreach (var c in PerStage(args.BboxRoiExtractor, "bbox_roi_extractor")) bboxExtractors.Add(Builders.Model<SingleRoIExtractor>(c));
+            foreach (var c in PerStage(args.BboxRoiExtractor, "bbox_roi_extractor")) bboxExtractors.Add(Builders.Model<BaseRoIExtractor>(c));
             foreach (var c in PerStage(args.BboxHead, "bbox_head")) bboxHeads.Add(Builders.Model<ConvFCBBoxHead>(c));
             register_module("bbox_roi_extractor", nn.ModuleList(bboxExtractors.ToArray()));
             register_module("bbox_head", nn.ModuleList(bboxHeads.ToArray()));
@@ -55,7 +55,7 @@ public class CascadeRoIHead : RoIHeadBase
             register_module("mask_head", nn.ModuleList(maskHeads.ToArray()));
             if (args.MaskRoiExtractor is not null)
             {
-                foreach (var c in PerStage(args.MaskRoiExtractor, "mask_roi_extractor")) maskExtractors.Add(Builders.Model<SingleRoIExtractor>(c));
+                foreach (var c in PerStage(args.MaskRoiExtractor, "mask_roi_extractor")) maskExtractors.Add(Builders.Model<BaseRoIExtractor>(c));
                 register_module("mask_roi_extractor", nn.ModuleList(maskExtractors.ToArray()));
             }
             else ShareRoiExtractor = true;

@@ -12,7 +12,7 @@ namespace DetSharp.Models.RoIHeads;
 /// </summary>
 public static class ConsistentSupervision
 {
-    public static LossDict Losses(Tensor[] laterals, Tensor rois, SingleRoIExtractor extractor, ConvFCBBoxHead head, BBoxTargets targets, double weight)
+    public static LossDict Losses(Tensor[] laterals, Tensor rois, BaseRoIExtractor extractor, ConvFCBBoxHead head, BBoxTargets targets, double weight)
     {
         Tensor? cls = null, box = null;
         int levels = Math.Min(laterals.Length, extractor.NumInputs);

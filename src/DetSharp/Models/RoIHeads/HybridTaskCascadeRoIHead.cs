@@ -23,7 +23,7 @@ namespace DetSharp.Models.RoIHeads;
 [Register(Registries.ModelsName, "HybridTaskCascadeRoIHead")]
 public sealed class HybridTaskCascadeRoIHead : CascadeRoIHead
 {
-    private readonly SingleRoIExtractor? _semanticRoiExtractor;
+    private readonly BaseRoIExtractor? _semanticRoiExtractor;
     private readonly FusedSemanticHead? _semanticHead;
 
     public HybridTaskCascadeRoIHead(int numStages, double[] stageLossWeights, [InheritedArguments] RoIHeadArguments args,
@@ -35,7 +35,7 @@ public sealed class HybridTaskCascadeRoIHead : CascadeRoIHead
         // As MMDetection: the semantic RoI extractor is built only with a semantic head.
         if (semanticHead is not null)
         {
-            _semanticRoiExtractor = Builders.Model<SingleRoIExtractor>(semanticRoiExtractor
+            _semanticRoiExtractor = Builders.Model<BaseRoIExtractor>(semanticRoiExtractor
                 ?? throw new DetSharpException("HybridTaskCascadeRoIHead: semantic_head needs a semantic_roi_extractor (or set both to None)."));
             register_module("semantic_roi_extractor", _semanticRoiExtractor);
             _semanticHead = Builders.Model<FusedSemanticHead>(semanticHead);

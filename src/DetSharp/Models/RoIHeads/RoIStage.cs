@@ -25,7 +25,7 @@ internal sealed class RoIStage
 
     /// <param name="sharedHead">The RoI head's <c>shared_head</c> (C4's res5), run on the pooled features of both branches.</param>
     /// <param name="primeSampleAttention">PISA (<c>PISARoIHead</c>): apply <c>train_cfg.isr</c> / <c>train_cfg.carl</c> to the bbox losses.</param>
-    public RoIStage(SingleRoIExtractor? bboxRoiExtractor, ConvFCBBoxHead? bboxHead, SingleRoIExtractor? maskRoiExtractor, FCNMaskHead? maskHead,
+    public RoIStage(BaseRoIExtractor? bboxRoiExtractor, ConvFCBBoxHead? bboxHead, BaseRoIExtractor? maskRoiExtractor, FCNMaskHead? maskHead,
         ConfigDict? trainCfg, bool primeSampleAttention = false, nn.Module<Tensor, Tensor>? sharedHead = null)
     {
         _sharedHead = sharedHead;
@@ -45,12 +45,12 @@ internal sealed class RoIStage
         }
     }
 
-    public SingleRoIExtractor? BboxRoiExtractor { get; }
+    public BaseRoIExtractor? BboxRoiExtractor { get; }
 
     public ConvFCBBoxHead? BboxHead { get; }
 
     /// <summary>The mask branch's extractor: its own, or the bbox branch's when the config gives none.</summary>
-    public SingleRoIExtractor? MaskRoiExtractor { get; }
+    public BaseRoIExtractor? MaskRoiExtractor { get; }
 
     public FCNMaskHead? MaskHead { get; }
 
@@ -74,7 +74,7 @@ internal sealed class RoIStage
         Pool(MaskRoiExtractor ?? throw new InvalidOperationException("this RoI head has no mask branch"), x, rois);
 
     /// <summary>RoI features from the extractor's levels, through the shared head when there is one.</summary>
-    private Tensor Pool(SingleRoIExtractor extractor, Tensor[] x, Tensor rois)
+    private Tensor Pool(BaseRoIExtractor extractor, Tensor[] x, Tensor rois)
     {
         var feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
         return _sharedHead is null ? feats : _sharedHead.forward(feats);

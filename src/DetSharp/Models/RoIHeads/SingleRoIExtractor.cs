@@ -1,6 +1,4 @@
 using DetSharp.Config;
-using DetSharp.Models.Common;
-using DetSharp.Ops;
 using DetSharp.Registry;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,83 +6,14 @@ using static TorchSharp.torch;
 namespace DetSharp.Models.RoIHeads;
 
 /// <summary>
-/// MMDetection's <c>SingleRoIExtractor</c>: each RoI is pooled (<c>roi_layer</c>: mmcv's RoIAlign, or
-/// DeformRoIPoolPack / ModulatedDeformRoIPoolPack) from one level, <c>floor(log2(√(w·h) / finest_scale + 1e-6))</c>
-/// clamped to [0, L−1], with spatial scale 1/stride of that level. RoIAlign has no parameters; the deformable layers
-/// have one set per level, under <c>roi_layers.i</c>.
+/// MMDetection's <c>SingleRoIExtractor</c>: each RoI is pooled from one level, <c>floor(log2(√(w·h) / finest_scale + 1e-6))</c>
+/// clamped to [0, L−1], by that level's RoI layer (<see cref="BaseRoIExtractor"/>).
 /// </summary>
 [Register(Registries.ModelsName, "SingleRoIExtractor")]
-public sealed class SingleRoIExtractor : nn.Module, Weights.IHasInitCfg
+public sealed class SingleRoIExtractor(ConfigDict roiLayer, int outChannels, int[] featmapStrides, int finestScale = 56, object? initCfg = null)
+    : BaseRoIExtractor(nameof(SingleRoIExtractor), roiLayer, outChannels, featmapStrides, initCfg)
 {
-    /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
-    protected override void RegisterComponents()
-    {
-    }
-
-    private readonly RoIAlignOptions[] _layers;
-    private readonly DeformRoIPoolPack[]? _deformLayers;
-
-    public SingleRoIExtractor(ConfigDict roiLayer, int outChannels, int[] featmapStrides, int finestScale = 56, object? initCfg = null)
-        : base(nameof(SingleRoIExtractor))
-    {
-        InitCfg = initCfg;
-        string type = roiLayer.Get<string>("type");
-        if (type is not ("RoIAlign" or "DeformRoIPoolPack" or "ModulatedDeformRoIPoolPack"))
-            throw new DetSharpException(
-                $"SingleRoIExtractor: roi_layer type '{type}' is not supported (use RoIAlign, DeformRoIPoolPack or ModulatedDeformRoIPoolPack).");
-        int oh, ow;
-        var os = roiLayer["output_size"];
-        if (os is long l) oh = ow = (int)l;
-        else
-        {
-            var pair = roiLayer.Get<int[]>("output_size");
-            oh = pair[0];
-            ow = pair[1];
-        }
-        int sampling = roiLayer.Get("sampling_ratio", 0);
-        if (type == "RoIAlign")
-        {
-            var mode = RoIAlignOptions.ParsePoolMode(roiLayer.Get("pool_mode", "avg"));
-            bool aligned = roiLayer.Get("aligned", true);
-            foreach (var key in roiLayer.Keys)
-                if (key is not ("type" or "output_size" or "sampling_ratio" or "pool_mode" or "aligned" or "use_torchvision"))
-                    throw new DetSharpException($"SingleRoIExtractor: unexpected roi_layer key '{key}' for RoIAlign.");
-            _layers = featmapStrides.Select(s => new RoIAlignOptions(oh, ow, (float)(1.0 / s), sampling, mode, aligned)).ToArray();
-        }
-        else
-        {
-            foreach (var key in roiLayer.Keys)
-                if (key is not ("type" or "output_size" or "sampling_ratio" or "output_channels" or "deform_fc_channels" or "gamma"))
-                    throw new DetSharpException($"SingleRoIExtractor: unexpected roi_layer key '{key}' for {type}.");
-            if (!roiLayer.Has("output_channels"))
-                throw new DetSharpException($"SingleRoIExtractor: roi_layer {type} needs output_channels (the feature maps' channels, e.g. 256).");
-            long outputChannels = roiLayer.Get<long>("output_channels");
-            long fcChannels = roiLayer.Get("deform_fc_channels", 1024L);
-            double gamma = roiLayer.Get("gamma", 0.1);
-            _layers = [];
-            _deformLayers = featmapStrides.Select(s => new DeformRoIPoolPack(type == "ModulatedDeformRoIPoolPack", (oh, ow), outputChannels,
-                fcChannels, 1.0 / s, sampling, gamma)).ToArray();
-            register_module("roi_layers", nn.ModuleList(_deformLayers));
-        }
-        OutChannels = outChannels;
-        FeatmapStrides = featmapStrides;
-        FinestScale = finestScale;
-        OutputSize = (oh, ow);
-    }
-
-    /// <summary>The <c>init_cfg</c> as given (applied by <see cref="Weights.PretrainedInit.InitWeights"/>).</summary>
-    public object? InitCfg { get; }
-
-    public int OutChannels { get; }
-
-    public int[] FeatmapStrides { get; }
-
-    public int FinestScale { get; }
-
-    public (int Height, int Width) OutputSize { get; }
-
-    /// <summary>Number of feature levels it reads (<c>num_inputs</c>).</summary>
-    public int NumInputs => FeatmapStrides.Length;
+    public int FinestScale { get; } = finestScale;
 
     /// <summary><c>map_roi_levels</c>.</summary>
     public Tensor MapRoiLevels(Tensor rois, int numLevels)
@@ -94,43 +23,23 @@ public sealed class SingleRoIExtractor : nn.Module, Weights.IHasInitCfg
         return lvls.clamp(0, numLevels - 1).to_type(ScalarType.Int64);
     }
 
-    /// <summary><c>roi_rescale</c>: scales each RoI about its centre.</summary>
-    public static Tensor RoiRescale(Tensor rois, double scaleFactor)
-    {
-        var cx = (rois[.., 1] + rois[.., 3]) * 0.5;
-        var cy = (rois[.., 2] + rois[.., 4]) * 0.5;
-        var w = rois[.., 3] - rois[.., 1];
-        var h = rois[.., 4] - rois[.., 2];
-        var nw = w * scaleFactor;
-        var nh = h * scaleFactor;
-        return stack([rois[.., 0], cx - nw * 0.5, cy - nh * 0.5, cx + nw * 0.5, cy + nh * 0.5], -1);
-    }
-
-    /// <summary>Pools [K, C, oh, ow] features for <paramref name="rois"/> [K, 5] from the first <see cref="NumInputs"/> maps.</summary>
-    public Tensor Forward(IReadOnlyList<Tensor> feats, Tensor rois, double? roiScaleFactor = null)
+    public override Tensor Forward(IReadOnlyList<Tensor> feats, Tensor rois, double? roiScaleFactor = null)
     {
         using var scope = NewDisposeScope();
         int numLevels = NumInputs;
         var roiFeats = zeros([rois.shape[0], OutChannels, OutputSize.Height, OutputSize.Width], feats[0].dtype, feats[0].device);
         if (rois.shape[0] == 0) return roiFeats.MoveToOuterDisposeScope();
         if (numLevels == 1)
-            return Pool(feats[0], rois, 0).MoveToOuterDisposeScope();
+            return ForwardLevel(feats[0], rois, 0).MoveToOuterDisposeScope();
         var target = MapRoiLevels(rois, numLevels);
         if (roiScaleFactor is { } f) rois = RoiRescale(rois, f);
         for (int i = 0; i < numLevels; i++)
         {
             var inds = nonzero(target == i).view(-1);
             if (inds.numel() == 0) continue;
-            var t = Pool(feats[i], rois[inds], i);
+            var t = ForwardLevel(feats[i], rois[inds], i);
             roiFeats = roiFeats.index_put_(t, TensorIndex.Tensor(inds));
         }
         return roiFeats.MoveToOuterDisposeScope();
     }
-
-    /// <summary>Pools every RoI from one given level (used by Consistent Supervision).</summary>
-    public Tensor ForwardLevel(Tensor feat, Tensor rois, int level) => Pool(feat, rois, level);
-
-    /// <summary>The roi_layer of <paramref name="level"/> on its map.</summary>
-    private Tensor Pool(Tensor feat, Tensor rois, int level) =>
-        _deformLayers is not null ? _deformLayers[level].forward(feat, rois) : RoIAlign.Apply(feat, rois, _layers[level]);
 }

@@ -33,12 +33,12 @@ public class StandardRoIHead : RoIHeadBase
     protected StandardRoIHead(string name, RoIHeadArguments args, bool primeSampleAttention)
         : base(name, args)
     {
-        SingleRoIExtractor? bboxExtractor = null, maskExtractor = null;
+        BaseRoIExtractor? bboxExtractor = null, maskExtractor = null;
         ConvFCBBoxHead? bboxHead = null;
         FCNMaskHead? maskHead = null;
         if (args.BboxHead is not null)
         {
-            bboxExtractor = Builders.Model<SingleRoIExtractor>(Dict(args.BboxRoiExtractor ?? throw new DetSharpException("StandardRoIHead: bbox_roi_extractor is required with bbox_head."), "bbox_roi_extractor"));
+            bboxExtractor = Builders.Model<BaseRoIExtractor>(Dict(args.BboxRoiExtractor ?? throw new DetSharpException("StandardRoIHead: bbox_roi_extractor is required with bbox_head."), "bbox_roi_extractor"));
             bboxHead = Builders.Model<ConvFCBBoxHead>(Dict(args.BboxHead, "bbox_head"));
             register_module("bbox_roi_extractor", bboxExtractor);
             register_module("bbox_head", bboxHead);
@@ -47,7 +47,7 @@ public class StandardRoIHead : RoIHeadBase
         {
             if (args.MaskRoiExtractor is not null)
             {
-                maskExtractor = Builders.Model<SingleRoIExtractor>(Dict(args.MaskRoiExtractor, "mask_roi_extractor"));
+                maskExtractor = Builders.Model<BaseRoIExtractor>(Dict(args.MaskRoiExtractor, "mask_roi_extractor"));
                 register_module("mask_roi_extractor", maskExtractor);
             }
             maskHead = Builders.Model<FCNMaskHead>(Dict(args.MaskHead, "mask_head"));
@@ -66,7 +66,7 @@ public class StandardRoIHead : RoIHeadBase
 
     public ConvFCBBoxHead BboxHead => _stage.BboxHead ?? throw new InvalidOperationException("no bbox head");
 
-    public SingleRoIExtractor BboxRoiExtractor => _stage.BboxRoiExtractor ?? throw new InvalidOperationException("no bbox head");
+    public BaseRoIExtractor BboxRoiExtractor => _stage.BboxRoiExtractor ?? throw new InvalidOperationException("no bbox head");
 
     public FCNMaskHead? MaskHead => _stage.MaskHead;
 

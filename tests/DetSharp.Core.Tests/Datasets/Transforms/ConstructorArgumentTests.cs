@@ -1,6 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
+using DetSharp.Structures;
 using OpenCvSharp;
 
 namespace DetSharp.Core.Tests.Datasets.Transforms;
@@ -53,16 +54,20 @@ public sealed class ConstructorArgumentTests
     }
 
     [Fact]
-    public void SegRescale_PassesASampleWithoutSegmentationMaps_AndRefusesOneWithThem()
+    public void SegRescale_PassesASampleWithoutSegmentationMaps_AndRescalesMapsNearest()
     {
         using var plain = new DetSample();
         plain.SetImg(new Mat(4, 4, MatType.CV_8UC3, new Scalar(1, 2, 3)));
         var rescale = new SegRescale(scaleFactor: 0.125);
         Assert.Same(plain, rescale.Apply(plain, new Random(0)));
         Assert.Equal(4, plain.Img!.Rows);
+        // A 16×24 map of row·24 + column: 1/8 gives int(24/8 + 0.5) × int(16/8 + 0.5) = 3×2, every 8th pixel.
         using var withSeg = new DetSample { SegFields = ["gt_semantic_seg"] };
-        var e = Assert.Throws<DetSharpException>(() => rescale.Apply(withSeg, new Random(0)));
-        Assert.Contains("gt_semantic_seg", e.Message);
+        withSeg.SetSeg("gt_semantic_seg", new SegMap(Enumerable.Range(0, 16 * 24).Select(i => (byte)(i % 251)).ToArray(), 16, 24));
+        rescale.Apply(withSeg, new Random(0));
+        var seg = withSeg.GetSeg("gt_semantic_seg")!;
+        Assert.Equal((2, 3), (seg.Height, seg.Width));
+        Assert.Equal(new byte[] { 0, 8, 16, 192 % 251, 200 % 251, 208 % 251 }, seg.Data);
         Assert.Throws<DetSharpException>(() => new SegRescale(scaleFactor: 0));
     }
 }
