@@ -1,7 +1,7 @@
 """Makes tests/fixtures/mmdet-2.28/tta/: slim detectors built by MMDetection 2.28.2 with fixed weights and their
 test-time augmentation (aug_test) on one balloon val image, MultiScaleFlipAug with two scales and flip=True:
 Mask R-CNN, Cascade Mask R-CNN and HTC (TwoStageDetector.aug_test: the merged RPN proposals (aug_test_rpn), the final
-boxes, scores and labels and every mask's area) and RetinaNet (SingleStageDetector.aug_test: the dense head's
+boxes, scores and labels and every mask's area) and RetinaNet and FCOS (SingleStageDetector.aug_test: the dense head's
 aug_test_bboxes; boxes, scores and labels).
 
 Our own script (not MMDetection's). Runs on the local MMDetection reference of ../shared/docs/oracle.md (sources at
@@ -34,6 +34,7 @@ MODELS = {
     'cascade_mask_rcnn_tta': 'cascade_rcnn/cascade_mask_rcnn_r50_fpn_1x_coco.py',
     'htc_tta': 'htc/htc_r50_fpn_1x_coco.py',
     'retinanet_tta': 'retinanet/retinanet_r50_fpn_1x_coco.py',
+    'fcos_tta': 'fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py',
 }
 
 

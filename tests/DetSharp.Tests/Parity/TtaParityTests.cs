@@ -15,12 +15,12 @@ namespace DetSharp.Tests.Parity;
 
 /// <summary>
 /// Test-time augmentation (MMDetection's <c>aug_test</c>) against MMDetection 2.28.2 (<c>tests/fixtures/mmdet-2.28/tta</c>,
-/// made by <c>tools/oracle/tta.py</c>; its README says how): slim Mask R-CNN, Cascade Mask R-CNN, HTC and RetinaNet
-/// with fixed weights, loaded strictly from their checkpoints, on one balloon val image through the fixture's test
+/// made by <c>tools/oracle/tta.py</c>; its README says how): slim Mask R-CNN, Cascade Mask R-CNN, HTC, RetinaNet and
+/// FCOS with fixed weights, loaded strictly from their checkpoints, on one balloon val image through the fixture's test
 /// pipeline (MultiScaleFlipAug, two scales, flip=True: four views). The views' shapes and flips, the merged RPN proposals
 /// of the two-stage models (<c>merge_aug_proposals</c>), and what <see cref="Inference.Run"/> returns for the image: boxes,
 /// scores, labels and mask areas after the merge (<c>merge_aug_bboxes</c>, multiclass NMS and <c>merge_aug_masks</c>;
-/// RetinaNet: the dense head's <c>aug_test_bboxes</c>).
+/// RetinaNet and FCOS: the dense head's <c>aug_test_bboxes</c>, FCOS's centerness as score factor).
 /// </summary>
 public sealed class TtaParityTests(ITestOutputHelper output)
 {
@@ -36,6 +36,7 @@ public sealed class TtaParityTests(ITestOutputHelper output)
     [InlineData("cascade_mask_rcnn_tta")]
     [InlineData("htc_tta")]
     [InlineData("retinanet_tta")]
+    [InlineData("fcos_tta")]
     public void Aug_test_matches_mmdetection(string model)
     {
         using var fixture = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Dir, model + ".outputs.json")));
