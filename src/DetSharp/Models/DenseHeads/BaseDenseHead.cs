@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Engine;
+using DetSharp.Models.Common;
 using DetSharp.Models.TaskModules;
 using DetSharp.Models.Weights;
 using DetSharp.Ops;
@@ -146,6 +147,44 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     {
         using var noGrad = no_grad();
         return GetBboxes(Forward(feats), imgMetas, rescale: rescale);
+    }
+
+    /// <summary>
+    /// <c>aug_test</c> for one image: <paramref name="feats"/> and <paramref name="augMetas"/> per augmentation; the
+    /// detections in original-image coordinates when <paramref name="rescale"/>. The heads MMDetection gives it (its
+    /// AnchorHead and AnchorFreeHead families) override this with <see cref="AugTestBboxes"/>; the others refuse.
+    /// </summary>
+    public virtual DenseDetections AugTest(IReadOnlyList<Tensor[]> feats, IReadOnlyList<ImgMeta> augMetas, bool rescale) =>
+        throw new DetSharpException($"{GetType().Name} has no test-time augmentation (as in MMDetection); use one img_scale and flip=False in the "
+                                    + "test pipeline's MultiScaleFlipAug.");
+
+    /// <summary>
+    /// <c>aug_test_bboxes</c>: every augmentation's candidates before NMS (<see cref="GetBboxes"/> with withNms false:
+    /// score_thr and nms_pre per level, score factors applied) mapped back to the original image and concatenated (not
+    /// averaged: each augmentation has its own priors), then one class-aware NMS with test_cfg's nms and the best
+    /// max_per_img. Without <paramref name="rescale"/> the boxes are given at the first augmentation's scale.
+    /// </summary>
+    protected DenseDetections AugTestBboxes(IReadOnlyList<Tensor[]> feats, IReadOnlyList<ImgMeta> augMetas, bool rescale)
+    {
+        var cfg = TestCfg ?? throw new InvalidOperationException($"{GetType().Name}.AugTest needs a test_cfg.");
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var bboxes = new List<Tensor>(augMetas.Count);
+        var scores = new List<Tensor>(augMetas.Count);
+        var labels = new List<Tensor>(augMetas.Count);
+        for (int a = 0; a < augMetas.Count; a++)
+        {
+            var d = GetBboxes(Forward(feats[a]), [augMetas[a]], cfg, rescale: false, withNms: false)[0];
+            bboxes.Add(MergeAugs.BboxMappingBack(d.Dets[.., 0..4], augMetas[a]));
+            scores.Add(d.Dets[.., 4]);
+            labels.Add(d.Labels);
+        }
+        // The merged candidates are in the original image already: NMS as a single view at scale 1.
+        var merged = BboxPostProcess([cat(scores)], [cat(labels)], [cat(bboxes)], augMetas[0], cfg, rescale: false);
+        var dets = rescale || merged.Dets.shape[0] == 0
+            ? merged.Dets
+            : cat([merged.Dets[.., 0..4] * tensor(augMetas[0].ScaleFactor, device: merged.Dets.device), merged.Dets[.., 4..5]], 1);
+        return new DenseDetections(dets.MoveToOuterDisposeScope(), merged.Labels.MoveToOuterDisposeScope());
     }
 
     /// <summary>(H, W) of every level's map.</summary>

@@ -61,6 +61,13 @@ public sealed class RPNHead : AnchorHead
         return (_rpnCls.forward(x), _rpnReg.forward(x));
     }
 
+    /// <summary>
+    /// Refused: proposals are merged over augmentations by the two-stage detector (<c>merge_aug_proposals</c>);
+    /// MMDetection's <c>aug_test_bboxes</c> is not for RPN heads.
+    /// </summary>
+    public override DenseDetections AugTest(IReadOnlyList<Tensor[]> feats, IReadOnlyList<ImgMeta> augMetas, bool rescale) =>
+        throw new DetSharpException("RPNHead has no aug_test_bboxes (as in MMDetection): a two-stage detector merges its proposals over the augmentations.");
+
     // Proposals always go through NMS, as in MMDetection's RPNHead (its with_nms is not used).
     protected override DenseDetections GetBboxesSingle(DenseHeadOutputs outs, int img, Tensor[] priors, ImgMeta imgMeta, ConfigDict cfg, bool rescale,
         bool withNms)

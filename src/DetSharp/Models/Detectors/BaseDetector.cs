@@ -118,7 +118,7 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
     /// </summary>
     public virtual DetectionResult AugTest(IReadOnlyList<Tensor> imgs, IReadOnlyList<ImgMeta> augMetas, bool rescale = true) =>
         throw new DetSharpException($"{GetType().Name} has no test-time augmentation in DetSharp ({imgs.Count} views from MultiScaleFlipAug); "
-                                    + "use one img_scale and flip=False in the test pipeline, or a two-stage detector with a StandardRoIHead (Faster/Mask R-CNN).");
+                                    + "use one img_scale and flip=False in the test pipeline, or a detector that has it (Faster/Mask R-CNN, Cascade R-CNN, HTC, dense-head detectors as RetinaNet, FCOS, ATSS, GFL).");
 
     /// <summary>Checks <c>aug_test</c>'s inputs: one image per augmentation, as many metas as views.</summary>
     protected static void CheckAugBatch(IReadOnlyList<Tensor> imgs, IReadOnlyList<ImgMeta> augMetas)

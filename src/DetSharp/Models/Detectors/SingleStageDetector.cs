@@ -45,6 +45,16 @@ public class SingleStageDetector : BaseDetector
 
     public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true) =>
         SimpleTestDenseHead(BboxHead, img, imgMetas, rescale);
+
+    /// <summary><c>aug_test</c>: every augmentation's features through the dense head's <see cref="BaseDenseHead.AugTest"/>.</summary>
+    public override DetectionResult AugTest(IReadOnlyList<Tensor> imgs, IReadOnlyList<ImgMeta> augMetas, bool rescale = true)
+    {
+        CheckAugBatch(imgs, augMetas);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var dets = BboxHead.AugTest(imgs.Select(ExtractFeat).ToList(), augMetas, rescale);
+        return DetectionResult.FromTensors(dets.Dets, dets.Labels, null, NumClasses);
+    }
 }
 
 /// <summary>MMDetection's <c>RetinaNet</c> (a <see cref="SingleStageDetector"/>, usually with a <see cref="RetinaHead"/>).</summary>

@@ -100,7 +100,7 @@ public class TwoStageDetector : BaseDetector
     public override DetectionResult AugTest(IReadOnlyList<Tensor> imgs, IReadOnlyList<ImgMeta> augMetas, bool rescale = true)
     {
         CheckAugBatch(imgs, augMetas);
-        if (_rpnHead is null || RoiHead is not StandardRoIHead) return base.AugTest(imgs, augMetas, rescale);
+        if (_rpnHead is null) return base.AugTest(imgs, augMetas, rescale);
         var rpnCfg = _testCfg?.Get<ConfigDict?>("rpn", null) ?? throw new DetSharpException($"{GetType().Name}: test-time augmentation needs test_cfg.rpn.");
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();

@@ -17,6 +17,7 @@ namespace DetSharp.Models.RoIHeads;
 /// (accuracies not), then the RoIs are refined by the stage's regression (labels: the targets, background replaced by
 /// the predicted class) with the GT proposals dropped. Test: stages run in turn on refined RoIs, the final score is the
 /// softmax of the stages' mean logits, boxes from the last stage; masks are the mean of all stages' sigmoid masks.
+/// Test-time augmentation (<c>aug_test</c>) does the same per augmentation and merges as MMDetection does.
 /// </summary>
 [Register(Registries.ModelsName, "CascadeRoIHead")]
 public class CascadeRoIHead : RoIHeadBase
@@ -220,22 +221,72 @@ public class CascadeRoIHead : RoIHeadBase
             labels.Add(l);
         }
         var masks = WithMask
-            ? RoIStage.TestMasks(_stages[^1].MaskHead!, dets, labels, imgMetas, rescale, cfg.Get("mask_thr_binary", 0.5), maskProbs ?? MeanMaskProbs)
+            ? RoIStage.TestMasks(_stages[^1].MaskHead!, dets, labels, imgMetas, rescale, cfg.Get("mask_thr_binary", 0.5), maskProbs ?? (r => MeanMaskProbs(x, r)))
             : null;
         var results = new List<DetectionResult>(numImgs);
         for (int j = 0; j < numImgs; j++)
             results.Add(DetectionResult.FromTensors(dets[j], labels[j], masks?[j], NumClasses));
         return results;
+    }
 
-        Tensor MeanMaskProbs(Tensor maskRois)
+    /// <summary>The cascade's test masks of a batch of RoIs: the mean of every stage's sigmoid masks.</summary>
+    private Tensor MeanMaskProbs(Tensor[] x, Tensor maskRois)
+    {
+        Tensor? sum = null;
+        for (int i = 0; i < NumStages; i++)
         {
-            Tensor? sum = null;
+            var p = MaskForward(i, x, maskRois).sigmoid();
+            sum = sum is null ? p : sum + p;
+        }
+        return sum! / (float)NumStages;
+    }
+
+    /// <summary>
+    /// <c>aug_test</c>: per augmentation the merged proposals mapped into its input and run through the stages as in
+    /// <see cref="SimpleTest(Tensor[], IReadOnlyList{Tensor}, IReadOnlyList{ImgMeta}, bool)"/> (refined between stages;
+    /// the softmax of the stages' mean logits, the last stage's boxes); boxes and scores averaged back in the original
+    /// image and multiclass NMS; every stage's masks of the kept boxes in every augmentation averaged and pasted. As
+    /// MMDetection's, the boxes are in the original image whatever <paramref name="rescale"/>.
+    /// </summary>
+    public override DetectionResult AugTest(IReadOnlyList<Tensor[]> feats, Tensor proposals, IReadOnlyList<ImgMeta> augMetas, bool rescale) =>
+        AugTest(feats, proposals, augMetas, _ => null, (a, rois) => MeanMaskProbs(feats[a], rois), refineOverAllClasses: false);
+
+    /// <summary>
+    /// The cascade's <c>aug_test</c> with HTC's hooks: <paramref name="fuse"/>(augmentation) as in
+    /// <see cref="RoIStage.BboxForward"/>; <paramref name="maskProbs"/>(augmentation, RoIs) the merged sigmoid masks of
+    /// the stages; <paramref name="refineOverAllClasses"/>: the label that refines a RoI between stages is the argmax
+    /// over all logits, background included (MMDetection's HTC aug_test), instead of over the object classes.
+    /// </summary>
+    protected DetectionResult AugTest(IReadOnlyList<Tensor[]> feats, Tensor proposals, IReadOnlyList<ImgMeta> augMetas,
+        Func<int, Func<Tensor, Tensor, Tensor>?> fuse, Func<int, Tensor, Tensor> maskProbs, bool refineOverAllClasses)
+    {
+        var cfg = RequireTestCfg();
+        using var scope = NewDisposeScope();
+        if (proposals.shape[0] == 0) return DetectionResult.Empty(NumClasses, WithMask);
+        var augBboxes = new List<Tensor>(augMetas.Count);
+        var augScores = new List<Tensor>(augMetas.Count);
+        for (int a = 0; a < augMetas.Count; a++)
+        {
+            var rois = BoxTools.Bbox2Roi([MergeAugs.BboxMapping(proposals[.., 0..4], augMetas[a])]);
+            var fuseA = fuse(a);
+            Tensor? scoreSum = null, reg = null;
             for (int i = 0; i < NumStages; i++)
             {
-                var p = MaskForward(i, x, maskRois).sigmoid();
-                sum = sum is null ? p : sum + p;
+                var (cls, r, _) = _stages[i].BboxForward(feats[a], rois, fuseA);
+                (scoreSum, reg) = (scoreSum is null ? cls : scoreSum + cls, r);
+                if (i < NumStages - 1)
+                {
+                    var head = _stages[i].BboxHead!;
+                    var label = refineOverAllClasses ? cls.argmax(1) : head.RefinementScores(cls)[.., ..^1].argmax(1);
+                    rois = head.RegressByClass(rois, label, r, augMetas[a]);
+                }
             }
-            return sum! / (float)NumStages;
+            var (b, s) = _stages[^1].BboxHead!.DecodeBboxes(rois, scoreSum! / (float)NumStages, reg!, augMetas[a], rescale: false);
+            augBboxes.Add(b);
+            augScores.Add(s);
         }
+        var (dets, labels) = MergeAugDetections(augBboxes, augScores, augMetas, cfg);
+        var masks = WithMask ? AugTestMasks(_stages[^1].MaskHead!, dets, labels, augMetas, cfg, maskProbs) : null;
+        return DetectionResult.FromTensors(dets, labels, masks, NumClasses);
     }
 }

@@ -145,6 +145,19 @@ public sealed class HybridTaskCascadeRoIHead : CascadeRoIHead
     }
 
     /// <summary>
+    /// <c>aug_test</c>: the cascade's, with each augmentation's semantic features fused in and the masks of the information
+    /// flow. As MMDetection's HTC aug_test (unlike its simple_test and Cascade R-CNN), a RoI is refined between stages by
+    /// the argmax over all logits, background included.
+    /// </summary>
+    public override DetectionResult AugTest(IReadOnlyList<Tensor[]> feats, Tensor proposals, IReadOnlyList<ImgMeta> augMetas, bool rescale)
+    {
+        using var scope = NewDisposeScope();
+        var semantic = feats.Select(SemanticFeatures).ToList();
+        return AugTest(feats, proposals, augMetas, a => Fusion(semantic[a], "bbox"),
+            (a, rois) => MergedMaskProbs(feats[a], rois, Fusion(semantic[a], "mask")), refineOverAllClasses: true);
+    }
+
+    /// <summary>
     /// Adds the semantic features pooled over each RoI (average-pooled to the RoI features' size when it differs) to
     /// the <paramref name="branch"/>'s RoI features, or null when that branch does not fuse them.
     /// </summary>

@@ -1,7 +1,9 @@
 using DetSharp.Config;
 using DetSharp.Engine;
+using DetSharp.Models.Common;
 using DetSharp.Models.Detectors;
 using DetSharp.Models.Weights;
+using DetSharp.Ops;
 using DetSharp.Structures;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -81,7 +83,36 @@ public abstract class RoIHeadBase : nn.Module, IHasInitCfg
     /// </summary>
     public virtual DetectionResult AugTest(IReadOnlyList<Tensor[]> feats, Tensor proposals, IReadOnlyList<ImgMeta> augMetas, bool rescale) =>
         throw new DetSharpException($"{GetType().Name} has no test-time augmentation in DetSharp (MultiScaleFlipAug with several img_scale or flip=True); "
-                                    + "use one img_scale and flip=False in the test pipeline, or a StandardRoIHead model (Faster/Mask R-CNN).");
+                                    + "use one img_scale and flip=False in the test pipeline, or a StandardRoIHead, CascadeRoIHead or HybridTaskCascadeRoIHead model.");
+
+    /// <summary>
+    /// The end of an RoI head's <c>aug_test</c> boxes: every augmentation's boxes [n, 4k] and scores [n, C+1] (the same
+    /// proposals, row for row) averaged in the original image (<see cref="MergeAugs.MergeAugBboxes"/>), then multiclass
+    /// NMS with test_cfg's score_thr, nms and max_per_img.
+    /// </summary>
+    protected static (Tensor Dets, Tensor Labels) MergeAugDetections(IReadOnlyList<Tensor> augBboxes, IReadOnlyList<Tensor> augScores,
+        IReadOnlyList<ImgMeta> augMetas, ConfigDict cfg)
+    {
+        var (bboxes, scores) = MergeAugs.MergeAugBboxes(augBboxes, augScores, augMetas);
+        if (bboxes.shape[0] == 0) return NoDetections();
+        var r = Nms.MulticlassNms(bboxes, scores, cfg.Get<double>("score_thr"), Builders.Nms(cfg.Get<ConfigDict>("nms")), cfg.Get("max_per_img", -1));
+        return (r.Dets, r.Labels);
+    }
+
+    /// <summary>
+    /// The masks of an RoI head's <c>aug_test</c>: the kept boxes (original image) mapped into every augmentation, where
+    /// <paramref name="maskProbs"/>(augmentation, RoIs) gives the sigmoid masks [n, C, m, m]; those averaged, flipped ones
+    /// flipped back (<see cref="MergeAugs.MergeAugMasks"/>), and pasted at scale 1 into the original image.
+    /// </summary>
+    protected static Rle[] AugTestMasks(FCNMaskHead maskHead, Tensor dets, Tensor labels, IReadOnlyList<ImgMeta> augMetas, ConfigDict cfg,
+        Func<int, Tensor, Tensor> maskProbs)
+    {
+        if (dets.shape[0] == 0) return [];
+        var augMasks = augMetas.Select((meta, a) => maskProbs(a, BoxTools.Bbox2Roi([MergeAugs.BboxMapping(dets[.., 0..4], meta)]))).ToList();
+        var merged = MergeAugs.MergeAugMasks(augMasks, augMetas);
+        return maskHead.GetSegMasks(merged, dets[.., 0..4], labels, cfg.Get("mask_thr_binary", 0.5), augMetas[0] with { ScaleFactor = [1f, 1f, 1f, 1f] },
+            rescale: false);
+    }
 
     /// <summary>Cuts a tensor of all images' rows into each image's (sizes in image order).</summary>
     internal static List<Tensor> Split(Tensor t, IReadOnlyList<long> sizes)

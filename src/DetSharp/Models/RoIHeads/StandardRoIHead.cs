@@ -115,28 +115,10 @@ public class StandardRoIHead : RoIHeadBase
             augBboxes.Add(b);
             augScores.Add(s);
         }
-        var (mergedBboxes, mergedScores) = MergeAugs.MergeAugBboxes(augBboxes, augScores, augMetas);
-        var (dets, labels) = NoDetections();
-        if (mergedBboxes.shape[0] > 0)
-        {
-            var r = Nms.MulticlassNms(mergedBboxes, mergedScores, cfg.Get<double>("score_thr"), Builders.Nms(cfg.Get<ConfigDict>("nms")), cfg.Get("max_per_img", -1));
-            (dets, labels) = (r.Dets, r.Labels);
-        }
-        Rle[]? masks = null;
-        if (_stage.MaskHead is { } maskHead)
-        {
-            if (dets.shape[0] == 0)
-            {
-                masks = [];
-            }
-            else
-            {
-                var augMasks = augMetas.Select((meta, a) => MaskForward(feats[a], BoxTools.Bbox2Roi([MergeAugs.BboxMapping(dets[.., 0..4], meta)])).sigmoid()).ToList();
-                var merged = MergeAugs.MergeAugMasks(augMasks, augMetas);
-                // The merged boxes are already in the original image: paste at scale 1 into ori_shape.
-                masks = maskHead.GetSegMasks(merged, dets[.., 0..4], labels, cfg.Get("mask_thr_binary", 0.5), augMetas[0] with { ScaleFactor = [1f, 1f, 1f, 1f] }, rescale: false);
-            }
-        }
+        var (dets, labels) = MergeAugDetections(augBboxes, augScores, augMetas, cfg);
+        var masks = _stage.MaskHead is { } maskHead
+            ? AugTestMasks(maskHead, dets, labels, augMetas, cfg, (a, rois) => MaskForward(feats[a], rois).sigmoid())
+            : null;
         // Without rescale the boxes are given in the first augmentation's input scale, as MMDetection does.
         var outDets = rescale ? dets : cat([dets[.., 0..4] * tensor(augMetas[0].ScaleFactor), dets[.., 4..5]], 1);
         return DetectionResult.FromTensors(outDets, labels, masks, NumClasses);
