@@ -34,7 +34,7 @@ internal static class VideoInference
             throw new DetSharpException($"{source}: OpenCV cannot open it as a video (unknown format or codec, or no such camera).");
         int width = capture.FrameWidth, height = capture.FrameHeight;
         double fps = capture.Fps is > 0 and < 1000 ? capture.Fps : 25; // cameras often report 0
-        using var writer = new VideoWriter(output, FourCC.MP4V, fps, new Size(width, height));
+        using var writer = new VideoWriter(output, FourCC.FromString("mp4v"), fps, new Size(width, height));
         if (!writer.IsOpened())
             throw new DetSharpException($"{output}: OpenCV cannot write an mp4v video there (check the folder and the .mp4/.avi extension).");
 

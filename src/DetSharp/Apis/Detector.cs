@@ -1,10 +1,10 @@
+using System.Runtime.CompilerServices;
 using DetSharp.Config;
 using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Evaluation;
 using DetSharp.Models.Detectors;
-using System.Runtime.CompilerServices;
 using DetSharp.Registry;
 using OpenCvSharp;
 using TorchSharp;

@@ -7,8 +7,8 @@ using DetSharp.Logging;
 using DetSharp.Registry;
 using DetSharp.Visualization;
 using Microsoft.Extensions.Logging;
-using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 using OpenCvSharp;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 
 namespace DetSharp.Apis;
 

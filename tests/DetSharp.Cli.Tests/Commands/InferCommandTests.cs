@@ -42,7 +42,7 @@ public class InferCommandTests
             string video = Path.Combine(dir, "balloons.mp4");
             var size = new OpenCvSharp.Size(320, 240);
             var frames = Directory.GetFiles(SharedData.FullPath(BalloonVal), "*.jpg").Order(StringComparer.Ordinal).Take(3).ToList();
-            using (var writer = new OpenCvSharp.VideoWriter(video, OpenCvSharp.FourCC.MP4V, 5, size))
+            using (var writer = new OpenCvSharp.VideoWriter(video, OpenCvSharp.FourCC.FromString("mp4v"), 5, size))
             {
                 Assert.True(writer.IsOpened(), "OpenCV cannot write mp4v here");
                 foreach (var file in frames.Concat(frames.Take(2)))
