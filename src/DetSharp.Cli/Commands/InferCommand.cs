@@ -11,7 +11,8 @@ namespace DetSharp.Cli.Commands;
 
 /// <summary>
 /// <c>detsharp infer</c>: MMDetection's <c>demo/image_demo.py</c> for many images — draws detections (masks, boxes,
-/// class and score) on each input and optionally writes all detections as COCO results JSON.
+/// class and score) on each input and optionally writes all detections as COCO results JSON — and its
+/// <c>video_demo.py</c> / <c>webcam_demo.py</c> for video files and cameras (<see cref="VideoInference"/>).
 /// </summary>
 internal static class InferCommand
 {
@@ -22,7 +23,10 @@ internal static class InferCommand
     {
         var config = new Argument<string>("config") { Description = "Config file of the model." };
         var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint (.pth) written by detsharp train or MMDetection: a file, an http(s):// URL or a torchvision:// / open-mmlab:// / mmcls:// name (downloaded once into torch's cache)." };
-        var inputs = new Argument<string[]>("inputs") { Description = "Image files, folders or glob patterns (e.g. 'data/val/*.jpg').", Arity = ArgumentArity.OneOrMore };
+        var inputs = new Argument<string[]>("inputs") { Description = "Image files, folders or glob patterns (e.g. 'data/val/*.jpg'), or video files (.mp4, .avi, ...).", Arity = ArgumentArity.ZeroOrMore };
+        var camera = new Option<int?>("--camera") { Description = "Camera index (webcam_demo.py): records OUT_DIR/cameraN.mp4 until --max-frames or Ctrl+C." };
+        var maxFrames = new Option<int?>("--max-frames") { Description = "Stop a video or camera after this many frames." };
+        var batchSize = new Option<int>("--batch-size") { Description = "Video frames per forward pass.", DefaultValueFactory = _ => 1 };
         var outDir = new Option<string>("--out-dir") { Description = "Folder for the pictures (and results.json).", DefaultValueFactory = _ => "work_dirs/infer" };
         var scoreThr = new Option<float>("--score-thr") { Description = "Draw detections with at least this score.", DefaultValueFactory = _ => 0.3f };
         var palette = new Option<string>("--palette") { Description = "Class colours: coco, citys or random.", DefaultValueFactory = _ => "coco" };
@@ -35,18 +39,27 @@ internal static class InferCommand
         };
         var command = new Command("infer", "Detect objects in images and draw the results.")
         {
-            config, checkpoint, inputs, outDir, scoreThr, palette, device, json, annFile, CommonOptions.CfgOptions,
+            config, checkpoint, inputs, camera, maxFrames, batchSize, outDir, scoreThr, palette, device, json, annFile, CommonOptions.CfgOptions,
         };
         command.SetAction(parse =>
         {
-            var files = ExpandInputs(parse.GetValue(inputs)!);
+            int? cameraIndex = parse.GetValue(camera);
+            if (parse.GetValue(batchSize) < 1) throw new DetSharpException("--batch-size must be at least 1.");
+            var given = parse.GetValue(inputs) ?? [];
+            if (given.Length == 0 && cameraIndex is null) throw new DetSharpException("give images, folders, videos or --camera N.");
+            var all = given.Length == 0 ? [] : ExpandInputs(given);
+            var videos = all.Where(f => VideoInference.Extensions.Contains(Path.GetExtension(f))).ToList();
+            var files = all.Except(videos).ToList();
             string output = parse.GetValue(outDir)!;
             // Every output is named and checked before anything is computed: one picture per input (a/x.jpg and
-            // b/x.jpg become x.jpg and x_1.jpg), and none of them may be an input (infer DIR --out-dir DIR).
+            // b/x.jpg become x.jpg and x_1.jpg), one .mp4 per video, and none of them may be an input (infer DIR --out-dir DIR).
             var folder = new OutputFolder(output);
             var pictures = files.Select(f => folder.PathFor(Path.GetFileName(f))).ToList();
-            var protectedInputs = new ProtectedInputs(files);
+            var films = videos.Select(v => folder.PathFor(Path.GetFileNameWithoutExtension(v) + ".mp4")).ToList();
+            string? cameraFilm = cameraIndex is { } index ? folder.PathFor($"camera{index}.mp4") : null;
+            var protectedInputs = new ProtectedInputs(all);
             for (int i = 0; i < files.Count; i++) protectedInputs.Check(pictures[i], "--out-dir picture");
+            for (int i = 0; i < videos.Count; i++) protectedInputs.Check(films[i], "--out-dir video");
             string resultsJson = Path.Combine(folder.Root, "results.json");
             if (parse.GetValue(json)) protectedInputs.Check(resultsJson, "--json output");
             using var detector = Detector.FromConfig(parse.GetValue(config)!, parse.GetValue(checkpoint), parse.GetValue(device)!,
@@ -56,6 +69,8 @@ internal static class InferCommand
             float threshold = parse.GetValue(scoreThr);
             var ids = parse.GetValue(annFile) is { } ann ? ResultIds.FromAnnotations(ann, detector.ClassNames) : null;
             var entries = new List<CocoDetection>();
+            RunVideos(detector, videos, films, cameraIndex, cameraFilm, colours, threshold, parse.GetValue(batchSize), parse.GetValue(maxFrames));
+            if (files.Count == 0) return 0;
             var progress = Console.IsErrorRedirected ? null : new ProgressBar(files.Count, Console.Error, interactive: true);
             for (int i = 0; i < files.Count; i++)
             {
@@ -86,15 +101,57 @@ internal static class InferCommand
         return command;
     }
 
+    private static void RunVideos(Detector detector, List<string> videos, List<string> films, int? cameraIndex, string? cameraFilm,
+        Palette palette, float threshold, int batchSize, int? maxFrames)
+    {
+        if (videos.Count == 0 && cameraIndex is null) return;
+        // Ctrl+C ends a recording the way the end of a file does (webcam_demo.py's Esc); the video is closed properly.
+        using var stop = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            for (int i = 0; i < videos.Count; i++)
+            {
+                using var capture = new VideoCapture(videos[i]);
+                Report(videos[i], films[i], VideoInference.Run(detector, capture, videos[i], films[i], palette, threshold, batchSize, maxFrames, stop.Token), threshold);
+            }
+            if (cameraIndex is { } index)
+            {
+                using var capture = new VideoCapture(index);
+                Report($"camera {index}", cameraFilm!, VideoInference.Run(detector, capture, $"camera {index}", cameraFilm!, palette, threshold, batchSize, maxFrames, stop.Token), threshold);
+            }
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static void Report(string source, string film, VideoInference.Summary s, float threshold) =>
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{source}: {s.Frames} frames in {s.Seconds:F1} s, {s.FramesPerSecond:F2} frames/s (read, detect, draw, write); {s.Detections} detections with score >= {threshold}; wrote {film}"));
+
     private static void WritePicture(string file, DetectionSet set, IReadOnlyList<string> classes, Palette palette, float threshold, string target)
     {
         using var canvas = Datasets.Transforms.LoadImageFromFile.Read(file, ImreadModes.Color, "an input image");
+        Draw(canvas, set, classes, palette, threshold);
+        PictureFile.Write(target, canvas);
+    }
+
+    /// <summary>Draws the detections with at least <paramref name="threshold"/> on the image; returns how many.</summary>
+    internal static int Draw(Mat canvas, DetectionSet set, IReadOnlyList<string> classes, Palette palette, float threshold)
+    {
         var shown = set.Above(threshold)
             .Select(d => new DrawnInstance(d.X1, d.Y1, d.X2, d.Y2, d.Label, d.Score, d.BitmapMask(), set.Width))
             .Reverse() // highest scores drawn last, on top
             .ToList();
         DetectionPainter.Draw(canvas, shown, classes, palette);
-        PictureFile.Write(target, canvas);
+        return shown.Count;
     }
 
     /// <summary>Files, folders (their images, sorted) and glob patterns (<c>*</c>, <c>?</c> in the file name) to image paths.</summary>

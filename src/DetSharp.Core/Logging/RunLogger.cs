@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging;
 
 namespace DetSharp.Logging;
 
@@ -6,6 +7,8 @@ namespace DetSharp.Logging;
 /// The training log as mmcv's <c>get_logger('mmdet')</c> writes it: <c>2021-12-21 21:51:15,623 - mmdet - INFO - message</c>
 /// lines to the <c>{timestamp}.log</c> file and the console. On an interactive terminal a one-line progress display
 /// (<see cref="Progress"/>) is kept under the log lines; when output is redirected only the log lines are written.
+/// An application's <see cref="ILogger"/> gets every message too, at the matching level.
+/// <para>Thread safety: all members may be called from any thread (one lock around the writers).</para>
 /// </summary>
 public sealed class RunLogger : IDisposable
 {
@@ -14,9 +17,11 @@ public sealed class RunLogger : IDisposable
     private readonly StatusLine? _status;
     private readonly Lock _lock = new();
     private readonly List<IDisposable> _owned = [];
+    private readonly ILogger? _logger;
 
-    public RunLogger(string? logFile, TextWriter? console, bool interactive, string name = "mmdet")
+    public RunLogger(string? logFile, TextWriter? console, bool interactive, string name = "mmdet", ILogger? logger = null)
     {
+        _logger = logger;
         if (logFile is not null)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(logFile))!);
@@ -47,6 +52,8 @@ public sealed class RunLogger : IDisposable
 
     private void Write(string level, string message, bool toConsole = true)
     {
+        var logLevel = level switch { "ERROR" => LogLevel.Error, "WARNING" => LogLevel.Warning, _ => LogLevel.Information };
+        _logger.Line(logLevel, message);
         string stamp = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss,fff", CultureInfo.InvariantCulture);
         string line = $"{stamp} - {Name} - {level} - {message}";
         lock (_lock)

@@ -11,7 +11,8 @@ public sealed record DrawnInstance(float X1, float Y1, float X2, float Y2, int L
 /// The one drawing routine behind <c>infer</c>, <c>test --show-dir</c> and <c>browse-dataset</c> (MMDetection's
 /// <c>imshow_det_bboxes</c>): semi-transparent masks in the class colour, box outlines, and a label
 /// ("class score") on a filled tag in the class colour, with black or white text by contrast so it is readable on
-/// any background.
+/// any background. ASCII labels use OpenCV's Hershey font; others (Chinese class names) a real font (<see cref="LabelFont"/>).
+/// <para>Thread safety: stateless; concurrent calls on different canvases are safe.</para>
 /// </summary>
 public static class DetectionPainter
 {
@@ -43,6 +44,9 @@ public static class DetectionPainter
             string name = instance.Label >= 0 && instance.Label < classes.Count ? classes[instance.Label] : $"class {instance.Label}";
             string text = instance.Score is { } s ? string.Create(CultureInfo.InvariantCulture, $"{name} {s:F2}") : name;
             var size = Cv2.GetTextSize(text, HersheyFonts.HersheySimplex, fontScale, fontThickness, out int baseline);
+            // Hershey draws printable ASCII only; other text (a Chinese class name) takes a real font in the same line box.
+            bool hershey = LabelFont.IsHersheyText(text);
+            if (!hershey) size.Width = LabelFont.Measure(text, size.Height + baseline);
             int pad = Math.Max(2, thickness);
             // Above the box when there is room, else just inside its top edge.
             int top = p1.Y - size.Height - baseline - 2 * pad >= 0 ? p1.Y - size.Height - baseline - 2 * pad : Math.Max(0, p1.Y);
@@ -51,8 +55,11 @@ public static class DetectionPainter
             Cv2.Rectangle(canvas, tag, color, -1);
             double luminance = 0.114 * color.Val0 + 0.587 * color.Val1 + 0.299 * color.Val2;
             var ink = luminance > 140 ? new Scalar(0, 0, 0) : new Scalar(255, 255, 255);
-            Cv2.PutText(canvas, text, new Point(left + pad, top + pad + size.Height), HersheyFonts.HersheySimplex, fontScale, ink,
-                fontThickness, LineTypes.AntiAlias);
+            if (hershey)
+                Cv2.PutText(canvas, text, new Point(left + pad, top + pad + size.Height), HersheyFonts.HersheySimplex, fontScale, ink,
+                    fontThickness, LineTypes.AntiAlias);
+            else
+                LabelFont.Draw(canvas, text, new Point(left + pad, top + pad), size.Height + baseline, ink);
         }
     }
 

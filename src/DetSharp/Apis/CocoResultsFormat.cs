@@ -8,6 +8,7 @@ namespace DetSharp.Apis;
 /// entries (bbox as [x, y, w, h], <c>category_id = cat_ids[label]</c>, score; segm entries carry the mask as an RLE with the
 /// box score, or with the mask score where the model gives one: Mask Scoring R-CNN's <c>(segm_result, mask_score)</c>), image by image in <c>bbox2result</c> order. <see cref="Results"/> keeps them in memory for the evaluation;
 /// <see cref="Results2Json"/> writes them, for <c>--format-only</c> and <c>jsonfile_prefix</c>.
+/// <para>Thread safety: stateless; safe from any thread.</para>
 /// </summary>
 public static class CocoResultsFormat
 {

@@ -5,7 +5,10 @@ using DetSharp.Evaluation;
 
 namespace DetSharp.Apis;
 
-/// <summary>MMDetection's <c>CocoDataset.evaluate</c> / <c>format_results</c> on <see cref="DetectionSet"/>s.</summary>
+/// <summary>
+/// MMDetection's <c>CocoDataset.evaluate</c> / <c>format_results</c> on <see cref="DetectionSet"/>s.
+/// <para>Thread safety: stateless; safe from any thread.</para>
+/// </summary>
 public static class DatasetEvaluation
 {
     /// <summary>Keys of <c>cfg.evaluation</c> that belong to the EvalHook, not to <c>dataset.evaluate</c>.</summary>

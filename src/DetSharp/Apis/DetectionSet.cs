@@ -3,7 +3,11 @@ using DetSharp.Structures;
 
 namespace DetSharp.Apis;
 
+/// <summary>Images done of <see cref="Total"/> (null when the number of inputs is not known in advance, as for a stream).</summary>
+public readonly record struct InferenceProgress(int Done, int? Total);
+
 /// <summary>One detected object: box (x1, y1, x2, y2) in original-image pixels, score, 0-based label and class name, optional mask.</summary>
+/// <remarks>Thread safety: immutable.</remarks>
 public sealed record Detection(float X1, float Y1, float X2, float Y2, float Score, int Label, string ClassName, Rle? Mask)
 {
     /// <summary>The mask as a row-major H×W plane of 0/1 bytes (null for models without a mask head).</summary>
@@ -21,6 +25,7 @@ public sealed record Detection(float X1, float Y1, float X2, float Y2, float Sco
 /// and <see cref="Inference"/> return it, <c>detsharp test</c> evaluates, draws and writes it. It is made from the model's
 /// <see cref="DetectionResult"/> (<c>SimpleTest</c>'s arrays in <c>bbox2result</c> order), which is the plumbing between
 /// the models and this API.
+/// <para>Thread safety: immutable.</para>
 /// </summary>
 public sealed record DetectionSet(string? Source, int Height, int Width, IReadOnlyList<Detection> Detections)
 {

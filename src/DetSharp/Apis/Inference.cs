@@ -9,6 +9,8 @@ namespace DetSharp.Apis;
 /// <summary>
 /// The test-time inference path shared by <c>detsharp test</c>, <c>detsharp infer</c> and evaluation during training:
 /// test pipeline → collate → <c>model.SimpleTest(rescale: true)</c>, inside a dispose scope and <c>no_grad</c>.
+/// <para>Thread safety: stateless, but a model runs one forward at a time: callers sharing a model serialise their calls
+/// (as <see cref="Detector"/> does).</para>
 /// </summary>
 public static class Inference
 {
@@ -94,8 +96,9 @@ public static class Inference
     /// named from the dataset's classes unless <paramref name="classNames"/> are given; <paramref name="onResult"/> gets
     /// each image's index and result as soon as it is done (to draw it, to advance a progress bar).
     /// </summary>
+    /// <remarks><paramref name="cancellationToken"/> is checked before each image (<see cref="OperationCanceledException"/>).</remarks>
     public static List<DetectionSet> RunDataset(BaseDetector model, IDetDataset dataset, IReadOnlyList<string>? classNames = null,
-        Action<int, DetectionSet>? onResult = null)
+        Action<int, DetectionSet>? onResult = null, CancellationToken cancellationToken = default)
     {
         classNames ??= dataset.Classes;
         var results = new List<DetectionSet>(dataset.Count);
@@ -103,6 +106,7 @@ public static class Inference
         using var gate = FinalizerGate.Enter();
         for (int i = 0; i < dataset.Count; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             FinalizerGate.SafePoint();
             using var sample = dataset.GetItem(i, rng);
             var result = Run(model, [sample], classNames)[0];

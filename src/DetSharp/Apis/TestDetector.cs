@@ -6,11 +6,17 @@ using DetSharp.IO;
 using DetSharp.Logging;
 using DetSharp.Registry;
 using DetSharp.Visualization;
+using Microsoft.Extensions.Logging;
 using OpenCvSharp;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 
 namespace DetSharp.Apis;
 
-/// <summary>The command-line switches of MMDetection's tools/test.py.</summary>
+/// <summary>
+/// The command-line switches of MMDetection's tools/test.py, and what an application adds: an <see cref="ILogger"/>, a
+/// progress receiver and a cancellation token.
+/// <para>Thread safety: an immutable record; share it freely.</para>
+/// </summary>
 public sealed record TestOptions
 {
     public required string Checkpoint { get; init; }
@@ -35,9 +41,21 @@ public sealed record TestOptions
 
     /// <summary>Redraw the progress bar in place (an interactive terminal).</summary>
     public bool Interactive { get; init; }
+
+    /// <summary>Gets the warnings, the evaluation summary and the metrics, and a line per 10 % of the images tested.</summary>
+    public ILogger? Logger { get; init; }
+
+    /// <summary>Gets each image tested (images done of the dataset's).</summary>
+    public IProgress<InferenceProgress>? Progress { get; init; }
+
+    /// <summary>Stops before the next image with <see cref="OperationCanceledException"/>; nothing is evaluated or written.</summary>
+    public CancellationToken CancellationToken { get; init; }
 }
 
-/// <summary>MMDetection's tools/test.py: build the test set and the model, load the checkpoint, run, then format/evaluate/show.</summary>
+/// <summary>
+/// MMDetection's tools/test.py: build the test set and the model, load the checkpoint, run, then format/evaluate/show.
+/// <para>Thread safety: stateless; each call builds its own model.</para>
+/// </summary>
 public static class TestDetector
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
@@ -58,7 +76,11 @@ public static class TestDetector
                       ?? throw new DetSharpException("detsharp test needs data.test to be a CocoDataset (or a subclass such as CityscapesDataset).");
 
         using var detector = Detector.FromConfig(cfg, o.Checkpoint, datasetClasses: dataset.Classes);
-        foreach (var warning in detector.Warnings) o.Console.WriteLine($"warning: {warning}");
+        foreach (var warning in detector.Warnings)
+        {
+            o.Console.WriteLine($"warning: {warning}");
+            o.Logger.Line(LogLevel.Warning, warning);
+        }
         var classes = detector.ClassNames;
 
         var showDir = o.ShowDir is null ? null : new OutputFolder(o.ShowDir);
@@ -67,7 +89,10 @@ public static class TestDetector
         {
             if (showDir is not null) Show(dataset, i, result, classes, showDir, o.ShowScoreThr);
             progress.Update(i + 1);
-        });
+            o.Progress?.Report(new InferenceProgress(i + 1, dataset.Count));
+            if ((i + 1) * 10 / dataset.Count > i * 10 / dataset.Count)
+                o.Logger.Line(LogLevel.Information, $"tested {i + 1} of {dataset.Count} images");
+        }, o.CancellationToken);
         progress.Finish();
 
         if (o.Out is not null)
@@ -93,6 +118,8 @@ public static class TestDetector
         var evaluated = DatasetEvaluation.Evaluate(dataset, results, options, jsonPrefix);
         o.Console.Write(evaluated.Log);
         o.Console.WriteLine(PyDictRepr(evaluated.Values));
+        o.Logger.Line(LogLevel.Information, evaluated.Log.TrimEnd('\n'));
+        o.Logger.Line(LogLevel.Information, PyDictRepr(evaluated.Values));
         if (o.WorkDir is not null)
         {
             Directory.CreateDirectory(o.WorkDir);

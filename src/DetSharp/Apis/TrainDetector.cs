@@ -10,11 +10,16 @@ using DetSharp.Logging;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using DetSharp.Utils;
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 
 namespace DetSharp.Apis;
 
-/// <summary>The command-line switches of MMDetection's tools/train.py.</summary>
+/// <summary>
+/// The command-line switches of MMDetection's tools/train.py, and what an application adds: an <see cref="ILogger"/>, a
+/// progress receiver and a cancellation token.
+/// <para>Thread safety: an immutable record; share it freely.</para>
+/// </summary>
 public sealed record TrainOptions
 {
     public string? WorkDir { get; init; }
@@ -39,12 +44,26 @@ public sealed record TrainOptions
 
     /// <summary>Show the live progress line (an interactive terminal).</summary>
     public bool Interactive { get; init; }
+
+    /// <summary>Gets every line of the text log (environment, config, <c>Epoch [1][50/930]</c> lines, evaluation) at its level.</summary>
+    public ILogger? Logger { get; init; }
+
+    /// <summary>Gets each training iteration (epoch, iterations done of the total, losses) after its optimizer step.</summary>
+    public IProgress<TrainingProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// Stops training at the next iteration boundary: <see cref="TrainDetector.Train"/> writes <c>iter_N.pth</c> (and
+    /// <c>latest.pth</c>), from which <c>resume_from</c> / <c>--auto-resume</c> continue with iteration N + 1, and throws
+    /// <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public CancellationToken CancellationToken { get; init; }
 }
 
 /// <summary>
 /// How <see cref="TrainDetector"/> gets a model, loaders and evaluation. The defaults build <c>model</c> through the MODELS
 /// registry and <c>data.train</c>/<c>data.val</c> through the DATASETS registry (the dataset must be an
 /// <see cref="IBatchSource"/> or <see cref="IBatchSourceFactory"/>); tests and embedding code can swap them.
+/// <para>Thread safety: immutable once built; the factories are called on the thread that prepares the run.</para>
 /// </summary>
 public sealed class TrainComponents
 {
@@ -105,6 +124,8 @@ public sealed class TrainComponents
 /// MMDetection's tools/train.py + <c>mmdet.apis.train_detector</c>: work dir and config dump, log files, env and seed,
 /// model, loaders, optimizer (with <c>auto_scale_lr</c>), runner and its hooks (lr, optimizer, checkpoint, timer,
 /// loggers, custom hooks, evaluation), then <c>resume_from</c> / <c>--auto-resume</c> / <c>load_from</c>, and the run.
+/// <para>Thread safety: stateless; one run per work dir at a time (a second one stops at the work-dir lock). A run uses
+/// libtorch's threads, so concurrent runs in one process share the cores.</para>
 /// </summary>
 public static class TrainDetector
 {
@@ -144,7 +165,7 @@ public static class TrainDetector
         {
             stale = CheckpointTempFiles.RemoveStale(workDir);
             File.WriteAllText(Path.Combine(workDir, dumpName), dumpName.EndsWith(".py", StringComparison.Ordinal) ? cfg.DumpPython() : cfg.DumpJson());
-            logger = new RunLogger(Path.Combine(workDir, $"{timestamp}.log"), options.Console, options.Interactive);
+            logger = new RunLogger(Path.Combine(workDir, $"{timestamp}.log"), options.Console, options.Interactive, logger: options.Logger);
         }
         catch
         {
@@ -257,6 +278,8 @@ public static class TrainDetector
             resumeFrom = Checkpoint.FindLatest(workDir, logger.Warning);
             if (resumeFrom is null) logger.Warning($"--auto-resume: no checkpoint found in {workDir}; starting from scratch.");
         }
+        if (options.Progress is not null) runner.RegisterHook(new TrainProgressHook(options.Progress));
+        if (options.CancellationToken.CanBeCanceled) runner.RegisterHook(new CancellationHook(options.CancellationToken));
         if (resumeFrom is not null) runner.Resume(resumeFrom);
         else if (cfg.Get<string?>("load_from", null) is { } loadFrom) runner.LoadCheckpoint(loadFrom);
         return (runner, loaders, workflow);
@@ -269,8 +292,15 @@ public static class TrainDetector
         try
         {
             runner.Run(loaders, workflow);
+            if (options.CancellationToken.IsCancellationRequested)
+            {
+                var checkpointHook = runner.GetHook<CheckpointHook>();
+                string path = runner.SaveResumeCheckpoint(checkpointHook?.OutDir ?? runner.WorkDir, checkpointHook?.Meta);
+                runner.Logger.Info($"training cancelled after iteration {runner.Iter}; saved {path}: resume_from (or --auto-resume) continues with iteration {runner.Iter + 1}");
+                throw new OperationCanceledException($"training cancelled after iteration {runner.Iter}; resume from {path}.", options.CancellationToken);
+            }
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
         {
             // The log keeps why the run stopped (a diverged loss, a full disk while checkpointing, ...); a log that can no
             // longer be written must not hide that error.

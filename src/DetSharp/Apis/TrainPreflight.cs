@@ -7,6 +7,7 @@ namespace DetSharp.Apis;
 /// instead of deep inside an epoch: class names absent from the annotation file, an empty training set after filtering
 /// (with the reason), and image files that do not exist. (A bare-string <c>classes</c> and num_classes vs classes are
 /// checked by the dataset and by NumClassCheckHook.)
+/// <para>Thread safety: stateless; safe from any thread.</para>
 /// </summary>
 public static class TrainPreflight
 {

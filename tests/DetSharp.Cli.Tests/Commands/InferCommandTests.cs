@@ -32,6 +32,57 @@ public class InferCommandTests
         }
     }
 
+    [SharedFact(Checkpoint, BalloonVal)]
+    public void A_video_is_played_through_the_detector_and_written_annotated_with_its_frame_rate()
+    {
+        string dir = Directory.CreateTempSubdirectory("detsharp-infer-video-").FullName;
+        try
+        {
+            // Five frames from three balloon pictures, written as mp4v (MPEG-4 part 2), which this OpenCV runtime reads and writes.
+            string video = Path.Combine(dir, "balloons.mp4");
+            var size = new OpenCvSharp.Size(320, 240);
+            var frames = Directory.GetFiles(SharedData.FullPath(BalloonVal), "*.jpg").Order(StringComparer.Ordinal).Take(3).ToList();
+            using (var writer = new OpenCvSharp.VideoWriter(video, OpenCvSharp.FourCC.FromString("mp4v"), 5, size))
+            {
+                Assert.True(writer.IsOpened(), "OpenCV cannot write mp4v here");
+                foreach (var file in frames.Concat(frames.Take(2)))
+                {
+                    using var image = OpenCvSharp.Cv2.ImRead(file);
+                    using var frame = image.Resize(size);
+                    writer.Write(frame);
+                }
+            }
+            string outDir = Path.Combine(dir, "out");
+
+            var result = CliRunner.Run("infer", "configs/balloon/mask_rcnn_r18_slim_fpn_balloon.py", SharedData.FullPath(Checkpoint), video,
+                "--out-dir", outDir, "--batch-size", "2");
+
+            Assert.True(result.ExitCode == 0, result.Stderr);
+            Assert.Matches(@"balloons\.mp4: 5 frames in [0-9.]+ s, [0-9.]+ frames/s \(read, detect, draw, write\); [1-9][0-9]* detections", result.Stdout);
+            using var played = new OpenCvSharp.VideoCapture(Path.Combine(outDir, "balloons.mp4"));
+            Assert.True(played.IsOpened());
+            Assert.Equal((320, 240), (played.FrameWidth, played.FrameHeight));
+            using var source = new OpenCvSharp.VideoCapture(video);
+            int count = 0, annotated = 0;
+            using var a = new OpenCvSharp.Mat();
+            using var b = new OpenCvSharp.Mat();
+            while (played.Read(a) && !a.Empty() && source.Read(b))
+            {
+                count++;
+                using var diff = new OpenCvSharp.Mat();
+                OpenCvSharp.Cv2.Absdiff(a, b, diff);
+                // More than compression noise: boxes, masks and labels were drawn.
+                if (OpenCvSharp.Cv2.CountNonZero(diff.CvtColor(OpenCvSharp.ColorConversionCodes.BGR2GRAY).Threshold(60, 255, OpenCvSharp.ThresholdTypes.Binary)) > 200) annotated++;
+            }
+            Assert.Equal(5, count);
+            Assert.Equal(5, annotated);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_missing_input_is_named()
     {

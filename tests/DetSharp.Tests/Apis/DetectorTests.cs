@@ -83,6 +83,63 @@ public class DetectorTests
         Assert.Null(fromMemory.Source);
     }
 
+    [SharedFact("fixtures/mmdet/parity/mask_rcnn_slim.pth")]
+    public async Task InferBatchAsync_runs_a_batch_through_one_forward_and_equals_image_by_image_inference()
+    {
+        using var detector = Load();
+        // Three balloon images brought to one size, so the batch needs no padding beyond each image's own: then one forward
+        // pass of three gives what three single passes give. (Images of different sizes are padded to the largest, and the
+        // padding changes the deep features near the bottom/right edges, as in MMDetection's batched test.)
+        var paths = Directory.GetFiles(SharedData.FullPath("datasets/balloon/val"), "*.jpg").Order(StringComparer.Ordinal).Take(3).ToList();
+        var images = paths.Select(p =>
+        {
+            using var full = Cv2.ImRead(p, ImreadModes.Color);
+            return full.Resize(new Size(1024, 683));
+        }).ToList();
+        var reports = new List<InferenceProgress>();
+
+        var batched = new List<DetectionSet>();
+        await foreach (var result in detector.InferBatchAsync(images, batchSize: 3, new SyncProgress<InferenceProgress>(reports.Add)))
+            batched.Add(result);
+        var single = images.Select(detector.Infer).ToList();
+
+        Assert.Equal([new InferenceProgress(3, 3)], reports); // one batch, one forward
+        for (int n = 0; n < images.Count; n++)
+        {
+            Assert.Equal(single[n].Detections.Count, batched[n].Detections.Count);
+            var expected = single[n].Above(0.3f).ToList();
+            Assert.NotEmpty(expected);
+            // Each confident detection is in the batched result with the same box and score (equal scores may swap places).
+            foreach (var d in expected)
+                Assert.Contains(batched[n].Detections, b => Math.Abs(b.Score - d.Score) < 1e-4
+                                                            && Math.Abs(b.X1 - d.X1) < 0.05 && Math.Abs(b.Y1 - d.Y1) < 0.05
+                                                            && Math.Abs(b.X2 - d.X2) < 0.05 && Math.Abs(b.Y2 - d.Y2) < 0.05);
+        }
+
+        // Files: results in input order, named after them; two batches (2 + 1), progress after each.
+        reports.Clear();
+        var fromFiles = new List<DetectionSet>();
+        await foreach (var result in detector.InferBatchAsync(paths, batchSize: 2, new SyncProgress<InferenceProgress>(reports.Add)))
+            fromFiles.Add(result);
+        Assert.Equal(paths, fromFiles.Select(r => r.Source));
+        Assert.Equal([new InferenceProgress(2, 3), new InferenceProgress(3, 3)], reports);
+
+        // Cancelled: no batch starts.
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var _ in detector.InferBatchAsync(paths, 2, cancellationToken: cts.Token)) { }
+        });
+        foreach (var image in images) image.Dispose();
+    }
+
+    /// <summary>Reports on the calling thread, in order (Progress&lt;T&gt; would post them to the thread pool).</summary>
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
     [Fact]
     public void A_cuda_device_without_cuda_libtorch_is_explained()
     {

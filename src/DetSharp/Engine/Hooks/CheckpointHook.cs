@@ -18,6 +18,9 @@ public sealed class CheckpointHook(int interval = -1, bool byEpoch = true, bool 
 
     public int Interval { get; } = interval;
 
+    /// <summary>The meta its checkpoints carry besides the runner's (MMDetection's CLASSES and version).</summary>
+    public IReadOnlyList<KeyValuePair<string, object?>> Meta => _meta;
+
     public bool ByEpoch { get; } = byEpoch;
 
     public string? OutDir { get; private set; } = outDir;

@@ -127,6 +127,13 @@ public abstract partial class BaseRunner
     public abstract string SaveCheckpoint(string outDir, string? filenameTmpl = null, bool saveOptimizer = true,
         IEnumerable<KeyValuePair<string, object?>>? meta = null, bool createSymlink = true);
 
+    /// <summary>
+    /// After a run stopped between iterations (a cancelled API run): a checkpoint that <c>resume_from</c> /
+    /// <c>--auto-resume</c> continue from the next iteration, named <c>iter_{Iter}.pth</c>, with the checkpoint hook's meta,
+    /// and <c>latest.pth</c> pointing at it. Returns its path.
+    /// </summary>
+    public abstract string SaveResumeCheckpoint(string outDir, IEnumerable<KeyValuePair<string, object?>>? meta = null);
+
     protected string WriteCheckpoint(string outDir, string filename, bool saveOptimizer, IEnumerable<KeyValuePair<string, object?>>? meta,
         bool createSymlink, int epochMeta, int iterMeta)
     {

@@ -82,7 +82,16 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
     private bool RunBatches(IBatchSource loader, bool train)
     {
         using var batches = loader.GetEpoch(Epoch).GetEnumerator();
-        for (int i = 0; ; i++)
+        int start = train ? _resumeBatches : 0;
+        if (train) _resumeBatches = 0;
+        // Resumed inside an epoch: the batches trained before the stop are drawn (the epoch's order is seeded) and skipped.
+        for (int i = 0; i < start; i++)
+        {
+            using var scope = NewDisposeScope();
+            if (!batches.MoveNext()) return true;
+            batches.Current.Dispose();
+        }
+        for (int i = start; ; i++)
         {
             FinalizerGate.SafePoint();
             using var scope = NewDisposeScope();
@@ -97,6 +106,23 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
             Iter++;
             if (StopRequested) return false;
         }
+    }
+
+    /// <summary>The meta key of a checkpoint written inside an epoch: how many of its batches were trained.</summary>
+    public const string EpochIterKey = "epoch_iter";
+
+    private int _resumeBatches;
+
+    /// <summary>Stopped inside an epoch: <c>epoch</c> counts the finished epochs, <see cref="EpochIterKey"/> the batches done in this one.</summary>
+    public override string SaveResumeCheckpoint(string outDir, IEnumerable<KeyValuePair<string, object?>>? meta = null) =>
+        WriteCheckpoint(outDir, $"iter_{Iter}.pth", saveOptimizer: true,
+            (meta ?? []).Append(new(EpochIterKey, (long)(InnerIter + 1))), createSymlink: true, Epoch, Iter);
+
+    protected override void OnResumed(Checkpoints.LoadedCheckpoint checkpoint)
+    {
+        _resumeBatches = checkpoint.Meta?.GetOrNull(EpochIterKey) is long done ? (int)done : 0;
+        // The count belongs to that checkpoint only: the run's later checkpoints end whole epochs.
+        Meta.Remove(EpochIterKey);
     }
 
     public override string SaveCheckpoint(string outDir, string? filenameTmpl = null, bool saveOptimizer = true,

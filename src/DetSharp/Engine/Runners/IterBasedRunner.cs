@@ -97,6 +97,10 @@ public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? o
         return WriteCheckpoint(outDir, filename, saveOptimizer, meta, createSymlink, Epoch + 1, Iter + 1);
     }
 
+    // Called after the stop, when Iter counts the iterations done (SaveCheckpoint runs inside one, before Iter += 1).
+    public override string SaveResumeCheckpoint(string outDir, IEnumerable<KeyValuePair<string, object?>>? meta = null) =>
+        WriteCheckpoint(outDir, $"iter_{Iter}.pth", saveOptimizer: true, meta, createSymlink: true, Epoch + 1, Iter);
+
     /// <summary>mmcv's <c>IterLoader</c>: endless batches, counting passes over the loader as epochs.</summary>
     private sealed class IterLoader(IBatchSource source, int epoch) : IDisposable
     {
