@@ -70,17 +70,13 @@ public static class PretrainedWeights
             tried.Add($"{env} (${ResNet18EnvVar})");
         }
         string version = ResNet18PackageVersion;
-        var roots = new List<string?>
-        {
-            Environment.GetEnvironmentVariable("NUGET_PACKAGES"),
-            Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"),
-        };
-        foreach (var root in roots.Where(r => !string.IsNullOrEmpty(r)).Distinct())
-        {
-            string candidate = Path.Combine(root!, ResNet18Package.ToLowerInvariant(), version, relativePath);
-            if (File.Exists(candidate)) return candidate;
-            tried.Add(candidate);
-        }
+        // NuGet's package folder: $NUGET_PACKAGES when set (NuGet then ignores ~/.nuget/packages, and so do we).
+        string root = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } packages
+            ? packages
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        string candidate = Path.Combine(root, ResNet18Package.ToLowerInvariant(), version, relativePath);
+        if (File.Exists(candidate)) return candidate;
+        tried.Add(candidate);
         string beside = Path.Combine(AppContext.BaseDirectory, "DnnImageModels", relativePath["tools/DnnImageModels/".Length..]);
         if (File.Exists(beside)) return beside;
         tried.Add(beside);
