@@ -4,6 +4,9 @@
 set -euo pipefail
 missing=()
 ldconfig -p | grep 'libgtk-3.so.0' >/dev/null || missing+=(libgtk-3-0)
+# Open MPI: mpirun starts the ranks of distributed training (--launcher mpi); DetSharp calls libmpi.so.40 directly.
+command -v mpirun >/dev/null || missing+=(openmpi-bin)
+ldconfig -p | grep 'libmpi.so.40' >/dev/null || missing+=(libopenmpi-dev)
 if ((${#missing[@]} == 0)); then
   exit 0
 fi

@@ -25,14 +25,16 @@ internal static class CliErrors
         catch (Exception e)
         {
             var error = Unwrap(e);
-            if (verbose)
-                Console.Error.WriteLine(error);
-            else if (error is DetSharpException)
-                Console.Error.WriteLine($"error: {error.Message}");
-            else
-                Console.Error.WriteLine($"error: {error.GetType().Name}: {error.Message} (run with --verbose for details)");
+            Console.Error.WriteLine(verbose ? error.ToString() : Describe(error));
             return 1;
         }
+    }
+
+    /// <summary>The one line a user sees for an error: the message of an input error, else its type and message.</summary>
+    public static string Describe(Exception e)
+    {
+        var error = Unwrap(e);
+        return error is DetSharpException ? $"error: {error.Message}" : $"error: {error.GetType().Name}: {error.Message} (run with --verbose for details)";
     }
 
     private static Exception Unwrap(Exception e)

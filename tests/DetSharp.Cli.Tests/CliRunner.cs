@@ -37,7 +37,7 @@ internal static class CliRunner
         return Wait(Process.Start(info)!, seconds, args);
     }
 
-    private static string Dll => Path.Combine(AppContext.BaseDirectory, "DetSharp.Cli.dll");
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "DetSharp.Cli.dll");
 
     /// <summary>Starts <c>detsharp</c> without waiting (e.g. a training run that another command must meet); the caller ends it.</summary>
     public static Process Start(IReadOnlyDictionary<string, string>? environment, params string[] args)

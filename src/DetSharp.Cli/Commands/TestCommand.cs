@@ -23,14 +23,15 @@ internal static class TestCommand
             Description = "Arguments of dataset.evaluate / format_results as key=value, e.g. classwise=True jsonfile_prefix=out/res.",
             AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.ZeroOrMore,
         };
+        var launcher = CommonOptions.Launcher();
         var command = new Command("test", "Test (and evaluate) a detector on data.test, as MMDetection's tools/test.py.")
         {
-            config, checkpoint, workDir, output, formatOnly, eval, showDir, showThr, evalOptions, CommonOptions.CfgOptions,
+            config, checkpoint, workDir, output, formatOnly, eval, showDir, showThr, evalOptions, launcher, CommonOptions.CfgOptions,
         };
-        command.SetAction(parse =>
+        command.SetAction(parse => CommonOptions.InProcessGroup(parse.GetValue(launcher)!, group =>
         {
             var cfg = CommonOptions.LoadConfig(parse.GetValue(config)!, parse.GetValue(CommonOptions.CfgOptions));
-            foreach (var warning in cfg.Warnings) Console.Error.WriteLine($"warning: {warning}");
+            if (group.Rank == 0) foreach (var warning in cfg.Warnings) Console.Error.WriteLine($"warning: {warning}");
             var kwargs = new Dictionary<string, object?>();
             foreach (var (k, v) in CfgOptions.Parse(parse.GetValue(evalOptions) ?? [])) kwargs[k] = v;
             var options = new TestOptions
@@ -44,14 +45,15 @@ internal static class TestCommand
                 ShowScoreThr = parse.GetValue(showThr),
                 EvalOptions = kwargs,
                 Console = Console.Out,
-                Interactive = !Console.IsOutputRedirected,
+                Interactive = group.Rank == 0 && !Console.IsOutputRedirected,
+                ProcessGroup = group,
             };
             // Results written over the checkpoint, the config or the annotations would destroy an input.
             var inputs = new ProtectedInputs([options.Checkpoint, cfg.Filename, .. cfg.Get<object?>("data.test.ann_file", null) is string ann ? [ann] : Array.Empty<string>()]);
             if (options.Out is { } outFile) inputs.Check(outFile, "--out");
             TestDetector.Run(cfg, options);
             return 0;
-        });
+        }));
         return command;
     }
 }

@@ -22,14 +22,15 @@ internal static class TrainCommand
             DefaultValueFactory = _ => "cpu",
         };
         device.AcceptOnlyFromAmong("cpu", "cuda");
+        var launcher = CommonOptions.Launcher();
         var command = new Command("train", "Train a detector from a config, as MMDetection's tools/train.py.")
         {
-            config, workDir, resumeFrom, autoResume, noValidate, seed, deterministic, autoScaleLr, device, CommonOptions.CfgOptions,
+            config, workDir, resumeFrom, autoResume, noValidate, seed, deterministic, autoScaleLr, device, launcher, CommonOptions.CfgOptions,
         };
-        command.SetAction(parse =>
+        command.SetAction(parse => CommonOptions.InProcessGroup(parse.GetValue(launcher)!, group =>
         {
             var cfg = CommonOptions.LoadConfig(parse.GetValue(config)!, parse.GetValue(CommonOptions.CfgOptions));
-            foreach (var warning in cfg.Warnings) Console.Error.WriteLine($"warning: {warning}");
+            if (group.Rank == 0) foreach (var warning in cfg.Warnings) Console.Error.WriteLine($"warning: {warning}");
             var options = new TrainOptions
             {
                 WorkDir = parse.GetValue(workDir),
@@ -40,13 +41,13 @@ internal static class TrainCommand
                 Deterministic = parse.GetValue(deterministic),
                 AutoScaleLr = parse.GetValue(autoScaleLr),
                 Device = parse.GetValue(device)!,
-                Console = Console.Out,
-                Interactive = !Console.IsOutputRedirected,
+                Console = group.Rank == 0 ? Console.Out : null,
+                Interactive = group.Rank == 0 && !Console.IsOutputRedirected,
             };
-            string dir = TrainDetector.Train(cfg, options);
-            Console.Out.WriteLine($"Training finished; checkpoints and logs are in {dir}");
+            string dir = TrainDetector.Train(cfg, options, new TrainComponents { ProcessGroup = group });
+            if (group.Rank == 0) Console.Out.WriteLine($"Training finished; checkpoints and logs are in {dir}");
             return 0;
-        });
+        }));
         return command;
     }
 }

@@ -10,19 +10,30 @@ namespace DetSharp.Datasets;
 /// any number of workers. A training sample the pipeline drops is replaced by a random image of its aspect group.
 /// The worker that runs a batch's pipelines also collates it (<see cref="DetBatch.Collate"/>: the padded B×C×H×W float
 /// buffer), so the training thread only wraps that buffer in a tensor.
+/// In a distributed run (<paramref name="worldSize"/> &gt; 1) the loader yields rank <paramref name="rank"/>'s share of each
+/// epoch (<see cref="DistributedSampler"/>), every rank drawing the order from the same seed, while the transforms' seeds
+/// are the rank's own (seed + rank, as MMDetection seeds each rank's workers).
 /// </summary>
-public sealed class DataLoader(IDetDataset dataset, int samplesPerGpu = 2, int workersPerGpu = 2, bool shuffle = true, int seed = 0, int prefetch = 2)
+public sealed class DataLoader(IDetDataset dataset, int samplesPerGpu = 2, int workersPerGpu = 2, bool shuffle = true, int seed = 0, int prefetch = 2,
+    int rank = 0, int worldSize = 1)
 {
     public IDetDataset Dataset { get; } = dataset;
     public int SamplesPerGpu { get; } = samplesPerGpu >= 1 ? samplesPerGpu : throw new DetSharpException("samples_per_gpu must be at least 1.");
     public int WorkersPerGpu { get; } = Math.Max(0, workersPerGpu);
 
-    public int BatchCount => GroupSampler.BatchCount(Dataset.Flags, Dataset.Count, SamplesPerGpu, shuffle);
+    public int BatchCount => worldSize == 1 ? GroupSampler.BatchCount(Dataset.Flags, Dataset.Count, SamplesPerGpu, shuffle)
+        : (ShareLength + SamplesPerGpu - 1) / SamplesPerGpu;
 
-    /// <summary>The dataset indices of each batch of <paramref name="epoch"/>.</summary>
+    private int ShareLength => shuffle ? DistributedSampler.GroupShareLength(Dataset.Flags, Dataset.Count, SamplesPerGpu, worldSize)
+        : DistributedSampler.SequentialShareLength(Dataset.Count, worldSize);
+
+    /// <summary>The dataset indices of each batch of <paramref name="epoch"/> (this rank's share in a distributed run).</summary>
     public int[][] BatchIndices(int epoch)
     {
-        var order = GroupSampler.Indices(Dataset.Flags, Dataset.Count, SamplesPerGpu, shuffle, new Random(unchecked(seed * 1_000_003 + epoch)));
+        var rng = new Random(unchecked(seed * 1_000_003 + epoch));
+        var order = worldSize == 1 ? GroupSampler.Indices(Dataset.Flags, Dataset.Count, SamplesPerGpu, shuffle, rng)
+            : shuffle ? DistributedSampler.GroupIndices(Dataset.Flags, Dataset.Count, SamplesPerGpu, rank, worldSize, rng)
+            : DistributedSampler.SequentialIndices(Dataset.Count, rank, worldSize);
         int n = (order.Length + SamplesPerGpu - 1) / SamplesPerGpu;
         var batches = new int[n][];
         for (int b = 0; b < n; b++) batches[b] = order.AsSpan(b * SamplesPerGpu, Math.Min(SamplesPerGpu, order.Length - b * SamplesPerGpu)).ToArray();
@@ -89,7 +100,7 @@ public sealed class DataLoader(IDetDataset dataset, int samplesPerGpu = 2, int w
         var samples = new DetSample[indices.Length];
         for (int i = 0; i < indices.Length; i++)
         {
-            var rng = new Random(SampleSeed(seed, epoch, batch, i));
+            var rng = new Random(SampleSeed(seed + rank, epoch, batch, i));
             samples[i] = Dataset.GetItem(indices[i], rng);
         }
         return DetBatch.Collate(samples, indices);

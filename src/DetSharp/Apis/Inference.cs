@@ -94,17 +94,19 @@ public static class Inference
     /// <summary>
     /// Runs a test-mode dataset through the model, batch 1, in index order (MMDetection's <c>single_gpu_test</c>), labels
     /// named from the dataset's classes unless <paramref name="classNames"/> are given; <paramref name="onResult"/> gets
-    /// each image's index and result as soon as it is done (to draw it, to advance a progress bar).
+    /// each image's index and result as soon as it is done (to draw it, to advance a progress bar). <paramref name="indices"/>
+    /// runs only those images, in that order (a rank's share in <see cref="MultiGpuTest"/>).
     /// </summary>
     /// <remarks><paramref name="cancellationToken"/> is checked before each image (<see cref="OperationCanceledException"/>).</remarks>
     public static List<DetectionSet> RunDataset(BaseDetector model, IDetDataset dataset, IReadOnlyList<string>? classNames = null,
-        Action<int, DetectionSet>? onResult = null, CancellationToken cancellationToken = default)
+        Action<int, DetectionSet>? onResult = null, IReadOnlyList<int>? indices = null, CancellationToken cancellationToken = default)
     {
         classNames ??= dataset.Classes;
-        var results = new List<DetectionSet>(dataset.Count);
+        indices ??= Enumerable.Range(0, dataset.Count).ToArray();
+        var results = new List<DetectionSet>(indices.Count);
         var rng = new Random(0);
         using var gate = FinalizerGate.Enter();
-        for (int i = 0; i < dataset.Count; i++)
+        foreach (int i in indices)
         {
             cancellationToken.ThrowIfCancellationRequested();
             FinalizerGate.SafePoint();

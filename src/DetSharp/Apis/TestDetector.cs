@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using DetSharp.Config;
 using DetSharp.Datasets;
+using DetSharp.Distributed;
 using DetSharp.IO;
 using DetSharp.Logging;
 using DetSharp.Registry;
@@ -50,6 +51,12 @@ public sealed record TestOptions
 
     /// <summary>Stops before the next image with <see cref="OperationCanceledException"/>; nothing is evaluated or written.</summary>
     public CancellationToken CancellationToken { get; init; }
+
+    /// <summary>
+    /// The ranks of a distributed test (<c>--launcher mpi|slurm</c>): each runs its share of the images, rank 0 gathers the
+    /// results in dataset order, writes, evaluates and draws them; the other ranks print nothing.
+    /// </summary>
+    public IProcessGroup ProcessGroup { get; init; } = SingleProcessGroup.Instance;
 }
 
 /// <summary>
@@ -60,7 +67,7 @@ public static class TestDetector
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    /// <summary>Runs the test; returns the metrics when evaluating (else null).</summary>
+    /// <summary>Runs the test; returns the metrics when evaluating (else null, and null on every rank but 0).</summary>
     public static OrderedDictionary<string, object>? Run(Config.Config cfg, TestOptions o)
     {
         if (o.Out is null && o.Eval is not { Count: > 0 } && !o.FormatOnly && o.ShowDir is null)
@@ -76,24 +83,34 @@ public static class TestDetector
                       ?? throw new DetSharpException("detsharp test needs data.test to be a CocoDataset (or a subclass such as CityscapesDataset).");
 
         using var detector = Detector.FromConfig(cfg, o.Checkpoint, datasetClasses: dataset.Classes);
+        var group = o.ProcessGroup;
+        var console = group.Rank == 0 ? o.Console : TextWriter.Null;
+        var logger = group.Rank == 0 ? o.Logger : null;
         foreach (var warning in detector.Warnings)
         {
-            o.Console.WriteLine($"warning: {warning}");
-            o.Logger.Line(LogLevel.Warning, warning);
+            console.WriteLine($"warning: {warning}");
+            logger.Line(LogLevel.Warning, warning);
         }
         var classes = detector.ClassNames;
 
         var showDir = o.ShowDir is null ? null : new OutputFolder(o.ShowDir);
-        var progress = new ProgressBar(dataset.Count, o.Console, o.Interactive);
-        var results = Inference.RunDataset(detector.Model, dataset, classes, (i, result) =>
+        var progress = new ProgressBar(dataset.Count, console, o.Interactive);
+        int done = 0;
+        // Distributed, rank 0's progress stands for every rank's (multi_gpu_test's), and the pictures are drawn after the gather.
+        var gathered = MultiGpuTest.Run(detector.Model, dataset, group, classes, (i, result) =>
         {
-            if (showDir is not null) Show(dataset, i, result, classes, showDir, o.ShowScoreThr);
-            progress.Update(i + 1);
-            o.Progress?.Report(new InferenceProgress(i + 1, dataset.Count));
-            if ((i + 1) * 10 / dataset.Count > i * 10 / dataset.Count)
-                o.Logger.Line(LogLevel.Information, $"tested {i + 1} of {dataset.Count} images");
+            if (showDir is not null && !group.IsDistributed) Show(dataset, i, result, classes, showDir, o.ShowScoreThr);
+            int before = done;
+            done = Math.Min(done + group.WorldSize, dataset.Count);
+            progress.Update(done);
+            o.Progress?.Report(new InferenceProgress(done, dataset.Count));
+            if (done * 10 / dataset.Count > before * 10 / dataset.Count)
+                logger.Line(LogLevel.Information, $"tested {done} of {dataset.Count} images");
         }, o.CancellationToken);
         progress.Finish();
+        if (gathered is not { } results) return null;
+        if (showDir is not null && group.IsDistributed)
+            for (int i = 0; i < results.Count; i++) Show(dataset, i, results[i], classes, showDir, o.ShowScoreThr);
 
         if (o.Out is not null)
         {

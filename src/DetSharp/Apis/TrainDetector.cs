@@ -1,6 +1,7 @@
 using System.Globalization;
 using DetSharp.Config;
 using DetSharp.Datasets;
+using DetSharp.Distributed;
 using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
@@ -67,15 +68,23 @@ public sealed record TrainOptions
 /// </summary>
 public sealed class TrainComponents
 {
+    public TrainComponents() => BuildLoader = (cfg, datasetCfg, train, seed) => DefaultLoader(cfg, datasetCfg, train, seed, ProcessGroup);
+
+    /// <summary>
+    /// The ranks of the run (<c>--launcher</c>): the default loader gives each rank its share, the model starts from rank 0's
+    /// weights, the gradients are averaged over the ranks, and only rank 0 writes logs and checkpoints.
+    /// </summary>
+    public IProcessGroup ProcessGroup { get; init; } = SingleProcessGroup.Instance;
+
     public Func<ConfigDict, ITrainableDetector> BuildModel { get; init; } = cfg => Registries.Models.Build<ITrainableDetector>(cfg);
 
     /// <summary>(config, dataset dict, is the training loader, seed) → loader.</summary>
-    public Func<Config.Config, ConfigDict, bool, int, IBatchSource> BuildLoader { get; init; } = DefaultLoader;
+    public Func<Config.Config, ConfigDict, bool, int, IBatchSource> BuildLoader { get; init; }
 
     /// <summary>(config, model) → the evaluation the EvalHook runs, or null when evaluation is not available.</summary>
     public Func<Config.Config, ITrainableDetector, Func<BaseRunner, EvalResult>?> BuildEvaluator { get; init; } = DefaultEvaluator;
 
-    private static IBatchSource DefaultLoader(Config.Config cfg, ConfigDict datasetCfg, bool train, int seed)
+    private static IBatchSource DefaultLoader(Config.Config cfg, ConfigDict datasetCfg, bool train, int seed, IProcessGroup group)
     {
         ComponentRegistration.EnsureRegistered();
         int samples = train ? cfg.Get("data.samples_per_gpu", 2) : cfg.Get("data.val_dataloader.samples_per_gpu", 1);
@@ -84,6 +93,8 @@ public sealed class TrainComponents
         if (Registries.Datasets.TypeOf(type) is { } registered && !typeof(IDetDataset).IsAssignableFrom(registered))
         {
             var built = Registries.Datasets.Build(datasetCfg);
+            if (group.IsDistributed)
+                throw new DetSharpException($"'{datasetCfg.Path}': {built.GetType().Name} makes its own batches, which cannot be shared out among the ranks of a distributed run; train it with --launcher none.");
             return built switch
             {
                 IBatchSource source => source,
@@ -93,7 +104,7 @@ public sealed class TrainComponents
         }
         var dataset = DatasetBuilder.Build(datasetCfg);
         TrainPreflight.Check(dataset, string.IsNullOrEmpty(datasetCfg.Path) ? "data.train" : datasetCfg.Path);
-        return new DetBatchSource(dataset, samples, workers, shuffle: train, seed);
+        return new DetBatchSource(dataset, samples, workers, shuffle: train, seed, group.Rank, group.WorldSize);
     }
 
     /// <summary>
@@ -112,7 +123,8 @@ public sealed class TrainComponents
             dataset ??= DatasetBuilder.Build(valCfg, new Dictionary<string, object?> { ["test_mode"] = true }) as CocoDataset
                         ?? throw new DetSharpException("evaluation during training needs data.val to be a CocoDataset (or a subclass such as CityscapesDataset).");
             var (options, prefix) = DatasetEvaluation.Options(metrics, kwargs, dataset.CatIds);
-            var results = Inference.RunDataset(detector, dataset);
+            // Distributed: every rank tests its share, rank 0 evaluates (DistEvalHook); the others log no metrics.
+            if (MultiGpuTest.Run(detector, dataset, runner.ProcessGroup) is not { } results) return new EvalResult([], dataset.Count);
             var evaluated = DatasetEvaluation.Evaluate(dataset, results, options, prefix);
             runner.Logger.Info(evaluated.Log.TrimEnd('\n'));
             return new EvalResult(evaluated.Values.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value)).ToList(), dataset.Count);
@@ -155,10 +167,25 @@ public static class TrainDetector
         ComponentRegistration.EnsureRegistered();
         CheckDevice(options.Device);
         string workDir = ResolveWorkDir(cfg, options.WorkDir);
-        // Before anything is written there: a second run into this work dir stops here. The lock lives as long as the logger.
-        var workDirLock = WorkDirLock.Acquire(workDir);
         string dumpName = Path.GetFileName(cfg.Filename);
         string timestamp = DateTime.Now.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
+        if (components.ProcessGroup.Rank != 0)
+        {
+            // mmcv's master_only: the other ranks of a distributed run write no log, config dump or checkpoint, and take
+            // no work-dir lock (rank 0 holds it for the run).
+            var quiet = RunLogger.Null;
+            try
+            {
+                return Prepare(cfg, options, components, workDir, dumpName, timestamp, quiet);
+            }
+            catch
+            {
+                quiet.Dispose();
+                throw;
+            }
+        }
+        // Before anything is written there: a second run into this work dir stops here. The lock lives as long as the logger.
+        var workDirLock = WorkDirLock.Acquire(workDir);
         RunLogger logger;
         IReadOnlyList<string> stale;
         try
@@ -192,14 +219,18 @@ public static class TrainDetector
         string dash = new string('-', 60) + "\n";
         string envInfo = string.Join("\n", CollectEnv.Collect().Select(e => $"{e.Key}: {e.Value}"));
         logger.Info("Environment info:\n" + dash + envInfo + "\n" + dash);
-        logger.Info("Distributed training: False");
+        var group = components.ProcessGroup;
+        logger.Info($"Distributed training: {(group.IsDistributed ? "True" : "False")}");
+        if (group.IsDistributed) logger.Info($"world size {group.WorldSize}: rank 0 logs and checkpoints, every rank trains on its share of data.samples_per_gpu={cfg.Get("data.samples_per_gpu", 2)} images per iteration");
         string configText = cfg.DumpPython();
         logger.Info($"Config:\n{configText}");
 
-        int seed = options.Seed ?? cfg.Get<int?>("seed", null) ?? Random.Shared.Next(int.MaxValue);
+        int seed = options.Seed ?? cfg.Get<int?>("seed", null) ?? SharedRandomSeed(group);
         logger.Info($"Set random seed to {seed}, deterministic: {(options.Deterministic ? "True" : "False")}");
-        torch.manual_seed(seed);
-        if (torch.cuda.is_available()) torch.cuda.manual_seed_all(seed);
+        // Each rank its own stream for the random draws of training (samplers, dropout): seed + rank, as MMDetection's
+        // per-rank seeds; the sampler's order and the initial weights are the same on every rank.
+        torch.manual_seed(seed + group.Rank);
+        if (torch.cuda.is_available()) torch.cuda.manual_seed_all(seed + group.Rank);
         if (options.Deterministic)
         {
             // TorchSharp 0.107 does not expose use_deterministic_algorithms or cudnn.deterministic; libtorch's CPU kernels
@@ -234,7 +265,7 @@ public static class TrainDetector
 
         var optimizerCfg = cfg.Get<ConfigDict>("optimizer").Clone();
         if (OptimizerBuilder.AutoScaleLr(optimizerCfg.Get<double>("lr"), cfg.Get<ConfigDict?>("auto_scale_lr", null), options.AutoScaleLr,
-                1, cfg.Get("data.samples_per_gpu", 2)) is { } scaled)
+                group.WorldSize, cfg.Get("data.samples_per_gpu", 2)) is { } scaled)
         {
             optimizerCfg["lr"] = scaled.Lr;
             logger.Info(scaled.Message);
@@ -254,8 +285,12 @@ public static class TrainDetector
             ["model"] = model, ["optimizer"] = optimizer, ["work_dir"] = workDir, ["logger"] = logger, ["meta"] = meta,
         });
         runner.Timestamp = timestamp;
+        runner.ProcessGroup = group;
+        // Checkpoints and log files come from rank 0 only (mmcv's master_only hooks): the other ranks register neither.
+        bool master = group.Rank == 0;
         runner.RegisterTrainingHooks(cfg.Get<ConfigDict?>("lr_config", null), cfg.Get<ConfigDict?>("optimizer_config", null),
-            CheckpointConfig(cfg, loaders[0].Classes), cfg.Get<ConfigDict?>("log_config", null), cfg.Get<List<ConfigDict>?>("custom_hooks", null));
+            master ? CheckpointConfig(cfg, loaders[0].Classes) : null, master ? cfg.Get<ConfigDict?>("log_config", null) : null,
+            cfg.Get<List<ConfigDict>?>("custom_hooks", null));
 
         if (!options.NoValidate)
         {
@@ -282,7 +317,17 @@ public static class TrainDetector
         if (options.CancellationToken.CanBeCanceled) runner.RegisterHook(new CancellationHook(options.CancellationToken));
         if (resumeFrom is not null) runner.Resume(resumeFrom);
         else if (cfg.Get<string?>("load_from", null) is { } loadFrom) runner.LoadCheckpoint(loadFrom);
+        // DDP's start: every rank from rank 0's parameters and buffers (the same checkpoint loaded everywhere stays as it is).
+        DistributedDataParallel.BroadcastState(module, group);
         return (runner, loaders, workflow);
+    }
+
+    /// <summary>MMDetection's <c>init_random_seed</c>: a random seed drawn on rank 0 and sent to every rank.</summary>
+    private static int SharedRandomSeed(IProcessGroup group)
+    {
+        var bytes = BitConverter.GetBytes(Random.Shared.Next(int.MaxValue));
+        group.Broadcast(bytes);
+        return BitConverter.ToInt32(bytes);
     }
 
     /// <summary>Prepares and runs training; returns the work dir.</summary>

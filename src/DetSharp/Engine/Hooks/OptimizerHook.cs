@@ -7,7 +7,7 @@ namespace DetSharp.Engine.Hooks;
 
 /// <summary>
 /// mmcv's <c>OptimizerHook</c> (<c>optimizer_config</c>): after each training iteration zero the gradients,
-/// back-propagate the total loss, optionally clip the global gradient norm over trainable parameters
+/// back-propagate the total loss, average the gradients over the ranks of a distributed run, optionally clip the global gradient norm over trainable parameters
 /// (<c>grad_clip=dict(max_norm=35, norm_type=2)</c>, logging <c>grad_norm</c>) and step the optimizer.
 /// A non-finite gradient norm stops training before the step.
 /// </summary>
@@ -46,6 +46,8 @@ public sealed class OptimizerHook : Hook
         var outputs = runner.Outputs ?? throw new InvalidOperationException("no iteration outputs to back-propagate.");
         optimizer.zero_grad();
         outputs.Loss.backward();
+        // Distributed: the gradients averaged over the ranks (a no-op for one process), before clipping, as DDP's are.
+        DistributedDataParallel.AverageGradients(runner.Module, runner.ProcessGroup);
         if (ClipGradients(runner.Module) is { } norm)
         {
             if (!double.IsFinite(norm))

@@ -1,3 +1,4 @@
+using DetSharp.Distributed;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 using DetSharp.IO;
@@ -67,6 +68,12 @@ public abstract partial class BaseRunner
     public IBatchSource? DataLoader { get; protected set; }
 
     public LogBuffer LogBuffer { get; } = new();
+
+    /// <summary>
+    /// The ranks of a distributed run (mmcv's <c>runner.rank</c> / <c>world_size</c>); the world of one by default. The
+    /// optimizer hook averages the gradients over it and the logged losses are averaged over it.
+    /// </summary>
+    public IProcessGroup ProcessGroup { get; set; } = SingleProcessGroup.Instance;
 
     /// <summary>The run's timestamp (<c>20211221_215115</c>), naming <c>{timestamp}.log</c> and <c>{timestamp}.log.json</c>.</summary>
     public string Timestamp { get; set; } = DateTime.Now.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
@@ -195,6 +202,7 @@ public abstract partial class BaseRunner
     protected void RunIter(IDataBatch batch, bool trainMode)
     {
         var parsed = LossParser.Parse(Model.ForwardTrain(batch));
+        if (ProcessGroup.IsDistributed) parsed = parsed with { LogVars = AverageOverRanks(parsed.LogVars) };
         foreach (var (name, value) in parsed.LogVars)
         {
             if (double.IsFinite(value)) continue;
@@ -208,6 +216,17 @@ public abstract partial class BaseRunner
         }
         LogBuffer.Update(parsed.LogVars, batch.NumSamples);
         Outputs = new IterOutputs(parsed.Loss, parsed.LogVars, batch.NumSamples);
+    }
+
+    /// <summary>
+    /// MMDetection's <c>_parse_losses</c> in a distributed run: each logged value averaged over the ranks, so the log shows
+    /// the whole batch and a loss that diverged on one rank stops every rank at the same iteration.
+    /// </summary>
+    private List<KeyValuePair<string, double>> AverageOverRanks(IReadOnlyList<KeyValuePair<string, double>> logVars)
+    {
+        var values = logVars.Select(kv => kv.Value).ToArray();
+        ProcessGroup.AllReduceSum(values);
+        return logVars.Select((kv, i) => new KeyValuePair<string, double>(kv.Key, values[i] / ProcessGroup.WorldSize)).ToList();
     }
 
     // Hook dispatch helpers for subclasses.
