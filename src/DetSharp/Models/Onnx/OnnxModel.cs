@@ -35,7 +35,7 @@ public sealed record OnnxValueInfo(string Name, long?[] Shape);
 /// <summary>
 /// The parts of an ONNX model file DetSharp needs to import weights: the graph's nodes in order, its initializers
 /// (float tensors, from <c>raw_data</c> or <c>float_data</c>) and its inputs and outputs, read through the classes
-/// generated from <c>onnx.proto</c> (<see cref="ModelProto"/>; the same ones DetSharp writes ONNX with).
+/// generated from <c>onnx.proto</c> (<see cref="ModelProto"/>; the same ones <see cref="OnnxGraphBuilder"/> writes).
 /// Tensors stored outside the file (<c>external_data</c>) are not supported.
 /// </summary>
 public sealed class OnnxModel
