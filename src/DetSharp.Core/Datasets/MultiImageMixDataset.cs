@@ -14,7 +14,7 @@ namespace DetSharp.Datasets;
 /// workers are threads over this same object and read the list at each item, so a change reaches the batches made after it
 /// (MMDetection restarts its persistent worker processes for the same effect).
 /// </summary>
-public sealed class MultiImageMixDataset : IDetDataset
+public sealed class MultiImageMixDataset : IDetDataset, ISkipTypeKeysDataset
 {
     private readonly IPipelineTransform[] _pipeline;
     private readonly string[] _types;

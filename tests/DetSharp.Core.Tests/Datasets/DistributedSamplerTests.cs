@@ -79,5 +79,7 @@ public sealed class DistributedSamplerTests
         public DetSample? Prepare(int index, Random rng) => GetItem(index, rng);
 
         public IReadOnlyList<long> GetCatIds(int index) => [];
+
+        public AnnInfo GetAnnInfo(int index) => throw new InvalidOperationException("the sampler tests read no annotations");
     }
 }

@@ -27,7 +27,7 @@ namespace DetSharp.Models.DenseHeads;
 /// a <c>max_per_img</c> cut.
 /// </summary>
 [Register(Registries.ModelsName, "YOLOXHead")]
-public sealed class YOLOXHead : BaseDenseHead
+public sealed class YOLOXHead : BaseDenseHead, Engine.IAuxiliaryL1Switch
 {
     private readonly List<nn.Module<Tensor, Tensor>> _clsConvs = [];
     private readonly List<nn.Module<Tensor, Tensor>> _regConvs = [];
