@@ -215,35 +215,27 @@ internal static class FPGTransition
         }
     }
 
-    /// <summary>A ConvModule from a transition dict: kernel_size, stride, padding (for <c>interpolation_conv</c> and
-    /// <c>last_conv</c> always (k − 1) / 2), dilation, groups, bias, conv_cfg, norm_cfg, act_cfg, order, inplace.</summary>
+    /// <summary>A ConvModule from a transition dict (mmcv's keyword arguments, <see cref="ConvModule.FromConfig"/>), its
+    /// padding (k − 1) / 2 for <c>interpolation_conv</c> and <c>last_conv</c> as MMDetection sets it.</summary>
     internal static ConvModule ConvModuleOf(ConfigDict cfg, int inChannels, int outChannels, string where, bool samePadding)
     {
-        var known = new HashSet<string> { "type", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "conv_cfg", "norm_cfg", "act_cfg", "order", "inplace", "scale_factor", "mode", "align_corners" };
-        foreach (var (key, _) in cfg)
-            if (!known.Contains(key)) throw new DetSharpException($"{where}: transition key '{key}' is not supported.");
-        long k = cfg.Get<long>("kernel_size", 3);
-        long padding = samePadding ? (k - 1) / 2 : cfg.Get<long>("padding", 0);
-        bool actFirst = Order(cfg, where);
-        var actCfg = cfg.TryGetValue("act_cfg", out var act) ? act as ConfigDict : new ConfigDict { ["type"] = "ReLU" };
-        var (withRelu, relu6) = ConvModule.Activation(actCfg, where);
-        // An in-place activation that runs first would overwrite the map the other transitions still read.
-        if (actFirst && withRelu && cfg.Get("inplace", true))
-            throw new DetSharpException($"{where}: order=('act', 'conv', 'norm') with inplace=True changes the input other transitions read in MMDetection; set inplace=False as the fpg configs do.");
-        bool? bias = cfg.TryGetValue("bias", out var b) && b is bool bb ? bb : null;
-        return new ConvModule(inChannels, outChannels, k, cfg.Get<long>("stride", 1), padding, cfg.Get<long>("dilation", 1),
-            normCfg: cfg.TryGetValue("norm_cfg", out var n) ? n as ConfigDict : null, withRelu: withRelu, bias: bias,
-            groups: cfg.Get<long>("groups", 1), relu6: relu6, convCfg: cfg.TryGetValue("conv_cfg", out var c) ? c as ConfigDict : null,
-            activateFirst: actFirst);
-    }
+        var args = cfg.Clone();
+        foreach (var key in new[] { "type", "scale_factor", "mode", "align_corners" }) args.Remove(key);
+        args["in_channels"] = (long)inChannels;
+        args["out_channels"] = (long)outChannels;
+        if (samePadding)
+        {
+            // UpInterpolationConv and LastConv default kernel_size to 3 and set the padding themselves.
+            if (!args.ContainsKey("kernel_size")) args["kernel_size"] = 3L;
+            args["padding"] = (args.Get<long>("kernel_size") - 1) / 2;
+        }
 
-    private static bool Order(ConfigDict cfg, string where)
-    {
-        if (!cfg.TryGetValue("order", out var o) || o is null) return false;
-        var order = ((IEnumerable<object?>)o).Select(v => v as string).ToArray();
-        if (order.SequenceEqual(["conv", "norm", "act"])) return false;
-        if (order.SequenceEqual(["act", "conv", "norm"])) return true;
-        throw new DetSharpException($"{where}: order ({string.Join(", ", order)}) is not supported; use ('conv', 'norm', 'act') or ('act', 'conv', 'norm').");
+        bool actFirst = args.TryGet<string[]>("order", out var order) && order.Length > 0 && order[0] == "act";
+        bool activates = !args.TryGetValue("act_cfg", out var act) || act is not null;
+        // An in-place activation that runs first would overwrite the map the other transitions still read.
+        if (actFirst && activates && args.Get("inplace", true))
+            throw new DetSharpException($"{where}: order=('act', 'conv', 'norm') with inplace=True changes the input other transitions read in MMDetection; set inplace=False as the fpg configs do.");
+        return ConvModule.FromConfig(args);
     }
 
     /// <summary>mmdet's <c>UpInterpolationConv</c>: upsample by <c>scale_factor</c> (default 2), then <c>conv</c>.</summary>
