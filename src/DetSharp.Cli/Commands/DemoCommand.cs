@@ -110,10 +110,13 @@ internal static class DemoCommand
         TrainDetector.Train(cfg, new TrainOptions { WorkDir = work, Seed = seed, Console = c, Interactive = !Console.IsOutputRedirected });
         double trainSeconds = trainWatch.Elapsed.TotalSeconds;
 
-        c.WriteLine("[4/5] testing on the val split (test --eval bbox segm --show-dir)");
+        // The config's own evaluation metrics (what its EvalHook computes during training): a boxes-only detector
+        // (RetinaNet, FCOS, YOLOX) has no segm results, and MMDetection refuses --eval segm for it.
+        string[] evalMetrics = EvalMetrics(cfg);
+        c.WriteLine($"[4/5] testing on the val split (test --eval {string.Join(' ', evalMetrics)} --show-dir)");
         var metrics = TestDetector.Run(cfg, new TestOptions
         {
-            Checkpoint = Path.Combine(work, "latest.pth"), Eval = ["bbox", "segm"], WorkDir = work, ShowDir = show,
+            Checkpoint = Path.Combine(work, "latest.pth"), Eval = evalMetrics, WorkDir = work, ShowDir = show,
             Console = c, Interactive = !Console.IsOutputRedirected,
         }) ?? new OrderedDictionary<string, object>();
 
@@ -128,9 +131,10 @@ internal static class DemoCommand
         // No detection at all (far too short a run) leaves the metrics empty: that is an mAP of 0.
         double bbox = metrics.TryGetValue("bbox_mAP", out var b) ? Convert.ToDouble(b, CultureInfo.InvariantCulture) : 0;
         double segm = metrics.TryGetValue("segm_mAP", out var m) ? Convert.ToDouble(m, CultureInfo.InvariantCulture) : 0;
+        string segmText = evalMetrics.Contains("segm") ? $", segm mAP {segm:F3}" : "";
         c.WriteLine();
         c.WriteLine($"Demo finished in {total.Elapsed.TotalMinutes:F1} min (training {trainSeconds / 60:F1} min, {epochs} epochs): " +
-                    $"bbox mAP {bbox:F3}, segm mAP {segm:F3} on {val.Images} val images.");
+                    $"bbox mAP {bbox:F3}{segmText} on {val.Images} val images.");
         c.WriteLine($"  dataset (VIA + COCO):  {data}/{{train,val}}");
         c.WriteLine($"  config, logs, ckpts:   {work} (latest.pth, *.log, *.log.json, eval_*.json)");
         c.WriteLine($"  detections drawn:      {show} ({val.Images} pictures)");
@@ -138,6 +142,14 @@ internal static class DemoCommand
         c.WriteLine($"  try: detsharp infer {configPath} {work}/latest.pth {val.Dir}/val_0000.jpg --out-dir {root}/infer");
         return 0;
     }
+
+    /// <summary>The config's <c>evaluation.metric</c> (a name or a list), bbox and segm when it has none.</summary>
+    private static string[] EvalMetrics(Config.Config cfg) => cfg.Dict.TryGet<object>("evaluation.metric", out var metric) ? metric switch
+    {
+        string one => [one],
+        IEnumerable<object?> many => [.. many.Select(v => v as string ?? throw new DetSharpException($"evaluation.metric entries must be names, got {v}."))],
+        _ => throw new DetSharpException("evaluation.metric must be a name or a list of names, e.g. ['bbox', 'segm']."),
+    } : ["bbox", "segm"];
 
     private static void Plot(JsonTrainingLog log, string[] metrics, string title, string png, TextWriter c)
     {
