@@ -18,7 +18,7 @@ namespace DetSharp.Cli.Commands;
 internal static class DemoCommand
 {
     /// <summary>The loss curves the demo plots: the total and Mask R-CNN's five terms (those a model logs).</summary>
-    private static readonly string[] LossKeys = ["loss", "loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "loss_mask"];
+    private static readonly string[] LossKeys = ["loss", "loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "loss_mask", "loss_obj"];
 
     private static readonly string[] MapKeys = ["bbox_mAP", "segm_mAP"];
 
