@@ -54,7 +54,14 @@ internal static class CliRunner
         return Process.Start(info)!;
     }
 
-    private static Result Wait(Process started, int seconds, string[] args)
+    private static Result Wait(Process started, int seconds, string[] args) => Wait(started, seconds, "detsharp " + string.Join(' ', args));
+
+    /// <summary>
+    /// Waits for a started child process (stdout and stderr redirected) at most <paramref name="seconds"/>: its exit code
+    /// and output, or, past the limit, the whole process tree killed and a <see cref="TimeoutException"/> naming
+    /// <paramref name="command"/>.
+    /// </summary>
+    public static Result Wait(Process started, int seconds, string command)
     {
         using var process = started;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -62,7 +69,7 @@ internal static class CliRunner
         if (!process.WaitForExit(seconds * 1000))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException("detsharp " + string.Join(' ', args) + " did not finish in " + seconds + " s");
+            throw new TimeoutException(command + " did not finish in " + seconds + " s");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }

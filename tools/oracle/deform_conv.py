@@ -21,7 +21,10 @@ def out_size(n, k, s, p, d):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def main(path):
+def write_cases(path, source, apply):
+    """Draws every case's inputs, runs apply(x, offset, mask or None, weight, bias, stride, padding, dilation, groups,
+    deform_groups) -> output, backpropagates sum(output * R) and writes the fixture JSON. Shared with
+    tools/oracle/mmcv_deform_conv.py, so both fixtures hold the same inputs."""
     g = torch.Generator().manual_seed(0)
     cases = []
     for name, n, c, h, w, cout, kh, kw, stride, pad, dil, groups, dg, modulated, scale in CASES:
@@ -32,9 +35,9 @@ def main(path):
         wt = torch.randn(cout, c // groups, kh, kw, generator=g, dtype=torch.float64)
         b = torch.randn(cout, generator=g, dtype=torch.float64)
         r = torch.randn(n, cout, ho, wo, generator=g, dtype=torch.float64)
-        # torchvision infers deform_groups from the offset's channels and groups from the weight's, as mmcv's modules do.
-        leaves = [t.requires_grad_() for t in (x, off, wt, b)] + ([mask.requires_grad_()] if modulated else [])
-        y = deform_conv2d(x, off, wt, b, stride=stride, padding=pad, dilation=dil, mask=mask)
+        for t in (x, off, wt, b) + ((mask,) if modulated else ()):
+            t.requires_grad_()
+        y = apply(x, off, mask, wt, b, stride, pad, dil, groups, dg)
         (y * r).sum().backward()
 
         def flat(t):
@@ -48,7 +51,14 @@ def main(path):
             case.update(mask=dict(shape=list(mask.shape), values=flat(mask)), grad_mask=flat(mask.grad))
         cases.append(case)
     with open(path, 'w') as fh:
-        json.dump(dict(source='torchvision.ops.deform_conv2d ' + __import__('torchvision').__version__, cases=cases), fh)
+        json.dump(dict(source=source, cases=cases), fh)
+
+
+def main(path):
+    # torchvision infers deform_groups from the offset's channels and groups from the weight's, as mmcv's modules do.
+    write_cases(path, 'torchvision.ops.deform_conv2d ' + __import__('torchvision').__version__,
+                lambda x, off, mask, wt, b, stride, pad, dil, groups, dg:
+                deform_conv2d(x, off, wt, b, stride=stride, padding=pad, dilation=dil, mask=mask))
 
 
 if __name__ == '__main__':

@@ -6,16 +6,14 @@ The cases, inputs and format are those of tools/oracle/deform_conv.py (torchvisi
 output, and the gradients of sum(output * R) for a fixed random R with respect to input, offset, mask, weight and
 bias, in float64. mmcv's DCNv1 function has no bias: the fixture adds it to the output (its gradient is sum(R)).
 Usage: /usr/bin/python3 tools/oracle/mmcv_deform_conv.py OUT.json"""
-import json
 import os
 import sys
 
 sys.path.insert(0, '/work/oracle')
 import oracle_env  # noqa: E402,F401  (mmcv and mmdet sources on sys.path, mmcv._ext stub)
-import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deform_conv import CASES, out_size  # noqa: E402
+from deform_conv import write_cases  # noqa: E402
 
 CSRC = '/work/oracle/mmcv/mmcv/ops/csrc'
 
@@ -96,37 +94,11 @@ def main(path):
     import mmcv.ops.modulated_deform_conv as mdc
     dc.ext_module = ext
     mdc.ext_module = ext
-    g = torch.Generator().manual_seed(0)
-    cases = []
-    for name, n, c, h, w, cout, kh, kw, stride, pad, dil, groups, dg, modulated, scale in CASES:
-        ho, wo = out_size(h, kh, stride[0], pad[0], dil[0]), out_size(w, kw, stride[1], pad[1], dil[1])
-        # The same draws in the same order as tools/oracle/deform_conv.py, so both fixtures hold the same inputs.
-        x = torch.randn(n, c, h, w, generator=g, dtype=torch.float64)
-        off = torch.randn(n, 2 * dg * kh * kw, ho, wo, generator=g, dtype=torch.float64) * scale
-        mask = torch.rand(n, dg * kh * kw, ho, wo, generator=g, dtype=torch.float64) if modulated else None
-        wt = torch.randn(cout, c // groups, kh, kw, generator=g, dtype=torch.float64)
-        b = torch.randn(cout, generator=g, dtype=torch.float64)
-        r = torch.randn(n, cout, ho, wo, generator=g, dtype=torch.float64)
-        leaves = [t.requires_grad_() for t in (x, off, wt, b)] + ([mask.requires_grad_()] if modulated else [])
-        if modulated:
-            y = mdc.modulated_deform_conv2d(x, off, mask, wt, b, stride, pad, dil, groups, dg)
-        else:
-            y = dc.deform_conv2d(x, off, wt, stride, pad, dil, groups, dg, False, n) + b.view(1, -1, 1, 1)
-        (y * r).sum().backward()
-
-        def flat(t):
-            return [float(v) for v in t.detach().reshape(-1).tolist()]
-        case = dict(name=name, stride=list(stride), padding=list(pad), dilation=list(dil), groups=groups, deform_groups=dg,
-                    input=dict(shape=list(x.shape), values=flat(x)), offset=dict(shape=list(off.shape), values=flat(off)),
-                    weight=dict(shape=list(wt.shape), values=flat(wt)), bias=flat(b), r=flat(r),
-                    output=dict(shape=list(y.shape), values=flat(y)),
-                    grad_input=flat(x.grad), grad_offset=flat(off.grad), grad_weight=flat(wt.grad), grad_bias=flat(b.grad))
-        if modulated:
-            case.update(mask=dict(shape=list(mask.shape), values=flat(mask)), grad_mask=flat(mask.grad))
-        cases.append(case)
-    with open(path, 'w') as fh:
-        json.dump(dict(source='mmcv 1.7.1 CPU deform_conv2d / modulated_deform_conv2d (compiled from the oracle sources)',
-                       cases=cases), fh)
+    # mmcv's DCNv1 function has no bias argument: added to its output.
+    write_cases(path, 'mmcv 1.7.1 CPU deform_conv2d / modulated_deform_conv2d (compiled from the oracle sources)',
+                lambda x, off, mask, wt, b, stride, pad, dil, groups, dg:
+                mdc.modulated_deform_conv2d(x, off, mask, wt, b, stride, pad, dil, groups, dg) if mask is not None
+                else dc.deform_conv2d(x, off, wt, stride, pad, dil, groups, dg, False, x.shape[0]) + b.view(1, -1, 1, 1))
 
 
 if __name__ == '__main__':

@@ -29,15 +29,7 @@ internal static class MpiRun
         // through the shared segment works everywhere.
         foreach (var arg in new[] { "--mca", "btl_vader_single_copy_mechanism", "none", "-x", "OMP_NUM_THREADS", "dotnet", CliRunner.Dll }) info.ArgumentList.Add(arg);
         foreach (var arg in args) info.ArgumentList.Add(arg);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(seconds * 1000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"mpirun -np {ranks} detsharp {string.Join(' ', args)} did not finish in {seconds} s");
-        }
-        return new CliRunner.Result(process.ExitCode, stdout.Result, stderr.Result);
+        return CliRunner.Wait(Process.Start(info)!, seconds, $"mpirun -np {ranks} detsharp {string.Join(' ', args)}");
     }
 }
 

@@ -93,15 +93,8 @@ public sealed partial class PackageFeed : IDisposable
         info.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
         if (packagesFolder is not null) info.Environment["NUGET_PACKAGES"] = packagesFolder;
         foreach (var arg in args) info.ArgumentList.Add(arg);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(seconds * 1000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in {seconds} s");
-        }
-        return new Result(process.ExitCode, stdout.Result + stderr.Result);
+        var result = CliRunner.Wait(Process.Start(info)!, seconds, $"{file} {string.Join(' ', args)}");
+        return new Result(result.ExitCode, result.Stdout + result.Stderr);
     }
 
     public void Dispose() => Directory.Delete(Root, recursive: true);

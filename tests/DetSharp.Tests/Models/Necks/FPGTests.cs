@@ -17,9 +17,6 @@ namespace DetSharp.Tests.Models.Necks;
 /// </summary>
 public sealed class FPGTests
 {
-    /// <summary>Each value to 1e-5 of the larger of its own magnitude and its map's mean magnitude.</summary>
-    private const double RelativeTolerance = 1e-5;
-
     private static readonly string Folder = Path.Combine(RepoPaths.Root, "tests", "fixtures", "mmdet-2.28", "fpg");
 
     private static ConfigDict Cfg(string name) =>
@@ -46,7 +43,7 @@ public sealed class FPGTests
         using var fixture = new OracleFixture("fpg", "outputs.json");
         var expected = fixture.Floats(name);
         Assert.Equal(expected.Length, outs.Length);
-        for (int i = 0; i < outs.Length; i++) AssertClose($"{name}[{i}]", expected[i], outs[i]);
+        for (int i = 0; i < outs.Length; i++) NeckParityTests.AssertClose($"{name}[{i}]", expected[i], outs[i]);
     }
 
     [Fact]
@@ -73,16 +70,5 @@ public sealed class FPGTests
         var inplace = Cfg("fpg_zoo");
         inplace.Get<ConfigDict>("across_lateral_trans")["inplace"] = true;
         Assert.Contains("inplace=False", Assert.Throws<DetSharpException>(() => Registries.Models.Build<FPG>(inplace)).Message);
-    }
-
-    private static void AssertClose(string what, Tensor expected, Tensor actual)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        var e = expected.to_type(ScalarType.Float64).contiguous().data<double>().ToArray();
-        var a = actual.to_type(ScalarType.Float64).contiguous().data<double>().ToArray();
-        double meanAbs = e.Average(Math.Abs);
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= RelativeTolerance * Math.Max(Math.Abs(e[i]), meanAbs),
-                $"{what} value {i}: {a[i]:R}, MMDetection {e[i]:R}");
     }
 }

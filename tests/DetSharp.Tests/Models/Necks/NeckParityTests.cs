@@ -155,7 +155,8 @@ public sealed class NeckParityTests
         Assert.Equal(0.0, bfpNonLocal.state_dict()["refine.conv_out.conv.weight"].abs().max().item<float>());
     }
 
-    private static void AssertClose(string what, Tensor expected, Tensor actual)
+    /// <summary>A neck's output map against MMDetection's, to <see cref="RelativeTolerance"/> (also FPG's tests).</summary>
+    internal static void AssertClose(string what, Tensor expected, Tensor actual)
     {
         Assert.Equal(expected.shape, actual.shape);
         var e = expected.to_type(ScalarType.Float64).contiguous().data<double>().ToArray();
