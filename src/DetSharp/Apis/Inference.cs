@@ -45,35 +45,18 @@ public static class Inference
             return [RunAugmented(model, augViews[0], classNames)];
         }
         var views = augViews.ConvertAll(v => v[0]);
-        var device = model.parameters().FirstOrDefault()?.device ?? CPU;
-        bool wasTraining = model.training;
-        if (wasTraining) model.eval();
-        using var gate = FinalizerGate.Enter();
-        try
+        return InEvalMode(model, device =>
         {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
             using var batch = DetCollate.Collate(views, withGt: false, device: device);
             var results = model.SimpleTest(batch, rescale: true);
             return results.Select((r, i) => DetectionSet.FromResult(r, classNames, views[i].Filename, views[i].OriShape.Height, views[i].OriShape.Width)).ToList();
-        }
-        finally
-        {
-            if (wasTraining) model.train();
-        }
+        });
     }
 
     /// <summary>One image's views (one per MultiScaleFlipAug scale and flip) through <c>model.AugTest(rescale: true)</c>.</summary>
-    private static DetectionSet RunAugmented(BaseDetector model, IReadOnlyList<DetSample> views, IReadOnlyList<string> classNames)
-    {
-        var device = model.parameters().FirstOrDefault()?.device ?? CPU;
-        bool wasTraining = model.training;
-        if (wasTraining) model.eval();
-        using var gate = FinalizerGate.Enter();
-        try
+    private static DetectionSet RunAugmented(BaseDetector model, IReadOnlyList<DetSample> views, IReadOnlyList<string> classNames) =>
+        InEvalMode(model, device =>
         {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
             var batches = views.Select(v => DetCollate.Collate([v], withGt: false, device: device)).ToList();
             try
             {
@@ -84,6 +67,23 @@ public static class Inference
             {
                 foreach (var b in batches) b.Dispose();
             }
+        });
+
+    /// <summary>
+    /// Runs <paramref name="body"/> (given the model's device) with the model in eval mode, under no_grad, a dispose scope
+    /// and the finalizer gate; a model that was training is put back in training mode afterwards.
+    /// </summary>
+    private static T InEvalMode<T>(BaseDetector model, Func<Device, T> body)
+    {
+        var device = model.parameters().FirstOrDefault()?.device ?? CPU;
+        bool wasTraining = model.training;
+        if (wasTraining) model.eval();
+        using var gate = FinalizerGate.Enter();
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            return body(device);
         }
         finally
         {
