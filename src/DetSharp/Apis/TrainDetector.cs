@@ -253,6 +253,9 @@ public static class TrainDetector
         Models.Weights.PretrainedInit.InitWeights(module, message => logger.Info(message), logger.Progress);
         if (options.Device != "cpu") module.to(torch.CUDA);
         logger.Info($"Model: {module.GetType().Name} with {module.parameters().Sum(p => p.numel())} parameters");
+        // SyncBN / MMSyncBN layers take their training statistics over this run's ranks (MMDetection's world group).
+        if (group.IsDistributed && Models.Common.SyncBatchNorm.UseProcessGroup(module, group) is > 0 and var synced)
+            logger.Info($"SyncBN: {synced} layers share their batch statistics over the {group.WorldSize} ranks");
 
         var workflow = ReadWorkflow(cfg);
         var loaders = new List<IBatchSource> { components.BuildLoader(cfg, cfg.Get<ConfigDict>("data.train"), true, seed) };

@@ -38,7 +38,7 @@ public sealed class SyncNormHook(int numLastEpochs = 15, int interval = 1) : Hoo
         var states = new Dictionary<string, Tensor>();
         foreach (var (name, child) in module.named_modules())
         {
-            if (child is not (BatchNorm1d or BatchNorm2d or BatchNorm3d)) continue;
+            if (child is not BatchNorm) continue;
             foreach (var (key, value) in child.state_dict()) states[name.Length == 0 ? key : $"{name}.{key}"] = value;
         }
         return states;

@@ -7,7 +7,8 @@ namespace DetSharp.Models.Common;
 
 /// <summary>
 /// mmcv's <c>build_norm_layer(cfg, num_features, postfix)</c>: returns the layer and its attribute name, the type's
-/// abbreviation plus the postfix (<c>bn1</c>, <c>gn</c>). Types: BN, BN2d, SyncBN and MMSyncBN (plain BatchNorm in one process), GN.
+/// abbreviation plus the postfix (<c>bn1</c>, <c>gn</c>). Types: BN, BN2d, SyncBN and MMSyncBN (<see cref="SyncBatchNorm"/>:
+/// statistics over every rank of a distributed run, plain BatchNorm in one process), GN.
 /// <c>requires_grad=False</c> freezes the affine parameters. mmcv's <c>MMSyncBN</c> (its own SyncBatchNorm, which
 /// also handles empty batches) has BatchNorm's state dict and, in one process, BatchNorm's batch statistics; it is not a
 /// <c>_BatchNorm</c> subclass there, so <c>norm_eval</c> would skip it, but the zoo uses it only in RoI heads, where
@@ -29,9 +30,20 @@ public static class NormLayers
         {
             case "BN":
             case "BN2d":
-            case "SyncBN":
-            case "MMSyncBN":
                 layer = nn.BatchNorm2d(numFeatures, eps: eps, momentum: cfg.Get("momentum", 0.1));
+                abbr = "bn";
+                break;
+            case "SyncBN":
+                layer = new SyncBatchNorm(numFeatures, eps, cfg.Get("momentum", 0.1));
+                abbr = "bn";
+                break;
+            case "MMSyncBN":
+                layer = new SyncBatchNorm(numFeatures, eps, cfg.Get("momentum", 0.1), cfg.Get("stats_mode", "default") switch
+                {
+                    "default" => SyncBatchNormStats.Default,
+                    "N" => SyncBatchNormStats.N,
+                    var mode => throw new DetSharpException($"norm_cfg: MMSyncBN stats_mode '{mode}' is not supported (use 'default' or 'N')."),
+                });
                 abbr = "bn";
                 break;
             case "GN":
@@ -44,7 +56,7 @@ public static class NormLayers
         }
         foreach (var key in cfg.Keys)
         {
-            if (key is not ("type" or "requires_grad" or "eps" or "momentum" or "num_groups"))
+            if (key is not ("type" or "requires_grad" or "eps" or "momentum" or "num_groups") && (type, key) != ("MMSyncBN", "stats_mode"))
                 throw new DetSharpException($"norm_cfg: unexpected key '{key}' for {type}.");
         }
         if (!requiresGrad)
@@ -52,8 +64,8 @@ public static class NormLayers
         return (abbr + postfix, layer);
     }
 
-    /// <summary>True for BatchNorm layers (mmcv's <c>_BatchNorm</c>), which <c>norm_eval</c> keeps in eval mode.</summary>
-    public static bool IsBatchNorm(nn.Module m) => m is TorchSharp.Modules.BatchNorm2d or TorchSharp.Modules.BatchNorm1d;
+    /// <summary>True for BatchNorm layers (mmcv's <c>_BatchNorm</c>, SyncBN included), which <c>norm_eval</c> keeps in eval mode.</summary>
+    public static bool IsBatchNorm(nn.Module m) => m is TorchSharp.Modules.BatchNorm;
 
     /// <summary>mmcv's <c>norm_eval</c>: every BatchNorm in <paramref name="module"/> back in eval mode (frozen statistics).</summary>
     public static void EvalBatchNorms(nn.Module module)

@@ -125,7 +125,7 @@ public sealed class FPG : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
         foreach (var (_, m) in named_modules())
         {
             if (m is TorchSharp.Modules.Conv2d) ModuleTools.Caffe2XavierInit(m);
-            else if (m is TorchSharp.Modules.BatchNorm2d or TorchSharp.Modules.GroupNorm) ModuleTools.ConstantInit(m, 1);
+            else if (NormLayers.IsBatchNorm(m) || m is TorchSharp.Modules.GroupNorm) ModuleTools.ConstantInit(m, 1);
         }
     }
 

@@ -101,6 +101,8 @@ public static class WeightInitializers
         return name switch
         {
             "BatchNorm1d" or "BatchNorm2d" or "BatchNorm3d" => layers.Contains("_BatchNorm") || layers.Contains("_NormBase"),
+            // torch's SyncBatchNorm (SyncBN) is a _BatchNorm; mmcv's (MMSyncBN) is a plain Module.
+            "SyncBatchNorm" => m is Common.SyncBatchNorm { Stats: Common.SyncBatchNormStats.Count } && (layers.Contains("_BatchNorm") || layers.Contains("_NormBase")),
             "Conv1d" or "Conv2d" or "Conv3d" => layers.Contains("_ConvNd"),
             "ConvTranspose1d" or "ConvTranspose2d" or "ConvTranspose3d" => layers.Contains("_ConvTransposeNd"),
             _ => false,
