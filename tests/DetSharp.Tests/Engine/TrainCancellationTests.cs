@@ -76,6 +76,7 @@ public class TrainCancellationTests
             Assert.Equal(1, saved.Epoch); // one epoch finished
             Assert.Equal(4, saved.Iter);
             Assert.Equal(1L, saved.Meta!.GetOrNull(EpochBasedRunner.EpochIterKey)); // one batch of epoch 2 done
+            Assert.Equal(1L, saved.Meta!.GetOrNull(EpochBasedRunner.WorldSizeKey)); // by one process
             Assert.Equal(["a", "b"], saved.Classes);
         }
 
@@ -94,5 +95,16 @@ public class TrainCancellationTests
         using var last = Checkpoint.Load(Path.Combine(workDir, "epoch_3.pth"));
         Assert.Equal(9, last.Iter);
         Assert.Null(last.Meta!.GetOrNull(EpochBasedRunner.EpochIterKey));
+        Assert.Null(last.Meta!.GetOrNull(EpochBasedRunner.WorldSizeKey));
     }
+
+    /// <summary>A checkpoint stopped inside an epoch skips its batches only at the world size that drew them; elsewhere the epoch restarts.</summary>
+    [Theory]
+    [InlineData(3, 1, 1, 3)]
+    [InlineData(3, 2, 2, 3)]
+    [InlineData(3, 2, 1, 0)]
+    [InlineData(3, 1, 4, 0)]
+    [InlineData(0, 2, 1, 0)]
+    public void A_mid_epoch_checkpoint_restarts_the_epoch_at_another_world_size(int done, int savedWorld, int world, int skipped) =>
+        Assert.Equal(skipped, EpochBasedRunner.BatchesToSkip(done, savedWorld, world));
 }

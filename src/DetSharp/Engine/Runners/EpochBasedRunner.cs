@@ -113,17 +113,41 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
 
     private int _resumeBatches;
 
-    /// <summary>Stopped inside an epoch: <c>epoch</c> counts the finished epochs, <see cref="EpochIterKey"/> the batches done in this one.</summary>
+    /// <summary>The meta key beside <see cref="EpochIterKey"/>: the world size whose batches it counts (absent: one process).</summary>
+    public const string WorldSizeKey = "world_size";
+
+    /// <summary>
+    /// Stopped inside an epoch: <c>epoch</c> counts the finished epochs, <see cref="EpochIterKey"/> the batches done in this
+    /// one, <see cref="WorldSizeKey"/> the number of ranks that drew them.
+    /// </summary>
     public override string SaveResumeCheckpoint(string outDir, IEnumerable<KeyValuePair<string, object?>>? meta = null) =>
         WriteCheckpoint(outDir, $"iter_{Iter}.pth", saveOptimizer: true,
-            (meta ?? []).Append(new(EpochIterKey, (long)(InnerIter + 1))), createSymlink: true, Epoch, Iter);
+            (meta ?? []).Append(new(EpochIterKey, (long)(InnerIter + 1))).Append(new(WorldSizeKey, (long)ProcessGroup.WorldSize)),
+            createSymlink: true, Epoch, Iter);
 
     protected override void OnResumed(Checkpoints.LoadedCheckpoint checkpoint)
     {
-        _resumeBatches = checkpoint.Meta?.GetOrNull(EpochIterKey) is long done ? (int)done : 0;
+        var meta = checkpoint.Meta;
+        int done = meta?.GetOrNull(EpochIterKey) is long n ? (int)n : 0;
+        int savedWorld = meta?.GetOrNull(WorldSizeKey) is long w ? (int)w : 1;
+        _resumeBatches = BatchesToSkip(done, savedWorld, ProcessGroup.WorldSize);
+        if (done > 0 && _resumeBatches == 0)
+        {
+            Logger.Warning($"the checkpoint stopped after {done} batches of epoch {Epoch + 1} on {savedWorld} rank(s); on {ProcessGroup.WorldSize} the "
+                + $"epoch is shared out otherwise, so epoch {Epoch + 1} restarts from its first batch (as mmcv's resume), iteration count {Iter} kept.");
+        }
         // The count belongs to that checkpoint only: the run's later checkpoints end whole epochs.
         Meta.Remove(EpochIterKey);
+        Meta.Remove(WorldSizeKey);
     }
+
+    /// <summary>
+    /// The batches of the resumed epoch to skip: those the checkpoint counted when it was written by as many ranks as resume
+    /// it (each rank's share and batches are then the same). At another world size the ranks' shares of the epoch are other
+    /// images, so no count of batches names the images already seen: the epoch restarts, as mmcv's runner resumes every
+    /// checkpoint (its samplers start the epoch again), while epoch and iteration keep the checkpoint's values.
+    /// </summary>
+    public static int BatchesToSkip(int batchesDone, int savedWorldSize, int worldSize) => savedWorldSize == worldSize ? batchesDone : 0;
 
     public override string SaveCheckpoint(string outDir, string? filenameTmpl = null, bool saveOptimizer = true,
         IEnumerable<KeyValuePair<string, object?>>? meta = null, bool createSymlink = true)
