@@ -119,7 +119,9 @@ public sealed class ResNetFamilyTests
     {
         var (name, layer) = NormLayers.Build(new ConfigDict { ["type"] = "MMSyncBN", ["requires_grad"] = true }, 8, "1");
         Assert.Equal("bn1", name);
-        Assert.IsType<TorchSharp.Modules.BatchNorm2d>(layer);
+        // SyncBatchNorm, plain BatchNorm in one process (SyncBatchNormTests compares the two).
+        Assert.Equal(SyncBatchNormStats.Default, Assert.IsType<SyncBatchNorm>(layer).Stats);
+        Assert.True(NormLayers.IsBatchNorm(layer));
         layer.Dispose();
     }
 
