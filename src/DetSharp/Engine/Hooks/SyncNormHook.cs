@@ -1,3 +1,4 @@
+using DetSharp.Distributed;
 using DetSharp.Engine.Runners;
 using DetSharp.Registry;
 using TorchSharp.Modules;
@@ -8,10 +9,9 @@ namespace DetSharp.Engine.Hooks;
 /// <summary>
 /// MMDetection's <c>SyncNormHook</c> (YOLOX): after every <c>interval</c>-th training epoch, and after every epoch from
 /// epoch <c>max_epochs − num_last_epochs</c> on, the norm layers' states (<see cref="NormStates"/>) are averaged over the
-/// training processes so every process evaluates and saves the same statistics. DetSharp trains in one process
-/// (MMDetection's world_size 1), where MMDetection returns without syncing, and so does this hook: it keeps the schedule
-/// (<see cref="IsSyncEpoch"/>) and <see cref="NormStates"/>; when DetSharp gets a process group, the sync goes into an
-/// <c>AfterTrainEpoch</c> override here: on a sync epoch, the mean all-reduce of <see cref="NormStates"/> loaded back non-strictly.
+/// ranks of a distributed run (<see cref="AverageOverRanks"/>, MMDetection's <c>all_reduce_dict(op='mean')</c> loaded
+/// back), so every rank evaluates and saves the same statistics. In one process (world size 1) MMDetection returns
+/// without syncing, and so does this hook.
 /// </summary>
 [Register(Registries.HooksName, "SyncNormHook")]
 public sealed class SyncNormHook(int numLastEpochs = 15, int interval = 1) : Hook
@@ -24,6 +24,30 @@ public sealed class SyncNormHook(int numLastEpochs = 15, int interval = 1) : Hoo
     public override void BeforeTrainEpoch(BaseRunner runner)
     {
         if (runner.Epoch + 1 == runner.MaxEpochs - NumLastEpochs) Interval = 1;
+    }
+
+    public override void AfterTrainEpoch(BaseRunner runner)
+    {
+        if (runner.ProcessGroup.IsDistributed && IsSyncEpoch(runner)) AverageOverRanks(NormStates(runner.Module), runner.ProcessGroup);
+    }
+
+    /// <summary>Every tensor of <paramref name="states"/> set, in place, to its mean over the ranks (in float64; every rank's model has the same layers).</summary>
+    public static void AverageOverRanks(IReadOnlyDictionary<string, Tensor> states, IProcessGroup group)
+    {
+        if (states.Count == 0) return;
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var tensors = states.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value).ToList();
+        var values = cat(tensors.Select(t => t.detach().flatten().to(ScalarType.Float64, CPU)).ToList()).data<double>().ToArray();
+        group.AllReduceSum(values);
+        var mean = tensor(values, ScalarType.Float64).div_(group.WorldSize);
+        long offset = 0;
+        foreach (var t in tensors)
+        {
+            long n = t.numel();
+            t.copy_(mean.narrow(0, offset, n).view(t.shape));
+            offset += n;
+        }
     }
 
     /// <summary>True after the epochs whose norm states MMDetection synchronises.</summary>

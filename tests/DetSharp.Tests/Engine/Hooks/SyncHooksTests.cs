@@ -3,10 +3,11 @@ using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Runners;
 using DetSharp.Logging;
 using DetSharp.Registry;
+using DetSharp.Tests.TestSupport;
 
 namespace DetSharp.Tests.Engine.Hooks;
 
-/// <summary>SyncNormHook's schedule and norm states (one process: nothing to average) and SyncRandomSizeHook's deprecation.</summary>
+/// <summary>SyncNormHook's schedule, norm states and their average over ranks (threads here), and SyncRandomSizeHook's deprecation.</summary>
 public class SyncHooksTests
 {
     /// <summary>Records <see cref="SyncNormHook.IsSyncEpoch"/> after every epoch.</summary>
@@ -43,6 +44,25 @@ public class SyncHooksTests
         // The model's own tensors (a sync writes the averages back into them).
         using (TorchSharp.torch.no_grad()) states["bn.running_mean"].fill_(3f);
         Assert.Equal(3f, model.state_dict()["bn.running_mean"][0].item<float>());
+    }
+
+    [Fact]
+    public void Norm_states_are_averaged_over_the_ranks()
+    {
+        var models = new[] { new TinyDetector(), new TinyDetector() };
+        using (TorchSharp.torch.no_grad())
+        {
+            models[0].state_dict()["bn.running_mean"].fill_(1f);
+            models[1].state_dict()["bn.running_mean"].fill_(4f);
+            models[0].state_dict()["bn.weight"].fill_(1f);
+            models[1].state_dict()["bn.weight"].fill_(2f);
+        }
+        ThreadWorld.Run(2, group => SyncNormHook.AverageOverRanks(SyncNormHook.NormStates(models[group.Rank]), group));
+        foreach (var model in models)
+        {
+            Assert.All(model.state_dict()["bn.running_mean"].data<float>().ToArray(), v => Assert.Equal(2.5f, v));
+            Assert.All(model.state_dict()["bn.weight"].data<float>().ToArray(), v => Assert.Equal(1.5f, v));
+        }
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Distributed;
 using DetSharp.Models.Common;
+using DetSharp.Tests.TestSupport;
 using static TorchSharp.torch;
 
 namespace DetSharp.Tests.Models.Common;
@@ -96,19 +97,17 @@ public sealed class SyncBatchNormTests
     /// <summary>Ranks with <paramref name="sizes"/> images of <paramref name="x"/> each, in threads, each a forward and backward.</summary>
     private static (SyncBatchNorm Layer, Tensor Output, Tensor InputGradient)[] RunRanks(int[] sizes, SyncBatchNormStats stats, Tensor x, Tensor weights)
     {
-        using var world = new ThreadWorld(sizes.Length);
         var layers = sizes.Select(_ => Layers(3, stats).Sync).ToArray();
         var results = new (SyncBatchNorm, Tensor, Tensor)[sizes.Length];
-        var threads = Enumerable.Range(0, sizes.Length).Select(r => new Thread(() =>
+        ThreadWorld.Run(sizes.Length, group =>
         {
             using var scope = NewDisposeScope();
-            layers[r].ProcessGroup = world.Join(r);
+            int r = group.Rank;
+            layers[r].ProcessGroup = group;
             long offset = sizes.Take(r).Sum();
             var (y, grad) = ForwardBackward(layers[r], x.narrow(0, offset, sizes[r]), weights.narrow(0, offset, sizes[r]));
             results[r] = (layers[r], y.MoveToOuterDisposeScope(), grad.MoveToOuterDisposeScope());
-        })).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => Assert.True(t.Join(TimeSpan.FromSeconds(60)), "a rank hangs in a collective"));
+        });
         Assert.All(results, r => Assert.NotNull(r.Item1));
         return results;
     }
@@ -143,71 +142,5 @@ public sealed class SyncBatchNormTests
     {
         double diff = (expected.to_type(ScalarType.Float64) - actual.to_type(ScalarType.Float64)).abs().max().item<double>();
         Assert.True(diff <= tolerance, $"{what}: max |difference| {diff:E2} > {tolerance:E0}");
-    }
-
-    /// <summary>Ranks as threads of one process: the collectives of an <see cref="IProcessGroup"/> through shared memory.</summary>
-    private sealed class ThreadWorld(int size) : IDisposable
-    {
-        public int Size => size;
-
-        private readonly object _lock = new();
-        private readonly Barrier _barrier = new(size);
-        private double[] _sum = [];
-        private readonly byte[]?[] _blobs = new byte[size][];
-        private int _arrived;
-
-        public IProcessGroup Join(int rank) => new Member(this, rank);
-
-        public void Dispose() => _barrier.Dispose();
-
-        private void AllReduce(Span<double> data)
-        {
-            lock (_lock)
-            {
-                if (_arrived++ == 0) _sum = new double[data.Length];
-                for (int i = 0; i < data.Length; i++) _sum[i] += data[i];
-            }
-            _barrier.SignalAndWait();
-            _sum.CopyTo(data);
-            _barrier.SignalAndWait();
-            // Every rank has read the sum: the last one to leave resets for the next collective.
-            lock (_lock) if (--_arrived == 0) _sum = [];
-            _barrier.SignalAndWait();
-        }
-
-        private byte[][] Gather(ReadOnlySpan<byte> blob, int rank)
-        {
-            _blobs[rank] = blob.ToArray();
-            _barrier.SignalAndWait();
-            var all = _blobs.Select(b => b!).ToArray();
-            _barrier.SignalAndWait();
-            return all;
-        }
-
-        private sealed class Member(ThreadWorld world, int rank) : IProcessGroup
-        {
-            public int Rank => rank;
-
-            public int WorldSize => world.Size;
-
-            public void AllReduceSum(Span<double> data) => world.AllReduce(data);
-
-            public void AllReduceSum(Span<float> data)
-            {
-                var wide = data.ToArray().Select(f => (double)f).ToArray();
-                world.AllReduce(wide);
-                for (int i = 0; i < data.Length; i++) data[i] = (float)wide[i];
-            }
-
-            public void Broadcast(Span<byte> data, int root = 0) => world.Gather(data, rank)[root].CopyTo(data);
-
-            public byte[][] AllGather(ReadOnlySpan<byte> blob) => world.Gather(blob, rank);
-
-            public void Barrier() => world._barrier.SignalAndWait();
-
-            public void Abort(string message, int exitCode = 1) => throw new InvalidOperationException(message);
-
-            public void Dispose() { }
-        }
     }
 }
