@@ -8,8 +8,11 @@ namespace DetSharp.Cli.Tests.Distributed;
 /// <summary>
 /// Issue 25's acceptance: two ranks under <c>mpirun</c> with samples_per_gpu=1 train to the same parameters as one process
 /// with samples_per_gpu=2 on the same two images, and a distributed <c>test</c> writes exactly the single-process results.
-/// A tiny RetinaNet (ResNet-18 with BN in eval mode, randomly initialised, one FPN level of stride 8) on 64×64 pictures
-/// keeps each run to seconds. The two training images hold one square each, the second moved by 16 pixels (a multiple of
+/// A tiny RetinaNet (ResNet-18 with SyncBN in training mode, randomly initialised, one FPN level of stride 8) on 64×64
+/// pictures keeps each run to seconds. SyncBN gives the two ranks the batch statistics of both images, which the single
+/// process's BatchNorm takes over its batch of two; with plain BN each rank would normalise by its own image's statistics.
+/// Each run evaluates once (epoch 3) while training: rank 0 logs the metric of all test images, once. A checkpoint of
+/// either run resumes at the other world size (epoch 2 → 3) and ends with the uninterrupted run's parameters. The two training images hold one square each, the second moved by 16 pixels (a multiple of
 /// the stride): both get the same number of positive anchors, so the focal loss normalised over a batch of two equals the
 /// mean of the two per-image losses, and the averaged gradients of the ranks equal the single process's gradient.
 /// The pictures differ, so a run that does not average its gradients (each rank stepping with its own) or that does not
@@ -21,7 +24,7 @@ public sealed class DistributedTrainingTests(ITestOutputHelper output)
         model = dict(
             type='RetinaNet',
             backbone=dict(type='ResNet', depth=18, num_stages=4, out_indices=(1, ), frozen_stages=-1,
-                          norm_cfg=dict(type='BN', requires_grad=True), norm_eval=True, style='pytorch'),
+                          norm_cfg=dict(type='SyncBN', requires_grad=True), norm_eval=False, style='pytorch'),
             neck=dict(type='FPN', in_channels=[128], out_channels=16, start_level=0, num_outs=1),
             bbox_head=dict(
                 type='RetinaHead', num_classes=1, in_channels=16, stacked_convs=1, feat_channels=16,
@@ -65,6 +68,7 @@ public sealed class DistributedTrainingTests(ITestOutputHelper output)
         lr_config = dict(policy='step', step=[100])
         runner = dict(type='EpochBasedRunner', max_epochs=3)
         checkpoint_config = dict(interval=1)
+        evaluation = dict(interval=3, metric='bbox')
         log_config = dict(interval=1, hooks=[dict(type='TextLoggerHook')])
         seed = 5
         """;
@@ -77,17 +81,43 @@ public sealed class DistributedTrainingTests(ITestOutputHelper output)
         {
             string config = WriteFixture(tmp);
             string single = Path.Combine(tmp, "single"), dist = Path.Combine(tmp, "dist");
-            var one = CliRunner.RunWithTimeout(300, "train", config, "--work-dir", single, "--no-validate");
+            var one = CliRunner.RunWithTimeout(300, "train", config, "--work-dir", single);
             Assert.True(one.ExitCode == 0, one.Stdout + one.Stderr);
-            var two = MpiRun.Run(2, 300, "train", config, "--work-dir", dist, "--no-validate", "--launcher", "mpi", "--cfg-options", "data.samples_per_gpu=1");
+            var two = MpiRun.Run(2, 300, "train", config, "--work-dir", dist, "--launcher", "mpi", "--cfg-options", "data.samples_per_gpu=1");
             Assert.True(two.ExitCode == 0, two.Stdout + two.Stderr);
             Assert.Contains("Distributed training: True", two.Stdout, StringComparison.Ordinal);
+            Assert.Contains("SyncBN: 20 layers share their batch statistics over the 2 ranks", two.Stdout, StringComparison.Ordinal);
 
             double worst = MaxRelativeDifference(Path.Combine(single, "epoch_3.pth"), Path.Combine(dist, "epoch_3.pth"));
             double moved = MaxRelativeDifference(Path.Combine(single, "epoch_1.pth"), Path.Combine(single, "epoch_3.pth"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"3 iterations: 2 ranks vs 1 process differ by {worst:E2} (relative); iterations 2-3 moved the parameters by {moved:E2}"));
             Assert.True(moved > 1e-3, $"training hardly moved the parameters ({moved:E2}), so the comparison would prove nothing");
             Assert.True(worst < 1e-4, $"2 ranks × 1 image and 1 process × 2 images ended with different parameters (relative difference {worst:E2})");
+
+            // Evaluation while training: one val record in rank 0's JSON log, on one line of the ranks' joint output, with
+            // the single process's metric (the results of both ranks' shares gathered on rank 0).
+            double singleMap = EvaluatedMap(single), distMap = EvaluatedMap(dist);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bbox_mAP after epoch 3: 1 process {singleMap}, 2 ranks {distMap}"));
+            Assert.Equal(singleMap, distMap, 3);
+            Assert.Single(two.Stdout.Split('\n'), line => line.Contains("bbox_mAP: ", StringComparison.Ordinal));
+
+            // Resume at another world size: epoch 2 of the 2-rank run finished in 1 process, epoch 2 of the 1-process run on 2 ranks.
+            string resumedOne = Path.Combine(tmp, "resumed-one"), resumedTwo = Path.Combine(tmp, "resumed-two");
+            var fromTwo = CliRunner.RunWithTimeout(300, "train", config, "--work-dir", resumedOne, "--no-validate", "--resume-from", Path.Combine(dist, "epoch_2.pth"));
+            Assert.True(fromTwo.ExitCode == 0, fromTwo.Stdout + fromTwo.Stderr);
+            Assert.Contains("resumed epoch 2, iter 2", fromTwo.Stdout, StringComparison.Ordinal);
+            var fromOne = MpiRun.Run(2, 300, "train", config, "--work-dir", resumedTwo, "--no-validate", "--launcher", "mpi",
+                "--resume-from", Path.Combine(single, "epoch_2.pth"), "--cfg-options", "data.samples_per_gpu=1");
+            Assert.True(fromOne.ExitCode == 0, fromOne.Stdout + fromOne.Stderr);
+            foreach (var resumed in new[] { resumedOne, resumedTwo })
+            {
+                Assert.False(File.Exists(Path.Combine(resumed, "epoch_2.pth")));
+                double diff = MaxRelativeDifference(Path.Combine(single, "epoch_3.pth"), Path.Combine(resumed, "epoch_3.pth"));
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(resumed)}: epoch 3 differs from the uninterrupted run by {diff:E2}"));
+                Assert.True(diff < 1e-4, $"{resumed}: resumed at another world size, epoch 3 differs from the uninterrupted run by {diff:E2}");
+                using var last = Checkpoint.Load(Path.Combine(resumed, "epoch_3.pth"));
+                Assert.Equal((3, 3), (last.Epoch, last.Iter));
+            }
 
             string checkpoint = Path.Combine(single, "epoch_3.pth");
             string outOne = Path.Combine(tmp, "one.json"), outTwo = Path.Combine(tmp, "two.json");
@@ -112,6 +142,15 @@ public sealed class DistributedTrainingTests(ITestOutputHelper output)
         {
             Directory.Delete(tmp, recursive: true);
         }
+    }
+
+    /// <summary>The bbox_mAP of the one evaluation in the run's JSON log.</summary>
+    private static double EvaluatedMap(string workDir)
+    {
+        var log = Assert.Single(Directory.GetFiles(workDir, "*.log.json"));
+        var records = File.ReadLines(log).Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement)
+            .Where(r => r.TryGetProperty("mode", out var mode) && mode.GetString() == "val").ToList();
+        return Assert.Single(records).GetProperty("bbox_mAP").GetDouble();
     }
 
     /// <summary>Training pictures with one square each (the second moved by 16 px), three test pictures, their COCO files and the config.</summary>
