@@ -10,6 +10,11 @@ internal static class BenchmarkCommand
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    private static Option<bool> ProfileOption() => new("--profile")
+    {
+        Description = "Also print where the timed iterations' time went: backbone, neck, heads, targets, losses, backward, optimizer, data, GC (own time per section).",
+    };
+
     public static Command Create()
     {
         var command = new Command("benchmark", "Measure speed against baselines in the same run.");
@@ -32,9 +37,10 @@ internal static class BenchmarkCommand
         };
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N].", DefaultValueFactory = _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
+        var profile = ProfileOption();
         var command = new Command("infer", "Time inference of a config: images/s, ms/image and peak RSS (MMDetection's benchmark.py).")
         {
-            config, checkpoint, images, warmup, inputs, device, json, CommonOptions.CfgOptions,
+            config, checkpoint, images, warmup, inputs, device, json, profile, CommonOptions.CfgOptions,
         };
         command.SetAction(parse =>
         {
@@ -42,12 +48,16 @@ internal static class BenchmarkCommand
                 parse.GetValue(CommonOptions.CfgOptions));
             var files = parse.GetValue(inputs) is { Length: > 0 } given ? InferCommand.ExpandInputs(given) : TestImages(detector.Config);
             bool asJson = parse.GetValue(json);
-            var r = InferBenchmark.Run(detector, files, parse.GetValue(images), parse.GetValue(warmup), asJson ? TextWriter.Null : Console.Out);
+            var r = InferBenchmark.Run(detector, files, parse.GetValue(images), parse.GetValue(warmup), asJson ? TextWriter.Null : Console.Out,
+                parse.GetValue(profile));
             if (asJson)
+            {
                 Console.WriteLine(JsonSerializer.Serialize(r, Indented));
-            else
-                Console.WriteLine(FormattableString.Invariant(
-                    $"{r.Images} images: {r.Fps:F2} img/s, {r.MsPerImage:F0} ms/img, {r.MeanDetections:F1} detections/img, peak RSS {r.PeakRssBytes / (1024.0 * 1024.0):F0} MiB ({Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()})"));
+                return 0;
+            }
+            Console.WriteLine(FormattableString.Invariant(
+                $"{r.Images} images: {r.Fps:F2} img/s, {r.MsPerImage:F0} ms/img, {r.MeanDetections:F1} detections/img, peak RSS {r.PeakRssBytes / (1024.0 * 1024.0):F0} MiB ({Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()})"));
+            r.Profile?.Write(Console.Out, "image");
             return 0;
         });
         return command;
@@ -66,13 +76,22 @@ internal static class BenchmarkCommand
     {
         var config = new Argument<string>("config") { Description = "Train config file." };
         var iters = new Option<int>("--iters") { Description = "Timed iterations (after one warm-up iteration).", DefaultValueFactory = _ => 10 };
-        var command = new Command("train", "Time the training loop of a config: s/iter, data_time and peak RSS.") { config, iters, CommonOptions.CfgOptions };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
+        var profile = ProfileOption();
+        var command = new Command("train", "Time the training loop of a config: s/iter, data_time and peak RSS.") { config, iters, json, profile, CommonOptions.CfgOptions };
         command.SetAction(parse =>
         {
             var cfg = CommonOptions.LoadConfig(parse.GetValue(config)!, parse.GetValue(CommonOptions.CfgOptions));
-            var r = TrainBenchmark.Run(cfg, parse.GetValue(iters), Console.Out);
+            bool asJson = parse.GetValue(json);
+            var r = TrainBenchmark.Run(cfg, parse.GetValue(iters), asJson ? TextWriter.Null : Console.Out, profile: parse.GetValue(profile));
+            if (asJson)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(r, Indented));
+                return 0;
+            }
             Console.WriteLine(FormattableString.Invariant(
                 $"{r.Iters} iters: {r.SecondsPerIter:F3} s/iter, data_time {r.DataTime:F3} s/iter, peak RSS {r.PeakRssBytes / (1024.0 * 1024.0):F0} MiB, last loss {r.LastLoss:F4}"));
+            r.Profile?.Write(Console.Out, "iter");
             return 0;
         });
         return command;

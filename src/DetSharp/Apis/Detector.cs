@@ -6,6 +6,7 @@ using DetSharp.Engine.Checkpoints;
 using DetSharp.Evaluation;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
+using DetSharp.Utils;
 using OpenCvSharp;
 using TorchSharp;
 
@@ -213,6 +214,7 @@ public sealed class Detector : IDisposable
         {
             foreach (var image in images)
             {
+                using var timed = Profiler.Scope(ProfilerSections.Data);
                 using (image.Sample)
                     processed.Add(image.Pipeline.Apply(image.Sample, new Random(0))
                                   ?? throw new DetSharpException($"{image.Source ?? "image"}: the test pipeline dropped the image."));

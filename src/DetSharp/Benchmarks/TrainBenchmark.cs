@@ -2,6 +2,7 @@ using System.Diagnostics;
 using DetSharp.Apis;
 using DetSharp.Config;
 using DetSharp.Engine.Hooks;
+using DetSharp.Utils;
 
 namespace DetSharp.Benchmarks;
 
@@ -16,6 +17,9 @@ public sealed record TrainBenchmarkResult(int Iters, double SecondsPerIter, doub
 
     /// <summary>Seconds of each timed iteration (after the warm-up one), for robust statistics such as the median.</summary>
     public IReadOnlyList<double> IterSeconds { get; init; } = [];
+
+    /// <summary>Where the timed iterations went (<c>--profile</c>); null when not profiled.</summary>
+    public ProfileReport? Profile { get; init; }
 }
 
 /// <summary>
@@ -25,11 +29,13 @@ public sealed record TrainBenchmarkResult(int Iters, double SecondsPerIter, doub
 /// <see cref="TimingHook"/> after one untimed warm-up iteration and <c>iters</c> timed ones. It runs in a temporary work dir
 /// that is deleted afterwards, without evaluation and without checkpoints, and reports the mean time and data_time per
 /// iteration and the process's peak resident memory. <c>load_from</c> a trained checkpoint times the late-training
-/// iterations, when every cascade stage gets its full share of positives.
+/// iterations, when every cascade stage gets its full share of positives. With <c>profile</c> the <see cref="Profiler"/>
+/// times the sections of the timed iterations (<see cref="TrainBenchmarkResult.Profile"/>).
 /// </summary>
 public static class TrainBenchmark
 {
-    public static TrainBenchmarkResult Run(Config.Config cfg, int iters, TextWriter log, int seed = 0, TrainComponents? components = null)
+    public static TrainBenchmarkResult Run(Config.Config cfg, int iters, TextWriter log, int seed = 0, TrainComponents? components = null,
+        bool profile = false)
     {
         if (iters < 1) throw new DetSharpException("--iters must be at least 1.");
         // A copy without checkpoint_config: nothing is written beside the user's checkpoints (checkpoint_config.out_dir).
@@ -39,15 +45,34 @@ public static class TrainBenchmark
         try
         {
             var (runner, loaders, workflow) = TrainDetector.Prepare(benchCfg, new TrainOptions { WorkDir = workDir, Seed = seed, NoValidate = true }, components);
-            var timing = new TimingHook(stopAfter: iters + 1, onIteration: t => log.WriteLine(FormattableString.Invariant(
-                $"iter {t.Iter}/{iters}: {t.Time:F3} s (data {t.DataTime:F3} s), loss {t.Loss:F4}{(t.Iter == 0 ? " [warm-up]" : "")}")));
+            int seen = 0;
+            IReadOnlyList<ProfiledSection> sections = [];
+            TimeSpan gcStart = TimeSpan.Zero, gcPause = TimeSpan.Zero;
+            var timing = new TimingHook(stopAfter: iters + 1, onIteration: t =>
+            {
+                log.WriteLine(FormattableString.Invariant(
+                    $"iter {t.Iter}/{iters}: {t.Time:F3} s (data {t.DataTime:F3} s), loss {t.Loss:F4}{(t.Iter == 0 ? " [warm-up]" : "")}"));
+                if (!profile) return;
+                // The profile covers the timed iterations: cleared when the warm-up one ends, read when each timed one ends
+                // (the hook runs last in an iteration, so nothing of it is left out).
+                if (seen++ == 0)
+                {
+                    Profiler.Reset();
+                    gcStart = GC.GetTotalPauseDuration();
+                    return;
+                }
+                sections = Profiler.Snapshot();
+                gcPause = GC.GetTotalPauseDuration() - gcStart;
+            });
             try
             {
                 runner.RegisterHook(timing, HookPriority.Lowest);
+                if (profile) Profiler.Start();
                 runner.Run(loaders, workflow);
             }
             finally
             {
+                Profiler.Stop();
                 runner.Logger.Dispose();
             }
             var timed = timing.Iterations.Skip(1).ToList();
@@ -61,6 +86,7 @@ public static class TrainBenchmark
                 timing.Iterations.Select(t => t.Loss).ToList(), timing.Iterations.Select(t => t.Lr).ToList())
             {
                 IterSeconds = timed.Select(t => t.Time).ToList(),
+                Profile = profile ? ProfileReport.From(sections, timed.Count, timed.Sum(t => t.Time), gcPause) : null,
             };
         }
         finally

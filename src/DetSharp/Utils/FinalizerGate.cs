@@ -85,6 +85,7 @@ public static class FinalizerGate
 
     private static void Park()
     {
+        using var timed = Profiler.Scope(ProfilerSections.FinalizerGate);
         long generation;
         lock (Sync)
         {

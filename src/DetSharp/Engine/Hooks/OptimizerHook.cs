@@ -1,6 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Engine.Runners;
 using DetSharp.Registry;
+using DetSharp.Utils;
 using static TorchSharp.torch;
 
 namespace DetSharp.Engine.Hooks;
@@ -44,10 +45,12 @@ public sealed class OptimizerHook : Hook
     {
         var optimizer = runner.Optimizer ?? throw new InvalidOperationException("OptimizerHook needs an optimizer.");
         var outputs = runner.Outputs ?? throw new InvalidOperationException("no iteration outputs to back-propagate.");
-        optimizer.zero_grad();
-        outputs.Loss.backward();
+        using (Profiler.Scope(ProfilerSections.OptimizerStep)) optimizer.zero_grad();
+        // One autograd call for the whole model: libtorch runs every module's backward inside it, so it is not split by module.
+        using (Profiler.Scope(ProfilerSections.Backward)) outputs.Loss.backward();
         // Distributed: the gradients averaged over the ranks (a no-op for one process), before clipping, as DDP's are.
         DistributedDataParallel.AverageGradients(runner.Module, runner.ProcessGroup);
+        using var timed = Profiler.Scope(ProfilerSections.OptimizerStep);
         if (ClipGradients(runner.Module) is { } norm)
         {
             if (!double.IsFinite(norm))

@@ -3,6 +3,7 @@ using DetSharp.Engine.Checkpoints;
 using DetSharp.Engine.Hooks;
 using DetSharp.IO;
 using DetSharp.Logging;
+using DetSharp.Utils;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -201,7 +202,9 @@ public abstract partial class BaseRunner
     /// </summary>
     protected void RunIter(IDataBatch batch, bool trainMode)
     {
-        var parsed = LossParser.Parse(Model.ForwardTrain(batch));
+        var losses = Model.ForwardTrain(batch);
+        using var timed = Profiler.Scope(ProfilerSections.LossSum);
+        var parsed = LossParser.Parse(losses);
         if (ProcessGroup.IsDistributed) parsed = parsed with { LogVars = AverageOverRanks(parsed.LogVars) };
         foreach (var (name, value) in parsed.LogVars)
         {

@@ -95,7 +95,9 @@ public sealed class EpochBasedRunner(ITrainableDetector model, OptimizerHelper? 
         {
             FinalizerGate.SafePoint();
             using var scope = NewDisposeScope();
-            if (!batches.MoveNext()) return true;
+            bool more;
+            using (Profiler.Scope(ProfilerSections.Data)) more = batches.MoveNext();
+            if (!more) return true;
             using var batch = batches.Current;
             InnerIter = i;
             CallHook(h => { if (train) h.BeforeTrainIter(this); else h.BeforeValIter(this); });

@@ -62,7 +62,7 @@ public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? o
         DataLoader = loader.Source;
         FinalizerGate.SafePoint();
         using var scope = NewDisposeScope();
-        using var batch = loader.Next();
+        using var batch = NextBatch(loader);
         Epoch = loader.Epoch;
         CallHook(h => h.BeforeTrainIter(this));
         RunIter(batch, trainMode: true);
@@ -70,6 +70,12 @@ public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? o
         Outputs = null;
         InnerIter++;
         Iter++;
+    }
+
+    private static IDataBatch NextBatch(IterLoader loader)
+    {
+        using var timed = Profiler.Scope(ProfilerSections.Data);
+        return loader.Next();
     }
 
     private void Val(IterLoader loader)
@@ -80,7 +86,7 @@ public sealed class IterBasedRunner(ITrainableDetector model, OptimizerHelper? o
         FinalizerGate.SafePoint();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        using var batch = loader.Next();
+        using var batch = NextBatch(loader);
         CallHook(h => h.BeforeValIter(this));
         RunIter(batch, trainMode: false);
         CallHook(h => h.AfterValIter(this));

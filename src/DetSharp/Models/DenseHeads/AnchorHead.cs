@@ -4,6 +4,7 @@ using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
 using DetSharp.Models.TaskModules;
 using DetSharp.Registry;
+using DetSharp.Utils;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -234,6 +235,7 @@ public class AnchorHead : BaseDenseHead
     {
         if (TrainCfg is null || Assigner is null || Sampler is null)
             throw new InvalidOperationException($"{GetType().Name}.Loss needs train_cfg (assigner).");
+        using var timed = Profiler.Scope(ProfilerSections.DenseHeadTargets);
         var device = anchors[0].device;
         var numLevel = anchors.Select(a => a.shape[0]).ToList();
         var flatAnchors = cat(anchors, 0);

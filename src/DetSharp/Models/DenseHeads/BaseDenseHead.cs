@@ -4,6 +4,7 @@ using DetSharp.Models.Common;
 using DetSharp.Models.TaskModules;
 using DetSharp.Models.Weights;
 using DetSharp.Ops;
+using DetSharp.Utils;
 using static TorchSharp.torch;
 
 namespace DetSharp.Models.DenseHeads;
@@ -59,6 +60,7 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     {
         cfg ??= TestCfg ?? throw new InvalidOperationException($"{GetType().Name}.GetBboxes needs a test_cfg.");
         using var noGrad = no_grad();
+        using var timed = Profiler.Scope(ProfilerSections.DenseHeadBoxes);
         var priors = GridPriors(FeatmapSizes(outs.ClsScores), outs.ClsScores[0].device);
         try
         {
@@ -130,14 +132,14 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     /// <summary><c>forward_train</c> without proposals (a one-stage detector's head).</summary>
     public LossDict ForwardTrain(IReadOnlyList<Tensor> feats, IReadOnlyList<ImgMeta> imgMetas, IReadOnlyList<Tensor> gtBboxes,
         IReadOnlyList<Tensor>? gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore = null) =>
-        Loss(Forward(feats), gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
+        TimedLoss(TimedForward(feats), gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
 
     /// <summary><c>forward_train</c> with <c>proposal_cfg</c>: the losses and the proposals of every image (a two-stage detector's RPN).</summary>
     public (LossDict Losses, List<Tensor> Proposals) ForwardTrain(IReadOnlyList<Tensor> feats, IReadOnlyList<ImgMeta> imgMetas,
         IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels, IReadOnlyList<Tensor?>? gtBboxesIgnore, ConfigDict proposalCfg)
     {
-        var outs = Forward(feats);
-        var losses = Loss(outs, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
+        var outs = TimedForward(feats);
+        var losses = TimedLoss(outs, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
         var proposals = GetBboxes(outs, imgMetas, proposalCfg).Select(d => d.Dets).ToList();
         return (losses, proposals);
     }
@@ -146,7 +148,22 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     public List<DenseDetections> SimpleTest(IReadOnlyList<Tensor> feats, IReadOnlyList<ImgMeta> imgMetas, bool rescale = false)
     {
         using var noGrad = no_grad();
-        return GetBboxes(Forward(feats), imgMetas, rescale: rescale);
+        return GetBboxes(TimedForward(feats), imgMetas, rescale: rescale);
+    }
+
+    /// <summary><see cref="Forward"/> in the profiler's dense-head section.</summary>
+    private DenseHeadOutputs TimedForward(IReadOnlyList<Tensor> feats)
+    {
+        using var timed = Profiler.Scope(ProfilerSections.DenseHeadForward);
+        return Forward(feats);
+    }
+
+    /// <summary><see cref="Loss"/> in the profiler's dense-head section (its targets, where the head times them, in theirs).</summary>
+    private LossDict TimedLoss(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels, IReadOnlyList<ImgMeta> imgMetas,
+        IReadOnlyList<Tensor?>? gtBboxesIgnore)
+    {
+        using var timed = Profiler.Scope(ProfilerSections.DenseHeadLoss);
+        return Loss(outs, gtBboxes, gtLabels, imgMetas, gtBboxesIgnore);
     }
 
     /// <summary>

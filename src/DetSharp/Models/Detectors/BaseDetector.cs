@@ -5,6 +5,7 @@ using DetSharp.Models.Common;
 using DetSharp.Models.Necks;
 using DetSharp.Models.Weights;
 using DetSharp.Structures;
+using DetSharp.Utils;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -64,9 +65,11 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
     /// </summary>
     public (Tensor[] Feats, Tensor[]? Auxiliary) ExtractFeatWithAuxiliary(Tensor img)
     {
-        var x = _backbone.forward(img);
+        Tensor[] x;
+        using (Profiler.Scope(ProfilerSections.Backbone)) x = _backbone.forward(img);
         if (_neck is null) return (x, null);
         using var scope = NewDisposeScope();
+        using var timed = Profiler.Scope(ProfilerSections.Neck);
         var (y, aux) = _neck is IAuxiliaryNeck auxNeck ? auxNeck.ForwardWithAuxiliary(x) : (_neck.forward(x), null);
         foreach (var t in y) t.MoveToOuterDisposeScope();
         if (aux is not null)

@@ -5,6 +5,7 @@ using DetSharp.Models.Losses;
 using DetSharp.Models.TaskModules;
 using DetSharp.Ops;
 using DetSharp.Registry;
+using DetSharp.Utils;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -173,6 +174,7 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     /// <summary>Classification logits [N, C+1] and deltas [N, 4] or [N, 4C] for RoI features [N, C, s, s].</summary>
     public (Tensor ClsScore, Tensor BboxPred) Forward(Tensor x)
     {
+        using var timed = Profiler.Scope(ProfilerSections.BboxHeadForward);
         using var scope = NewDisposeScope();
         foreach (var c in _sharedConvs) x = c.forward(x);
         if (_sharedFcs.Count > 0)
@@ -205,6 +207,7 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     /// <summary><c>get_targets</c> over images, concatenated: labels (num_classes = background), weights, encoded deltas (GT boxes with <c>reg_decoded_bbox</c>).</summary>
     public BBoxTargets GetTargets(IReadOnlyList<SamplingResult> samplingResults, ConfigDict rcnnTrainCfg)
     {
+        using var timed = Profiler.Scope(ProfilerSections.BboxHeadTargets);
         double posWeight = rcnnTrainCfg.Get("pos_weight", -1.0);
         var labels = new List<Tensor>();
         var lws = new List<Tensor>();
@@ -240,6 +243,7 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     /// </summary>
     public LossDict Loss(Tensor clsScore, Tensor bboxPred, Tensor rois, BBoxTargets t)
     {
+        using var timed = Profiler.Scope(ProfilerSections.BboxHeadLoss);
         var losses = new LossDict();
         if (clsScore.numel() > 0)
         {
@@ -283,6 +287,7 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     /// </summary>
     public (Tensor Dets, Tensor Labels) GetBboxes(Tensor rois, Tensor clsScore, Tensor bboxPred, ImgMeta meta, bool rescale, ConfigDict cfg)
     {
+        using var timed = Profiler.Scope(ProfilerSections.BboxHeadBoxes);
         using var scope = NewDisposeScope();
         var (bboxes, scores) = DecodeBboxes(rois, clsScore, bboxPred, meta, rescale);
         var r = Nms.MulticlassNms(bboxes, scores, cfg.Get<double>("score_thr"), Builders.Nms(cfg.Get<ConfigDict>("nms")), cfg.Get("max_per_img", -1));

@@ -5,6 +5,7 @@ using DetSharp.Models.Losses;
 using DetSharp.Models.TaskModules;
 using DetSharp.Registry;
 using DetSharp.Structures;
+using DetSharp.Utils;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -107,7 +108,11 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     public CrossEntropyLoss LossMask { get; }
 
     /// <summary>Mask logits [N, C, 2s, 2s] for RoI features [N, in, s, s].</summary>
-    public Tensor Forward(Tensor x) => ForwardLogits(ForwardConvs(x));
+    public Tensor Forward(Tensor x)
+    {
+        using var timed = Profiler.Scope(ProfilerSections.MaskHeadForward);
+        return ForwardLogits(ForwardConvs(x));
+    }
 
     /// <summary>The <c>convs</c> stack: the mask features before upsampling.</summary>
     protected Tensor ForwardConvs(Tensor x)
@@ -128,6 +133,7 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     /// <summary><c>get_targets</c>: [ΣP, mask_size, mask_size] binary targets for the positives of every image.</summary>
     public Tensor GetTargets(IReadOnlyList<SamplingResult> samplingResults, IReadOnlyList<IInstanceMasks> gtMasks, ConfigDict rcnnTrainCfg)
     {
+        using var timed = Profiler.Scope(ProfilerSections.MaskHeadTargets);
         int size = rcnnTrainCfg.Get("mask_size", 28);
         var parts = new List<Tensor>();
         for (int i = 0; i < samplingResults.Count; i++)
@@ -158,6 +164,7 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     /// <summary><c>loss</c>: <c>loss_mask</c> = mean binary cross-entropy of each positive's label channel.</summary>
     public Tensor Loss(Tensor maskPred, Tensor maskTargets, Tensor labels)
     {
+        using var timed = Profiler.Scope(ProfilerSections.MaskHeadLoss);
         if (maskPred.shape[0] == 0) return maskPred.sum();
         return LossMask.ForwardMask(maskPred, maskTargets, ClassAgnostic ? zeros_like(labels) : labels);
     }
@@ -170,6 +177,7 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     /// </summary>
     public Rle[] GetSegMasks(Tensor maskProbs, Tensor bboxes, Tensor labels, double maskThrBinary, ImgMeta meta, bool rescale)
     {
+        using var timed = Profiler.Scope(ProfilerSections.MaskHeadPaste);
         using var scope = NewDisposeScope();
         int imgH, imgW;
         var sf = tensor(meta.ScaleFactor, device: bboxes.device);

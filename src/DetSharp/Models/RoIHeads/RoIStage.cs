@@ -4,6 +4,7 @@ using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
 using DetSharp.Models.TaskModules;
 using DetSharp.Structures;
+using DetSharp.Utils;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -76,7 +77,8 @@ internal sealed class RoIStage
     /// <summary>RoI features from the extractor's levels, through the shared head when there is one.</summary>
     private Tensor Pool(BaseRoIExtractor extractor, Tensor[] x, Tensor rois)
     {
-        var feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
+        Tensor feats;
+        using (Profiler.Scope(ProfilerSections.RoIExtraction)) feats = extractor.Forward(x.Take(extractor.NumInputs).ToArray(), rois);
         return _sharedHead is null ? feats : _sharedHead.forward(feats);
     }
 
@@ -120,6 +122,7 @@ internal sealed class RoIStage
     {
         if (_assigner is null || _sampler is null || TrainCfg is null)
             throw new InvalidOperationException("training a RoI head needs train_cfg (assigner, sampler).");
+        using var timed = Profiler.Scope(ProfilerSections.RoIAssignSample);
         var sampling = new List<SamplingResult>(numImgs);
         var negLabelWeights = new List<Tensor?>(numImgs);
         for (int i = 0; i < numImgs; i++)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using DetSharp.Registry;
+using DetSharp.Utils;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -140,6 +141,7 @@ public class AnchorGenerator
     /// <summary><c>grid_priors</c>: per level [H·W·A, 4] anchors (x1, y1, x2, y2).</summary>
     public Tensor[] GridPriors(IReadOnlyList<(long H, long W)> featmapSizes, Device? device = null)
     {
+        using var timed = Profiler.Scope(ProfilerSections.DenseHeadAnchors);
         var result = new Tensor[featmapSizes.Count];
         for (int i = 0; i < featmapSizes.Count; i++)
         {
@@ -159,6 +161,7 @@ public class AnchorGenerator
     /// <summary><c>valid_flags</c>: per level [H·W·A] bools, true where the location lies inside <paramref name="padShape"/>.</summary>
     public Tensor[] ValidFlags(IReadOnlyList<(long H, long W)> featmapSizes, (int Height, int Width) padShape, Device? device = null)
     {
+        using var timed = Profiler.Scope(ProfilerSections.DenseHeadAnchors);
         var result = new Tensor[featmapSizes.Count];
         for (int i = 0; i < featmapSizes.Count; i++)
         {

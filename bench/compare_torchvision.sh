@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# DetSharp against PyTorch on the same CPU, images and model (issue 26): Mask R-CNN R50-FPN at 1333×800, random init,
+# training (batch 2, COCO mini train) and inference (score_thr 0, 100 detections per image, COCO mini val), each side
+# run alternately ROUNDS times (default 3) so that a change in machine load hits both; prints every run, then the median
+# of each side and the ratio DetSharp / PyTorch (below 1: DetSharp is faster). DetSharp runs the README's `benchmark
+# train` / `benchmark infer` commands; PyTorch runs bench/torchvision_maskrcnn_train.py and
+# bench/torchvision_maskrcnn_infer.py (Debian's torch, THREADS intra-op threads). With CASCADE=1 (default) each round
+# also runs the seed's model, Cascade Mask R-CNN R-50 + AugFPN (configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py,
+# its AutoAugment training pipeline, 80 COCO classes, the same images, scale and batch), whose medians are given as a
+# ratio to DetSharp's own Mask R-CNN (torchvision has no Cascade R-CNN).
+#
+#   bash bench/compare_torchvision.sh [ROUNDS]
+#   TRAIN_ITERS=1 INFER_IMAGES=1 INFER_WARMUP=0 CASCADE=0 bash bench/compare_torchvision.sh 1   # smoke run
+#
+# TRAIN_ITERS timed iterations per training run (default 3, after one warm-up iteration), INFER_IMAGES timed images per
+# inference run (default 3, after INFER_WARMUP=2 untimed ones), THREADS (default 2). DetSharp uses libtorch's default
+# thread count (one per core); set THREADS to the core count for a like-for-like run.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+rounds="${1:-3}"
+train_iters="${TRAIN_ITERS:-3}"; infer_images="${INFER_IMAGES:-3}"; infer_warmup="${INFER_WARMUP:-2}"; cascade="${CASCADE:-1}"
+export THREADS="${THREADS:-2}"
+py=/usr/bin/python3
+coco="$root/../shared/datasets/coco_mini"
+[[ -d "$coco" ]] || { echo "compare_torchvision: $coco not found" >&2; exit 1; }
+"$py" -c 'import torch, torchvision, PIL' 2>/dev/null || { echo "compare_torchvision: $py lacks torch/torchvision/PIL (apt-get install -y python3-torchvision python3-pil)" >&2; exit 1; }
+train_ann="$coco/annotations/instances_train2017.json"; val_ann="$coco/annotations/instances_val2017.json"
+mask_rcnn="$root/configs/mask_rcnn/mask_rcnn_r50_fpn_1x_coco.py"
+seed="$root/configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
+train_data=("data.train.ann_file=$train_ann" "data.train.img_prefix=$coco/train2017/")
+test_data=("data.test.ann_file=$val_ann" "data.test.img_prefix=$coco/val2017/")
+# The seed config on COCO: its train set is a RepeatDataset of Cityscapes; 8 classes become COCO's 80; its scales (2048
+# wide) become Mask R-CNN's 1333×800 (pipeline step 3 of training is Resize, step 1 of testing MultiScaleFlipAug); batch
+# 2; no COCO checkpoint (load_from) and no pretrained backbone, as Mask R-CNN here.
+seed_common=(load_from=None model.roi_head.bbox_head.0.num_classes=80 model.roi_head.bbox_head.1.num_classes=80
+  model.roi_head.bbox_head.2.num_classes=80 model.roi_head.mask_head.num_classes=80)
+seed_train=("${seed_common[@]}" data.train.times=1 data.train.dataset.type=CocoDataset "data.train.dataset.ann_file=$train_ann"
+  "data.train.dataset.img_prefix=$coco/train2017/" "data.train.dataset.pipeline.3.img_scale=(1333,800)" data.samples_per_gpu=2
+  data.workers_per_gpu=2)
+seed_test=("${seed_common[@]}" model.test_cfg.rcnn.score_thr=0.0 data.test.type=CocoDataset "${test_data[@]}"
+  "data.test.pipeline.1.img_scale=(1333,800)")
+
+declare -A runs
+run() { # name, JSON field, scale to seconds, command...: runs it, records the field (seconds per iteration or per image)
+  local name="$1"; shift
+  local field="$1"; shift
+  local scale="$1"; shift
+  local out s
+  out="$("$@")" || { echo "compare_torchvision: $name failed" >&2; exit 1; }
+  s="$("$py" -c "import json,sys; print('%.3f' % (json.load(sys.stdin)['$field'] * $scale))" <<< "$out")"
+  echo "round $r $name: $s s"
+  runs[$name]+="$s "
+}
+for ((r = 1; r <= rounds; r++)); do
+  run "detsharp mask_rcnn train" SecondsPerIter 1 "$root/detsharp" benchmark train "$mask_rcnn" --iters "$train_iters" --json \
+    --cfg-options model.backbone.init_cfg=None "${train_data[@]}"
+  run "pytorch mask_rcnn train" SecondsPerIter 1 "$py" "$root/bench/torchvision_maskrcnn_train.py" "$coco/train2017" "$train_ann" \
+    --iters "$train_iters" --json
+  run "detsharp mask_rcnn infer" MsPerImage 0.001 "$root/detsharp" benchmark infer "$mask_rcnn" --images "$infer_images" \
+    --warmup "$infer_warmup" --json --cfg-options model.test_cfg.rcnn.score_thr=0.0 "${test_data[@]}"
+  run "pytorch mask_rcnn infer" MsPerImage 0.001 "$py" "$root/bench/torchvision_maskrcnn_infer.py" "$coco/val2017" "$infer_images" "$val_ann" \
+    --warmup "$infer_warmup" --json
+  if [[ "$cascade" == 1 ]]; then
+    run "detsharp cascade_augfpn train" SecondsPerIter 1 "$root/detsharp" benchmark train "$seed" --iters "$train_iters" --json \
+      --cfg-options "${seed_train[@]}"
+    run "detsharp cascade_augfpn infer" MsPerImage 0.001 "$root/detsharp" benchmark infer "$seed" --images "$infer_images" \
+      --warmup "$infer_warmup" --json --cfg-options "${seed_test[@]}"
+  fi
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ratio() { "$py" -c "print(f'{$1/$2:.2f}')"; }
+echo "medians over $rounds round(s), $train_iters timed iteration(s) / $infer_images timed image(s) per run, PyTorch on $THREADS threads:"
+for phase in train infer; do
+  unit=$([[ $phase == train ]] && echo "s/iter" || echo "s/image")
+  d="$(median <<< "${runs[detsharp mask_rcnn $phase]}")"; p="$(median <<< "${runs[pytorch mask_rcnn $phase]}")"
+  echo "mask_rcnn $phase: DetSharp $d $unit, PyTorch $p $unit, DetSharp / PyTorch $(ratio "$d" "$p")"
+  if [[ "$cascade" == 1 ]]; then
+    c="$(median <<< "${runs[detsharp cascade_augfpn $phase]}")"
+    echo "cascade_augfpn $phase: DetSharp $c $unit, $(ratio "$c" "$d")x DetSharp's Mask R-CNN, $(ratio "$c" "$p")x PyTorch's Mask R-CNN"
+  fi
+done
