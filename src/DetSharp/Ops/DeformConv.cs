@@ -48,11 +48,13 @@ public static class DeformConv
         Tensor output;
         if (cpuKernel)
         {
-            // Columns [N, Ho·Wo, groups, K·C/groups] (channels last) read transposed by the GEMM against the weights
-            // permuted to the same tap-major order [groups, Cout/groups, K·C/groups]: no copy of the columns.
+            // Columns [N, Ho·Wo, groups, K·C/groups] (channels last) times the weights permuted to the same tap-major
+            // order, read as [groups, K·C/groups, Cout/groups]: one GEMM per image and group whose column operand and
+            // column gradient keep the columns' layout (no copy of the columns either way); only the small output
+            // [Ho·Wo, Cout] is transposed to NCHW.
             var cols = DeformConvColumnsFunction.apply(input, offset, mask ?? empty(0, input.dtype), g, (int)kh, (int)kw);
             var wts = weight.view(g.Groups, cout / g.Groups, cg, k).transpose(2, 3).reshape(g.Groups, cout / g.Groups, k * cg);
-            output = matmul(wts.unsqueeze(0), cols.permute(0, 2, 3, 1)).reshape(n, cout, ho, wo);
+            output = matmul(cols.permute(0, 2, 1, 3), wts.transpose(1, 2).unsqueeze(0)).permute(0, 1, 3, 2).reshape(n, cout, ho, wo);
         }
         else
         {
