@@ -18,10 +18,10 @@ public readonly record struct DeformConvGeometry(
 /// per (g, k).
 /// </summary>
 /// <remarks>
-/// On the CPU (float32, float64) the columns are sampled by <see cref="DeformConvCpuKernel{T}"/> inside the autograd
-/// graph, with mmcv's hand-written backward for the input, offset and mask; elsewhere by <c>grid_sample</c> (bilinear,
-/// zero padding, align_corners=False on pixel centres, whose rule for corners outside the map is mmcv's), whose
-/// autograd gives the same gradients. Either way the columns meet the weights in one batched matmul per conv group.
+/// On the CPU (float32, float64) the columns are sampled channels last by <see cref="DeformConvCpuKernel{T}"/> inside
+/// the autograd graph, with mmcv's hand-written backward for the input, offset and mask; elsewhere by <c>grid_sample</c>
+/// (bilinear, zero padding, align_corners=False on pixel centres, whose rule for corners outside the map is mmcv's),
+/// whose autograd gives the same gradients. Either way the columns meet the weights in one batched matmul per conv group.
 /// </remarks>
 public static class DeformConv
 {
@@ -44,13 +44,25 @@ public static class DeformConv
         long n = input.shape[0], c = input.shape[1];
         long cout = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3], k = kh * kw;
         long ho = offset.shape[2], wo = offset.shape[3];
-        var sampled = cpuKernel
-            ? DeformConvColumnsFunction.apply(input, offset, mask ?? empty(0, input.dtype), g, (int)kh, (int)kw)
-            : GridSampleColumns(input, offset, mask, g, kh, kw);
-        // Columns [N, groups, C/groups·K, Ho·Wo] against weights [groups, Cout/groups, C/groups·K].
-        var cols = sampled.reshape(n, g.Groups, c / g.Groups * k, ho * wo);
-        var wts = weight.reshape(g.Groups, cout / g.Groups, c / g.Groups * k);
-        var output = matmul(wts.unsqueeze(0), cols).reshape(n, cout, ho, wo);
+        long cg = c / g.Groups;
+        Tensor output;
+        if (cpuKernel)
+        {
+            // Columns [N, Ho·Wo, groups, K·C/groups] (channels last) times the weights permuted to the same tap-major
+            // order, read as [groups, K·C/groups, Cout/groups]: one GEMM per image and group whose column operand and
+            // column gradient keep the columns' layout (no copy of the columns either way); only the small output
+            // [Ho·Wo, Cout] is transposed to NCHW.
+            var cols = DeformConvColumnsFunction.apply(input, offset, mask ?? empty(0, input.dtype), g, (int)kh, (int)kw);
+            var wts = weight.view(g.Groups, cout / g.Groups, cg, k).transpose(2, 3).reshape(g.Groups, cout / g.Groups, k * cg);
+            output = matmul(cols.permute(0, 2, 1, 3), wts.transpose(1, 2).unsqueeze(0)).permute(0, 1, 3, 2).reshape(n, cout, ho, wo);
+        }
+        else
+        {
+            // Columns [N, groups, C/groups·K, Ho·Wo] against weights [groups, Cout/groups, C/groups·K].
+            var cols = GridSampleColumns(input, offset, mask, g, kh, kw).reshape(n, g.Groups, cg * k, ho * wo);
+            var wts = weight.reshape(g.Groups, cout / g.Groups, cg * k);
+            output = matmul(wts.unsqueeze(0), cols).reshape(n, cout, ho, wo);
+        }
         if (bias is not null) output = output + bias.view(1, cout, 1, 1);
         return output.MoveToOuterDisposeScope();
     }

@@ -4,8 +4,9 @@ using static TorchSharp.torch;
 namespace DetSharp.Ops;
 
 /// <summary>
-/// The deformable columns [N, C, K, Ho·Wo] of a CPU float32/float64 input inside the autograd graph: forward and
-/// backward by <see cref="DeformConvCpuKernel{T}"/> (mmcv's deformable_im2col / col2im / col2im_coord).
+/// The deformable columns [N, Ho·Wo, groups, K·C/groups] (channels last, tap-major inside a conv group) of a CPU
+/// float32/float64 input inside the autograd graph: forward and backward by <see cref="DeformConvCpuKernel{T}"/>
+/// (mmcv's deformable_im2col / col2im / col2im_coord) on the input read as [N, H, W, C].
 /// Arguments: input [N, C, H, W], offset [N, 2·DG·K, Ho, Wo], mask [N, DG·K, Ho, Wo] (an empty tensor for DCNv1),
 /// the geometry, kh, kw.
 /// </summary>
@@ -18,7 +19,8 @@ internal sealed class DeformConvColumnsFunction : autograd.SingleTensorFunction<
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var input = ((Tensor)vars[0]).contiguous();
+        // Channels last: a tap reads its corners' channels as one contiguous run.
+        var input = ((Tensor)vars[0]).permute(0, 2, 3, 1).contiguous();
         var offset = ((Tensor)vars[1]).contiguous();
         var mask = ((Tensor)vars[2]).contiguous();
         var g = (DeformConvGeometry)vars[3];
@@ -26,8 +28,8 @@ internal sealed class DeformConvColumnsFunction : autograd.SingleTensorFunction<
         ctx.save_for_backward([input, offset, mask]);
         ctx.save_data(GeometryKey, g);
         ctx.save_data(KernelKey, kernel);
-        long n = input.shape[0], c = input.shape[1];
-        var columns = empty([n, c, kernel.Item1 * kernel.Item2, offset.shape[2] * offset.shape[3]], input.dtype);
+        long n = input.shape[0], c = input.shape[3], k = kernel.Item1 * kernel.Item2;
+        var columns = empty([n, offset.shape[2] * offset.shape[3], g.Groups, k * c / g.Groups], input.dtype);
         if (input.dtype == ScalarType.Float64) Run<double>(input, offset, mask, g, kernel, columns, null, null, null, null);
         else Run<float>(input, offset, mask, g, kernel, columns, null, null, null, null);
         return columns;
@@ -45,17 +47,18 @@ internal sealed class DeformConvColumnsFunction : autograd.SingleTensorFunction<
         var gradMask = empty_like(mask);
         if (input.dtype == ScalarType.Float64) Run<double>(input, offset, mask, g, kernel, null, gradColumns, gradInput, gradOffset, gradMask);
         else Run<float>(input, offset, mask, g, kernel, null, gradColumns, gradInput, gradOffset, gradMask);
-        return [gradInput, gradOffset, mask.numel() == 0 ? null! : gradMask, null!, null!, null!];
+        return [gradInput.permute(0, 3, 1, 2).contiguous(), gradOffset, mask.numel() == 0 ? null! : gradMask, null!, null!, null!];
     }
 
-    /// <summary>Forward (<paramref name="columns"/> given) or backward (the gradients given), image by image.</summary>
+    /// <summary>Forward (<paramref name="columns"/> given) or backward (the gradients given), image by image; the input
+    /// and its gradient are [N, H, W, C].</summary>
     private static unsafe void Run<T>(Tensor input, Tensor offset, Tensor mask, DeformConvGeometry g, (int H, int W) kernel,
         Tensor? columns, Tensor? gradColumns, Tensor? gradInput, Tensor? gradOffset, Tensor? gradMask)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        int n = (int)input.shape[0], c = (int)input.shape[1], h = (int)input.shape[2], w = (int)input.shape[3];
+        int n = (int)input.shape[0], h = (int)input.shape[1], w = (int)input.shape[2], c = (int)input.shape[3];
         int ho = (int)offset.shape[2], wo = (int)offset.shape[3], k = kernel.H * kernel.W, p = ho * wo;
-        int dg = (int)g.DeformGroups;
+        int dg = (int)g.DeformGroups, groups = (int)g.Groups;
         bool hasMask = mask.numel() > 0;
         long imgIn = (long)c * h * w, imgOff = 2L * dg * k * p, imgMask = (long)dg * k * p, imgCol = (long)c * k * p;
         fixed (byte* pin = input.bytes, poff = offset.bytes, pmask = mask.bytes)
@@ -68,7 +71,7 @@ internal sealed class DeformConvColumnsFunction : autograd.SingleTensorFunction<
                 {
                     var masked = DeformConvCpuKernel<T>.ComputeTaps((T*)poff + i * imgOff, dg, kernel.H, kernel.W, ho, wo, h, w, g, foldMask: m);
                     fixed (byte* pcol = columns.bytes)
-                        DeformConvCpuKernel<T>.Columns(x, c, h * w, masked, dg, k * p, (T*)pcol + i * imgCol);
+                        DeformConvCpuKernel<T>.Columns(x, c, groups, masked, dg, k, p, (T*)pcol + i * imgCol);
                     continue;
                 }
 
@@ -77,8 +80,8 @@ internal sealed class DeformConvColumnsFunction : autograd.SingleTensorFunction<
                 fixed (byte* pgc = gradColumns!.bytes, pgi = gradInput!.bytes, pgo = gradOffset!.bytes, pgm = gradMask!.bytes)
                 {
                     T* gc = (T*)pgc + i * imgCol;
-                    DeformConvCpuKernel<T>.InputGradient(gc, c, h * w, taps, m, dg, k * p, (T*)pgi + i * imgIn);
-                    DeformConvCpuKernel<T>.OffsetAndMaskGradient(gc, x, c, h * w, taps, m, dg, k, p,
+                    DeformConvCpuKernel<T>.InputGradient(gc, c, groups, taps, m, dg, k, p, (T*)pgi + i * imgIn);
+                    DeformConvCpuKernel<T>.OffsetAndMaskGradient(gc, x, c, groups, taps, m, dg, k, p,
                         (T*)pgo + i * imgOff, hasMask ? (T*)pgm + i * imgMask : null);
                 }
             }

@@ -4,23 +4,46 @@ namespace DetSharp.Ops;
 
 /// <summary>
 /// The CPU kernel of <see cref="DeformConv"/>: mmcv's <c>deformable_im2col</c> (every tap's bilinear sample of every
-/// input channel into columns [C, K, Ho·Wo] of one image) and its backward (<c>deformable_col2im</c> for the input,
-/// <c>deformable_col2im_coord</c> for the offsets and the mask). The weights meet the columns in libtorch's matmul.
+/// input channel into the columns of one image) and its backward (<c>deformable_col2im</c> for the input,
+/// <c>deformable_col2im_coord</c> for the offsets and the mask), channels last: the input is read as [H·W, C] and the
+/// columns are [Ho·Wo, groups, K, C/groups], so that each bilinear tap is a SIMD multiply-add over contiguous channels
+/// and the weights, permuted to [groups, Cout/groups, K·C/groups], meet the columns in one GEMM per conv group.
 /// Each sample point's four corners and weights are computed once and shared by all channels of its deformable group.
-/// The columns and the offset and mask gradients run in parallel over blocks of sample points, the input gradient over
-/// blocks of channels (each thread owns its planes: no atomics); a block of taps is read from cache by every channel.
+/// The columns and the offset and mask gradients run in parallel over blocks of output pixels, the input gradient over
+/// blocks of channels (each thread owns its channels of every pixel: no atomics).
 /// </summary>
 internal static unsafe class DeformConvCpuKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>A sample point: its four corner offsets in the plane, their bilinear weights (0 for a corner outside the
-    /// map) and the fractional parts, whose derivatives give the coordinate gradient.</summary>
+    /// <summary>A sample point: its four corner pixels (indices into H·W), their bilinear weights (0 for a corner
+    /// outside the map) and the fractional parts, whose derivatives give the coordinate gradient.</summary>
     internal struct Tap
     {
         public int I1, I2, I3, I4;
         public T W1, W2, W3, W4;
         public T V1, V2, V3, V4;
         public T Ly, Lx;
+    }
+
+    /// <summary>
+    /// A run of channels [Start, End) inside one conv group and one deformable group: the unit the kernels vectorise
+    /// over (a run's channels share their taps and are contiguous both in the input and in the columns).
+    /// </summary>
+    internal readonly record struct ChannelRun(int Start, int End, int Group, int DeformGroup);
+
+    /// <summary>The channel runs of <paramref name="c"/> channels in <paramref name="groups"/> conv groups and
+    /// <paramref name="dg"/> deformable groups, each at most <paramref name="maxLength"/> long.</summary>
+    public static ChannelRun[] Runs(int c, int groups, int dg, int maxLength = int.MaxValue)
+    {
+        int cg = c / groups, cd = c / dg;
+        var runs = new List<ChannelRun>();
+        for (int start = 0; start < c;)
+        {
+            int end = Math.Min(Math.Min((start / cg + 1) * cg, (start / cd + 1) * cd), start + Math.Min(maxLength, c - start));
+            runs.Add(new ChannelRun(start, end, start / cg, start / cd));
+            start = end;
+        }
+        return [.. runs];
     }
 
     /// <summary>The taps of image <paramref name="offset"/> [DG, K, 2, Ho, Wo], as [DG, K·Ho·Wo]. With
@@ -82,67 +105,41 @@ internal static unsafe class DeformConvCpuKernel<T>
         return tap;
     }
 
-    /// <summary>Sample points per block: a block's taps (56–88 bytes each) stay in L2 while every channel reads them.</summary>
-    private const int TapBlock = 1024;
+    /// <summary>Output pixels per parallel job of the columns and the coordinate gradient.</summary>
+    private const int PixelBlock = 64;
 
-    /// <summary>Channels per block of the input gradient: the taps of a block are read once per this many channels.</summary>
-    private const int ChannelBlock = 16;
+    /// <summary>Channels per parallel job of the input gradient: each job reads every tap once per this many channels.</summary>
+    private const int ChannelBlock = 32;
 
-    /// <summary>Columns [C, K·P] of one image <paramref name="input"/> [C, H·W] from taps whose weights carry DCNv2's
-    /// mask already (<see cref="ComputeTaps"/>'s foldMask). In parallel over blocks of sample points, each running
-    /// through all channels of its deformable group.</summary>
-    public static void Columns(T* input, int c, int hw, Tap[] taps, int dg, int kp, T* columns)
+    private static int Lanes => Vector<T>.Count;
+
+    /// <summary>
+    /// Columns [P, groups, K, C/groups] of one image <paramref name="input"/> [H·W, C] (channels last) from taps whose
+    /// weights carry DCNv2's mask already (<see cref="ComputeTaps"/>'s foldMask). Column (p, g, k, c) is the sum of the
+    /// four corners' weight times their pixel's channel c — mmcv's <c>deformable_im2col</c> value.
+    /// </summary>
+    public static void Columns(T* input, int c, int groups, Tap[] taps, int dg, int k, int p, T* columns)
     {
-        int cg = c / dg, blocks = (kp + TapBlock - 1) / TapBlock;
+        var runs = Runs(c, groups, dg);
+        int cg = c / groups, blocks = (p + PixelBlock - 1) / PixelBlock;
+        long kp = (long)k * p;
         nint pin = (nint)input, pcol = (nint)columns;
-        Parallel.For(0, dg * blocks, job =>
+        Parallel.For(0, blocks, block =>
         {
-            int g = job / blocks, start = job % blocks * TapBlock, end = Math.Min(start + TapBlock, kp);
-            fixed (Tap* t0 = &taps[(long)g * kp])
+            T* x = (T*)pin;
+            fixed (Tap* t0 = taps)
             {
-                for (int ch = g * cg; ch < (g + 1) * cg; ch++)
+                for (int q = block * PixelBlock, end = Math.Min(q + PixelBlock, p); q < end; q++)
                 {
-                    T* plane = (T*)pin + (long)ch * hw;
-                    T* col = (T*)pcol + (long)ch * kp;
-                    for (int q = start; q < end; q++)
+                    T* col = (T*)pcol + (long)q * k * c;
+                    foreach (var run in runs)
                     {
-                        ref readonly Tap t = ref t0[q];
-                        col[q] = t.W1 * plane[t.I1] + t.W2 * plane[t.I2] + t.W3 * plane[t.I3] + t.W4 * plane[t.I4];
-                    }
-                }
-            }
-        });
-    }
-
-    /// <summary>Adds the columns' gradient [C, K·P] into the input gradient [C, H·W] of one image. In parallel over
-    /// blocks of channels (each thread owns its planes), sample points in blocks shared by the block's channels.</summary>
-    public static void InputGradient(T* gradColumns, int c, int hw, Tap[] taps, T* mask, int dg, int kp, T* gradInput)
-    {
-        int cg = c / dg;
-        int perGroup = (cg + ChannelBlock - 1) / ChannelBlock;
-        nint pgc = (nint)gradColumns, pmask = (nint)mask, pgi = (nint)gradInput;
-        Parallel.For(0, dg * perGroup, job =>
-        {
-            int g = job / perGroup, first = g * cg + job % perGroup * ChannelBlock, last = Math.Min(first + ChannelBlock, (g + 1) * cg);
-            T* m = pmask == 0 ? null : (T*)pmask + (long)g * kp;
-            fixed (Tap* t0 = &taps[(long)g * kp])
-            {
-                for (int start = 0; start < kp; start += TapBlock)
-                {
-                    int end = Math.Min(start + TapBlock, kp);
-                    for (int ch = first; ch < last; ch++)
-                    {
-                        T* plane = (T*)pgi + (long)ch * hw;
-                        T* gcol = (T*)pgc + (long)ch * kp;
-                        for (int q = start; q < end; q++)
+                        Tap* tq = t0 + run.DeformGroup * kp + q;
+                        for (int ki = 0; ki < k; ki++)
                         {
-                            T gq = m == null ? gcol[q] : gcol[q] * m[q];
-                            if (gq == T.Zero) continue;
-                            ref readonly Tap t = ref t0[q];
-                            plane[t.I1] += t.W1 * gq;
-                            plane[t.I2] += t.W2 * gq;
-                            plane[t.I3] += t.W3 * gq;
-                            plane[t.I4] += t.W4 * gq;
+                            ref readonly Tap t = ref tq[ki * p];
+                            T* dst = col + ((long)run.Group * k + ki) * cg + (run.Start - run.Group * cg);
+                            Sample(x + run.Start, c, run.End - run.Start, in t, dst);
                         }
                     }
                 }
@@ -150,53 +147,148 @@ internal static unsafe class DeformConvCpuKernel<T>
         });
     }
 
-    /// <summary>
-    /// The offset gradient [DG, K, 2, P] and, when <paramref name="gradMask"/> is not null, the mask gradient [DG, K·P]
-    /// of one image: Σ over the group's channels of the column gradient times the sample's derivative in y and x (times
-    /// the mask) and times the sample itself.
-    /// </summary>
-    public static void OffsetAndMaskGradient(T* gradColumns, T* input, int c, int hw, Tap[] taps, T* mask, int dg, int k, int p,
-        T* gradOffset, T* gradMask)
+    /// <summary><paramref name="dst"/>[i] = Σ corner weight · x[corner, i] for the <paramref name="n"/> channels at
+    /// <paramref name="x"/> (row stride <paramref name="c"/>).</summary>
+    private static void Sample(T* x, int c, int n, in Tap t, T* dst)
     {
-        int cg = c / dg, kp = k * p;
-        nint pgc = (nint)gradColumns, pin = (nint)input, pmask = (nint)mask, pgo = (nint)gradOffset, pgm = (nint)gradMask;
-        const int Block = 256;
-        int blocks = (kp + Block - 1) / Block;
-        Parallel.For(0, dg * blocks, job =>
+        T* a = x + (long)t.I1 * c, b = x + (long)t.I2 * c, e = x + (long)t.I3 * c, f = x + (long)t.I4 * c;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
         {
-            int g = job / blocks, start = job % blocks * Block, end = Math.Min(start + Block, kp);
-            Span<T> gy = stackalloc T[Block], gx = stackalloc T[Block], gm = stackalloc T[Block];
-            gy.Clear();
-            gx.Clear();
-            gm.Clear();
-            fixed (Tap* t0 = &taps[(long)g * kp])
+            Vector<T> w1 = new(t.W1), w2 = new(t.W2), w3 = new(t.W3), w4 = new(t.W4);
+            for (; i <= n - Lanes; i += Lanes)
+                Vector.Store(w1 * Vector.Load(a + i) + w2 * Vector.Load(b + i) + w3 * Vector.Load(e + i) + w4 * Vector.Load(f + i), dst + i);
+        }
+        for (; i < n; i++) dst[i] = t.W1 * a[i] + t.W2 * b[i] + t.W3 * e[i] + t.W4 * f[i];
+    }
+
+    /// <summary>
+    /// Adds the columns' gradient [P, groups, K, C/groups] into the input gradient [H·W, C] (channels last, zeroed by the
+    /// caller) of one image: each column's gradient, times the mask, goes to its four corners by their weights. In
+    /// parallel over runs of at most <see cref="ChannelBlock"/> channels, each job through every pixel and tap.
+    /// </summary>
+    public static void InputGradient(T* gradColumns, int c, int groups, Tap[] taps, T* mask, int dg, int k, int p, T* gradInput)
+    {
+        var runs = Runs(c, groups, dg, ChannelBlock);
+        int cg = c / groups;
+        long kp = (long)k * p;
+        nint pgc = (nint)gradColumns, pmask = (nint)mask, pgi = (nint)gradInput;
+        Parallel.For(0, runs.Length, job =>
+        {
+            var run = runs[job];
+            int n = run.End - run.Start;
+            T* gx = (T*)pgi + run.Start;
+            T* m = pmask == 0 ? null : (T*)pmask + run.DeformGroup * kp;
+            fixed (Tap* t0 = &taps[run.DeformGroup * kp])
             {
-                for (int ch = g * cg; ch < (g + 1) * cg; ch++)
+                for (int ki = 0; ki < k; ki++)
                 {
-                    T* plane = (T*)pin + (long)ch * hw;
-                    T* gcol = (T*)pgc + (long)ch * kp;
-                    for (int q = start; q < end; q++)
+                    for (int q = 0; q < p; q++)
                     {
-                        T gq = gcol[q];
-                        ref readonly Tap t = ref t0[q];
-                        T v1 = t.V1 * plane[t.I1], v2 = t.V2 * plane[t.I2], v3 = t.V3 * plane[t.I3], v4 = t.V4 * plane[t.I4];
-                        T hy = T.One - t.Ly, hx = T.One - t.Lx;
-                        gy[q - start] += gq * (hx * (v3 - v1) + t.Lx * (v4 - v2));
-                        gx[q - start] += gq * (hy * (v2 - v1) + t.Ly * (v4 - v3));
-                        gm[q - start] += gq * (t.W1 * plane[t.I1] + t.W2 * plane[t.I2] + t.W3 * plane[t.I3] + t.W4 * plane[t.I4]);
+                        ref readonly Tap t = ref t0[ki * p + q];
+                        T scale = m == null ? T.One : m[ki * p + q];
+                        if (scale == T.Zero || (t.W1 == T.Zero && t.W2 == T.Zero && t.W3 == T.Zero && t.W4 == T.Zero)) continue;
+                        T* g = (T*)pgc + (((long)q * groups + run.Group) * k + ki) * cg + (run.Start - run.Group * cg);
+                        Scatter(g, n, c, t.W1 * scale, gx + (long)t.I1 * c);
+                        Scatter(g, n, c, t.W2 * scale, gx + (long)t.I2 * c);
+                        Scatter(g, n, c, t.W3 * scale, gx + (long)t.I3 * c);
+                        Scatter(g, n, c, t.W4 * scale, gx + (long)t.I4 * c);
                     }
                 }
             }
+        });
+    }
 
-            for (int q = start; q < end; q++)
+    /// <summary><paramref name="dst"/>[i] += <paramref name="weight"/> · <paramref name="g"/>[i] for <paramref name="n"/> channels.</summary>
+    private static void Scatter(T* g, int n, int c, T weight, T* dst)
+    {
+        if (weight == T.Zero) return;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> w = new(weight);
+            for (; i <= n - Lanes; i += Lanes) Vector.Store(Vector.Load(dst + i) + w * Vector.Load(g + i), dst + i);
+        }
+        for (; i < n; i++) dst[i] += weight * g[i];
+    }
+
+    /// <summary>
+    /// The offset gradient [DG, K, 2, P] and, when <paramref name="gradMask"/> is not null, the mask gradient [DG, K·P]
+    /// of one image: Σ over the deformable group's channels of the column gradient times the sample's derivative in y
+    /// and x (times the mask) and times the sample itself. In parallel over blocks of output pixels.
+    /// </summary>
+    public static void OffsetAndMaskGradient(T* gradColumns, T* input, int c, int groups, Tap[] taps, T* mask, int dg, int k, int p,
+        T* gradOffset, T* gradMask)
+    {
+        var runs = Runs(c, groups, dg);
+        int cg = c / groups, blocks = (p + PixelBlock - 1) / PixelBlock;
+        long kp = (long)k * p;
+        nint pgc = (nint)gradColumns, pin = (nint)input, pmask = (nint)mask, pgo = (nint)gradOffset, pgm = (nint)gradMask;
+        Parallel.For(0, blocks, block =>
+        {
+            Span<T> sums = stackalloc T[3];
+            fixed (Tap* t0 = taps)
             {
-                int ki = q / p, pos = q % p;
-                T m = pmask == 0 ? T.One : ((T*)pmask)[(long)g * kp + q];
-                T* go = (T*)pgo + ((long)(g * k + ki) * 2) * p;
-                go[pos] = gy[q - start] * m;
-                go[p + pos] = gx[q - start] * m;
-                if (pgm != 0) ((T*)pgm)[(long)g * kp + q] = gm[q - start];
+                for (int q = block * PixelBlock, end = Math.Min(q + PixelBlock, p); q < end; q++)
+                {
+                    for (int d = 0; d < dg; d++)
+                    {
+                        for (int ki = 0; ki < k; ki++)
+                        {
+                            long tq = d * kp + ki * p + q;
+                            ref readonly Tap t = ref t0[tq];
+                            sums.Clear();
+                            foreach (var run in runs)
+                            {
+                                if (run.DeformGroup != d) continue;
+                                T* g = (T*)pgc + (((long)q * groups + run.Group) * k + ki) * cg + (run.Start - run.Group * cg);
+                                Accumulate(g, (T*)pin + run.Start, c, run.End - run.Start, in t, sums);
+                            }
+
+                            T m = pmask == 0 ? T.One : ((T*)pmask)[tq];
+                            T* go = (T*)pgo + ((long)(d * k + ki) * 2) * p;
+                            go[q] = sums[0] * m;
+                            go[p + q] = sums[1] * m;
+                            if (pgm != 0) ((T*)pgm)[tq] = sums[2];
+                        }
+                    }
+                }
             }
         });
+    }
+
+    /// <summary>Adds to <paramref name="sums"/> (y, x, sample) the channels' Σ g · ∂sample/∂y, Σ g · ∂sample/∂x and
+    /// Σ g · sample for one tap.</summary>
+    private static void Accumulate(T* g, T* x, int c, int n, in Tap t, Span<T> sums)
+    {
+        T* a = x + (long)t.I1 * c, b = x + (long)t.I2 * c, e = x + (long)t.I3 * c, f = x + (long)t.I4 * c;
+        T hy = T.One - t.Ly, hx = T.One - t.Lx;
+        // ∂/∂y = hx (v3 − v1) + lx (v4 − v2), ∂/∂x = hy (v2 − v1) + ly (v4 − v3), with v the corners inside the map.
+        T y1 = -hx * t.V1, y2 = -t.Lx * t.V2, y3 = hx * t.V3, y4 = t.Lx * t.V4;
+        T x1 = -hy * t.V1, x2 = hy * t.V2, x3 = -t.Ly * t.V3, x4 = t.Ly * t.V4;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> sy = Vector<T>.Zero, sx = Vector<T>.Zero, sm = Vector<T>.Zero;
+            Vector<T> cy1 = new(y1), cy2 = new(y2), cy3 = new(y3), cy4 = new(y4), cx1 = new(x1), cx2 = new(x2), cx3 = new(x3), cx4 = new(x4);
+            Vector<T> w1 = new(t.W1), w2 = new(t.W2), w3 = new(t.W3), w4 = new(t.W4);
+            for (; i <= n - Lanes; i += Lanes)
+            {
+                Vector<T> gv = Vector.Load(g + i), va = Vector.Load(a + i), vb = Vector.Load(b + i), ve = Vector.Load(e + i), vf = Vector.Load(f + i);
+                sy += gv * (cy1 * va + cy2 * vb + cy3 * ve + cy4 * vf);
+                sx += gv * (cx1 * va + cx2 * vb + cx3 * ve + cx4 * vf);
+                sm += gv * (w1 * va + w2 * vb + w3 * ve + w4 * vf);
+            }
+            sums[0] += Vector.Sum(sy);
+            sums[1] += Vector.Sum(sx);
+            sums[2] += Vector.Sum(sm);
+        }
+        for (; i < n; i++)
+        {
+            T gi = g[i];
+            sums[0] += gi * (y1 * a[i] + y2 * b[i] + y3 * e[i] + y4 * f[i]);
+            sums[1] += gi * (x1 * a[i] + x2 * b[i] + x3 * e[i] + x4 * f[i]);
+            sums[2] += gi * (t.W1 * a[i] + t.W2 * b[i] + t.W3 * e[i] + t.W4 * f[i]);
+        }
     }
 }

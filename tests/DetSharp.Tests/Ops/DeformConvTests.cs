@@ -102,6 +102,44 @@ public sealed class DeformConvTests
         AssertClose("inside", [1.5, 2.0, 4.0], DeformConv.Apply(x, inside, null, w, null, g), 1e-12);
     }
 
+    /// <summary>
+    /// The channels-last kernel against the grid_sample formulation (an independent path, itself checked against the
+    /// fixtures) where conv groups and deformable groups cut the channels differently, with channel runs longer than a
+    /// SIMD vector and with a scalar tail: outputs and every gradient in float64.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 2, 26)]
+    [InlineData(2, 1, 26)]
+    [InlineData(2, 4, 24)]
+    [InlineData(3, 1, 21)]
+    public void The_kernel_equals_grid_sample_for_any_grouping(long groups, long deformGroups, long channels)
+    {
+        using var scope = NewDisposeScope();
+        var gen = new Generator(7);
+        var g = new DeformConvGeometry((1, 2), (1, 1), (2, 1), groups, deformGroups);
+        var (ho, wo) = DeformConv.OutputSize(7, 9, 3, 3, g);
+        Tensor Leaf(params long[] shape) => randn(shape, ScalarType.Float64, generator: gen).requires_grad_();
+        var inputs = new[]
+        {
+            Leaf(2, channels, 7, 9), (randn([2, 2 * deformGroups * 9, ho, wo], ScalarType.Float64, generator: gen) * 2).requires_grad_(),
+            rand([2, deformGroups * 9, ho, wo], ScalarType.Float64, generator: gen).requires_grad_(), Leaf(6 * groups, channels / groups, 3, 3),
+        };
+        var r = randn([2, 6 * groups, ho, wo], ScalarType.Float64, generator: gen);
+        Tensor[] Run(Func<Tensor, Tensor, Tensor?, Tensor, Tensor?, DeformConvGeometry, Tensor> op)
+        {
+            var leaves = inputs.Select(t => t.detach().requires_grad_()).ToArray();
+            var y = op(leaves[0], leaves[1], leaves[2], leaves[3], null, g);
+            (y * r).sum().backward();
+            return [y.detach(), .. leaves.Select(t => t.grad!)];
+        }
+
+        var kernel = Run(DeformConv.Apply);
+        var reference = Run(DeformConv.ApplyGridSample);
+        string[] names = ["output", "grad input", "grad offset", "grad mask", "grad weight"];
+        for (int i = 0; i < names.Length; i++)
+            AssertClose(names[i], reference[i].contiguous().data<double>().ToArray(), kernel[i], 1e-10);
+    }
+
     [Fact]
     public void An_offset_of_the_wrong_shape_is_refused_before_libtorch_sees_it()
     {

@@ -21,6 +21,7 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>, IPluginLayer
     private readonly nn.Module<Tensor, Tensor> _conv;
     private readonly nn.Module<Tensor, Tensor>? _norm;
     private readonly ConvActivation _act;
+    private readonly long _outChannels;
     private readonly bool _activateFirst;
 
     /// <param name="bias">null = mmcv's 'auto': bias only without a norm layer.</param>
@@ -44,24 +45,37 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>, IPluginLayer
 
     private ConvModule(long inChannels, long outChannels, long kernelSize, long stride, long padding, long dilation, ConfigDict? normCfg,
         ConvActivation act, bool? bias, long groups, ConfigDict? convCfg, bool activateFirst)
+        : this(ConvLayers.Build(convCfg, inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias ?? normCfg is null),
+            outChannels, normCfg, act, activateFirst)
+    {
+        // mmcv ConvModule.init_weights: kaiming (fan_out, relu; Swish too) for the conv unless it initialises itself (the
+        // deformable ones); the norm is set to constant 1/0 where it is built.
+        if (ConvLayers.IsPlainConv(_conv)) ModuleTools.KaimingInit(_conv);
+    }
+
+    private ConvModule(nn.Module<Tensor, Tensor> conv, long outChannels, ConfigDict? normCfg, ConvActivation act, bool activateFirst)
         : base(nameof(ConvModule))
     {
-        bool useBias = bias ?? normCfg is null;
-        _conv = ConvLayers.Build(convCfg, inChannels, outChannels, kernelSize, stride, padding, dilation, groups, useBias);
+        _conv = conv;
         register_module("conv", _conv);
         if (normCfg is not null)
         {
             var (name, layer) = NormLayers.Build(normCfg, outChannels);
             _norm = (nn.Module<Tensor, Tensor>)layer;
             register_module(name, layer);
+            ModuleTools.ConstantInit(_norm, 1);
         }
+        _outChannels = outChannels;
         _act = act;
         _activateFirst = activateFirst;
-        // mmcv ConvModule.init_weights: kaiming (fan_out, relu; Swish too) for the conv unless it initialises itself (the
-        // deformable ones), constant 1/0 for the norm.
-        if (ConvLayers.IsPlainConv(_conv)) ModuleTools.KaimingInit(_conv);
-        if (_norm is not null) ModuleTools.ConstantInit(_norm, 1);
     }
+
+    /// <summary>
+    /// A ConvModule whose <c>conv</c> is this one's (the same parameters, listed under both modules' keys in the state dict
+    /// and once by <c>parameters()</c>) with its own norm layer of <paramref name="normCfg"/>: what RetinaSepBNHead makes
+    /// of every FPN level but the first (<c>self.cls_convs[j][i].conv = self.cls_convs[0][i].conv</c>).
+    /// </summary>
+    public ConvModule SharingConv(ConfigDict? normCfg) => new(_conv, _outChannels, normCfg, _act, _activateFirst);
 
     /// <summary>mmcv's <c>_abbr_</c>.</summary>
     public string Abbreviation => "conv_block";

@@ -149,6 +149,9 @@ public class AnchorHead : BaseDenseHead
     /// <summary><c>forward_single</c>: one level's logits and regressions.</summary>
     protected virtual (Tensor ClsScore, Tensor BboxPred) ForwardSingle(Tensor x) => (_convCls!.forward(x), _convReg!.forward(x));
 
+    /// <summary>One level's outputs, for the heads whose layers differ by level (RetinaSepBNHead's norms).</summary>
+    protected virtual (Tensor ClsScore, Tensor BboxPred) ForwardSingle(Tensor x, int level) => ForwardSingle(x);
+
     public override DenseHeadOutputs Forward(IReadOnlyList<Tensor> feats)
     {
         var cls = new Tensor[feats.Count];
@@ -156,7 +159,7 @@ public class AnchorHead : BaseDenseHead
         for (int i = 0; i < feats.Count; i++)
         {
             using var scope = NewDisposeScope();
-            var (c, r) = ForwardSingle(feats[i]);
+            var (c, r) = ForwardSingle(feats[i], i);
             cls[i] = c.MoveToOuterDisposeScope();
             reg[i] = r.MoveToOuterDisposeScope();
         }

@@ -51,15 +51,24 @@ public sealed class ConvTower
     }
 
     /// <summary>
+    /// A tower of the same convs (<see cref="ConvModule.SharingConv"/>) with norm layers of its own: RetinaSepBNHead's
+    /// towers of the FPN levels after the first.
+    /// </summary>
+    public ConvTower SharingConvs(ConfigDict? normCfg) => new(_convs.Select(c => c.SharingConv(normCfg)).ToArray());
+
+    /// <summary>
     /// Registers the tower under <paramref name="name"/> (e.g. <c>cls_convs</c>) and, unless <paramref name="std"/> is
     /// null, initialises it (<see cref="NormalInit"/>).
     /// </summary>
     public ConvTower RegisterIn(Action<string, nn.Module> registerModule, string name, double? std = 0.01)
     {
-        registerModule(name, nn.ModuleList(_convs));
+        registerModule(name, ToModuleList());
         if (std is double s) NormalInit(s);
         return this;
     }
+
+    /// <summary>The ConvModules as one ModuleList (keys <c>N.conv.weight</c> under the list's name).</summary>
+    public nn.Module ToModuleList() => nn.ModuleList(_convs);
 
     /// <summary>
     /// N(0, std) for the plain convs: mmcv's <c>Normal(layer='Conv2d')</c> leaves a deformable conv's own init alone.

@@ -10,7 +10,8 @@ namespace DetSharp.Models.Necks;
 /// MMDetection's <c>NASFPN</c> (Ghiasi et al. 2019): 1×1 <c>lateral_convs</c> (no activation), extra levels made by a
 /// 1×1 ConvModule and 2×2 max pooling (<c>extra_downsamples.i.0</c> / <c>.1</c>), then <c>stack_times</c> identical
 /// <c>fpn_stages</c> of the searched merge cells over exactly five levels P3–P7. Convs are initialised as mmcv's
-/// Caffe2Xavier (MMDetection's default <c>init_cfg</c>). <c>add_extra_convs</c> is accepted and unused, as in MMDetection.
+/// Caffe2Xavier (MMDetection's default <c>init_cfg</c>). <c>add_extra_convs</c> is accepted and unused, as in MMDetection
+/// (any value: the NAS-FPN configs inherit RetinaNet's <c>'on_input'</c>).
 /// </summary>
 [Register(Registries.ModelsName, "NASFPN")]
 public sealed class NASFPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
@@ -27,7 +28,7 @@ public sealed class NASFPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
     private readonly List<NASFPNStage> _stages = [];
 
     public NASFPN(int[] inChannels, int outChannels, int numOuts, int stackTimes, int startLevel = 0, int endLevel = -1,
-        bool addExtraConvs = false, ConfigDict? normCfg = null, object? initCfg = null)
+        object? addExtraConvs = null, ConfigDict? normCfg = null, object? initCfg = null)
         : base(nameof(NASFPN))
     {
         _ = addExtraConvs;
