@@ -1,7 +1,7 @@
 using System.Globalization;
 using DetSharp.Apis;
-using DetSharp.Config;
 using DetSharp.Cli.Demo;
+using DetSharp.Config;
 using DetSharp.Converters;
 using DetSharp.Engine.Hooks;
 using DetSharp.Models.TaskModules;
