@@ -15,11 +15,15 @@
 #     data.val.type=CocoDataset "data.val.classes=('balloon',)" data.test.type=CocoDataset "data.test.classes=('balloon',)" \
 #     model.roi_head.bbox_head.0.num_classes=1 model.roi_head.bbox_head.1.num_classes=1 \
 #     model.roi_head.bbox_head.2.num_classes=1 model.roi_head.mask_head.num_classes=1 load_from=None ...
+# For YOLOX on balloon (boxes only; its train set is a MultiImageMixDataset):
+#   METRICS=bbox TRAIN_KEY=data.train.dataset bash bench/balloon.sh configs/balloon/yolox_tiny_r18_balloon.py
 # Outputs go to $OUT (default work_dirs/balloon_bench/<config name>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BALLOON=${BALLOON:-../shared/datasets/balloon}
 TRAIN_KEY=${TRAIN_KEY:-data.train}
+# Boxes-only models (YOLOX) evaluate METRICS=bbox.
+read -ra metrics <<< "${METRICS:-bbox segm}"
 CONFIG=${1:-configs/balloon/mask_rcnn_r18_fpn128_3qscale_36e_balloon.py}
 shift $(( $# > 0 ? 1 : 0 ))
 extra=()
@@ -42,7 +46,7 @@ opts=(
 start=$(date +%s)
 /usr/bin/time -v -o "$OUT/train_time.txt" ./detsharp train "$CONFIG" --work-dir "$OUT/work" --seed 0 --cfg-options "${opts[@]}"
 train_s=$(( $(date +%s) - start ))
-./detsharp test "$CONFIG" "$OUT/work/latest.pth" --eval bbox segm --show-dir "$OUT/show" --work-dir "$OUT/work" \
+./detsharp test "$CONFIG" "$OUT/work/latest.pth" --eval "${metrics[@]}" --show-dir "$OUT/show" --work-dir "$OUT/work" \
   --cfg-options "${opts[@]}" | tee "$OUT/test.txt"
 
 log_json=$(ls "$OUT"/work/*.log.json | sort | tail -1)
