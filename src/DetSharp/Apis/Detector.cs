@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using DetSharp.Config;
 using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
+using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Evaluation;
 using DetSharp.Models.Detectors;
@@ -108,6 +109,8 @@ public sealed class Detector : IDisposable
         }
         model.to(torchDevice);
         model.eval();
+        // tools/test.py's wrap_fp16_model: the config's fp16 / mixed_precision makes inference autocast too.
+        model.AutocastDtype = MixedPrecision.FromConfig(cfg, torchDevice.type)?.Dtype;
         return new Detector(model, cfg, classes, warnings);
     }
 
