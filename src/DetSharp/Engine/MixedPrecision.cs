@@ -36,7 +36,7 @@ public sealed record MixedPrecision(ScalarType Dtype, object? LossScale)
             info?.Invoke("mixed precision: this CPU has no AVX-512 BF16 or AMX instructions, so bfloat16 convolutions are emulated and likely slower than float32.");
         info?.Invoke(result.Dtype == ScalarType.BFloat16
             ? $"mixed precision: autocast to bfloat16 on {device} (float32 master weights and losses)"
-            : $"mixed precision: autocast to float16 on {device} with loss scale {ConfigValue.Describe(result.LossScale)} (Fp16OptimizerHook)");
+            : $"mixed precision: autocast to float16 on {device} with loss scale {ConfigDumper.FormatInline(result.LossScale)} (Fp16OptimizerHook)");
         return result;
     }
 
@@ -48,7 +48,7 @@ public sealed record MixedPrecision(ScalarType Dtype, object? LossScale)
         object lossScale = fp16.TryGetValue("loss_scale", out var s) && s is not null ? s : DefaultLossScale;
         _ = GradScaler.FromLossScale(lossScale, "fp16");
         if (device == DeviceType.CUDA) return new MixedPrecision(ScalarType.Float16, lossScale);
-        info?.Invoke($"fp16: on {device} mixed precision runs in bfloat16, which has float32's exponent range: loss_scale={ConfigValue.Describe(lossScale)} is not needed and ignored.");
+        info?.Invoke($"fp16: on {device} mixed precision runs in bfloat16, which has float32's exponent range: loss_scale={ConfigDumper.FormatInline(lossScale)} is not needed and ignored.");
         return new MixedPrecision(ScalarType.BFloat16, null);
     }
 
