@@ -65,7 +65,7 @@ internal static class InferCommand
             using var detector = Detector.FromConfig(parse.GetValue(config)!, parse.GetValue(checkpoint), parse.GetValue(device)!,
                 parse.GetValue(CommonOptions.CfgOptions));
             foreach (var warning in detector.Warnings) Console.Error.WriteLine($"warning: {warning}");
-            if (parse.GetValue(CommonOptions.FuseConvBn)) detector.FuseConvBn();
+            if (parse.GetValue(CommonOptions.FuseConvBn)) Console.Error.WriteLine($"--fuse-conv-bn: {detector.FuseConvBn()} BatchNorms folded into their convs");
             var colours = Palette.Get(parse.GetValue(palette)!);
             float threshold = parse.GetValue(scoreThr);
             var ids = parse.GetValue(annFile) is { } ann ? ResultIds.FromAnnotations(ann, detector.ClassNames) : null;

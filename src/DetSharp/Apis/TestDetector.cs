@@ -86,7 +86,7 @@ public static class TestDetector
                       ?? throw new DetSharpException("detsharp test needs data.test to be a CocoDataset (or a subclass such as CityscapesDataset).");
 
         using var detector = Detector.FromConfig(cfg, o.Checkpoint, datasetClasses: dataset.Classes);
-        if (o.FuseConvBn) detector.FuseConvBn();
+        if (o.FuseConvBn) o.Console.WriteLine($"--fuse-conv-bn: {detector.FuseConvBn()} BatchNorms folded into their convs");
         var group = o.ProcessGroup;
         var console = group.Rank == 0 ? o.Console : TextWriter.Null;
         var logger = group.Rank == 0 ? o.Logger : null;
