@@ -40,12 +40,13 @@ internal static class BenchmarkCommand
         var profile = ProfileOption();
         var command = new Command("infer", "Time inference of a config: images/s, ms/image and peak RSS (MMDetection's benchmark.py).")
         {
-            config, checkpoint, images, warmup, inputs, device, json, profile, CommonOptions.CfgOptions,
+            config, checkpoint, images, warmup, inputs, device, json, profile, CommonOptions.FuseConvBn, CommonOptions.CfgOptions,
         };
         command.SetAction(parse =>
         {
             using var detector = DetSharp.Apis.Detector.FromConfig(parse.GetValue(config)!, parse.GetValue(checkpoint), parse.GetValue(device)!,
                 parse.GetValue(CommonOptions.CfgOptions));
+            if (parse.GetValue(CommonOptions.FuseConvBn)) Console.Error.WriteLine($"--fuse-conv-bn: {detector.FuseConvBn()} BatchNorms folded into their convs");
             var files = parse.GetValue(inputs) is { Length: > 0 } given ? InferCommand.ExpandInputs(given) : TestImages(detector.Config);
             bool asJson = parse.GetValue(json);
             var r = InferBenchmark.Run(detector, files, parse.GetValue(images), parse.GetValue(warmup), asJson ? TextWriter.Null : Console.Out,

@@ -39,7 +39,7 @@ internal static class InferCommand
         };
         var command = new Command("infer", "Detect objects in images and draw the results.")
         {
-            config, checkpoint, inputs, camera, maxFrames, batchSize, outDir, scoreThr, palette, device, json, annFile, CommonOptions.CfgOptions,
+            config, checkpoint, inputs, camera, maxFrames, batchSize, outDir, scoreThr, palette, device, json, annFile, CommonOptions.FuseConvBn, CommonOptions.CfgOptions,
         };
         command.SetAction(parse =>
         {
@@ -65,6 +65,7 @@ internal static class InferCommand
             using var detector = Detector.FromConfig(parse.GetValue(config)!, parse.GetValue(checkpoint), parse.GetValue(device)!,
                 parse.GetValue(CommonOptions.CfgOptions));
             foreach (var warning in detector.Warnings) Console.Error.WriteLine($"warning: {warning}");
+            if (parse.GetValue(CommonOptions.FuseConvBn)) Console.Error.WriteLine($"--fuse-conv-bn: {detector.FuseConvBn()} BatchNorms folded into their convs");
             var colours = Palette.Get(parse.GetValue(palette)!);
             float threshold = parse.GetValue(scoreThr);
             var ids = parse.GetValue(annFile) is { } ann ? ResultIds.FromAnnotations(ann, detector.ClassNames) : null;

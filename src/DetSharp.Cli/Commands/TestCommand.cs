@@ -26,7 +26,7 @@ internal static class TestCommand
         var launcher = CommonOptions.Launcher();
         var command = new Command("test", "Test (and evaluate) a detector on data.test, as MMDetection's tools/test.py.")
         {
-            config, checkpoint, workDir, output, formatOnly, eval, showDir, showThr, evalOptions, launcher, CommonOptions.CfgOptions,
+            config, checkpoint, workDir, output, formatOnly, eval, showDir, showThr, evalOptions, launcher, CommonOptions.FuseConvBn, CommonOptions.CfgOptions,
         };
         command.SetAction(parse => CommonOptions.InProcessGroup(parse.GetValue(launcher)!, group =>
         {
@@ -43,6 +43,7 @@ internal static class TestCommand
                 Eval = parse.GetValue(eval),
                 ShowDir = parse.GetValue(showDir),
                 ShowScoreThr = parse.GetValue(showThr),
+                FuseConvBn = parse.GetValue(CommonOptions.FuseConvBn),
                 EvalOptions = kwargs,
                 Console = Console.Out,
                 Interactive = group.Rank == 0 && !Console.IsOutputRedirected,

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using DetSharp.Config;
 using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
+using DetSharp.Engine;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.Evaluation;
 using DetSharp.Models.Detectors;
@@ -50,6 +51,13 @@ public sealed class Detector : IDisposable
     public IReadOnlyList<string> Warnings { get; }
 
     public BaseDetector Model => _model;
+
+    /// <summary>
+    /// mmcv's <c>fuse_conv_bn</c> on the model (MMDetection's <c>tools/test.py --fuse-conv-bn</c>): every BatchNorm that
+    /// follows a conv is folded into it, for faster inference with the same detections; returns how many were folded.
+    /// The model stays fused (for inference only: do not save it as a checkpoint).
+    /// </summary>
+    public int FuseConvBn() => Models.Common.FuseConvBn.Fuse(_model);
 
     /// <summary>
     /// MMDetection's <c>init_detector</c>. <paramref name="device"/> is <c>cpu</c> or <c>cuda[:N]</c>;
@@ -109,6 +117,8 @@ public sealed class Detector : IDisposable
         }
         model.to(torchDevice);
         model.eval();
+        // tools/test.py's wrap_fp16_model: the config's fp16 / mixed_precision makes inference autocast too.
+        model.AutocastDtype = MixedPrecision.FromConfig(cfg, torchDevice.type)?.Dtype;
         return new Detector(model, cfg, classes, warnings);
     }
 

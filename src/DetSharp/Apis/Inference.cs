@@ -70,8 +70,8 @@ public static class Inference
         });
 
     /// <summary>
-    /// Runs <paramref name="body"/> (given the model's device) with the model in eval mode, under no_grad, a dispose scope
-    /// and the finalizer gate; a model that was training is put back in training mode afterwards.
+    /// Runs <paramref name="body"/> (given the model's device) with the model in eval mode, under no_grad, a dispose scope,
+    /// the finalizer gate and the model's autocast (mixed precision, if set); a model that was training is put back in training mode afterwards.
     /// </summary>
     private static T InEvalMode<T>(BaseDetector model, Func<Device, T> body)
     {
@@ -83,6 +83,7 @@ public static class Inference
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
+            using var autocast = model.EnterAutocast(device);
             return body(device);
         }
         finally

@@ -35,6 +35,9 @@ public sealed record TestOptions
 
     public double ShowScoreThr { get; init; } = 0.3;
 
+    /// <summary><c>--fuse-conv-bn</c>: BatchNorms folded into their convs before testing (<see cref="Detector.FuseConvBn"/>).</summary>
+    public bool FuseConvBn { get; init; }
+
     /// <summary><c>--eval-options k=v</c>, values already parsed.</summary>
     public IReadOnlyDictionary<string, object?> EvalOptions { get; init; } = new Dictionary<string, object?>();
 
@@ -83,6 +86,7 @@ public static class TestDetector
                       ?? throw new DetSharpException("detsharp test needs data.test to be a CocoDataset (or a subclass such as CityscapesDataset).");
 
         using var detector = Detector.FromConfig(cfg, o.Checkpoint, datasetClasses: dataset.Classes);
+        if (o.FuseConvBn) o.Console.WriteLine($"--fuse-conv-bn: {detector.FuseConvBn()} BatchNorms folded into their convs");
         var group = o.ProcessGroup;
         var console = group.Rank == 0 ? o.Console : TextWriter.Null;
         var logger = group.Rank == 0 ? o.Logger : null;

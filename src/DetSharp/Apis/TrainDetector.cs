@@ -256,6 +256,14 @@ public static class TrainDetector
         // SyncBN / MMSyncBN layers take their training statistics over this run's ranks (MMDetection's world group).
         if (group.IsDistributed && Models.Common.SyncBatchNorm.UseProcessGroup(module, group) is > 0 and var synced)
             logger.Info($"SyncBN: {synced} layers share their batch statistics over the {group.WorldSize} ranks");
+        var mixedPrecision = MixedPrecision.FromConfig(cfg, options.Device == "cpu" ? DeviceType.CPU : DeviceType.CUDA, logger.Info);
+        if (mixedPrecision is not null)
+        {
+            // wrap_fp16_model: the model's forward passes (training, validation, EvalHook) autocast.
+            if (model is not BaseDetector detector)
+                throw new DetSharpException($"fp16 / mixed_precision: {model.GetType().Name} is not a detector that can autocast; remove the setting.");
+            detector.AutocastDtype = mixedPrecision.Dtype;
+        }
 
         var workflow = ReadWorkflow(cfg);
         var loaders = new List<IBatchSource> { components.BuildLoader(cfg, cfg.Get<ConfigDict>("data.train"), true, seed) };
@@ -291,7 +299,7 @@ public static class TrainDetector
         runner.ProcessGroup = group;
         // Checkpoints and log files come from rank 0 only (mmcv's master_only hooks): the other ranks register neither.
         bool master = group.Rank == 0;
-        runner.RegisterTrainingHooks(cfg.Get<ConfigDict?>("lr_config", null), cfg.Get<ConfigDict?>("optimizer_config", null),
+        runner.RegisterTrainingHooks(cfg.Get<ConfigDict?>("lr_config", null), Fp16OptimizerConfig(cfg.Get<ConfigDict?>("optimizer_config", null), mixedPrecision),
             master ? CheckpointConfig(cfg, loaders[0].Classes) : null, master ? cfg.Get<ConfigDict?>("log_config", null) : null,
             cfg.Get<List<ConfigDict>?>("custom_hooks", null));
 
@@ -323,6 +331,22 @@ public static class TrainDetector
         // DDP's start: every rank from rank 0's parameters and buffers (the same checkpoint loaded everywhere stays as it is).
         DistributedDataParallel.BroadcastState(module, group);
         return (runner, loaders, workflow);
+    }
+
+    /// <summary>
+    /// MMDetection's train_detector with <c>fp16</c>: float16 makes <c>optimizer_config</c> an <c>Fp16OptimizerHook</c>
+    /// with its <c>loss_scale</c>; bfloat16 and float32 keep the config's optimizer hook.
+    /// </summary>
+    private static ConfigDict? Fp16OptimizerConfig(ConfigDict? optimizerConfig, MixedPrecision? mixedPrecision)
+    {
+        if (mixedPrecision?.LossScale is not { } lossScale) return optimizerConfig;
+        var fp16 = optimizerConfig?.Clone() ?? new ConfigDict();
+        string type = fp16.Get("type", "OptimizerHook");
+        if (type is not ("OptimizerHook" or "Fp16OptimizerHook"))
+            throw new DetSharpException($"fp16: optimizer_config type '{type}' cannot be combined with float16 loss scaling; remove its type or the fp16 setting.");
+        fp16["type"] = "Fp16OptimizerHook";
+        fp16["loss_scale"] = lossScale;
+        return fp16;
     }
 
     /// <summary>MMDetection's <c>init_random_seed</c>: a random seed drawn on rank 0 and sent to every rank.</summary>

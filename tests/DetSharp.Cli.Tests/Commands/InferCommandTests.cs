@@ -32,6 +32,39 @@ public class InferCommandTests
         }
     }
 
+    /// <summary><c>--fuse-conv-bn</c> (mmcv's fuse_conv_bn) through the CLI: the same detections as the unfused model.</summary>
+    [SharedFact(Checkpoint, BalloonVal)]
+    public void Fusing_conv_and_BatchNorm_keeps_the_detections()
+    {
+        string root = Directory.CreateTempSubdirectory("detsharp-infer-fuse-").FullName;
+        try
+        {
+            string image = Directory.GetFiles(SharedData.FullPath(BalloonVal), "*.jpg").Order(StringComparer.Ordinal).First();
+            var runs = new[] { "plain", "fused" }.Select(name =>
+            {
+                string outDir = Path.Combine(root, name);
+                string[] args = ["infer", "configs/balloon/mask_rcnn_r18_slim_fpn_balloon.py", SharedData.FullPath(Checkpoint), image, "--out-dir", outDir, "--json"];
+                var result = CliRunner.Run(name == "fused" ? [.. args, "--fuse-conv-bn"] : args);
+                Assert.True(result.ExitCode == 0, result.Stderr);
+                if (name == "fused") Assert.Contains("--fuse-conv-bn: 20 BatchNorms folded into their convs", result.Stderr);
+                using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "results.json")));
+                return doc.RootElement.EnumerateArray().Select(d => (Box: d.GetProperty("bbox").EnumerateArray().Select(v => v.GetDouble()).ToArray(),
+                    Score: d.GetProperty("score").GetDouble())).ToList();
+            }).ToList();
+            Assert.NotEmpty(runs[0]);
+            Assert.Equal(runs[0].Count, runs[1].Count);
+            for (int i = 0; i < runs[0].Count; i++)
+            {
+                Assert.Equal(runs[0][i].Score, runs[1][i].Score, 1e-4);
+                for (int c = 0; c < 4; c++) Assert.Equal(runs[0][i].Box[c], runs[1][i].Box[c], 1e-2);
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     [SharedFact(Checkpoint, BalloonVal)]
     public void A_video_is_played_through_the_detector_and_written_annotated_with_its_frame_rate()
     {

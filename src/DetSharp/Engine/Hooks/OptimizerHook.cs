@@ -13,7 +13,7 @@ namespace DetSharp.Engine.Hooks;
 /// A non-finite gradient norm stops training before the step.
 /// </summary>
 [Register(Registries.HooksName, "OptimizerHook")]
-public sealed class OptimizerHook : Hook
+public class OptimizerHook : Hook
 {
     /// <summary><c>optimizer_config=dict(grad_clip=dict(max_norm=35, norm_type=2))</c>; <c>grad_clip=None</c> does not clip.</summary>
     public OptimizerHook(ConfigDict? gradClip = null)
@@ -51,16 +51,20 @@ public sealed class OptimizerHook : Hook
         // Distributed: the gradients averaged over the ranks (a no-op for one process), before clipping, as DDP's are.
         DistributedDataParallel.AverageGradients(runner.Module, runner.ProcessGroup);
         using var timed = Profiler.Scope(ProfilerSections.OptimizerStep);
-        if (ClipGradients(runner.Module) is { } norm)
-        {
-            if (!double.IsFinite(norm))
-            {
-                string where = runner.ByEpoch ? $"epoch {runner.Epoch + 1}, iteration {runner.InnerIter + 1} (global iteration {runner.Iter + 1})" : $"iteration {runner.Iter + 1}";
-                throw new TrainingDivergedException(
-                    $"the gradient norm became {(double.IsNaN(norm) ? "NaN" : "infinite")} at {where}; training stopped before the update, and checkpoints already saved in {runner.WorkDir} are intact. Lower optimizer.lr or lengthen lr_config.warmup_iters.");
-            }
-            runner.LogBuffer.Update([new("grad_norm", norm)], outputs.NumSamples);
-        }
+        ClipAndLog(runner, outputs.NumSamples);
         optimizer.step();
+    }
+
+    /// <summary>Clips the gradients (<c>grad_clip</c>) and logs their norm; a non-finite norm stops training before the step.</summary>
+    protected void ClipAndLog(BaseRunner runner, int numSamples)
+    {
+        if (ClipGradients(runner.Module) is not { } norm) return;
+        if (!double.IsFinite(norm))
+        {
+            string where = runner.ByEpoch ? $"epoch {runner.Epoch + 1}, iteration {runner.InnerIter + 1} (global iteration {runner.Iter + 1})" : $"iteration {runner.Iter + 1}";
+            throw new TrainingDivergedException(
+                $"the gradient norm became {(double.IsNaN(norm) ? "NaN" : "infinite")} at {where}; training stopped before the update, and checkpoints already saved in {runner.WorkDir} are intact. Lower optimizer.lr or lengthen lr_config.warmup_iters.");
+        }
+        runner.LogBuffer.Update([new("grad_norm", norm)], numSamples);
     }
 }

@@ -77,6 +77,17 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
         return (y, aux);
     }
 
+    /// <summary>
+    /// mmcv's <c>fp16_enabled</c> (set by <c>wrap_fp16_model</c>): the dtype the engine's and the inference API's forward
+    /// passes autocast to (<see cref="EnterAutocast"/>), from the config's <c>fp16</c> / <c>mixed_precision</c>
+    /// (<see cref="MixedPrecision"/>); null runs float32. Direct calls of <c>ForwardTrain(img, ...)</c> and
+    /// <c>SimpleTest</c> run as their caller's region says.
+    /// </summary>
+    public ScalarType? AutocastDtype { get; set; }
+
+    /// <summary>An autocast region in <see cref="AutocastDtype"/> on <paramref name="device"/>, or null without mixed precision.</summary>
+    public Autocast? EnterAutocast(Device device) => AutocastDtype is { } dtype ? Autocast.Enter(device, dtype) : null;
+
     /// <summary>The engine's entry (<c>train_step</c>'s forward): a collated <see cref="DetDataBatch"/>, moved to the model's device.</summary>
     public LossDict ForwardTrain(IDataBatch batch)
     {
@@ -85,6 +96,7 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
         if (b.GtBboxes is null || b.GtLabels is null)
             throw new DetSharpException("the training batch has no ground truth: the train pipeline must collect gt_bboxes and gt_labels.");
         var device = parameters().FirstOrDefault()?.device ?? CPU;
+        using var autocast = EnterAutocast(device);
         if (device.type == DeviceType.CPU) return ForwardTrain(b, t => t);
         using var scope = NewDisposeScope();
         return ForwardTrain(b, t => t.to(device)).MoveToOuterDisposeScope();
