@@ -43,6 +43,30 @@ public sealed class OnnxExportContext
             + "Export a model without it, or run it with the libtorch backend.");
     }
 
+    /// <summary>
+    /// Refuses <paramref name="module"/> when a subclass overrides its forward step <paramref name="forwardMethod"/>
+    /// below the class that wrote <paramref name="exportMethod"/>: the export would write the base class's computation,
+    /// not the one the model runs.
+    /// </summary>
+    public void RequireExportOf(nn.Module module, string forwardMethod, string exportMethod)
+    {
+        var forwardOwner = MostDerivedDeclaringType(module.GetType(), forwardMethod);
+        var exportOwner = MostDerivedDeclaringType(module.GetType(), exportMethod);
+        if (forwardOwner is not null && exportOwner is not null && forwardOwner != exportOwner && forwardOwner.IsSubclassOf(exportOwner))
+            throw Unsupported(module, $"{forwardOwner.Name}.{forwardMethod} has no ONNX export ({exportOwner.Name}.{exportMethod} writes its base class's)");
+    }
+
+    private static Type? MostDerivedDeclaringType(Type type, string method)
+    {
+        for (var t = type; t is not null; t = t.BaseType)
+        {
+            if (t.GetMethods(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic
+                             | System.Reflection.BindingFlags.DeclaredOnly).Any(m => m.Name == method && !m.IsAbstract))
+                return t;
+        }
+        return null;
+    }
+
     /// <summary>A name for a value produced by <paramref name="module"/> (its path, made unique by the graph).</summary>
     public string ValueName(nn.Module module, string? suffix = null)
     {
@@ -179,6 +203,33 @@ public sealed class OnnxExportContext
     public string MaxPool(string x, string name, long[] kernel, long[] stride, long[] padding, bool ceilMode = false, long[]? dilation = null) =>
         Graph.Node("MaxPool", [x], name, Attr("kernel_shape", kernel), Attr("strides", stride),
             Attr("pads", padding[0], padding[1], padding[0], padding[1]), Attr("ceil_mode", ceilMode ? 1L : 0L), Attr("dilations", dilation ?? [1, 1]));
+
+    /// <summary>
+    /// mmcv's <c>batched_nms</c> with <c>nms_cfg</c> (type 'nms', offset 0) as ONNX's <c>NonMaxSuppression</c>: class-aware
+    /// by the same offset trick (boxes + label · (max coordinate + 1), in float32), or class-agnostic when
+    /// <paramref name="labels"/> is null or the config says so; at most <paramref name="maxNum"/> kept. Returns the kept
+    /// indices [M] into <paramref name="boxes"/> [K, 4] / <paramref name="scores"/> [K], score descending, as mmcv's keep.
+    /// </summary>
+    public string BatchedNms(string boxes, string scores, string? labels, Ops.NmsConfig nms, long maxNum, string name)
+    {
+        if (nms.Type != "nms") throw new DetSharpException($"ONNX export: {name}: nms type '{nms.Type}' has no ONNX form; use type='nms'.");
+        if (nms.Offset != 0 || nms.ScoreThreshold != 0 || nms.MaxNum != -1)
+            throw new DetSharpException($"ONNX export: {name}: nms offset, score_threshold and max_num must keep their defaults (0, 0, -1) for ONNX's NonMaxSuppression.");
+        string nmsBoxes = boxes;
+        if (labels is not null && nms.ClassAgnostic != true)
+        {
+            string max = Graph.Node("ReduceMax", [boxes], name + ".max_coordinate", Attr("keepdims", 0L));
+            string step = Add(max, Scalar(name + ".one", 1f), name + ".step");
+            string offsets = Mul(Graph.Node("Cast", [labels], name + ".labels_float", Attr("to", (long)TensorProto.Types.DataType.Float)), step, name + ".offsets");
+            nmsBoxes = Add(boxes, Graph.Node("Unsqueeze", [offsets, Int64s(name + ".axis1", [1])], name + ".offsets_col"), name + ".offset_boxes");
+        }
+        string batched = Graph.Node("Unsqueeze", [nmsBoxes, Int64s(name + ".axis0", [0])], name + ".boxes");
+        string classScores = Reshape(scores, name + ".scores", 1, 1, -1);
+        string selected = Graph.Node("NonMaxSuppression",
+            [batched, classScores, Int64s(name + ".max_output", [maxNum]), Graph.Initializer(name + ".iou_threshold", [(float)nms.IouThreshold], [1])],
+            name + ".selected");
+        return Graph.Node("Gather", [selected, Int64s(name + ".box_column", [2], scalar: true)], name, Attr("axis", 1L));
+    }
 
     /// <summary>torch's <c>F.pad</c> of the last two dimensions by (left, right, top, bottom) with a constant.</summary>
     public string Pad(string x, string name, long[] leftRightTopBottom, float value = 0f)
