@@ -18,7 +18,7 @@ public static class OnnxDetectorExport
         IReadOnlyDictionary<string, string>? metadata = null)
     {
         if (model is not IOnnxDetector detector)
-            throw new DetSharpException($"ONNX export: {model.GetType().Name} has no ONNX export; exportable are the one-stage detectors whose heads have one (RetinaNet).");
+            throw new DetSharpException($"ONNX export: {model.GetType().Name} has no ONNX export; exportable are RetinaNet and the two-stage detectors (Faster, Mask, Cascade (Mask) R-CNN).");
         if (height <= 0 || width <= 0) throw new DetSharpException($"ONNX export: the input size must be positive, got {height} x {width}.");
         model.eval();
         List<(long H, long W)> sizes;
