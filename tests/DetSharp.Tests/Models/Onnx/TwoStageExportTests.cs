@@ -159,6 +159,41 @@ public sealed class TwoStageExportTests(ITestOutputHelper output)
         Assert.True(maskDiff < 1e-4, $"mask probabilities differ by {maskDiff:g3}");
     }
 
+    /// <summary>
+    /// The seed's AugFPN neck at top-map sizes whose adaptive pooling bins are uneven (17×23: 1×2, 3×4, 5×6 bins; 10×13:
+    /// 1×1, 2×2, 3×3), with symbolic input sizes: one graph for both, equal to libtorch's neck.
+    /// </summary>
+    [Fact]
+    public void AugFPN_equals_libtorchs_at_uneven_pooling_sizes()
+    {
+        manual_seed(17);
+        using var model = (TwoStageDetector)ModelFixtures.Build(TrainingTests.SlimSeedModel());
+        model.eval();
+        var neck = model.named_children().Single(c => c.name == "neck").module;
+        Assert.IsType<DetSharp.Models.Necks.AugFPN>(neck);
+        int[] channels = [16, 32, 64, 128];
+        var graph = new OnnxGraphBuilder("augfpn");
+        var ctx = new OnnxExportContext(graph, model);
+        var names = channels.Select((c, i) => graph.Input($"in{i}", 1, c, $"h{i}", $"w{i}")).ToArray();
+        var outs = ctx.Forward(neck, names);
+        for (int i = 0; i < outs.Count; i++) graph.Output(outs[i], 1, 32, $"oh{i}", $"ow{i}");
+        foreach (var (h, w) in new[] { (17, 23), (10, 13) })
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var inputs = channels.Select((c, i) => randn(1, c, h << (3 - i), w << (3 - i))).ToArray();
+            var expected = ((nn.Module<Tensor[], Tensor[]>)neck).forward(inputs);
+            var actual = OrtRun.Run(graph, inputs.Select((t, i) => ($"in{i}", t)).ToDictionary(p => p.Item1, p => p.t), [.. outs]);
+            for (int i = 0; i < outs.Count; i++)
+            {
+                double diff = OrtRun.MaxAbsDiff(expected[i], actual[outs[i]]);
+                double scale = expected[i].abs().max().item<float>();
+                output.WriteLine($"top map {h}x{w}, level {i}: max |onnxruntime - libtorch| = {diff:g3} (scale {scale:g3})");
+                Assert.True(diff <= 1e-4 * Math.Max(1, scale), $"level {i} differs by {diff:g3}");
+            }
+        }
+    }
+
     [Fact]
     public void Mask_rcnn_detections_equal_libtorchs() => AssertDetectorMatches(SlimMaskRcnn(), seed: 5);
 
