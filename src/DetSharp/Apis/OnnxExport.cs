@@ -45,7 +45,7 @@ public static class OnnxExport
             ["pad_size_divisor"] = divisor.ToString(CultureInfo.InvariantCulture),
             ["test_scale"] = JsonSerializer.Serialize(scales.Select(s => new[] { s.A, s.B })),
             ["inputs"] = "input: float [1, 3, H, W], the normalized image (Normalize: (x - mean) / std, BGR->RGB if to_rgb), resized as the test pipeline does and zero-padded to H x W; img_shape: float [2], the resized image's (height, width)",
-            ["outputs"] = "dets: [N, 5] (x1, y1, x2, y2, score) in the resized image's pixels (divide by the resize scale for the original image); labels: int64 [N]",
+            ["outputs"] = "dets: [N, 5] (x1, y1, x2, y2, score) in the resized image's pixels (divide by the resize scale for the original image); labels: int64 [N]; masks (mask models): [N, h, w] each detection's mask probabilities of its class inside its box, to paste into the image as get_seg_masks does",
         };
         if (normalize is not null)
         {

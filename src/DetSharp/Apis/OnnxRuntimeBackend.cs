@@ -33,7 +33,15 @@ internal sealed class OnnxRuntimeBackend : IDisposable
         _width = long.Parse(Required("input_width"), CultureInfo.InvariantCulture);
         Config = DetSharp.Config.Config.FromText(Required(OnnxExport.ConfigKey), Metadata.TryGetValue("config_name", out var name) ? name : path);
         ClassNames = JsonSerializer.Deserialize<string[]>(Required(OnnxExport.ClassesKey)) ?? [];
+        WithMasks = session.OutputMetadata.ContainsKey("masks");
+        // A mask model's probabilities are binarised where the libtorch path does it: test_cfg.rcnn.mask_thr_binary.
+        _maskThrBinary = Config.Get("model.test_cfg.rcnn.mask_thr_binary", 0.5);
     }
+
+    private readonly double _maskThrBinary;
+
+    /// <summary>Whether the model outputs <c>masks</c> (a Mask R-CNN family model): pasted into the image here.</summary>
+    public bool WithMasks { get; }
 
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
@@ -115,13 +123,22 @@ internal sealed class OnnxRuntimeBackend : IDisposable
             using var imageValue = OrtValue.CreateTensorValueFromMemory(input.data<float>().ToArray(), [1, 3, _height, _width]);
             using var shapeValue = OrtValue.CreateTensorValueFromMemory(new float[] { meta.ImgShape.Height, meta.ImgShape.Width }, [2]);
             using var run = new RunOptions();
-            using var outputs = _session.Run(run, ["input", "img_shape"], [imageValue, shapeValue], ["dets", "labels"]);
+            using var outputs = _session.Run(run, ["input", "img_shape"], [imageValue, shapeValue], WithMasks ? ["dets", "labels", "masks"] : ["dets", "labels"]);
             long n = outputs[1].GetTensorTypeAndShape().Shape[0];
             var dets = tensor(outputs[0].GetTensorDataAsSpan<float>().ToArray(), [n, 5]);
             var labels = tensor(outputs[1].GetTensorDataAsSpan<long>().ToArray(), [n]);
             // rescale=True: back to the original image, as the libtorch path divides by the scale factor.
             var boxes = dets[.., 0..4] / tensor(meta.ScaleFactor);
-            var result = DetectionResult.FromTensors(cat([boxes, dets[.., 4..5]], 1), labels, null, classNames.Count);
+            Structures.Rle[]? masks = null;
+            if (WithMasks)
+            {
+                // [N, h, w] probabilities of each detection's class, pasted into the original image as get_seg_masks does
+                // with rescale=True (it takes the boxes in the network input's coordinates).
+                long[] maskShape = outputs[2].GetTensorTypeAndShape().Shape;
+                var probs = tensor(outputs[2].GetTensorDataAsSpan<float>().ToArray(), maskShape).unsqueeze(1);
+                masks = Models.RoIHeads.FCNMaskHead.PasteSegMasks(probs, dets[.., 0..4], _maskThrBinary, meta, rescale: true);
+            }
+            var result = DetectionResult.FromTensors(cat([boxes, dets[.., 4..5]], 1), labels, masks, classNames.Count);
             results.Add(DetectionSet.FromResult(result, classNames, view.Filename, view.OriShape.Height, view.OriShape.Width));
         }
         return results;
