@@ -15,8 +15,9 @@ namespace DetSharp.Tests.Models.Onnx;
 /// <summary>
 /// The two-stage detectors' post-processing written into ONNX graphs (RPN proposals, multi-level RoIAlign, the bbox
 /// head with multiclass NMS, the mask head, the cascade), run in ONNX Runtime and held to DetSharp's own libtorch
-/// results on random inputs of a slim Mask R-CNN (ResNet-18 base 16, FPN 32) and the seed's slim Cascade Mask R-CNN:
-/// the same kept set, boxes within 1e-2 px, scores within 1e-4.
+/// results on random inputs of a slim Faster / Mask R-CNN (ResNet-18 base 16, FPN 32) and the seed's slim Cascade Mask
+/// R-CNN + AugFPN, and with the parity suite's slim checkpoints on a balloon image: the same kept set, boxes within 1e-2
+/// px, scores within 1e-4, pasted masks' IoU ≥ 0.99.
 /// </summary>
 [Collection(ProcessWideCollection.Name)]
 public sealed class TwoStageExportTests(ITestOutputHelper output)
@@ -250,40 +251,62 @@ public sealed class TwoStageExportTests(ITestOutputHelper output)
         using var model = (TwoStageDetector)ModelFixtures.Build(cfg);
         FeatureExportTests.RandomizeBatchNorms(model);
         model.eval();
-        var graph = OnnxDetectorExport.Export(model, Height, Width);
         foreach (var (h, w) in new[] { (Height, Width), (80, 100) })
         {
-            using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             var img = zeros(1, 3, Height, Width);
             img[.., .., ..h, ..w] = randn(1, 3, h, w);
-            var meta = new ImgMeta((h, w), (h, w), (Height, Width), [1f, 1f, 1f, 1f]);
-            var expected = model.SimpleTest(img, [meta], rescale: false)[0];
-            bool withMask = model.RoiHead.WithMask;
-            var actual = OrtRun.Run(graph, new Dictionary<string, Tensor> { ["input"] = img, ["img_shape"] = tensor(new float[] { h, w }) },
-                withMask ? ["dets", "labels", "masks"] : ["dets", "labels"]);
-            var masks = withMask ? FCNMaskHead.PasteSegMasks(actual["masks"].unsqueeze(1), actual["dets"][.., 0..4], 0.5, meta, rescale: false) : null;
-            var got = DetectionResult.FromTensors(actual["dets"], actual["labels"], masks, model.NumClasses);
-
-            output.WriteLine($"img_shape {h}x{w}: libtorch {expected.Count} detections, onnxruntime {got.Count}");
-            Assert.True(expected.Count > 10, $"only {expected.Count} detections: the case does not exercise NMS");
-            Assert.Equal(expected.Labels, got.Labels);
-            double boxDiff = expected.Bboxes.Zip(got.Bboxes, (e, a) => Math.Abs((double)e - a)).Max();
-            double scoreDiff = expected.Scores.Zip(got.Scores, (e, a) => Math.Abs((double)e - a)).Max();
-            double minIou = 1;
-            if (withMask)
-            {
-                var iou = MaskIou.RleIou(got.Masks!, expected.Masks!);
-                minIou = Enumerable.Range(0, got.Count).Select(i => got.Masks![i].Area() == 0 && expected.Masks![i].Area() == 0 ? 1.0 : iou[i, i]).Min();
-                output.WriteLine($"  {expected.Masks!.Count(r => r.Area() > 0)} non-empty masks, min mask IoU {minIou:f4}");
-            }
-            output.WriteLine($"  max box diff {boxDiff:g3} px, max score diff {scoreDiff:g3}");
-            Assert.True(boxDiff <= 1e-2, $"boxes differ by {boxDiff:g3} px");
-            Assert.True(scoreDiff <= 1e-4, $"scores differ by {scoreDiff:g3}");
-            Assert.True(minIou >= 0.99, $"a mask's IoU is {minIou:f4}");
-            Assert.True(got.Bboxes.Where((_, i) => i % 4 == 2).Max() <= w && got.Bboxes.Where((_, i) => i % 4 == 3).Max() <= h,
-                "boxes are not clipped to img_shape");
+            AssertDetectorMatches(model, img, new ImgMeta((h, w), (h, w), (Height, Width), [1f, 1f, 1f, 1f]));
         }
+    }
+
+    /// <summary>One image [1, 3, H, W] with its meta (img_shape inside H × W) through the exported model and libtorch's SimpleTest.</summary>
+    private void AssertDetectorMatches(TwoStageDetector model, Tensor img, ImgMeta meta)
+    {
+        var graph = OnnxDetectorExport.Export(model, img.shape[2], img.shape[3]);
+        var (h, w) = meta.ImgShape;
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var expected = model.SimpleTest(img, [meta], rescale: false)[0];
+        bool withMask = model.RoiHead.WithMask;
+        var actual = OrtRun.Run(graph, new Dictionary<string, Tensor> { ["input"] = img, ["img_shape"] = tensor(new float[] { h, w }) },
+            withMask ? ["dets", "labels", "masks"] : ["dets", "labels"]);
+        var masks = withMask ? FCNMaskHead.PasteSegMasks(actual["masks"].unsqueeze(1), actual["dets"][.., 0..4], 0.5, meta, rescale: false) : null;
+        var got = DetectionResult.FromTensors(actual["dets"], actual["labels"], masks, model.NumClasses);
+
+        output.WriteLine($"img_shape {h}x{w}: libtorch {expected.Count} detections, onnxruntime {got.Count}");
+        Assert.True(expected.Count > 10, $"only {expected.Count} detections: the case does not exercise NMS");
+        Assert.Equal(expected.Labels, got.Labels);
+        double boxDiff = expected.Bboxes.Zip(got.Bboxes, (e, a) => Math.Abs((double)e - a)).Max();
+        double scoreDiff = expected.Scores.Zip(got.Scores, (e, a) => Math.Abs((double)e - a)).Max();
+        double minIou = 1;
+        if (withMask)
+        {
+            var iou = MaskIou.RleIou(got.Masks!, expected.Masks!);
+            minIou = Enumerable.Range(0, got.Count).Select(i => got.Masks![i].Area() == 0 && expected.Masks![i].Area() == 0 ? 1.0 : iou[i, i]).Min();
+            output.WriteLine($"  {expected.Masks!.Count(r => r.Area() > 0)} non-empty masks, min mask IoU {minIou:f4}");
+        }
+        output.WriteLine($"  max box diff {boxDiff:g3} px, max score diff {scoreDiff:g3}");
+        Assert.True(boxDiff <= 1e-2, $"boxes differ by {boxDiff:g3} px");
+        Assert.True(scoreDiff <= 1e-4, $"scores differ by {scoreDiff:g3}");
+        Assert.True(minIou >= 0.99, $"a mask's IoU is {minIou:f4}");
+        Assert.True(got.Bboxes.Where((_, i) => i % 4 == 2).Max() <= w && got.Bboxes.Where((_, i) => i % 4 == 3).Max() <= h,
+            "boxes are not clipped to img_shape");
+    }
+
+    [SharedTheory("fixtures/mmdet/parity/mask_rcnn_slim.pth", "datasets/balloon/val")]
+    [InlineData("mask_rcnn")]
+    [InlineData("cascade_mask_rcnn")]
+    public void Slim_parity_checkpoints_on_a_balloon_image_equal_libtorchs(string name)
+    {
+        using var model = SlimModelParity.LoadSlim(name);
+        model.eval();
+        string file = SlimModelParity.TestImages(name)[0];
+        var (chw, meta) = MmdetInput.Load(SharedData.FullPath("datasets/balloon/val/" + file));
+        using var scope = NewDisposeScope();
+        var img = MmdetInput.Batch([(chw, meta)]);
+        output.WriteLine($"{name} on {file}: input {img.shape[2]} x {img.shape[3]}, img_shape {meta.ImgShape.Height} x {meta.ImgShape.Width}");
+        AssertDetectorMatches(model, img, meta);
     }
 
     /// <summary>Random boxes [n, 4] inside the image with sides between the given sizes.</summary>
