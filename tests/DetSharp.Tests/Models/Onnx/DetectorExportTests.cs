@@ -11,7 +11,8 @@ using static TorchSharp.torch;
 namespace DetSharp.Tests.Models.Onnx;
 
 /// <summary>
-/// A whole one-stage detector in ONNX (<see cref="OnnxDetectorExport"/>): a slim random RetinaNet, run in ONNX Runtime
+/// A whole one-stage detector in ONNX (<see cref="OnnxDetectorExport"/>): a slim random RetinaNet and FCOS (GN head,
+/// centerness, caffe-style backbone, extra convs on the output), run in ONNX Runtime
 /// with every graph optimization on, detects what DetSharp's libtorch path detects (the dense head's simple_test): the
 /// same kept set in the same order, labels equal, boxes within 1e-2 px, scores within 1e-4, on an image that fills the
 /// input and one whose img_shape is smaller than the padded input (boxes clipped to it).
@@ -21,16 +22,19 @@ public sealed class DetectorExportTests(ITestOutputHelper output)
 {
     private const long Height = 96, Width = 128;
 
-    [Fact]
-    public void RetinaNet_detections_in_onnx_runtime_equal_libtorchs()
+    [Theory]
+    [InlineData("RetinaNet", "bbox_head.retina_cls.bias")]
+    [InlineData("FCOS", "bbox_head.conv_cls.bias")]
+    public void Detections_in_onnx_runtime_equal_libtorchs(string detector, string clsBias)
     {
         manual_seed(3);
-        using var model = (SingleStageDetector)ModelFixtures.Build(SingleStageDetectorTests.SlimRetinaNet(8));
+        var cfg = detector == "FCOS" ? SingleStageDetectorTests.SlimFcos(8) : SingleStageDetectorTests.SlimRetinaNet(8);
+        using var model = (SingleStageDetector)ModelFixtures.Build(cfg);
         FeatureExportTests.RandomizeBatchNorms(model);
         using (no_grad())
         {
             // Scores spread around 0.5 instead of the focal prior's 0.01, so that score_thr, nms_pre and NMS all have work.
-            model.state_dict()["bbox_head.retina_cls.bias"].copy_(randn(model.state_dict()["bbox_head.retina_cls.bias"].shape) * 0.5);
+            model.state_dict()[clsBias].copy_(randn(model.state_dict()[clsBias].shape) * 0.5);
         }
         model.eval();
         byte[] onnx = OnnxDetectorExport.Export(model, Height, Width).ToBytes();
