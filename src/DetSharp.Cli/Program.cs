@@ -17,6 +17,7 @@ root.Subcommands.Add(PrintModelCommand.Create());
 root.Subcommands.Add(AnalyzeLogsCommand.Create());
 root.Subcommands.Add(BenchmarkCommand.Create());
 root.Subcommands.Add(InferCommand.Create());
+root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(BrowseDatasetCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());

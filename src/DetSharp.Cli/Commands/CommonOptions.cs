@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DetSharp.Apis;
 using DetSharp.Config;
 using DetSharp.Distributed;
 
@@ -13,6 +14,37 @@ internal static class CommonOptions
         AllowMultipleArgumentsPerToken = true,
         Arity = ArgumentArity.ZeroOrMore,
     };
+
+    /// <summary>
+    /// <c>--backend</c>: libtorch (the config and checkpoint) or onnxruntime (CHECKPOINT is the .onnx written by
+    /// <c>detsharp export onnx</c>, which carries its config).
+    /// </summary>
+    public static Option<string> Backend()
+    {
+        var backend = new Option<string>("--backend")
+        {
+            Description = "libtorch (config + checkpoint), or onnxruntime (CHECKPOINT is the .onnx from `detsharp export onnx`).",
+            DefaultValueFactory = _ => "libtorch",
+        };
+        backend.AcceptOnlyFromAmong("libtorch", "onnxruntime");
+        return backend;
+    }
+
+    /// <summary>
+    /// The detector of <paramref name="backend"/>. With onnxruntime, the model's own config (in the .onnx) preprocesses;
+    /// <c>--cfg-options</c> cannot change an exported graph and are refused, and a CONFIG other than the one it was
+    /// exported from is reported.
+    /// </summary>
+    public static Detector OpenDetector(string backend, string config, string checkpoint, string device, string[]? cfgOptions)
+    {
+        if (backend != "onnxruntime") return Detector.FromConfig(config, checkpoint, device, cfgOptions);
+        if (cfgOptions is { Length: > 0 })
+            throw new DetSharpException("--cfg-options cannot change an exported ONNX model; export again with them (detsharp export onnx ... --cfg-options ...).");
+        var detector = Detector.FromOnnx(checkpoint, device);
+        if (!string.Equals(Path.GetFileName(detector.Config.Filename), Path.GetFileName(config), StringComparison.Ordinal))
+            Console.Error.WriteLine($"warning: {checkpoint} was exported from {detector.Config.Filename}, not {config}; its own config is used.");
+        return detector;
+    }
 
     /// <summary>MMDetection's <c>--launcher</c>: none (one process), mpi (started by mpirun) or slurm (started by srun).</summary>
     /// <summary>MMDetection's <c>tools/test.py --fuse-conv-bn</c> (test, infer, benchmark infer): BatchNorms folded into their convs.</summary>

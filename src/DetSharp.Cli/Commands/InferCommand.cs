@@ -22,7 +22,7 @@ internal static class InferCommand
     public static Command Create()
     {
         var config = new Argument<string>("config") { Description = "Config file of the model." };
-        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint (.pth) written by detsharp train or MMDetection: a file, an http(s):// URL or a torchvision:// / open-mmlab:// / mmcls:// name (downloaded once into torch's cache)." };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint (.pth) written by detsharp train or MMDetection (with --backend onnxruntime: the .onnx from detsharp export onnx): a file, an http(s):// URL or a torchvision:// / open-mmlab:// / mmcls:// name (downloaded once into torch's cache)." };
         var inputs = new Argument<string[]>("inputs") { Description = "Image files, folders or glob patterns (e.g. 'data/val/*.jpg'), or video files (.mp4, .avi, ...).", Arity = ArgumentArity.ZeroOrMore };
         var camera = new Option<int?>("--camera") { Description = "Camera index (webcam_demo.py): records OUT_DIR/cameraN.mp4 until --max-frames or Ctrl+C." };
         var maxFrames = new Option<int?>("--max-frames") { Description = "Stop a video or camera after this many frames." };
@@ -32,6 +32,7 @@ internal static class InferCommand
         var palette = new Option<string>("--palette") { Description = "Class colours: coco, citys or random.", DefaultValueFactory = _ => "coco" };
         palette.AcceptOnlyFromAmong([.. Palette.Names]);
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N].", DefaultValueFactory = _ => "cpu" };
+        var backend = CommonOptions.Backend();
         var json = new Option<bool>("--json") { Description = "Also write every detection (no score threshold) to OUT_DIR/results.json in COCO results format." };
         var annFile = new Option<string?>("--ann-file")
         {
@@ -39,7 +40,7 @@ internal static class InferCommand
         };
         var command = new Command("infer", "Detect objects in images and draw the results.")
         {
-            config, checkpoint, inputs, camera, maxFrames, batchSize, outDir, scoreThr, palette, device, json, annFile, CommonOptions.FuseConvBn, CommonOptions.CfgOptions,
+            config, checkpoint, inputs, camera, maxFrames, batchSize, outDir, scoreThr, palette, device, json, annFile, backend, CommonOptions.FuseConvBn, CommonOptions.CfgOptions,
         };
         command.SetAction(parse =>
         {
@@ -62,8 +63,8 @@ internal static class InferCommand
             for (int i = 0; i < videos.Count; i++) protectedInputs.Check(films[i], "--out-dir video");
             string resultsJson = Path.Combine(folder.Root, "results.json");
             if (parse.GetValue(json)) protectedInputs.Check(resultsJson, "--json output");
-            using var detector = Detector.FromConfig(parse.GetValue(config)!, parse.GetValue(checkpoint), parse.GetValue(device)!,
-                parse.GetValue(CommonOptions.CfgOptions));
+            using var detector = CommonOptions.OpenDetector(parse.GetValue(backend)!, parse.GetValue(config)!, parse.GetValue(checkpoint)!,
+                parse.GetValue(device)!, parse.GetValue(CommonOptions.CfgOptions));
             foreach (var warning in detector.Warnings) Console.Error.WriteLine($"warning: {warning}");
             if (parse.GetValue(CommonOptions.FuseConvBn)) Console.Error.WriteLine($"--fuse-conv-bn: {detector.FuseConvBn()} BatchNorms folded into their convs");
             var colours = Palette.Get(parse.GetValue(palette)!);

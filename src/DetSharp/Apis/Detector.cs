@@ -25,14 +25,17 @@ namespace DetSharp.Apis;
 /// </summary>
 public sealed class Detector : IDisposable
 {
-    private readonly BaseDetector _model;
+    // One of the two backends: the libtorch model, or an exported model in ONNX Runtime (FromOnnx).
+    private readonly BaseDetector? _model;
+    private readonly OnnxRuntimeBackend? _onnx;
     private readonly Compose _pipeline;
     private readonly Compose _inMemoryPipeline;
     private readonly Lock _lock = new();
 
-    private Detector(BaseDetector model, Config.Config cfg, IReadOnlyList<string> classes, IReadOnlyList<string> warnings)
+    private Detector(BaseDetector? model, OnnxRuntimeBackend? onnx, Config.Config cfg, IReadOnlyList<string> classes, IReadOnlyList<string> warnings)
     {
         _model = model;
+        _onnx = onnx;
         Config = cfg;
         ClassNames = classes;
         Warnings = warnings;
@@ -50,14 +53,32 @@ public sealed class Detector : IDisposable
     /// <summary>Notes from loading (e.g. class names not in the checkpoint, skipped weights).</summary>
     public IReadOnlyList<string> Warnings { get; }
 
-    public BaseDetector Model => _model;
+    /// <summary>The libtorch model (not for a detector from <see cref="FromOnnx"/>).</summary>
+    public BaseDetector Model => _model ?? throw new DetSharpException("this Detector runs an ONNX model in ONNX Runtime (Detector.FromOnnx); it has no libtorch model.");
+
+    /// <summary>"libtorch", or "onnxruntime" for a detector from <see cref="FromOnnx"/>.</summary>
+    public string Backend => _onnx is null ? "libtorch" : "onnxruntime";
+
+    /// <summary>
+    /// A detector from a model written by <c>detsharp export onnx</c> (<see cref="OnnxExport"/>), run in ONNX Runtime with
+    /// every graph optimization on: the same test pipeline (the config is in the file's metadata), the same
+    /// <see cref="DetectionSet"/> results as <see cref="FromConfig(string, string?, string, IEnumerable{string}?)"/>.
+    /// <paramref name="device"/> is <c>cpu</c>, or <c>cuda[:N]</c> with the application referencing
+    /// <c>Microsoft.ML.OnnxRuntime.Gpu</c> (instead of <c>Microsoft.ML.OnnxRuntime</c>).
+    /// </summary>
+    public static Detector FromOnnx(string path, string device = "cpu")
+    {
+        var onnx = OnnxRuntimeBackend.Open(path, device);
+        return new Detector(null, onnx, onnx.Config, onnx.ClassNames, []);
+    }
 
     /// <summary>
     /// mmcv's <c>fuse_conv_bn</c> on the model (MMDetection's <c>tools/test.py --fuse-conv-bn</c>): every BatchNorm that
     /// follows a conv is folded into it, for faster inference with the same detections; returns how many were folded.
     /// The model stays fused (for inference only: do not save it as a checkpoint).
     /// </summary>
-    public int FuseConvBn() => Models.Common.FuseConvBn.Fuse(_model);
+    public int FuseConvBn() => Models.Common.FuseConvBn.Fuse(_model ?? throw new DetSharpException(
+        "--fuse-conv-bn folds BatchNorms of a libtorch model; an ONNX Runtime detector (Detector.FromOnnx) has none to fold: leave the option out (ONNX Runtime fuses them itself)."));
 
     /// <summary>
     /// MMDetection's <c>init_detector</c>. <paramref name="device"/> is <c>cpu</c> or <c>cuda[:N]</c>;
@@ -119,7 +140,7 @@ public sealed class Detector : IDisposable
         model.eval();
         // tools/test.py's wrap_fp16_model: the config's fp16 / mixed_precision makes inference autocast too.
         model.AutocastDtype = MixedPrecision.FromConfig(cfg, torchDevice.type)?.Dtype;
-        return new Detector(model, cfg, classes, warnings);
+        return new Detector(model, null, cfg, classes, warnings);
     }
 
     private static IReadOnlyList<string>? ConfigClasses(Config.Config cfg)
@@ -231,7 +252,7 @@ public sealed class Detector : IDisposable
             }
             List<DetectionSet> results;
             lock (_lock)
-                results = Inference.Run(_model, processed, ClassNames);
+                results = _onnx is not null ? _onnx.Run(processed, ClassNames) : Inference.Run(_model!, processed, ClassNames);
             return [.. results.Select((r, i) => r with { Source = images[i].Source })];
         }
         finally
@@ -240,5 +261,9 @@ public sealed class Detector : IDisposable
         }
     }
 
-    public void Dispose() => _model.Dispose();
+    public void Dispose()
+    {
+        _model?.Dispose();
+        _onnx?.Dispose();
+    }
 }

@@ -1,12 +1,13 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DetSharp.Models.Backbones;
 
 /// <summary>MMDetection's ResNet <c>BasicBlock</c> (expansion 1): conv1 3×3 (stride, dilation), bn1, conv2 3×3, bn2, downsample.</summary>
-public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
+public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -54,5 +55,15 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
         var o = nn.functional.relu(_bn1.forward(_conv1.forward(_conv1Pad is null ? x : nn.functional.pad(x, _conv1Pad))));
         o = _bn2.forward(_conv2.forward(o));
         return nn.functional.relu(o + identity).MoveToOuterDisposeScope();
+    }
+
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        string x = inputs[0];
+        string identity = _downsample is null ? x : ctx.Forward(_downsample, x);
+        string padded = _conv1Pad is null ? x : ctx.Pad(x, ctx.ValueName(this, "pad1"), _conv1Pad);
+        var o = ctx.Relu(ctx.Forward(_bn1, ctx.Forward(_conv1, padded)), ctx.ValueName(this, "relu1"));
+        o = ctx.Forward(_bn2, ctx.Forward(_conv2, o));
+        return [ctx.Relu(ctx.Add(o, identity, ctx.ValueName(this, "add")), ctx.ValueName(this))];
     }
 }

@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,7 +13,7 @@ namespace DetSharp.Models.Backbones;
 /// <c>plugins</c> (ContextBlock, GeneralizedAttention, NonLocal2d, ...) run after conv1, conv2 (on <c>width</c> channels)
 /// or conv3 (on planes × expansion), registered after <c>downsample</c> under their names, as MMDetection's.
 /// </summary>
-public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
+public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -86,4 +87,18 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
         o = BlockPlugin.Forward(_afterConv3, _bn3.forward(_conv3.forward(o)));
         return nn.functional.relu(o + identity).MoveToOuterDisposeScope();
     }
+
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        string x = inputs[0];
+        string identity = _downsample is null ? x : ctx.Forward(_downsample, x);
+        var o = ExportPlugins(ctx, _afterConv1, ctx.Relu(ctx.Forward(_bn1, ctx.Forward(_conv1, x)), ctx.ValueName(this, "relu1")));
+        o = ExportPlugins(ctx, _afterConv2, ctx.Relu(ctx.Forward(_bn2, ctx.Forward(_conv2, o)), ctx.ValueName(this, "relu2")));
+        o = ExportPlugins(ctx, _afterConv3, ctx.Forward(_bn3, ctx.Forward(_conv3, o)));
+        return [ctx.Relu(ctx.Add(o, identity, ctx.ValueName(this, "add")), ctx.ValueName(this))];
+    }
+
+    // BlockPlugin.Forward's plugins one after the other; a plugin without an export is refused by ctx.Forward, naming it.
+    private static string ExportPlugins(OnnxExportContext ctx, nn.Module<Tensor, Tensor>[] plugins, string x) =>
+        plugins.Aggregate(x, (h, p) => ctx.Forward(p, h));
 }

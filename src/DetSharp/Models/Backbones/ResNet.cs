@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.Weights;
 using DetSharp.Registry;
 using TorchSharp;
@@ -34,7 +35,7 @@ public enum ResNetStyle
 /// </para>
 /// </summary>
 [Register(Registries.ModelsName, "ResNet")]
-public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
+public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -311,5 +312,29 @@ public class ResNet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
         }
         foreach (var o in outs) o.MoveToOuterDisposeScope();
         return outs.ToArray();
+    }
+
+    /// <summary>The eval-mode forward as ONNX nodes (the family's blocks export themselves; ones that cannot are named).</summary>
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        string x = inputs[0];
+        string h;
+        if (_stem is not null) h = ctx.Forward(_stem, x);
+        else
+        {
+            string input = _cntkPadding ? ctx.Pad(x, ctx.ValueName(this, "stem_pad"), CntkStemPad) : x;
+            h = ctx.Relu(ctx.Forward(_bn1!, ctx.Forward(_conv1!, input)), ctx.ValueName(this, "relu"));
+        }
+        if (_cntkPadding)
+            h = ctx.MaxPool(ctx.Pad(h, ctx.ValueName(this, "maxpool_pad"), CntkStride2Pad, float.NegativeInfinity), ctx.ValueName(this, "maxpool"), [3, 3], [2, 2], [0, 0]);
+        else if (_maxPool)
+            h = ctx.MaxPool(h, ctx.ValueName(this, "maxpool"), [3, 3], [2, 2], [1, 1]);
+        var outs = new List<string>();
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            h = ctx.Forward(_layers[i], h);
+            if (_outIndices.Contains(i)) outs.Add(h);
+        }
+        return outs;
     }
 }

@@ -1,4 +1,5 @@
 using DetSharp.Config;
+using DetSharp.Models.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,7 +12,7 @@ namespace DetSharp.Models.Common;
 /// keys (<c>lateral_convs.0.conv.weight</c>). Also one of mmcv's PLUGIN_LAYERS (<c>conv_block</c>), built from its config
 /// by <see cref="FromConfig"/>.
 /// </summary>
-public sealed class ConvModule : nn.Module<Tensor, Tensor>, IPluginLayer
+public sealed class ConvModule : nn.Module<Tensor, Tensor>, IPluginLayer, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -148,6 +149,23 @@ public sealed class ConvModule : nn.Module<Tensor, Tensor>, IPluginLayer
         if (_norm is not null) y = _norm.forward(y);
         return _activateFirst ? y : Activate(y);
     }
+
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        string x = inputs[0];
+        if (_activateFirst) x = ExportActivation(ctx, x, "act_in");
+        var y = ctx.Forward(_conv, x);
+        if (_norm is not null) y = ctx.Forward(_norm, y);
+        return [_activateFirst ? y : ExportActivation(ctx, y, "act")];
+    }
+
+    private string ExportActivation(OnnxExportContext ctx, string x, string name) => _act switch
+    {
+        ConvActivation.ReLU => ctx.Relu(x, ctx.ValueName(this, name)),
+        ConvActivation.ReLU6 => ctx.Relu6(x, ctx.ValueName(this, name)),
+        ConvActivation.Swish => ctx.Swish(x, ctx.ValueName(this, name)),
+        _ => x,
+    };
 
     private Tensor Activate(Tensor x)
     {

@@ -1,6 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.TaskModules;
 using DetSharp.Registry;
 using TorchSharp;
@@ -119,6 +120,13 @@ public abstract class AnchorFreeHead : BaseDenseHead
         var clsFeat = _clsConvs.Forward(x);
         var regFeat = _regConvs.Forward(x);
         return (_convCls.forward(clsFeat), _convReg.forward(regFeat), clsFeat, regFeat);
+    }
+
+    /// <summary><see cref="ForwardTowers"/> as ONNX nodes.</summary>
+    protected (string ClsScore, string BboxPred, string ClsFeat, string RegFeat) ExportTowers(OnnxExportContext ctx, string x)
+    {
+        string clsFeat = _clsConvs.Export(ctx, x), regFeat = _regConvs.Export(ctx, x);
+        return (ctx.Forward(_convCls, clsFeat), ctx.Forward(_convReg, regFeat), clsFeat, regFeat);
     }
 
     protected override Tensor[] GridPriors(IReadOnlyList<(long H, long W)> featmapSizes, Device device) => PriorGenerator.GridPriors(featmapSizes, device);

@@ -2,6 +2,7 @@ using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.TaskModules;
 using DetSharp.Registry;
 using DetSharp.Utils;
@@ -151,6 +152,21 @@ public class AnchorHead : BaseDenseHead
 
     /// <summary>One level's outputs, for the heads whose layers differ by level (RetinaSepBNHead's norms).</summary>
     protected virtual (Tensor ClsScore, Tensor BboxPred) ForwardSingle(Tensor x, int level) => ForwardSingle(x);
+
+    /// <summary><see cref="ForwardSingle"/> as ONNX nodes (the plain AnchorHead's two convs; a head with its own layers overrides both).</summary>
+    protected virtual (string ClsScore, string BboxPred) ExportForwardSingle(OnnxExportContext ctx, string x)
+    {
+        ctx.RequireExportOf(this, nameof(ForwardSingle), nameof(ExportForwardSingle));
+        return (ctx.Forward(_convCls!, x), ctx.Forward(_convReg!, x));
+    }
+
+    protected override (IReadOnlyList<string> ClsScores, IReadOnlyList<string> BboxPreds, IReadOnlyList<string>? ScoreFactors) ExportForward(
+        OnnxExportContext ctx, IReadOnlyList<string> feats)
+    {
+        ctx.RequireExportOf(this, nameof(Forward), nameof(ExportForward));
+        var levels = feats.Select(f => ExportForwardSingle(ctx, f)).ToList();
+        return (levels.Select(l => l.ClsScore).ToList(), levels.Select(l => l.BboxPred).ToList(), null);
+    }
 
     public override DenseHeadOutputs Forward(IReadOnlyList<Tensor> feats)
     {

@@ -1,6 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.TaskModules;
 using DetSharp.Models.Weights;
 using DetSharp.Ops;
@@ -119,6 +120,83 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
             mlvlFactors?.Add(outs.ScoreFactors![l][img].permute(1, 2, 0).reshape(-1).sigmoid()[keep]);
         }
         return BboxPostProcess(mlvlScores, mlvlLabels, mlvlBboxes, imgMeta, cfg, rescale, withNms, mlvlFactors);
+    }
+
+    /// <summary>
+    /// The head's forward as ONNX nodes: per level the classification, regression and (for heads that have them) score
+    /// factor values, shaped as <see cref="Forward"/>'s outputs for one image. A head with an export overrides it.
+    /// </summary>
+    protected virtual (IReadOnlyList<string> ClsScores, IReadOnlyList<string> BboxPreds, IReadOnlyList<string>? ScoreFactors) ExportForward(
+        OnnxExportContext ctx, IReadOnlyList<string> feats) =>
+        throw ctx.Unsupported(this, "the head has no ONNX export of its forward");
+
+    /// <summary>
+    /// <see cref="SimpleTest"/> of one image as ONNX nodes, as <see cref="GetBboxesSingle"/> and
+    /// <see cref="BboxPostProcess"/> compute it: per level the best <c>nms_pre</c> (position, class) scores (TopK),
+    /// those above <c>score_thr</c> (Compress), their priors (constants for <see cref="OnnxImageInputs.FeatmapSizes"/>)
+    /// decoded and clipped to <c>img_shape</c>, score factors applied, then batched NMS and <c>max_per_img</c>. Returns
+    /// <c>dets</c> [N, 5] and <c>labels</c> [N] in the resized image's coordinates (rescaling is the runtime's).
+    /// </summary>
+    public (string Dets, string Labels) ExportSimpleTest(OnnxExportContext ctx, IReadOnlyList<string> feats, OnnxImageInputs inputs)
+    {
+        ctx.RequireExportOf(this, nameof(GetBboxesSingle), nameof(ExportSimpleTest));
+        ctx.RequireExportOf(this, nameof(DecodeKept), nameof(ExportSimpleTest));
+        if (BboxCoder is not IOnnxBBoxCoder coder) throw ctx.Unsupported(this, $"its bbox_coder {BboxCoder.GetType().Name} has no ONNX export");
+        var cfg = TestCfg ?? throw new DetSharpException($"ONNX export: {GetType().Name} at '{ctx.PathOf(this)}' needs a test_cfg.");
+        int nmsPre = cfg.Get("nms_pre", -1);
+        if (nmsPre <= 0) throw ctx.Unsupported(this, $"test_cfg.nms_pre={nmsPre}; set a positive nms_pre (e.g. 1000) to export");
+        float scoreThr = (float)cfg.Get<double>("score_thr");
+        var (clsScores, bboxPreds, scoreFactors) = ExportForward(ctx, feats);
+        string head = ctx.ValueName(this);
+        using var scope = NewDisposeScope();
+        var priors = GridPriors(inputs.FeatmapSizes, CPU);
+        var mlvlBoxes = new List<string>();
+        var mlvlScores = new List<string>();
+        var mlvlLabels = new List<string>();
+        var mlvlFactors = new List<string>();
+        for (int l = 0; l < clsScores.Count; l++)
+        {
+            string lv = $"{head}.level{l}";
+            long numPriors = priors[l].shape[0];
+            // [1, A·C, H, W] -> [H·W·A, C] as cls.permute(1, 2, 0).reshape(-1, C): rows in the priors' order.
+            string cls = ctx.Reshape(ctx.Transpose(clsScores[l], lv + ".cls_hwc", 0, 2, 3, 1), lv + ".cls_rows", -1, ClsOutChannels);
+            string scores = UseSigmoidCls ? ctx.Sigmoid(cls, lv + ".sigmoid")
+                : ctx.Graph.Node("Slice", [ctx.Softmax(cls, lv + ".softmax", -1), ctx.Int64s(lv + ".fg_start", [0]), ctx.Int64s(lv + ".fg_end", [-1]),
+                    ctx.Int64s(lv + ".fg_axis", [1])], lv + ".fg_scores");
+            int numClasses = UseSigmoidCls ? ClsOutChannels : ClsOutChannels - 1;
+            string flat = ctx.Reshape(scores, lv + ".flat_scores", -1);
+            // filter_scores_and_topk: the best nms_pre of the pairs above score_thr are the pairs above score_thr among the
+            // best nms_pre.
+            long k = Math.Min(nmsPre, numPriors * numClasses);
+            var topk = ctx.Graph.Node("TopK", [flat, ctx.Int64s(lv + ".k", [k])], lv + ".topk", 2, OnnxGraphBuilder.Attr("axis", 0L),
+                OnnxGraphBuilder.Attr("largest", 1L), OnnxGraphBuilder.Attr("sorted", 1L));
+            string valid = ctx.Graph.Node("Greater", [topk[0], ctx.Scalar(lv + ".score_thr", scoreThr)], lv + ".valid");
+            string kept = ctx.Graph.Node("Compress", [topk[0], valid], lv + ".scores", OnnxGraphBuilder.Attr("axis", 0L));
+            string pairs = ctx.Graph.Node("Compress", [topk[1], valid], lv + ".pairs", OnnxGraphBuilder.Attr("axis", 0L));
+            string classes = ctx.Int64s(lv + ".num_classes", [numClasses], scalar: true);
+            string keep = ctx.Div(pairs, classes, lv + ".keep");
+            mlvlLabels.Add(ctx.Graph.Node("Mod", [pairs, classes], lv + ".labels"));
+            mlvlScores.Add(kept);
+            string levelPriors = ctx.Constant(lv + ".priors", priors[l]);
+            string reg = ctx.Reshape(ctx.Transpose(bboxPreds[l], lv + ".reg_hwc", 0, 2, 3, 1), lv + ".reg_rows", -1, 4);
+            mlvlBoxes.Add(coder.ExportDecode(ctx, ctx.Graph.Node("Gather", [levelPriors, keep], lv + ".kept_priors", OnnxGraphBuilder.Attr("axis", 0L)),
+                ctx.Graph.Node("Gather", [reg, keep], lv + ".kept_deltas", OnnxGraphBuilder.Attr("axis", 0L)), inputs.BoxMax, lv + ".bboxes"));
+            if (scoreFactors is not null)
+            {
+                string factor = ctx.Sigmoid(ctx.Reshape(ctx.Transpose(scoreFactors[l], lv + ".factor_hwc", 0, 2, 3, 1), lv + ".factor_rows", -1),
+                    lv + ".factor_sigmoid");
+                mlvlFactors.Add(ctx.Graph.Node("Gather", [factor, keep], lv + ".factors", OnnxGraphBuilder.Attr("axis", 0L)));
+            }
+        }
+        string boxes = ctx.Concat(mlvlBoxes, head + ".bboxes", 0);
+        string allScores = ctx.Concat(mlvlScores, head + ".scores", 0);
+        if (scoreFactors is not null) allScores = ctx.Mul(allScores, ctx.Concat(mlvlFactors, head + ".factors", 0), head + ".factored_scores");
+        string labels = ctx.Concat(mlvlLabels, head + ".labels", 0);
+        string nmsKeep = ctx.BatchedNms(boxes, allScores, labels, Builders.Nms(cfg.Get<ConfigDict>("nms")), cfg.Get<int>("max_per_img"), head + ".nms");
+        string Take(string x, string what) => ctx.Graph.Node("Gather", [x, nmsKeep], $"{head}.{what}", OnnxGraphBuilder.Attr("axis", 0L));
+        string dets = ctx.Concat([Take(boxes, "det_boxes"), ctx.Graph.Node("Unsqueeze", [Take(allScores, "det_scores"), ctx.Int64s(head + ".axis1", [1])],
+            head + ".det_scores_col")], head + ".dets", 1);
+        return (dets, Take(labels, "det_labels"));
     }
 
     /// <summary>

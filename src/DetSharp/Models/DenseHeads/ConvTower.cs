@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -84,4 +85,7 @@ public sealed class ConvTower
         foreach (var c in _convs) x = c.forward(x);
         return x;
     }
+
+    /// <summary><see cref="Forward"/> as ONNX nodes.</summary>
+    public string Export(OnnxExportContext ctx, string x) => _convs.Aggregate(x, (h, c) => ctx.Forward(c, h));
 }

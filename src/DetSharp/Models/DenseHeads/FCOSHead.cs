@@ -2,6 +2,7 @@ using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.TaskModules;
 using DetSharp.Registry;
 using TorchSharp;
@@ -79,6 +80,27 @@ public sealed class FCOSHead : AnchorFreeHead
             ctr[l] = centerness.MoveToOuterDisposeScope();
         }
         return new DenseHeadOutputs(cls, reg, ctr);
+    }
+
+    protected override (IReadOnlyList<string> ClsScores, IReadOnlyList<string> BboxPreds, IReadOnlyList<string>? ScoreFactors) ExportForward(
+        OnnxExportContext ctx, IReadOnlyList<string> feats)
+    {
+        ctx.RequireExportOf(this, nameof(Forward), nameof(ExportForward));
+        var (cls, reg, ctr) = (new List<string>(), new List<string>(), new List<string>());
+        for (int l = 0; l < feats.Count; l++)
+        {
+            var (c, r, clsFeat, regFeat) = ExportTowers(ctx, feats[l]);
+            ctr.Add(ctx.Forward(_convCenterness, CenternessOnReg ? regFeat : clsFeat));
+            r = ctx.Forward(_scales[l], r);
+            string name = ctx.ValueName(this, $"level{l}.distances");
+            // Eval mode: norm_on_bbox's distances are in strides.
+            r = NormOnBbox
+                ? ctx.Mul(ctx.Relu(r, name + ".clamped"), ctx.Scalar(name + ".stride", Strides[l]), name)
+                : ctx.Graph.Node("Exp", [r], name);
+            cls.Add(c);
+            reg.Add(r);
+        }
+        return (cls, reg, ctr);
     }
 
     public override LossDict Loss(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels,

@@ -1,9 +1,12 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
+using DetSharp.Models.Onnx;
+using DetSharp.Models.TaskModules;
 using DetSharp.Ops;
 using DetSharp.Registry;
 using TorchSharp;
+using static DetSharp.Models.Onnx.OnnxGraphBuilder;
 using static TorchSharp.torch;
 
 namespace DetSharp.Models.DenseHeads;
@@ -127,5 +130,78 @@ public sealed class RPNHead : AnchorHead
         if (rescale && dets.shape[0] > 0)
             dets = cat([dets[.., 0..4] / tensor(imgMeta.ScaleFactor, device: device), dets[.., 4..5]], 1);
         return new DenseDetections(dets, zeros(dets.shape[0], ScalarType.Int64, device));
+    }
+
+    protected override (string ClsScore, string BboxPred) ExportForwardSingle(OnnxExportContext ctx, string x)
+    {
+        ctx.RequireExportOf(this, nameof(ForwardSingle), nameof(ExportForwardSingle));
+        x = ctx.Forward(_rpnConv, x);
+        if (NumConvs == 1) x = ctx.Relu(x, ctx.ValueName(this, "rpn_relu"));
+        return (ctx.Forward(_rpnCls, x), ctx.Forward(_rpnReg, x));
+    }
+
+    /// <summary>
+    /// <see cref="BaseDenseHead.SimpleTest"/>'s proposals for one image as ONNX nodes, as <see cref="GetBboxesSingle"/>
+    /// computes them: per level the sigmoid objectness and its best nms_pre (TopK), the anchors (constants for
+    /// <see cref="OnnxImageInputs.FeatmapSizes"/>); then the deltas decoded and clipped to <c>img_shape</c>, boxes of width
+    /// or height ≤ min_bbox_size dropped (Compress), NMS per level (the level as the NMS category) and the first
+    /// max_per_img. Returns proposals [N, 5] (x1, y1, x2, y2, score). <paramref name="cfg"/> defaults to the test_cfg.
+    /// </summary>
+    public string ExportProposals(OnnxExportContext ctx, IReadOnlyList<string> feats, OnnxImageInputs inputs, ConfigDict? cfg = null)
+    {
+        ctx.RequireExportOf(this, nameof(GetBboxesSingle), nameof(ExportProposals));
+        if (BboxCoder is not IOnnxBBoxCoder coder) throw ctx.Unsupported(this, $"its bbox_coder {BboxCoder.GetType().Name} has no ONNX export");
+        cfg ??= TestCfg ?? throw new DetSharpException($"ONNX export: RPNHead at '{ctx.PathOf(this)}' needs a test_cfg.");
+        int nmsPre = cfg.Get("nms_pre", -1);
+        int maxPerImg = cfg.Has("max_per_img") ? cfg.Get<int>("max_per_img") : cfg.Get("max_num", 1000);
+        double minBboxSize = cfg.Get("min_bbox_size", 0.0);
+        var nms = cfg.Has("nms") ? Builders.Nms(cfg.Get<ConfigDict>("nms")) : new NmsConfig(cfg.Get("nms_thr", 0.7));
+        var (clsScores, bboxPreds, _) = ExportForward(ctx, feats);
+        string name = ctx.ValueName(this, "proposals");
+        using var scope = NewDisposeScope();
+        var priors = GridPriors(inputs.FeatmapSizes, CPU);
+        var scoresL = new List<string>();
+        var predsL = new List<string>();
+        var anchorsL = new List<string>();
+        var idsL = new List<string>();
+        for (int l = 0; l < clsScores.Count; l++)
+        {
+            string lv = $"{name}.level{l}";
+            string anchors = ctx.Constant($"{lv}.anchors", priors[l]);
+            string scores = ctx.Sigmoid(ctx.Reshape(ctx.Transpose(clsScores[l], $"{lv}.cls_hwa", 0, 2, 3, 1), $"{lv}.logits", -1), $"{lv}.scores");
+            string pred = ctx.Reshape(ctx.Transpose(bboxPreds[l], $"{lv}.reg_hwa", 0, 2, 3, 1), $"{lv}.deltas", -1, 4);
+            long count = priors[l].shape[0];
+            if (nmsPre > 0 && nmsPre < count)
+            {
+                var topk = ctx.Graph.Node("TopK", [scores, ctx.Int64s($"{lv}.nms_pre", [nmsPre])], $"{lv}.topk", 2, Attr("axis", 0L), Attr("largest", 1L),
+                    Attr("sorted", 1L));
+                scores = topk[0];
+                pred = ctx.Gather(pred, topk[1], 0, $"{lv}.topk_deltas");
+                anchors = ctx.Gather(anchors, topk[1], 0, $"{lv}.topk_anchors");
+                count = nmsPre;
+            }
+            scoresL.Add(scores);
+            predsL.Add(pred);
+            anchorsL.Add(anchors);
+            idsL.Add(ctx.Int64s($"{lv}.ids", [.. Enumerable.Repeat((long)l, (int)count)]));
+        }
+        string s = ctx.Concat(scoresL, $"{name}.scores", 0);
+        string ids = ctx.Concat(idsL, $"{name}.ids", 0);
+        string proposals = coder.ExportDecode(ctx, ctx.Concat(anchorsL, $"{name}.anchors", 0), ctx.Concat(predsL, $"{name}.deltas", 0), inputs.BoxMax,
+            $"{name}.decoded");
+        if (minBboxSize >= 0)
+        {
+            string min = ctx.Scalar($"{name}.min_bbox_size", (float)minBboxSize);
+            string w = ctx.Sub(ctx.Column(proposals, 2, $"{name}.x2"), ctx.Column(proposals, 0, $"{name}.x1"), $"{name}.w");
+            string h = ctx.Sub(ctx.Column(proposals, 3, $"{name}.y2"), ctx.Column(proposals, 1, $"{name}.y1"), $"{name}.h");
+            string valid = ctx.Graph.Node("And", [ctx.Graph.Node("Greater", [w, min], $"{name}.w_valid"), ctx.Graph.Node("Greater", [h, min], $"{name}.h_valid")],
+                $"{name}.valid");
+            proposals = ctx.Compress(proposals, valid, $"{name}.valid_boxes");
+            s = ctx.Compress(s, valid, $"{name}.valid_scores");
+            ids = ctx.Compress(ids, valid, $"{name}.valid_ids");
+        }
+        string keep = ctx.BatchedNms(proposals, s, ids, nms, maxPerImg, $"{name}.nms");
+        return ctx.Concat([ctx.Gather(proposals, keep, 0, $"{name}.boxes"), ctx.Unsqueeze(ctx.Gather(s, keep, 0, $"{name}.kept_scores"), $"{name}.scores2d", 1)],
+            name, 1);
     }
 }

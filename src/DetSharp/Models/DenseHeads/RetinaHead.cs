@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using DetSharp.Registry;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -54,5 +55,11 @@ public class RetinaHead : AnchorHead
     protected override (Tensor ClsScore, Tensor BboxPred) ForwardSingle(Tensor x)
     {
         return (_retinaCls.forward(_clsConvs.Forward(x)), _retinaReg.forward(_regConvs.Forward(x)));
+    }
+
+    protected override (string ClsScore, string BboxPred) ExportForwardSingle(OnnxExportContext ctx, string x)
+    {
+        ctx.RequireExportOf(this, nameof(ForwardSingle), nameof(ExportForwardSingle));
+        return (ctx.Forward(_retinaCls, _clsConvs.Export(ctx, x)), ctx.Forward(_retinaReg, _regConvs.Export(ctx, x)));
     }
 }

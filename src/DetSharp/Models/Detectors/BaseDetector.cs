@@ -88,6 +88,16 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
     /// <summary>An autocast region in <see cref="AutocastDtype"/> on <paramref name="device"/>, or null without mixed precision.</summary>
     public Autocast? EnterAutocast(Device device) => AutocastDtype is { } dtype ? Autocast.Enter(device, dtype) : null;
 
+    /// <summary>
+    /// <see cref="ExtractFeat"/> as ONNX nodes: the backbone's, then the neck's export (each module writes itself, see
+    /// <see cref="Onnx.IOnnxExportable"/>); in eval mode an auxiliary neck's features are its plain forward's.
+    /// </summary>
+    public IReadOnlyList<string> ExportFeatOnnx(Onnx.OnnxExportContext ctx, string img)
+    {
+        var x = ctx.Forward(_backbone, [img]);
+        return _neck is null ? x : ctx.Forward(_neck, x);
+    }
+
     /// <summary>The engine's entry (<c>train_step</c>'s forward): a collated <see cref="DetDataBatch"/>, moved to the model's device.</summary>
     public LossDict ForwardTrain(IDataBatch batch)
     {

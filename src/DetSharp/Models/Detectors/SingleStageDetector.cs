@@ -2,6 +2,7 @@ using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.DenseHeads;
+using DetSharp.Models.Onnx;
 using DetSharp.Registry;
 using DetSharp.Structures;
 using static TorchSharp.torch;
@@ -14,7 +15,7 @@ namespace DetSharp.Models.Detectors;
 /// image, divided by the scale factor when rescaled, grouped by class as <c>bbox2result</c> does.
 /// </summary>
 [Register(Registries.ModelsName, "SingleStageDetector")]
-public class SingleStageDetector : BaseDetector
+public class SingleStageDetector : BaseDetector, IOnnxDetector
 {
     public SingleStageDetector(ConfigDict backbone, object? neck = null, ConfigDict? bboxHead = null, ConfigDict? trainCfg = null,
         ConfigDict? testCfg = null, string? pretrained = null, object? initCfg = null)
@@ -45,6 +46,14 @@ public class SingleStageDetector : BaseDetector
 
     public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true) =>
         SimpleTestDenseHead(BboxHead, img, imgMetas, rescale);
+
+    /// <summary><see cref="SimpleTest"/> of one image as ONNX nodes: the features, then the dense head's detections.</summary>
+    public virtual OnnxDetections ExportSimpleTest(OnnxExportContext ctx, OnnxImageInputs inputs)
+    {
+        ctx.RequireExportOf(this, nameof(SimpleTest), nameof(ExportSimpleTest));
+        var (dets, labels) = BboxHead.ExportSimpleTest(ctx, ExportFeatOnnx(ctx, inputs.Img), inputs);
+        return new OnnxDetections(dets, labels);
+    }
 
     /// <summary><c>aug_test</c>: every augmentation's features through the dense head's <see cref="BaseDenseHead.AugTest"/>.</summary>
     public override DetectionResult AugTest(IReadOnlyList<Tensor> imgs, IReadOnlyList<ImgMeta> augMetas, bool rescale = true)

@@ -3,6 +3,7 @@ using DetSharp.Datasets;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.DenseHeads;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.RoIHeads;
 using DetSharp.Registry;
 using DetSharp.Structures;
@@ -17,7 +18,7 @@ namespace DetSharp.Models.Detectors;
 /// <c>roi_head</c> (built with <c>train_cfg.rcnn</c>/<c>test_cfg.rcnn</c>).
 /// </summary>
 [Register(Registries.ModelsName, "TwoStageDetector")]
-public class TwoStageDetector : BaseDetector
+public class TwoStageDetector : BaseDetector, IOnnxDetector
 {
     private readonly RPNHead? _rpnHead;
     private readonly RoIHeadBase? _roiHead;
@@ -82,6 +83,26 @@ public class TwoStageDetector : BaseDetector
     /// <summary>RPN proposals per image [N, 5] in input-image coordinates (<c>simple_test_rpn</c>).</summary>
     public List<Tensor> SimpleTestRpn(Tensor[] x, IReadOnlyList<ImgMeta> imgMetas) =>
         RpnHead.SimpleTest(x, imgMetas).ConvertAll(d => d.Dets);
+
+    /// <summary>
+    /// <see cref="SimpleTest(Tensor, IReadOnlyList{ImgMeta}, bool)"/> (rescale=False) of one image as ONNX nodes: the
+    /// features, the RPN's proposals, the RoI head (standard or cascade). Returns dets [N, 5], labels [N] and, with a mask
+    /// head, each detection's mask probabilities [N, h, w] of its class, to be pasted into the image outside the graph
+    /// (<see cref="FCNMaskHead.PasteSegMasks"/>).
+    /// </summary>
+    public virtual OnnxDetections ExportSimpleTest(OnnxExportContext ctx, OnnxImageInputs inputs)
+    {
+        ctx.RequireExportOf(this, nameof(SimpleTest), nameof(ExportSimpleTest));
+        var x = ExportFeatOnnx(ctx, inputs.Img);
+        string proposals = RpnHead.ExportProposals(ctx, x, inputs);
+        var (dets, labels, masks) = RoiHead switch
+        {
+            CascadeRoIHead cascade => cascade.ExportSimpleTest(ctx, x, proposals, inputs.BoxMax),
+            StandardRoIHead standard => standard.ExportSimpleTest(ctx, x, proposals, inputs.BoxMax),
+            var head => throw ctx.Unsupported(head, "this RoI head has no ONNX export"),
+        };
+        return new OnnxDetections(dets, labels, masks);
+    }
 
     public override List<DetectionResult> SimpleTest(Tensor img, IReadOnlyList<ImgMeta> imgMetas, bool rescale = true)
     {

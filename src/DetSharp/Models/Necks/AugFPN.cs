@@ -1,5 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
+using DetSharp.Models.Onnx.Proto;
 using DetSharp.Registry;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -76,6 +78,84 @@ public sealed class AugFPN : FPN, IAuxiliaryNeck
         for (int k = 1; k < pooled.Count; k++)
             fused = fused + weights[.., k..(k + 1)] * pooled[k];
         return fused;
+    }
+
+    /// <summary>
+    /// The eval-mode forward as ONNX nodes: FPN's laterals, the top one plus <see cref="ResidualFeatureAugmentation"/>,
+    /// then FPN's top-down pathway and outputs (Consistent Supervision's raw laterals are a training output only).
+    /// </summary>
+    public override IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        var laterals = new List<string>();
+        for (int i = 0; i < LateralConvs.Count; i++) laterals.Add(ctx.Forward(LateralConvs[i], inputs[i + StartLevel]));
+        laterals[^1] = ctx.Add(laterals[^1], ExportResidualFeatureAugmentation(ctx, inputs[BackboneEndLevel - 1]), ctx.ValueName(this, "augmented_top"));
+        return ExportTopDown(ctx, inputs, laterals);
+    }
+
+    /// <summary>
+    /// <see cref="ResidualFeatureAugmentation"/> as ONNX nodes. ONNX has no adaptive average pooling, so each ratio's
+    /// pooling is written as torch computes it, from the map's size in the graph (any input size): bin i of n over a
+    /// side of length L averages [floor(i·L/n), ceil((i+1)·L/n)), a [n, L] averaging matrix applied to rows and columns
+    /// by MatMul, with n = max(1, floor(L·ratio)) in float64. The pooled maps go through their 1×1 convs, bilinear
+    /// (align_corners) back to the map's size, and are fused by the attention's sigmoid weights.
+    /// </summary>
+    private string ExportResidualFeatureAugmentation(OnnxExportContext ctx, string top)
+    {
+        string name = ctx.ValueName(this, "rfa");
+        string h = ctx.Gather(ctx.Shape(top, $"{name}.shape"), ctx.ScalarInt($"{name}.h_index", 2), 0, $"{name}.h");
+        string w = ctx.Gather(ctx.Shape(top, $"{name}.shape_w"), ctx.ScalarInt($"{name}.w_index", 3), 0, $"{name}.w");
+        var pooled = new List<string>();
+        for (int k = 0; k < _poolRatios.Length; k++)
+        {
+            string pk = $"{name}.pool{k}";
+            string rows = AdaptiveAverageMatrix(ctx, h, _poolRatios[k], $"{pk}.rows");
+            string cols = AdaptiveAverageMatrix(ctx, w, _poolRatios[k], $"{pk}.cols");
+            // [n_h, H] · x [1, C, H, W] · [n_w, W]ᵀ = [1, C, n_h, n_w].
+            string p = ctx.Graph.Node("MatMul", [ctx.Graph.Node("MatMul", [rows, top], $"{pk}.row_pooled"), ctx.Transpose(cols, $"{pk}.cols_t", 1, 0)], pk);
+            p = ctx.Forward(_highLateral[k], p);
+            pooled.Add(ctx.ResizeLike(p, top, $"{pk}.resized", "bilinear", alignCorners: true));
+        }
+        string weights = ctx.Sigmoid(ctx.Forward(_attention, ctx.Concat(pooled, $"{name}.pooled", 1)), $"{name}.weights");
+        string fused = ctx.Mul(ctx.Slice(weights, 1, 0, 1, $"{name}.w0"), pooled[0], $"{name}.fused0");
+        for (int k = 1; k < pooled.Count; k++)
+            fused = ctx.Add(fused, ctx.Mul(ctx.Slice(weights, 1, k, k + 1, $"{name}.w{k}"), pooled[k], $"{name}.weighted{k}"), $"{name}.fused{k}");
+        return fused;
+    }
+
+    /// <summary>
+    /// torch's adaptive average pooling of a side of <paramref name="length"/> (an int64 scalar in the graph) into
+    /// max(1, floor(length·ratio)) bins, as a float [bins, length] matrix of 1/bin-size over each bin's range. The bin
+    /// count is integer arithmetic on the ratio as a decimal fraction (0.3 = 3/10), checked at export time to equal the
+    /// float64 product's floor for every side up to 16384.
+    /// </summary>
+    private string AdaptiveAverageMatrix(OnnxExportContext ctx, string length, double ratio, string name)
+    {
+        var (num, den) = DecimalFraction(ctx, ratio);
+        var g = ctx.Graph;
+        string bins = g.Node("Max", [ctx.Div(ctx.Mul(length, ctx.ScalarInt($"{name}.ratio_num", num), $"{name}.scaled"), ctx.ScalarInt($"{name}.ratio_den", den),
+            $"{name}.floor"), ctx.ScalarInt($"{name}.one", 1)], $"{name}.bins");
+        string i = ctx.Unsqueeze(ctx.Range(bins, $"{name}.bin_index"), $"{name}.bin_col", 1);
+        string start = ctx.Div(ctx.Mul(i, length, $"{name}.start_num"), bins, $"{name}.start");
+        string endNum = ctx.Add(ctx.Mul(ctx.Add(i, ctx.ScalarInt($"{name}.next", 1), $"{name}.i1"), length, $"{name}.end_prod"),
+            ctx.Sub(bins, ctx.ScalarInt($"{name}.round_up", 1), $"{name}.bins_m1"), $"{name}.end_num");
+        string end = ctx.Div(endNum, bins, $"{name}.end");
+        string pos = ctx.Unsqueeze(ctx.Range(length, $"{name}.positions"), $"{name}.pos_row", 0);
+        string inside = g.Node("And", [g.Node("GreaterOrEqual", [pos, start], $"{name}.after_start"), g.Node("Less", [pos, end], $"{name}.before_end")],
+            $"{name}.inside");
+        string size = ctx.Cast(ctx.Sub(end, start, $"{name}.size_int"), TensorProto.Types.DataType.Float, $"{name}.size");
+        return ctx.Div(ctx.Cast(inside, TensorProto.Types.DataType.Float, $"{name}.mask"), size, name);
+    }
+
+    private (long Num, long Den) DecimalFraction(OnnxExportContext ctx, double ratio)
+    {
+        decimal d = (decimal)ratio;
+        long den = 1;
+        while (decimal.Truncate(d * den) != d * den && den < 1_000_000) den *= 10;
+        long num = (long)(d * den);
+        for (long length = 1; length <= 16384; length++)
+            if ((long)Math.Floor(length * ratio) != length * num / den)
+                throw ctx.Unsupported(this, $"pool_ratios {ratio}: no exact integer form of floor(size · ratio)");
+        return (num, den);
     }
 
     public override Tensor[] forward(Tensor[] inputs) => ForwardWithAuxiliary(inputs).Outs;

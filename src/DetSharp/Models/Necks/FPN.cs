@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using DetSharp.Registry;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,7 +16,7 @@ namespace DetSharp.Models.Necks;
 /// (<c>relu_before_extra_convs</c>). Convs are Xavier-uniform initialised.
 /// </summary>
 [Register(Registries.ModelsName, "FPN")]
-public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
+public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -192,6 +193,59 @@ public class FPN : nn.Module<Tensor[], Tensor[]>, Weights.IHasInitCfg
         var outs = TopDown(inputs, Laterals(inputs));
         foreach (var o in outs) o.MoveToOuterDisposeScope();
         return outs;
+    }
+
+    /// <summary><see cref="forward"/> as ONNX nodes; a neck that changes the laterals or the top-down pathway (AugFPN) overrides it.</summary>
+    public virtual IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        if (GetType() != typeof(FPN)) throw ctx.Unsupported(this, "its forward differs from FPN's and has no export of its own");
+        var laterals = new List<string>();
+        for (int i = 0; i < LateralConvs.Count; i++) laterals.Add(ctx.Forward(LateralConvs[i], inputs[i + StartLevel]));
+        return ExportTopDown(ctx, inputs, laterals);
+    }
+
+    /// <summary><see cref="TopDown"/> as ONNX nodes.</summary>
+    protected IReadOnlyList<string> ExportTopDown(OnnxExportContext ctx, IReadOnlyList<string> inputs, List<string> laterals)
+    {
+        int used = laterals.Count;
+        for (int i = used - 1; i > 0; i--)
+        {
+            string name = ctx.ValueName(this, $"top_down{i - 1}");
+            laterals[i - 1] = ctx.Add(laterals[i - 1], ExportUpsample(ctx, UpsampleCfg, laterals[i], laterals[i - 1], name + ".upsample", "FPN"), name);
+        }
+        var outs = new List<string>();
+        for (int i = 0; i < used; i++) outs.Add(ctx.Forward(FpnConvs[i], laterals[i]));
+        if (NumOuts > outs.Count)
+        {
+            if (ExtraConvsOn is null)
+            {
+                for (int i = 0; i < NumOuts - used; i++)
+                    outs.Add(ctx.MaxPool(outs[^1], ctx.ValueName(this, $"extra_pool{i}"), [1, 1], [2, 2], [0, 0]));
+            }
+            else
+            {
+                string source = ExtraConvsOn switch
+                {
+                    "on_input" => inputs[BackboneEndLevel - 1],
+                    "on_lateral" => laterals[^1],
+                    _ => outs[^1],
+                };
+                outs.Add(ctx.Forward(FpnConvs[used], source));
+                for (int i = used + 1; i < NumOuts; i++)
+                    outs.Add(ctx.Forward(FpnConvs[i], ReluBeforeExtraConvs ? ctx.Relu(outs[^1], ctx.ValueName(this, $"extra_relu{i}")) : outs[^1]));
+            }
+        }
+        return outs;
+    }
+
+    /// <summary><see cref="Upsample(ConfigDict, Tensor, Tensor?, string)"/> as an ONNX <c>Resize</c>.</summary>
+    internal static string ExportUpsample(OnnxExportContext ctx, ConfigDict upsampleCfg, string coarse, string? fine, string name, string owner)
+    {
+        string mode = upsampleCfg.Get("mode", "nearest");
+        bool alignCorners = upsampleCfg.TryGet<bool>("align_corners", out var ac) && ac;
+        if (upsampleCfg.TryGet<double>("scale_factor", out var sf)) return ctx.Resize(coarse, name, sf, mode, alignCorners);
+        if (fine is null) throw new DetSharpException($"{owner}: upsample_cfg needs a scale_factor.");
+        return ctx.ResizeLike(coarse, fine, name, mode, alignCorners);
     }
 }
 

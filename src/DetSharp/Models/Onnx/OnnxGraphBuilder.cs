@@ -50,10 +50,13 @@ public sealed class OnnxGraphBuilder
     }
 
     /// <summary>Marks an existing value as a float32 graph output.</summary>
-    public void Output(string value, params OnnxDim[] dims)
+    public void Output(string value, params OnnxDim[] dims) => Output(value, TensorProto.Types.DataType.Float, dims);
+
+    /// <summary>Marks an existing value as a graph output of <paramref name="type"/> (int64 for labels).</summary>
+    public void Output(string value, TensorProto.Types.DataType type, params OnnxDim[] dims)
     {
         if (!_names.Contains(value)) throw new DetSharpException($"ONNX export: output '{value}' is not a value of the graph.");
-        _graph.Output.Add(ValueInfo(value, dims));
+        _graph.Output.Add(ValueInfo(value, dims, type));
     }
 
     /// <summary>A float32 constant with the tensor's shape and values (copied to the CPU); returns its unique name.</summary>
@@ -76,18 +79,25 @@ public sealed class OnnxGraphBuilder
     /// Adds a node of the default domain with one output, named after <paramref name="name"/> (made unique); returns
     /// the output's name. An empty string in <paramref name="inputs"/> leaves an optional input out, as ONNX specifies.
     /// </summary>
-    public string Node(string opType, IReadOnlyList<string> inputs, string name, params AttributeProto[] attributes)
+    public string Node(string opType, IReadOnlyList<string> inputs, string name, params AttributeProto[] attributes) =>
+        Node(opType, inputs, name, 1, attributes)[0];
+
+    /// <summary>
+    /// A node with <paramref name="outputCount"/> outputs (TopK: values and indices), named <paramref name="name"/>,
+    /// <c>name_1</c>, ... (made unique); returns the outputs' names.
+    /// </summary>
+    public string[] Node(string opType, IReadOnlyList<string> inputs, string name, int outputCount, params AttributeProto[] attributes)
     {
         foreach (var input in inputs)
             if (input.Length > 0 && !_names.Contains(input))
                 throw new DetSharpException($"ONNX export: input '{input}' of {opType} '{name}' is not a value of the graph yet (nodes must follow their inputs).");
-        string output = Unique(name);
-        var node = new NodeProto { Name = output, OpType = opType };
+        var outputs = Enumerable.Range(0, outputCount).Select(i => Unique(i == 0 ? name : $"{name}_{i}")).ToArray();
+        var node = new NodeProto { Name = outputs[0], OpType = opType };
         node.Input.AddRange(inputs);
-        node.Output.Add(output);
+        node.Output.AddRange(outputs);
         node.Attribute.AddRange(attributes);
         _graph.Node.Add(node);
-        return output;
+        return outputs;
     }
 
     /// <summary>A key/value pair of the model's metadata_props (e.g. the preprocessing a runtime must apply).</summary>
@@ -104,6 +114,13 @@ public sealed class OnnxGraphBuilder
     {
         var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
         a.Ints.AddRange(values);
+        return a;
+    }
+
+    public static AttributeProto Attr(string name, params float[] values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Floats };
+        a.Floats.AddRange(values);
         return a;
     }
 
@@ -149,7 +166,7 @@ public sealed class OnnxGraphBuilder
         return candidate;
     }
 
-    private static ValueInfoProto ValueInfo(string name, OnnxDim[] dims)
+    private static ValueInfoProto ValueInfo(string name, OnnxDim[] dims, TensorProto.Types.DataType type = TensorProto.Types.DataType.Float)
     {
         var shape = new TensorShapeProto();
         foreach (var d in dims)
@@ -157,7 +174,7 @@ public sealed class OnnxGraphBuilder
         return new ValueInfoProto
         {
             Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } },
         };
     }
 }

@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using DetSharp.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -99,4 +100,22 @@ public abstract class BaseRoIExtractor : nn.Module, Weights.IHasInitCfg
     /// <summary><c>roi_layers[level](feat, rois)</c>: every RoI pooled from one given level.</summary>
     public Tensor ForwardLevel(Tensor feat, Tensor rois, int level) =>
         _deformLayers is not null ? _deformLayers[level].forward(feat, rois) : RoIAlign.Apply(feat, rois, _layers[level]);
+
+    /// <summary>
+    /// <see cref="ForwardLevel"/> as ONNX nodes: every RoI of <paramref name="rois"/> [K, 4] (x1, y1, x2, y2, one image)
+    /// pooled from one level by ONNX <c>RoiAlign</c>. mmcv's <c>aligned=True</c> is <c>coordinate_transformation_mode=
+    /// 'half_pixel'</c> (the −0.5 shift, no minimum RoI size), False is 'output_half_pixel' (RoIs at least 1×1); both
+    /// take ceil(roi_size / output_size) samples per bin for sampling_ratio 0. Deformable RoI pooling has no ONNX operator.
+    /// </summary>
+    public string ExportLevel(OnnxExportContext ctx, int level, string feat, string rois, string name)
+    {
+        if (_deformLayers is not null) throw ctx.Unsupported(this, "deformable RoI pooling; use roi_layer=dict(type='RoIAlign', ...)");
+        var o = _layers[level];
+        string batch = ctx.Graph.Node("Expand", [ctx.ScalarInt($"{name}.batch", 0), ctx.Dim(rois, 0, $"{name}.count")], $"{name}.batch_indices");
+        return ctx.Graph.Node("RoiAlign", [feat, rois, batch], name,
+            OnnxGraphBuilder.Attr("coordinate_transformation_mode", o.Aligned ? "half_pixel" : "output_half_pixel"),
+            OnnxGraphBuilder.Attr("mode", o.Mode == RoIAlignPoolMode.Avg ? "avg" : "max"),
+            OnnxGraphBuilder.Attr("output_height", (long)o.OutputHeight), OnnxGraphBuilder.Attr("output_width", (long)o.OutputWidth),
+            OnnxGraphBuilder.Attr("sampling_ratio", (long)o.SamplingRatio), OnnxGraphBuilder.Attr("spatial_scale", o.SpatialScale));
+    }
 }

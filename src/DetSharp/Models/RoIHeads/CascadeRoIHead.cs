@@ -2,6 +2,8 @@ using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.Detectors;
+using DetSharp.Models.Losses;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.TaskModules;
 using DetSharp.Registry;
 using DetSharp.Structures;
@@ -227,6 +229,48 @@ public class CascadeRoIHead : RoIHeadBase
         for (int j = 0; j < numImgs; j++)
             results.Add(DetectionResult.FromTensors(dets[j], labels[j], masks?[j], NumClasses));
         return results;
+    }
+
+    /// <summary>
+    /// <see cref="SimpleTest(Tensor[], IReadOnlyList{Tensor}, IReadOnlyList{ImgMeta}, bool)"/> (rescale=False) as ONNX
+    /// nodes for one image: the stages on the proposals [N, 5], each refining the RoIs by its argmax class for the next;
+    /// the softmax of the stages' mean logits with the last stage's deltas through multiclass NMS; for masks, the mean of
+    /// every stage's sigmoid masks of the kept detections, their class's channel, [N, h, w]. <paramref name="maxWhwh"/>
+    /// is the image's (w, h, w, h) the boxes are clipped to.
+    /// </summary>
+    public (string Dets, string Labels, string? Masks) ExportSimpleTest(OnnxExportContext ctx, IReadOnlyList<string> x, string proposals, string maxWhwh)
+    {
+        if (GetType() != typeof(CascadeRoIHead)) throw ctx.Unsupported(this, "its own test step");
+        var cfg = RequireTestCfg();
+        string rois = ctx.Slice(proposals, 1, 0, 4, ctx.ValueName(this, "rois"));
+        string? sum = null;
+        string reg = "";
+        for (int i = 0; i < NumStages; i++)
+        {
+            var head = _stages[i].BboxHead!;
+            (string cls, reg) = _stages[i].ExportBboxForward(ctx, x, rois);
+            sum = sum is null ? cls : ctx.Add(sum, cls, ctx.ValueName(head, "score_sum"));
+            if (i == NumStages - 1) break;
+            if (head.LossCls is ICustomClsLoss) throw ctx.Unsupported(head, $"{head.LossCls.GetType().Name}'s own score activation");
+            string fg = ctx.Slice(cls, 1, 0, head.NumClasses, ctx.ValueName(head, "fg_logits"));
+            string label = ctx.Graph.Node("ArgMax", [fg], ctx.ValueName(head, "refine_labels"), OnnxGraphBuilder.Attr("axis", 1L),
+                OnnxGraphBuilder.Attr("keepdims", 0L));
+            rois = head.ExportRegressByClass(ctx, rois, label, reg, maxWhwh, ctx.ValueName(head, "refined_rois"));
+        }
+        string score = ctx.Div(sum!, ctx.Scalar(ctx.ValueName(this, "num_stages"), NumStages), ctx.ValueName(this, "mean_score"));
+        var (dets, labels) = _stages[^1].BboxHead!.ExportGetBboxes(ctx, rois, score, reg, maxWhwh, cfg);
+        if (!WithMask) return (dets, labels, null);
+        string boxes = ctx.Slice(dets, 1, 0, 4, ctx.ValueName(this, "mask_rois"));
+        string? probs = null;
+        for (int i = 0; i < NumStages; i++)
+        {
+            var maskHead = _stages[i].MaskHead!;
+            string p = ctx.Sigmoid(_stages[i].ExportMaskForward(ctx, x, boxes), ctx.ValueName(maskHead, "sigmoid"));
+            probs = probs is null ? p : ctx.Add(probs, p, ctx.ValueName(maskHead, "prob_sum"));
+        }
+        probs = ctx.Div(probs!, ctx.Scalar(ctx.ValueName(this, "mask_stages"), NumStages), ctx.ValueName(this, "mean_mask"));
+        var last = _stages[^1].MaskHead!;
+        return (dets, labels, last.ExportLabelProbs(ctx, probs, labels, ctx.ValueName(last, "probs")));
     }
 
     /// <summary>The cascade's test masks of a batch of RoIs: the mean of every stage's sigmoid masks.</summary>

@@ -2,6 +2,8 @@ using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
+using DetSharp.Models.Onnx;
+using DetSharp.Models.Onnx.Proto;
 using DetSharp.Models.TaskModules;
 using DetSharp.Ops;
 using DetSharp.Registry;
@@ -24,7 +26,7 @@ public sealed record BBoxTargets(Tensor Labels, Tensor LabelWeights, Tensor Bbox
 /// loss entries, and a loss with buffers sits in the state dict under <c>loss_cls</c> before <c>fc_cls</c>.
 /// </summary>
 [Register(Registries.ModelsName, "ConvFCBBoxHead")]
-public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
+public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -202,6 +204,100 @@ public class ConvFCBBoxHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         var cls = _fcCls!.forward(xc);
         var reg = _fcReg!.forward(xr);
         return (cls.MoveToOuterDisposeScope(), reg.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> as ONNX nodes: <paramref name="inputs"/> is the RoI features [K, C, s, s]; returns the
+    /// logits [K, C+1] and the deltas [K, 4] or [K, 4C].
+    /// </summary>
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        string x = inputs[0];
+        foreach (var c in _sharedConvs) x = ctx.Forward(c, x);
+        bool flat = false;
+        if (_sharedFcs.Count > 0)
+        {
+            x = ExportFlatten(ctx, x, "shared_flat");
+            flat = true;
+            for (int i = 0; i < _sharedFcs.Count; i++) x = ctx.Relu(ctx.Forward(_sharedFcs[i], x), ctx.ValueName(this, $"shared_fcs.{i}.relu"));
+        }
+        string xc = ExportBranch(ctx, x, flat, _clsConvs, _clsFcs, "cls");
+        string xr = ExportBranch(ctx, x, flat, _regConvs, _regFcs, "reg");
+        return [ctx.Forward(_fcCls ?? throw ctx.Unsupported(this, "with_cls=False"), xc), ctx.Forward(_fcReg ?? throw ctx.Unsupported(this, "with_reg=False"), xr)];
+    }
+
+    private string ExportBranch(OnnxExportContext ctx, string x, bool flat, List<ConvModule> convs, List<TorchSharp.Modules.Linear> fcs, string branch)
+    {
+        foreach (var c in convs) x = ctx.Forward(c, x);
+        if (!flat) x = ExportFlatten(ctx, x, $"{branch}_flat");
+        for (int i = 0; i < fcs.Count; i++) x = ctx.Relu(ctx.Forward(fcs[i], x), ctx.ValueName(this, $"{branch}_fcs.{i}.relu"));
+        return x;
+    }
+
+    private string ExportFlatten(OnnxExportContext ctx, string x, string name)
+    {
+        if (_withAvgPool) x = ctx.Graph.Node("GlobalAveragePool", [x], ctx.ValueName(this, $"{name}.avg_pool"));
+        return ctx.Flatten(x, ctx.ValueName(this, name));
+    }
+
+    /// <summary>
+    /// <see cref="GetBboxes"/> (rescale=False) as ONNX nodes for one image: softmax scores, the deltas decoded from
+    /// <paramref name="rois"/> [K, 4] per class and clipped to <paramref name="maxWhwh"/> (the image's w, h, w, h), then
+    /// <c>multiclass_nms</c>: the (RoI, class) pairs scoring above score_thr in the flattened order, NMS per class
+    /// (<see cref="OnnxExportContext.BatchedNms"/>) and the first max_per_img. Returns dets [N, 5] and labels [N] (int64).
+    /// </summary>
+    public (string Dets, string Labels) ExportGetBboxes(OnnxExportContext ctx, string rois, string clsScore, string bboxPred, string maxWhwh, ConfigDict cfg)
+    {
+        if (LossCls is ICustomClsLoss) throw ctx.Unsupported(this, $"{LossCls.GetType().Name}'s own score activation");
+        if (BboxCoder is not IOnnxBBoxCoder coder) throw ctx.Unsupported(this, $"its bbox_coder {BboxCoder.GetType().Name} has no ONNX export");
+        string name = ctx.ValueName(this, "detections");
+        long c = NumClasses;
+        string scores = ctx.Softmax(clsScore, $"{name}.softmax", -1);
+        string perRoi = ctx.Concat([ctx.Dim(rois, 0, $"{name}.count"), ctx.Int64s($"{name}.classes", [c])], $"{name}.per_roi", 0);
+        string boxes;
+        if (RegClassAgnostic)
+        {
+            // One box per RoI, shared by its classes: [K, 4] -> [K, C, 4], as multiclass_nms expands it.
+            string shape = ctx.Concat([perRoi, ctx.Int64s($"{name}.four", [4])], $"{name}.expand_shape", 0);
+            boxes = ctx.Graph.Node("Expand", [ctx.Unsqueeze(coder.ExportDecode(ctx, rois, bboxPred, maxWhwh, $"{name}.decoded"), $"{name}.boxes3d", 1), shape],
+                $"{name}.expanded");
+        }
+        else
+        {
+            // Per class: priors [K, 1, 4] against deltas [K, C, 4].
+            boxes = coder.ExportDecode(ctx, ctx.Unsqueeze(rois, $"{name}.rois3d", 1), ctx.Reshape(bboxPred, $"{name}.class_deltas", 0, c, 4), maxWhwh,
+                $"{name}.decoded");
+        }
+        boxes = ctx.Reshape(boxes, $"{name}.class_boxes", -1, 4);
+        string s = ctx.Reshape(ctx.Slice(scores, 1, 0, c, $"{name}.fg_scores"), $"{name}.flat_scores", -1);
+        string classIds = ctx.Int64s($"{name}.class_ids", [.. Enumerable.Range(0, NumClasses).Select(i => (long)i)]);
+        string labels = ctx.Reshape(ctx.Graph.Node("Expand", [classIds, perRoi], $"{name}.label_grid"), $"{name}.flat_labels", -1);
+        string valid = ctx.Graph.Node("Greater", [s, ctx.Scalar($"{name}.score_thr", (float)cfg.Get<double>("score_thr"))], $"{name}.valid");
+        boxes = ctx.Compress(boxes, valid, $"{name}.valid_boxes");
+        s = ctx.Compress(s, valid, $"{name}.valid_scores");
+        labels = ctx.Compress(labels, valid, $"{name}.valid_labels");
+        int maxPerImg = cfg.Get("max_per_img", -1);
+        string keep = ctx.BatchedNms(boxes, s, labels, Builders.Nms(cfg.Get<ConfigDict>("nms")), maxPerImg > 0 ? maxPerImg : int.MaxValue, $"{name}.nms");
+        string dets = ctx.Concat([ctx.Gather(boxes, keep, 0, $"{name}.boxes"), ctx.Unsqueeze(ctx.Gather(s, keep, 0, $"{name}.kept_scores"), $"{name}.scores2d", 1)],
+            name, 1);
+        return (dets, ctx.Gather(labels, keep, 0, $"{name}.labels"));
+    }
+
+    /// <summary>
+    /// <see cref="RegressByClass"/> as ONNX nodes: <paramref name="rois"/> [K, 4] moved by the deltas of
+    /// <paramref name="labels"/> [K] (int64; or the class-agnostic ones), clipped to <paramref name="maxWhwh"/>.
+    /// </summary>
+    public string ExportRegressByClass(OnnxExportContext ctx, string rois, string labels, string bboxPred, string maxWhwh, string name)
+    {
+        if (BboxCoder is not IOnnxBBoxCoder coder) throw ctx.Unsupported(this, $"its bbox_coder {BboxCoder.GetType().Name} has no ONNX export");
+        if (!RegClassAgnostic)
+        {
+            // gather(bbox_pred, 1, label * 4 + [0, 1, 2, 3]).
+            string l4 = ctx.Mul(ctx.Unsqueeze(labels, $"{name}.labels2d", 1), ctx.Int64s($"{name}.four", [4]), $"{name}.l4");
+            string inds = ctx.Add(l4, ctx.Int64s($"{name}.offsets", [0, 1, 2, 3]), $"{name}.inds");
+            bboxPred = ctx.Graph.Node("GatherElements", [bboxPred, inds], $"{name}.deltas", OnnxGraphBuilder.Attr("axis", 1L));
+        }
+        return coder.ExportDecode(ctx, rois, bboxPred, maxWhwh, name);
     }
 
     /// <summary><c>get_targets</c> over images, concatenated: labels (num_classes = background), weights, encoded deltas (GT boxes with <c>reg_decoded_bbox</c>).</summary>

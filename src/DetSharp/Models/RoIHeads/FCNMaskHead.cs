@@ -2,6 +2,7 @@ using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.TaskModules;
 using DetSharp.Registry;
 using DetSharp.Structures;
@@ -40,7 +41,7 @@ public sealed record FCNMaskHeadArguments(
 /// and thresholded at <c>mask_thr_binary</c>.
 /// </summary>
 [Register(Registries.ModelsName, "FCNMaskHead")]
-public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
+public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -114,6 +115,36 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
         return ForwardLogits(ForwardConvs(x));
     }
 
+    /// <summary>
+    /// <see cref="Forward"/> as ONNX nodes: <paramref name="inputs"/> is the RoI features [K, C, s, s]; returns the
+    /// mask logits [K, classes, 2s, 2s] (convs, ConvTranspose upsample, ReLU, conv_logits).
+    /// </summary>
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        string x = inputs[0];
+        foreach (var c in _convs) x = ctx.Forward(c, x);
+        var up = _upsample!;
+        var upInputs = new List<string> { x, ctx.Weight(up, "weight", up.weight!) };
+        if (up.bias is { } bias) upInputs.Add(ctx.Weight(up, "bias", bias));
+        x = ctx.Graph.Node("ConvTranspose", upInputs, ctx.ValueName(up), OnnxGraphBuilder.Attr("kernel_shape", up.kernel_size),
+            OnnxGraphBuilder.Attr("strides", up.stride));
+        x = ctx.Relu(x, ctx.ValueName(this, "relu"));
+        return [ctx.Forward(_convLogits, x)];
+    }
+
+    /// <summary>
+    /// The probabilities [N, h, w] of each detection's own class (channel 0 when class-agnostic) from the mask
+    /// probabilities [N, classes, h, w], as <see cref="GetSegMasks"/> takes them before pasting.
+    /// </summary>
+    public string ExportLabelProbs(OnnxExportContext ctx, string probs, string labels, string name)
+    {
+        if (ClassAgnostic) return ctx.Squeeze(ctx.Slice(probs, 1, 0, 1, $"{name}.first"), name, 1);
+        string shape = ctx.Concat([ctx.Dim(probs, 0, $"{name}.count"), ctx.Int64s($"{name}.one", [1]), ctx.Shape(probs, $"{name}.hw", 2, 4)],
+            $"{name}.index_shape", 0);
+        string index = ctx.Graph.Node("Expand", [ctx.Reshape(labels, $"{name}.labels4d", -1, 1, 1, 1), shape], $"{name}.index");
+        return ctx.Squeeze(ctx.Graph.Node("GatherElements", [probs, index], $"{name}.gathered", OnnxGraphBuilder.Attr("axis", 1L)), name, 1);
+    }
+
     /// <summary>The <c>convs</c> stack: the mask features before upsampling.</summary>
     protected Tensor ForwardConvs(Tensor x)
     {
@@ -179,6 +210,19 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
     {
         using var timed = Profiler.Scope(ProfilerSections.MaskHeadPaste);
         using var scope = NewDisposeScope();
+        long n = maskProbs.shape[0];
+        if (!ClassAgnostic && n > 0)
+            maskProbs = maskProbs[arange(n, dtype: ScalarType.Int64, device: maskProbs.device), labels.to_type(ScalarType.Int64)].unsqueeze(1);
+        return PasteSegMasks(maskProbs, bboxes, maskThrBinary, meta, rescale);
+    }
+
+    /// <summary>
+    /// The pasting half of <see cref="GetSegMasks"/>, for masks whose class channel is already chosen (an ONNX model's
+    /// <c>masks</c> output): <paramref name="maskProbs"/> [N, 1, m, m], boxes and rescale as there.
+    /// </summary>
+    public static Rle[] PasteSegMasks(Tensor maskProbs, Tensor bboxes, double maskThrBinary, ImgMeta meta, bool rescale)
+    {
+        using var scope = NewDisposeScope();
         int imgH, imgW;
         var sf = tensor(meta.ScaleFactor, device: bboxes.device);
         if (rescale)
@@ -192,8 +236,6 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg
             imgW = (int)Math.Round(meta.OriShape.Width * (double)meta.ScaleFactor[0], MidpointRounding.ToEven);
         }
         long n = maskProbs.shape[0];
-        if (!ClassAgnostic && n > 0)
-            maskProbs = maskProbs[arange(n, dtype: ScalarType.Int64, device: maskProbs.device), labels.to_type(ScalarType.Int64)].unsqueeze(1);
         var result = new Rle[n];
         var boxArr = bboxes.to(CPU).contiguous().data<float>().ToArray();
         for (int i = 0; i < n; i++)

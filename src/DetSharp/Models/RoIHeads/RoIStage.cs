@@ -2,6 +2,7 @@ using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.TaskModules;
 using DetSharp.Structures;
 using DetSharp.Utils;
@@ -84,6 +85,24 @@ internal sealed class RoIStage
 
     /// <summary><c>_mask_forward</c>: mask logits for [K, 5] RoIs.</summary>
     public Tensor MaskForward(Tensor[] x, Tensor rois) => MaskHead!.Forward(MaskFeats(x, rois));
+
+    /// <summary><see cref="BboxForward"/> as ONNX nodes for one image's RoIs [K, 4]: the logits and deltas.</summary>
+    public (string ClsScore, string BboxPred) ExportBboxForward(OnnxExportContext ctx, IReadOnlyList<string> x, string rois)
+    {
+        var outs = ctx.Forward(BboxHead ?? throw new InvalidOperationException("this RoI head has no bbox branch"),
+            [ExportPool(ctx, BboxRoiExtractor!, x, rois)]);
+        return (outs[0], outs[1]);
+    }
+
+    /// <summary><see cref="MaskForward"/> as ONNX nodes for one image's RoIs [K, 4]: the mask logits.</summary>
+    public string ExportMaskForward(OnnxExportContext ctx, IReadOnlyList<string> x, string rois) =>
+        ctx.Forward(MaskHead ?? throw new InvalidOperationException("this RoI head has no mask branch"), [ExportPool(ctx, MaskRoiExtractor!, x, rois)])[0];
+
+    private string ExportPool(OnnxExportContext ctx, BaseRoIExtractor extractor, IReadOnlyList<string> x, string rois)
+    {
+        string feats = ctx.Forward(extractor, [.. x.Take(extractor.NumInputs), rois])[0];
+        return _sharedHead is null ? feats : ctx.Forward(_sharedHead, feats);
+    }
 
     /// <summary>What one stage's training step produced; the cascade refines the next stage's proposals from it.</summary>
     public sealed record TrainOutput(LossDict Losses, List<SamplingResult> Sampling, Tensor Rois, Tensor ClsScore, Tensor BboxPred, BBoxTargets Targets)

@@ -2,6 +2,7 @@ using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.Detectors;
+using DetSharp.Models.Onnx;
 using DetSharp.Ops;
 using DetSharp.Registry;
 using DetSharp.Structures;
@@ -93,6 +94,25 @@ public class StandardRoIHead : RoIHeadBase
         for (int i = 0; i < imgMetas.Count; i++)
             results.Add(DetectionResult.FromTensors(dets[i], labels[i], masks?[i], NumClasses));
         return results;
+    }
+
+    /// <summary>
+    /// <see cref="SimpleTest"/> (rescale=False) as ONNX nodes for one image: the bbox head on the proposals [N, 5],
+    /// multiclass NMS, and for a mask head the kept detections' mask probabilities of their class, [N, h, w] (pasted into
+    /// the image outside the graph, as <see cref="FCNMaskHead.GetSegMasks"/>). <paramref name="maxWhwh"/> is the image's
+    /// (w, h, w, h) the boxes are clipped to.
+    /// </summary>
+    public (string Dets, string Labels, string? Masks) ExportSimpleTest(OnnxExportContext ctx, IReadOnlyList<string> x, string proposals, string maxWhwh)
+    {
+        if (GetType() != typeof(StandardRoIHead) && GetType() != typeof(PISARoIHead)) throw ctx.Unsupported(this, "its own test step");
+        var cfg = RequireTestCfg();
+        string rois = ctx.Slice(proposals, 1, 0, 4, ctx.ValueName(this, "rois"));
+        var (cls, reg) = _stage.ExportBboxForward(ctx, x, rois);
+        var (dets, labels) = BboxHead.ExportGetBboxes(ctx, rois, cls, reg, maxWhwh, cfg);
+        if (_stage.MaskHead is not { } maskHead) return (dets, labels, null);
+        string boxes = ctx.Slice(dets, 1, 0, 4, ctx.ValueName(this, "mask_rois"));
+        string probs = ctx.Sigmoid(_stage.ExportMaskForward(ctx, x, boxes), ctx.ValueName(maskHead, "sigmoid"));
+        return (dets, labels, maskHead.ExportLabelProbs(ctx, probs, labels, ctx.ValueName(maskHead, "probs")));
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using DetSharp.Models.Onnx;
 using DetSharp.Registry;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -21,7 +22,7 @@ public interface IBBoxCoder
 /// and clips to the image (<c>clip_border</c>) with x in [0, w], y in [0, h].
 /// </summary>
 [Register(Registries.TaskModulesName, "DeltaXYWHBBoxCoder")]
-public sealed class DeltaXYWHBBoxCoder : IBBoxCoder
+public sealed class DeltaXYWHBBoxCoder : IBBoxCoder, IOnnxBBoxCoder
 {
     private readonly float[] _means;
     private readonly float[] _stds;
@@ -103,5 +104,41 @@ public sealed class DeltaXYWHBBoxCoder : IBBoxCoder
             boxes = stack([x[.., 0], y[.., 0], x[.., 1], y[.., 1]], -1);
         }
         return boxes.reshape(n, -1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="Decode"/> as ONNX nodes on values whose last dimension is 4 (broadcasting: priors [N, 4] with
+    /// deltas [N, 4], or priors [N, 1, 4] with deltas [N, k, 4]); clipped to <paramref name="boxMax"/> ((w, h, w, h),
+    /// [4]) when given and <c>clip_border</c>.
+    /// </summary>
+    public string ExportDecode(OnnxExportContext ctx, string priors, string pred, string? boxMax, string name)
+    {
+        var g = ctx.Graph;
+        string Slice(string x, long from, long to, string what) =>
+            g.Node("Slice", [x, ctx.Int64s($"{name}.{what}.starts", [from]), ctx.Int64s($"{name}.{what}.ends", [to]), ctx.Int64s($"{name}.{what}.axes", [-1])],
+                $"{name}.{what}");
+        string denorm = ctx.Add(ctx.Mul(pred, g.Initializer(name + ".stds", _stds, [4]), name + ".scaled"), g.Initializer(name + ".means", _means, [4]),
+            name + ".denorm");
+        string dxy = Slice(denorm, 0, 2, "dxy"), dwh = Slice(denorm, 2, 4, "dwh");
+        string p1 = Slice(priors, 0, 2, "p1"), p2 = Slice(priors, 2, 4, "p2");
+        string pxy = ctx.Mul(ctx.Add(p1, p2, name + ".psum"), ctx.Scalar(name + ".half", 0.5f), name + ".pxy");
+        string pwh = ctx.Sub(p2, p1, name + ".pwh");
+        string dxyWh = ctx.Mul(pwh, dxy, name + ".dxy_wh");
+        float maxRatio = (float)Math.Abs(Math.Log(WhRatioClip));
+        if (AddCtrClamp)
+        {
+            dxyWh = g.Node("Clip", [dxyWh, ctx.Scalar(name + ".ctr_min", (float)-CtrClamp), ctx.Scalar(name + ".ctr_max", (float)CtrClamp)], name + ".dxy_wh_clamped");
+            dwh = g.Node("Clip", [dwh, "", ctx.Scalar(name + ".ratio_max", maxRatio)], name + ".dwh_clamped");
+        }
+        else
+        {
+            dwh = g.Node("Clip", [dwh, ctx.Scalar(name + ".ratio_min", -maxRatio), ctx.Scalar(name + ".ratio_max", maxRatio)], name + ".dwh_clamped");
+        }
+        string gxy = ctx.Add(pxy, dxyWh, name + ".gxy");
+        string halfWh = ctx.Mul(ctx.Mul(pwh, g.Node("Exp", [dwh], name + ".exp"), name + ".gwh"), ctx.Scalar(name + ".half_wh", 0.5f), name + ".half_gwh");
+        string boxes = ctx.Concat([ctx.Sub(gxy, halfWh, name + ".x1y1"), ctx.Add(gxy, halfWh, name + ".x2y2")], name + ".boxes", -1);
+        if (!ClipBorder || boxMax is null) return boxes;
+        // torch's clamp(0, max): max(x, 0) first, then min(x, max).
+        return g.Node("Min", [g.Node("Max", [boxes, ctx.Scalar(name + ".zero", 0f)], name + ".clip_low"), boxMax], name);
     }
 }

@@ -1,3 +1,4 @@
+using DetSharp.Models.Onnx;
 using DetSharp.Registry;
 using static TorchSharp.torch;
 
@@ -9,7 +10,7 @@ namespace DetSharp.Models.TaskModules;
 /// <c>distance2bbox</c>, clipped to the image (h, w) when <c>clip_border</c>.
 /// </summary>
 [Register(Registries.TaskModulesName, "DistancePointBBoxCoder")]
-public sealed class DistancePointBBoxCoder(bool clipBorder = true) : IBBoxCoder
+public sealed class DistancePointBBoxCoder(bool clipBorder = true) : IBBoxCoder, IOnnxBBoxCoder
 {
     public bool ClipBorder { get; } = clipBorder;
 
@@ -41,5 +42,19 @@ public sealed class DistancePointBBoxCoder(bool clipBorder = true) : IBBoxCoder
             y2 = y2.clamp(0, s.Height);
         }
         return stack([x1, y1, x2, y2], -1);
+    }
+
+    /// <summary><see cref="Decode"/> as ONNX nodes: points [N, 2+] and distances (left, top, right, bottom) [N, 4].</summary>
+    public string ExportDecode(OnnxExportContext ctx, string priors, string pred, string? boxMax, string name)
+    {
+        var g = ctx.Graph;
+        string Slice(string x, long from, long to, string what) =>
+            g.Node("Slice", [x, ctx.Int64s($"{name}.{what}.starts", [from]), ctx.Int64s($"{name}.{what}.ends", [to]), ctx.Int64s($"{name}.{what}.axes", [-1])],
+                $"{name}.{what}");
+        string points = Slice(priors, 0, 2, "points");
+        string boxes = ctx.Concat([ctx.Sub(points, Slice(pred, 0, 2, "lt"), name + ".x1y1"), ctx.Add(points, Slice(pred, 2, 4, "rb"), name + ".x2y2")],
+            name + ".boxes", -1);
+        if (!ClipBorder || boxMax is null) return boxes;
+        return g.Node("Min", [g.Node("Max", [boxes, ctx.Scalar(name + ".zero", 0f)], name + ".clip_low"), boxMax], name);
     }
 }

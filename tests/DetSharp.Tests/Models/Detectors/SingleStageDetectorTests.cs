@@ -17,11 +17,14 @@ namespace DetSharp.Tests.Models.Detectors;
 public sealed class SingleStageDetectorTests(ITestOutputHelper output)
 {
     /// <summary>A shipped one-stage config with a ResNet-18 of base width 16, a 32-channel FPN and a 2-conv, 32-channel head.</summary>
-    private static ConfigDict Slim(string config, int numClasses) =>
-        WithOptions(config, "model.backbone.depth=18", "model.backbone.base_channels=16", "model.backbone.init_cfg=None",
+    private static ConfigDict Slim(string config, int numClasses, params string[] extra) =>
+        WithOptions(config, [.. SlimOptions(numClasses), .. extra]);
+
+    private static string[] SlimOptions(int numClasses) =>
+        ["model.backbone.depth=18", "model.backbone.base_channels=16", "model.backbone.init_cfg=None",
             "model.neck.in_channels=[16,32,64,128]", "model.neck.out_channels=32",
             "model.bbox_head.in_channels=32", "model.bbox_head.feat_channels=32", "model.bbox_head.stacked_convs=2",
-            $"model.bbox_head.num_classes={numClasses}");
+            $"model.bbox_head.num_classes={numClasses}"];
 
     private static ConfigDict WithOptions(string config, params string[] options)
     {
@@ -30,7 +33,8 @@ public sealed class SingleStageDetectorTests(ITestOutputHelper output)
         return cfg.Get<ConfigDict>("model");
     }
 
-    internal static ConfigDict SlimRetinaNet(int numClasses = 8) => Slim("retinanet/retinanet_r50_fpn_1x_coco.py", numClasses);
+    /// <param name="extra">More <c>--cfg-options</c> (<c>model.backbone.depth=50</c>), applied after the slimming ones.</param>
+    internal static ConfigDict SlimRetinaNet(int numClasses = 8, params string[] extra) => Slim("retinanet/retinanet_r50_fpn_1x_coco.py", numClasses, extra);
 
     /// <summary>FCOS's GN head needs channels divisible by its 32 groups: 32.</summary>
     internal static ConfigDict SlimFcos(int numClasses = 8) => Slim("fcos/fcos_r50_caffe_fpn_gn-head_1x_coco.py", numClasses);

@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Text.Json;
+using DetSharp.Config;
+using DetSharp.Datasets.Transforms;
+using DetSharp.Models.Onnx;
+
+namespace DetSharp.Apis;
+
+/// <summary>
+/// <c>detsharp export onnx</c>: a trained detector (config + checkpoint, loaded as <see cref="Detector.FromConfig(Config.Config, string?, string, IReadOnlyList{string}?)"/>
+/// does) written as one ONNX model for a fixed input size (<see cref="OnnxDetectorExport"/>), with what a runtime needs
+/// in its metadata: the merged config (<see cref="ConfigKey"/>, from which <see cref="Detector.FromOnnx"/> rebuilds the
+/// test pipeline), the class names, and for other runtimes the preprocessing in plain keys (mean, std, to_rgb,
+/// pad_size_divisor, test_scale) and the config's name.
+/// </summary>
+public static class OnnxExport
+{
+    /// <summary>The metadata key of the merged config (Python syntax).</summary>
+    public const string ConfigKey = "detsharp.config";
+
+    /// <summary>The metadata key of the class names (a JSON array).</summary>
+    public const string ClassesKey = "classes";
+
+    /// <summary>
+    /// Writes <paramref name="outputPath"/>. <paramref name="shape"/> (height, width) defaults to the test scale padded
+    /// to the pad divisor, landscape (MMDetection's (1333, 800) gives 800 × 1344); an image whose resized, padded size
+    /// exceeds it is refused at inference.
+    /// </summary>
+    public static (long Height, long Width) Export(Config.Config cfg, string? checkpointPath, string outputPath, (long Height, long Width)? shape = null,
+        int opset = OnnxGraphBuilder.DefaultOpset)
+    {
+        var pipeline = cfg.Get<List<ConfigDict>>("data.test.pipeline");
+        var normalize = Find(pipeline, "Normalize");
+        var pad = Find(pipeline, "Pad");
+        int divisor = pad is not null && pad.TryGetValue("size_divisor", out var d) && d is not null ? (int)TransformArgs.Number(d, "Pad.size_divisor") : 1;
+        var scales = TestScales(pipeline);
+        var (height, width) = shape ?? DefaultShape(scales, divisor, cfg.Filename);
+        using var detector = Detector.FromConfig(cfg, checkpointPath);
+        foreach (var warning in detector.Warnings) Console.Error.WriteLine($"warning: {warning}");
+        var metadata = new Dictionary<string, string>
+        {
+            [ConfigKey] = cfg.DumpPython(),
+            ["config_name"] = Path.GetFileName(cfg.Filename),
+            [ClassesKey] = JsonSerializer.Serialize(detector.ClassNames),
+            ["pad_size_divisor"] = divisor.ToString(CultureInfo.InvariantCulture),
+            ["test_scale"] = JsonSerializer.Serialize(scales.Select(s => new[] { s.A, s.B })),
+            ["inputs"] = "input: float [1, 3, H, W], the normalized image (Normalize: (x - mean) / std, BGR->RGB if to_rgb), resized as the test pipeline does and zero-padded to H x W; img_shape: float [2], the resized image's (height, width)",
+            ["outputs"] = "dets: [N, 5] (x1, y1, x2, y2, score) in the resized image's pixels (divide by the resize scale for the original image); labels: int64 [N]; masks (mask models): [N, h, w] each detection's mask probabilities of its class inside its box, to paste into the image as get_seg_masks does",
+        };
+        if (normalize is not null)
+        {
+            metadata["mean"] = JsonSerializer.Serialize(Numbers(normalize, "mean"));
+            metadata["std"] = JsonSerializer.Serialize(Numbers(normalize, "std"));
+            metadata["to_rgb"] = (normalize.TryGetValue("to_rgb", out var rgb) ? rgb is true : true) ? "true" : "false";
+        }
+        var graph = OnnxDetectorExport.Export(detector.Model, height, width, opset, metadata);
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(outputPath));
+        if (folder is not null) Directory.CreateDirectory(folder);
+        // Written beside, then renamed: an interrupted export leaves no half-written model.
+        string temp = outputPath + ".tmp";
+        graph.Save(temp);
+        File.Move(temp, outputPath, overwrite: true);
+        return (height, width);
+    }
+
+    private static (long, long) DefaultShape(List<(int A, int B)> scales, int divisor, string config)
+    {
+        if (scales.Count == 0)
+            throw new DetSharpException($"{config}: the test pipeline has no img_scale to take the ONNX input size from; give --shape H W.");
+        long RoundUp(long v) => (v + divisor - 1) / divisor * divisor;
+        long longEdge = scales.Max(s => Math.Max(s.A, s.B)), shortEdge = scales.Max(s => Math.Min(s.A, s.B));
+        return (RoundUp(shortEdge), RoundUp(longEdge));
+    }
+
+    private static List<(int A, int B)> TestScales(List<ConfigDict> pipeline)
+    {
+        var aug = Find(pipeline, "MultiScaleFlipAug");
+        object? scale = aug is not null && aug.TryGetValue("img_scale", out var s) ? s : Find(pipeline, "Resize") is { } r && r.TryGetValue("img_scale", out var rs) ? rs : null;
+        return TransformArgs.Scales(scale, "test pipeline img_scale");
+    }
+
+    private static double[] Numbers(ConfigDict dict, string key) =>
+        dict.TryGetValue(key, out var v) && v is List<object?> list ? list.Select(x => TransformArgs.Number(x, $"Normalize.{key}")).ToArray() : [];
+
+    /// <summary>The first transform of <paramref name="type"/> in the pipeline, looking inside MultiScaleFlipAug's transforms.</summary>
+    private static ConfigDict? Find(IEnumerable<ConfigDict> pipeline, string type)
+    {
+        foreach (var step in pipeline)
+        {
+            if (step.Get("type", "") == type) return step;
+            if (step.TryGetValue("transforms", out var inner) && inner is List<object?> list && Find(list.OfType<ConfigDict>(), type) is { } found) return found;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Text.Json;
+using DetSharp.Datasets;
+using DetSharp.Datasets.Transforms;
+using DetSharp.Models.Detectors;
+using Microsoft.ML.OnnxRuntime;
+using static TorchSharp.torch;
+
+namespace DetSharp.Apis;
+
+/// <summary>
+/// Runs a model written by <see cref="OnnxExport"/> in ONNX Runtime on test-pipeline outputs, the way
+/// <see cref="Inference.Run"/> runs the libtorch model on them: the image batch as <see cref="DetCollate"/> makes it,
+/// zero-padded to the model's input size, <c>img_shape</c> from the image's meta; the <c>dets</c> divided by the scale
+/// factor (<c>rescale=True</c>) and grouped as <see cref="DetectionResult"/> does. CPU, or CUDA's execution provider when
+/// the application references <c>Microsoft.ML.OnnxRuntime.Gpu</c>.
+/// <para>Thread safety: an InferenceSession may run concurrently; <see cref="Detector"/> serialises calls anyway.</para>
+/// </summary>
+internal sealed class OnnxRuntimeBackend : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly SessionOptions _options;
+    private readonly long _height, _width;
+    private readonly string _path;
+
+    private OnnxRuntimeBackend(string path, InferenceSession session, SessionOptions options, IReadOnlyDictionary<string, string> metadata)
+    {
+        _path = path;
+        _session = session;
+        _options = options;
+        Metadata = metadata;
+        _height = long.Parse(Required("input_height"), CultureInfo.InvariantCulture);
+        _width = long.Parse(Required("input_width"), CultureInfo.InvariantCulture);
+        Config = DetSharp.Config.Config.FromText(Required(OnnxExport.ConfigKey), Metadata.TryGetValue("config_name", out var name) ? name : path);
+        ClassNames = JsonSerializer.Deserialize<string[]>(Required(OnnxExport.ClassesKey)) ?? [];
+        WithMasks = session.OutputMetadata.ContainsKey("masks");
+        // A mask model's probabilities are binarised where the libtorch path does it: test_cfg.rcnn.mask_thr_binary.
+        _maskThrBinary = Config.Get("model.test_cfg.rcnn.mask_thr_binary", 0.5);
+    }
+
+    private readonly double _maskThrBinary;
+
+    /// <summary>Whether the model outputs <c>masks</c> (a Mask R-CNN family model): pasted into the image here.</summary>
+    public bool WithMasks { get; }
+
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>The merged config the model was exported from (its test pipeline preprocesses the images).</summary>
+    public DetSharp.Config.Config Config { get; }
+
+    public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> with every graph optimization on. <paramref name="device"/>: <c>cpu</c>, or
+    /// <c>cuda[:N]</c> for CUDA's execution provider (which needs <c>Microsoft.ML.OnnxRuntime.Gpu</c> and a CUDA install).
+    /// </summary>
+    public static OnnxRuntimeBackend Open(string path, string device)
+    {
+        if (!File.Exists(path)) throw new DetSharpException($"{path}: no such ONNX model file.");
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        try
+        {
+            if (device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))
+            {
+                int id = device.Length > 5 && device[4] == ':' ? int.Parse(device[5..], CultureInfo.InvariantCulture) : 0;
+                try
+                {
+                    options.AppendExecutionProvider_CUDA(id);
+                }
+                catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+                {
+                    throw new DetSharpException($"{path}: device '{device}' needs ONNX Runtime's CUDA execution provider: reference the package "
+                                                + $"Microsoft.ML.OnnxRuntime.Gpu instead of Microsoft.ML.OnnxRuntime (and install CUDA), or use --device cpu. ({e.Message})", e);
+                }
+            }
+            else if (device != "cpu")
+            {
+                throw new DetSharpException($"'{device}' is not a device; use cpu or cuda[:N].");
+            }
+            InferenceSession session;
+            try
+            {
+                session = new InferenceSession(path, options);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new DetSharpException($"{path}: ONNX Runtime cannot load this model: {e.Message}", e);
+            }
+            var metadata = session.ModelMetadata.CustomMetadataMap;
+            if (!metadata.ContainsKey(OnnxExport.ConfigKey))
+            {
+                session.Dispose();
+                throw new DetSharpException($"{path}: not a model written by `detsharp export onnx` (its metadata has no '{OnnxExport.ConfigKey}').");
+            }
+            return new OnnxRuntimeBackend(path, session, options, new Dictionary<string, string>(metadata));
+        }
+        catch
+        {
+            options.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One image at a time (the model's batch is 1), results in original-image coordinates.</summary>
+    public List<DetectionSet> Run(IReadOnlyList<DetSample> pipelineOutputs, IReadOnlyList<string> classNames)
+    {
+        var results = new List<DetectionSet>(pipelineOutputs.Count);
+        foreach (var output in pipelineOutputs)
+        {
+            var views = Inference.Views(output);
+            if (views.Count != 1)
+                throw new DetSharpException($"{_path}: the ONNX model runs one view per image; test-time augmentation (MultiScaleFlipAug with several scales or flip) is not in the graph.");
+            var view = views[0];
+            using var scope = NewDisposeScope();
+            using var batch = DetCollate.Collate([view], withGt: false, device: CPU);
+            var meta = batch.ImgMetas[0];
+            var img = batch.Img;
+            if (img.shape[2] > _height || img.shape[3] > _width)
+                throw new DetSharpException($"{view.Filename}: the preprocessed image is {img.shape[2]} x {img.shape[3]}, larger than the ONNX model's input "
+                                            + $"{_height} x {_width}; export with a larger --shape H W.");
+            // Zero beyond the image, as Pad leaves it after Normalize.
+            var input = nn.functional.pad(img, [0, _width - img.shape[3], 0, _height - img.shape[2]]).contiguous();
+            using var imageValue = OrtValue.CreateTensorValueFromMemory(input.data<float>().ToArray(), [1, 3, _height, _width]);
+            using var shapeValue = OrtValue.CreateTensorValueFromMemory(new float[] { meta.ImgShape.Height, meta.ImgShape.Width }, [2]);
+            using var run = new RunOptions();
+            using var outputs = _session.Run(run, ["input", "img_shape"], [imageValue, shapeValue], WithMasks ? ["dets", "labels", "masks"] : ["dets", "labels"]);
+            long n = outputs[1].GetTensorTypeAndShape().Shape[0];
+            var dets = tensor(outputs[0].GetTensorDataAsSpan<float>().ToArray(), [n, 5]);
+            var labels = tensor(outputs[1].GetTensorDataAsSpan<long>().ToArray(), [n]);
+            // rescale=True: back to the original image, as the libtorch path divides by the scale factor.
+            var boxes = dets[.., 0..4] / tensor(meta.ScaleFactor);
+            Structures.Rle[]? masks = null;
+            if (WithMasks)
+            {
+                // [N, h, w] probabilities of each detection's class, pasted into the original image as get_seg_masks does
+                // with rescale=True (it takes the boxes in the network input's coordinates).
+                long[] maskShape = outputs[2].GetTensorTypeAndShape().Shape;
+                var probs = tensor(outputs[2].GetTensorDataAsSpan<float>().ToArray(), maskShape).unsqueeze(1);
+                masks = Models.RoIHeads.FCNMaskHead.PasteSegMasks(probs, dets[.., 0..4], _maskThrBinary, meta, rescale: true);
+            }
+            var result = DetectionResult.FromTensors(cat([boxes, dets[.., 4..5]], 1), labels, masks, classNames.Count);
+            results.Add(DetectionSet.FromResult(result, classNames, view.Filename, view.OriShape.Height, view.OriShape.Width));
+        }
+        return results;
+    }
+
+    private string Required(string key) =>
+        Metadata.TryGetValue(key, out var value) ? value : throw new DetSharpException($"{_path}: the ONNX model's metadata has no '{key}'; export it again with `detsharp export onnx`.");
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _options.Dispose();
+    }
+}
