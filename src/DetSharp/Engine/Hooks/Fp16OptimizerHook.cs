@@ -1,6 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Engine.Runners;
 using DetSharp.Registry;
+using static TorchSharp.torch;
 
 namespace DetSharp.Engine.Hooks;
 
@@ -24,18 +25,18 @@ public sealed class Fp16OptimizerHook : OptimizerHook
 
     public GradScaler Scaler { get; }
 
-    public override void AfterTrainIter(BaseRunner runner)
+    protected override void Backward(Tensor loss)
     {
-        var optimizer = runner.Optimizer ?? throw new InvalidOperationException("Fp16OptimizerHook needs an optimizer.");
-        var outputs = runner.Outputs ?? throw new InvalidOperationException("no iteration outputs to back-propagate.");
-        optimizer.zero_grad();
-        using (var scaled = Scaler.ScaleLoss(outputs.Loss)) scaled.backward();
-        DistributedDataParallel.AverageGradients(runner.Module, runner.ProcessGroup);
+        using var scaled = Scaler.ScaleLoss(loss);
+        scaled.backward();
+    }
+
+    protected override void Step(BaseRunner runner, optim.Optimizer optimizer, int numSamples)
+    {
         bool finite = Scaler.Unscale(runner.Module.parameters().Where(p => p.requires_grad));
         if (finite)
         {
-            ClipAndLog(runner, outputs.NumSamples);
-            optimizer.step();
+            base.Step(runner, optimizer, numSamples);
         }
         else
         {

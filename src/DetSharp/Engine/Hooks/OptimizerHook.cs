@@ -47,11 +47,20 @@ public class OptimizerHook : Hook
         var outputs = runner.Outputs ?? throw new InvalidOperationException("no iteration outputs to back-propagate.");
         using (Profiler.Scope(ProfilerSections.OptimizerStep)) optimizer.zero_grad();
         // One autograd call for the whole model: libtorch runs every module's backward inside it, so it is not split by module.
-        using (Profiler.Scope(ProfilerSections.Backward)) outputs.Loss.backward();
+        using (Profiler.Scope(ProfilerSections.Backward)) Backward(outputs.Loss);
         // Distributed: the gradients averaged over the ranks (a no-op for one process), before clipping, as DDP's are.
         DistributedDataParallel.AverageGradients(runner.Module, runner.ProcessGroup);
         using var timed = Profiler.Scope(ProfilerSections.OptimizerStep);
-        ClipAndLog(runner, outputs.NumSamples);
+        Step(runner, optimizer, outputs.NumSamples);
+    }
+
+    /// <summary>Back-propagates the iteration's loss (Fp16OptimizerHook scales it first).</summary>
+    protected virtual void Backward(Tensor loss) => loss.backward();
+
+    /// <summary>Clips, logs and steps on the averaged gradients (Fp16OptimizerHook unscales them and may skip the step).</summary>
+    protected virtual void Step(BaseRunner runner, optim.Optimizer optimizer, int numSamples)
+    {
+        ClipAndLog(runner, numSamples);
         optimizer.step();
     }
 
