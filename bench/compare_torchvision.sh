@@ -14,11 +14,14 @@
 #
 # TRAIN_ITERS timed iterations per training run (default 3, after one warm-up iteration), INFER_IMAGES timed images per
 # inference run (default 3, after INFER_WARMUP=2 untimed ones), THREADS (default 2). DetSharp uses libtorch's default
-# thread count (one per core); set THREADS to the core count for a like-for-like run.
+# thread count (one per core); set THREADS to the core count for a like-for-like run. BF16=1 also runs each DetSharp
+# step with bfloat16 autocast (`mixed_precision.dtype=bfloat16`, the README's mixed precision) in the same rounds and
+# prints its ratios beside float32's (PyTorch stays float32, torchvision's default).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rounds="${1:-3}"
 train_iters="${TRAIN_ITERS:-3}"; infer_images="${INFER_IMAGES:-3}"; infer_warmup="${INFER_WARMUP:-2}"; cascade="${CASCADE:-1}"
+bf16="${BF16:-0}"
 export THREADS="${THREADS:-2}"
 py=/usr/bin/python3
 coco="$root/../shared/datasets/coco_mini"
@@ -51,20 +54,31 @@ run() { # name, JSON field, scale to seconds, command...: runs it, records the f
   echo "round $r $name: $s s"
   runs[$name]+="$s "
 }
+precisions=(fp32); [[ "$bf16" == 1 ]] && precisions+=(bf16)
 for ((r = 1; r <= rounds; r++)); do
-  run "detsharp mask_rcnn train" SecondsPerIter 1 "$root/detsharp" benchmark train "$mask_rcnn" --iters "$train_iters" --json \
-    --cfg-options model.backbone.init_cfg=None "${train_data[@]}"
+  for prec in "${precisions[@]}"; do
+    # fp32 keeps the run names of the float32-only harness; bf16 runs are named with a suffix.
+    sfx=""; mp=(); [[ $prec == bf16 ]] && { sfx=" bf16"; mp=(mixed_precision.dtype=bfloat16); }
+    run "detsharp mask_rcnn train$sfx" SecondsPerIter 1 "$root/detsharp" benchmark train "$mask_rcnn" --iters "$train_iters" --json \
+      --cfg-options model.backbone.init_cfg=None "${train_data[@]}" "${mp[@]}"
+  done
   run "pytorch mask_rcnn train" SecondsPerIter 1 "$py" "$root/bench/torchvision_maskrcnn_train.py" "$coco/train2017" "$train_ann" \
     --iters "$train_iters" --json
-  run "detsharp mask_rcnn infer" MsPerImage 0.001 "$root/detsharp" benchmark infer "$mask_rcnn" --images "$infer_images" \
-    --warmup "$infer_warmup" --json --cfg-options model.test_cfg.rcnn.score_thr=0.0 "${test_data[@]}"
+  for prec in "${precisions[@]}"; do
+    sfx=""; mp=(); [[ $prec == bf16 ]] && { sfx=" bf16"; mp=(mixed_precision.dtype=bfloat16); }
+    run "detsharp mask_rcnn infer$sfx" MsPerImage 0.001 "$root/detsharp" benchmark infer "$mask_rcnn" --images "$infer_images" \
+      --warmup "$infer_warmup" --json --cfg-options model.test_cfg.rcnn.score_thr=0.0 "${test_data[@]}" "${mp[@]}"
+  done
   run "pytorch mask_rcnn infer" MsPerImage 0.001 "$py" "$root/bench/torchvision_maskrcnn_infer.py" "$coco/val2017" "$infer_images" "$val_ann" \
     --warmup "$infer_warmup" --json
   if [[ "$cascade" == 1 ]]; then
-    run "detsharp cascade_augfpn train" SecondsPerIter 1 "$root/detsharp" benchmark train "$seed" --iters "$train_iters" --json \
-      --cfg-options "${seed_train[@]}"
-    run "detsharp cascade_augfpn infer" MsPerImage 0.001 "$root/detsharp" benchmark infer "$seed" --images "$infer_images" \
-      --warmup "$infer_warmup" --json --cfg-options "${seed_test[@]}"
+    for prec in "${precisions[@]}"; do
+      sfx=""; mp=(); [[ $prec == bf16 ]] && { sfx=" bf16"; mp=(mixed_precision.dtype=bfloat16); }
+      run "detsharp cascade_augfpn train$sfx" SecondsPerIter 1 "$root/detsharp" benchmark train "$seed" --iters "$train_iters" --json \
+        --cfg-options "${seed_train[@]}" "${mp[@]}"
+      run "detsharp cascade_augfpn infer$sfx" MsPerImage 0.001 "$root/detsharp" benchmark infer "$seed" --images "$infer_images" \
+        --warmup "$infer_warmup" --json --cfg-options "${seed_test[@]}" "${mp[@]}"
+    done
   fi
 done
 
@@ -73,10 +87,14 @@ ratio() { "$py" -c "print(f'{$1/$2:.2f}')"; }
 echo "medians over $rounds round(s), $train_iters timed iteration(s) / $infer_images timed image(s) per run, PyTorch on $THREADS threads:"
 for phase in train infer; do
   unit=$([[ $phase == train ]] && echo "s/iter" || echo "s/image")
-  d="$(median <<< "${runs[detsharp mask_rcnn $phase]}")"; p="$(median <<< "${runs[pytorch mask_rcnn $phase]}")"
-  echo "mask_rcnn $phase: DetSharp $d $unit, PyTorch $p $unit, DetSharp / PyTorch $(ratio "$d" "$p")"
-  if [[ "$cascade" == 1 ]]; then
-    c="$(median <<< "${runs[detsharp cascade_augfpn $phase]}")"
-    echo "cascade_augfpn $phase: DetSharp $c $unit, $(ratio "$c" "$d")x DetSharp's Mask R-CNN, $(ratio "$c" "$p")x PyTorch's Mask R-CNN"
-  fi
+  p="$(median <<< "${runs[pytorch mask_rcnn $phase]}")"
+  for prec in "${precisions[@]}"; do
+    sfx=""; [[ $prec == bf16 ]] && sfx=" bf16"
+    d="$(median <<< "${runs[detsharp mask_rcnn $phase$sfx]}")"
+    echo "mask_rcnn $phase$sfx: DetSharp $d $unit, PyTorch (float32) $p $unit, DetSharp / PyTorch $(ratio "$d" "$p")"
+    if [[ "$cascade" == 1 ]]; then
+      c="$(median <<< "${runs[detsharp cascade_augfpn $phase$sfx]}")"
+      echo "cascade_augfpn $phase$sfx: DetSharp $c $unit, $(ratio "$c" "$d")x DetSharp's Mask R-CNN, $(ratio "$c" "$p")x PyTorch's Mask R-CNN"
+    fi
+  done
 done
