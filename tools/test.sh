@@ -21,8 +21,8 @@ echo "Formatting checked in $((SECONDS - format_start)) s"
 # The test hosts drive libtorch from test code without the FinalizerGate that DetSharp's own loops hold (see
 # src/DetSharp/Utils/FinalizerGate.cs): a garbage collection during a native call lets the finalizer thread free the
 # implicit TorchSharp Scalar that call is reading (the rare "toFloat ... Expected false to be true" abort, seen once in
-# a suite run on a heavily loaded machine). A 256 MiB gen-0 budget makes collections, and so that race, 8x rarer (153
-# instead of 19 gen-0 collections for 2 GB of small allocations here); the hosts have the memory for it.
+# a suite run on a heavily loaded machine). A 256 MiB gen-0 budget makes collections, and so that race, 8x rarer (19
+# instead of 153 gen-0 collections for 2 GB of small allocations here); the hosts have the memory for it.
 export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x10000000}"
 
 log="$(mktemp)"
