@@ -169,14 +169,21 @@ public sealed class RPNHead : AnchorHead
             var (anchors, count) = priors[l];
             string scores = ctx.Sigmoid(ctx.Reshape(ctx.Transpose(clsScores[l], $"{lv}.cls_hwa", 0, 2, 3, 1), $"{lv}.logits", -1), $"{lv}.scores");
             string pred = ctx.Reshape(ctx.Transpose(bboxPreds[l], $"{lv}.reg_hwa", 0, 2, 3, 1), $"{lv}.deltas", -1, 4);
-            // The best nms_pre when there are more (at a dynamic size: the best min(nms_pre, count), the same set).
+            // The best nms_pre, score-sorted, when there are more; else all in their order.
             if (nmsPre > 0 && (count is null || nmsPre < count))
             {
-                var topk = ctx.Graph.Node("TopK", [scores, ctx.TopKCount(scores, nmsPre, count, $"{lv}.nms_pre")], $"{lv}.topk", 2, Attr("axis", 0L),
-                    Attr("largest", 1L), Attr("sorted", 1L));
-                scores = topk[0];
-                pred = ctx.Gather(pred, topk[1], 0, $"{lv}.topk_deltas");
-                anchors = ctx.Gather(anchors, topk[1], 0, $"{lv}.topk_anchors");
+                string k = ctx.TopKCount(scores, nmsPre, count, $"{lv}.nms_pre");
+                string order = ctx.Graph.Node("TopK", [scores, k], $"{lv}.topk", 2, Attr("axis", 0L), Attr("largest", 1L), Attr("sorted", 1L))[1];
+                if (count is null)
+                {
+                    // At a dynamic size the graph cannot skip the TopK: where there are no more than nms_pre it keeps the
+                    // positions' own order (0..k-1, k = count), so that NMS sees the candidates as libtorch does.
+                    string more = ctx.Graph.Node("Greater", [ctx.Dim(scores, 0, $"{lv}.count"), ctx.Int64s($"{lv}.nms_pre_limit", [nmsPre])], $"{lv}.more");
+                    order = ctx.Graph.Node("Where", [more, order, ctx.Range(ctx.Squeeze(k, $"{lv}.k_scalar", 0), $"{lv}.positions")], $"{lv}.order");
+                }
+                scores = ctx.Gather(scores, order, 0, $"{lv}.topk_scores");
+                pred = ctx.Gather(pred, order, 0, $"{lv}.topk_deltas");
+                anchors = ctx.Gather(anchors, order, 0, $"{lv}.topk_anchors");
                 count = count is null ? null : nmsPre;
             }
             scoresL.Add(scores);
