@@ -11,9 +11,10 @@ namespace DetSharp.Apis;
 /// <summary>
 /// Runs a model written by <see cref="OnnxExport"/> in ONNX Runtime on test-pipeline outputs, the way
 /// <see cref="Inference.Run"/> runs the libtorch model on them: the image batch as <see cref="DetCollate"/> makes it
-/// (padded to the pipeline's size divisor), zero-padded further to the model's input size unless the model is dynamic, <c>img_shape</c> from the image's meta; the <c>dets</c> divided by the scale
-/// factor (<c>rescale=True</c>) and grouped as <see cref="DetectionResult"/> does. CPU, or CUDA's execution provider when
-/// the application references <c>Microsoft.ML.OnnxRuntime.Gpu</c>.
+/// (padded to the pipeline's size divisor), zero-padded further to the model's input size unless the model is dynamic,
+/// <c>img_shape</c> from the image's meta; the <c>dets</c> divided by the scale factor (<c>rescale=True</c>) and grouped
+/// as <see cref="DetectionResult"/> does. CPU, or CUDA's execution provider when the application references
+/// <c>Microsoft.ML.OnnxRuntime.Gpu</c>.
 /// <para>Thread safety: an InferenceSession may run concurrently; <see cref="Detector"/> serialises calls anyway.</para>
 /// </summary>
 internal sealed class OnnxRuntimeBackend : IDisposable

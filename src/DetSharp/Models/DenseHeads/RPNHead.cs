@@ -143,8 +143,8 @@ public sealed class RPNHead : AnchorHead
     /// <summary>
     /// <see cref="BaseDenseHead.SimpleTest"/>'s proposals for one image as ONNX nodes, as <see cref="GetBboxesSingle"/>
     /// computes them: per level the sigmoid objectness and its best nms_pre (TopK), the anchors (constants for
-    /// <see cref="OnnxImageInputs.FeatmapSizes"/>, generated in the graph for a dynamic export); then the deltas decoded and clipped to <c>img_shape</c>, boxes of width
-    /// or height ≤ min_bbox_size dropped (Compress), NMS per level (the level as the NMS category) and the first
+    /// <see cref="OnnxImageInputs.FeatmapSizes"/>, generated in the graph for a dynamic export); then the deltas decoded
+    /// and clipped to <c>img_shape</c>, boxes of width or height ≤ min_bbox_size dropped (Compress), NMS per level (the level as the NMS category) and the first
     /// max_per_img. Returns proposals [N, 5] (x1, y1, x2, y2, score). <paramref name="cfg"/> defaults to the test_cfg.
     /// </summary>
     public string ExportProposals(OnnxExportContext ctx, IReadOnlyList<string> feats, OnnxImageInputs inputs, ConfigDict? cfg = null)
@@ -184,7 +184,7 @@ public sealed class RPNHead : AnchorHead
                 scores = ctx.Gather(scores, order, 0, $"{lv}.topk_scores");
                 pred = ctx.Gather(pred, order, 0, $"{lv}.topk_deltas");
                 anchors = ctx.Gather(anchors, order, 0, $"{lv}.topk_anchors");
-                count = count is null ? null : nmsPre;
+                if (count is not null) count = nmsPre;
             }
             scoresL.Add(scores);
             predsL.Add(pred);
