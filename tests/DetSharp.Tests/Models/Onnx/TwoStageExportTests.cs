@@ -342,6 +342,31 @@ public sealed class TwoStageExportTests(ITestOutputHelper output)
         AssertDetectorMatches(model, img, meta);
     }
 
+    /// <summary>
+    /// The trained slim checkpoints exported once with a dynamic input size, run on two balloon val images of different
+    /// sizes (each padded only to 32 as the libtorch path pads it): libtorch's detections within 1e-3 px and 1e-5.
+    /// </summary>
+    [SharedTheory("fixtures/mmdet/parity/mask_rcnn_slim.pth", "datasets/balloon/val")]
+    [InlineData("mask_rcnn")]
+    [InlineData("cascade_mask_rcnn")]
+    public void Slim_parity_checkpoints_exported_dynamically_equal_libtorchs_on_two_balloon_images(string name)
+    {
+        using var model = SlimModelParity.LoadSlim(name);
+        model.eval();
+        var graph = OnnxDetectorExport.ExportDynamic(model);
+        var sizes = new HashSet<(long, long)>();
+        foreach (string file in SlimModelParity.TestImages(name).Take(2))
+        {
+            var (chw, meta) = MmdetInput.Load(SharedData.FullPath("datasets/balloon/val/" + file));
+            using var scope = NewDisposeScope();
+            var img = MmdetInput.Batch([(chw, meta)]);
+            sizes.Add((img.shape[2], img.shape[3]));
+            output.WriteLine($"{name} on {file}: input {img.shape[2]} x {img.shape[3]}, img_shape {meta.ImgShape.Height} x {meta.ImgShape.Width}");
+            AssertDetectorMatches(model, graph, img, meta, maxBoxDiff: 1e-3, maxScoreDiff: 1e-5);
+        }
+        Assert.True(sizes.Count == 2, "the two images have one input size: the case shows nothing dynamic");
+    }
+
     /// <summary>Random boxes [n, 4] inside the image with sides between the given sizes.</summary>
     private static Tensor RandomBoxes(int n, float minSize, float maxSize)
     {
