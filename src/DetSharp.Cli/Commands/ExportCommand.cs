@@ -6,7 +6,7 @@ using DetSharp.Models.Onnx;
 namespace DetSharp.Cli.Commands;
 
 /// <summary>
-/// <c>detsharp export onnx CONFIG CHECKPOINT -o model.onnx [--shape H W] [--opset N]</c>: MMDeploy's ONNX export for
+/// <c>detsharp export onnx CONFIG CHECKPOINT -o model.onnx [--shape H W | --dynamic] [--opset N]</c>: MMDeploy's ONNX export for
 /// DetSharp's models (<see cref="OnnxExport"/>); the file runs with <c>detsharp infer --backend onnxruntime</c> or
 /// <see cref="Detector.FromOnnx"/>.
 /// </summary>
@@ -30,22 +30,36 @@ internal static class ExportCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var opset = new Option<int>("--opset") { Description = "ONNX opset (13 or newer).", DefaultValueFactory = _ => OnnxGraphBuilder.DefaultOpset };
-        var dynamic = new Option<bool>("--dynamic") { Description = "Dynamic input size (not supported yet: refused)." };
+        var dynamic = new Option<bool>("--dynamic")
+        {
+            Description = "Dynamic input size: input [1, 3, height, width] with symbolic height and width, priors generated in the graph; "
+                          + "each image is padded only to the pad divisor (instead of --shape).",
+        };
         var cmd = new Command("onnx", "Write the whole detector (backbone, neck, head, box decoding, NMS) as one ONNX model for ONNX Runtime.")
         {
             config, checkpoint, output, shape, opset, dynamic, CommonOptions.CfgOptions,
         };
         cmd.SetAction(parse =>
         {
-            if (parse.GetValue(dynamic))
-                throw new DetSharpException("--dynamic is not supported yet: the priors are constants for one input size. Export with --shape H W (images are padded to it).");
             var hw = parse.GetValue(shape);
             if (hw is not null && hw.Length is not (0 or 2)) throw new DetSharpException($"--shape takes two numbers, H W; got {hw.Length}.");
+            bool isDynamic = parse.GetValue(dynamic);
+            if (isDynamic && hw is { Length: 2 }) throw new DetSharpException("--shape and --dynamic exclude each other: --dynamic takes any input size.");
             string path = parse.GetValue(output)!;
             new IO.ProtectedInputs([parse.GetValue(config)!, parse.GetValue(checkpoint)!]).Check(path, "--output");
             var cfg = ConfigTools.Load(parse.GetValue(config)!, parse.GetValue(CommonOptions.CfgOptions));
-            var (h, w) = OnnxExport.Export(cfg, parse.GetValue(checkpoint), path, hw is { Length: 2 } ? (hw[0], hw[1]) : null, parse.GetValue(opset));
-            Console.Out.WriteLine($"wrote {path}: input 1 x 3 x {h} x {w}, outputs dets, labels (opset {parse.GetValue(opset)})");
+            string input;
+            if (isDynamic)
+            {
+                OnnxExport.ExportDynamic(cfg, parse.GetValue(checkpoint), path, parse.GetValue(opset));
+                input = "1 x 3 x height x width (dynamic)";
+            }
+            else
+            {
+                var (h, w) = OnnxExport.Export(cfg, parse.GetValue(checkpoint), path, hw is { Length: 2 } ? (hw[0], hw[1]) : null, parse.GetValue(opset));
+                input = $"1 x 3 x {h} x {w}";
+            }
+            Console.Out.WriteLine($"wrote {path}: input {input}, outputs dets, labels (opset {parse.GetValue(opset)})");
             return 0;
         });
         return cmd;

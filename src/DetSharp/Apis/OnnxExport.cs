@@ -8,7 +8,8 @@ namespace DetSharp.Apis;
 
 /// <summary>
 /// <c>detsharp export onnx</c>: a trained detector (config + checkpoint, loaded as <see cref="Detector.FromConfig(Config.Config, string?, string, IReadOnlyList{string}?)"/>
-/// does) written as one ONNX model for a fixed input size (<see cref="OnnxDetectorExport"/>), with what a runtime needs
+/// does) written as one ONNX model for a fixed input size or, with <see cref="ExportDynamic"/>, for any input size
+/// (<see cref="OnnxDetectorExport"/>), with what a runtime needs
 /// in its metadata: the merged config (<see cref="ConfigKey"/>, from which <see cref="Detector.FromOnnx"/> rebuilds the
 /// test pipeline), the class names, and for other runtimes the preprocessing in plain keys (mean, std, to_rgb,
 /// pad_size_divisor, test_scale) and the config's name.
@@ -29,12 +30,30 @@ public static class OnnxExport
     public static (long Height, long Width) Export(Config.Config cfg, string? checkpointPath, string outputPath, (long Height, long Width)? shape = null,
         int opset = OnnxGraphBuilder.DefaultOpset)
     {
+        (long Height, long Width) size = (0, 0);
+        Write(cfg, checkpointPath, outputPath, (model, scales, divisor, metadata) =>
+        {
+            size = shape ?? DefaultShape(scales, divisor, cfg.Filename);
+            return OnnxDetectorExport.Export(model, size.Height, size.Width, opset, metadata);
+        });
+        return size;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="outputPath"/> with a dynamic input size (<see cref="OnnxDetectorExport.ExportDynamic"/>):
+    /// any height and width; a runtime pads each image only to the pad divisor, as the libtorch path does.
+    /// </summary>
+    public static void ExportDynamic(Config.Config cfg, string? checkpointPath, string outputPath, int opset = OnnxGraphBuilder.DefaultOpset) =>
+        Write(cfg, checkpointPath, outputPath, (model, _, _, metadata) => OnnxDetectorExport.ExportDynamic(model, opset, metadata));
+
+    private static void Write(Config.Config cfg, string? checkpointPath, string outputPath,
+        Func<Models.Detectors.BaseDetector, List<(int A, int B)>, int, Dictionary<string, string>, OnnxGraphBuilder> export)
+    {
         var pipeline = cfg.Get<List<ConfigDict>>("data.test.pipeline");
         var normalize = Find(pipeline, "Normalize");
         var pad = Find(pipeline, "Pad");
         int divisor = pad is not null && pad.TryGetValue("size_divisor", out var d) && d is not null ? (int)TransformArgs.Number(d, "Pad.size_divisor") : 1;
         var scales = TestScales(pipeline);
-        var (height, width) = shape ?? DefaultShape(scales, divisor, cfg.Filename);
         using var detector = Detector.FromConfig(cfg, checkpointPath);
         foreach (var warning in detector.Warnings) Console.Error.WriteLine($"warning: {warning}");
         var metadata = new Dictionary<string, string>
@@ -44,7 +63,7 @@ public static class OnnxExport
             [ClassesKey] = JsonSerializer.Serialize(detector.ClassNames),
             ["pad_size_divisor"] = divisor.ToString(CultureInfo.InvariantCulture),
             ["test_scale"] = JsonSerializer.Serialize(scales.Select(s => new[] { s.A, s.B })),
-            ["inputs"] = "input: float [1, 3, H, W], the normalized image (Normalize: (x - mean) / std, BGR->RGB if to_rgb), resized as the test pipeline does and zero-padded to H x W; img_shape: float [2], the resized image's (height, width)",
+            ["inputs"] = "input: float [1, 3, H, W], the normalized image (Normalize: (x - mean) / std, BGR->RGB if to_rgb), resized as the test pipeline does and zero-padded to H x W (input_height x input_width; with dynamic=true any H x W, padded to a multiple of pad_size_divisor); img_shape: float [2], the resized image's (height, width)",
             ["outputs"] = "dets: [N, 5] (x1, y1, x2, y2, score) in the resized image's pixels (divide by the resize scale for the original image); labels: int64 [N]; masks (mask models): [N, h, w] each detection's mask probabilities of its class inside its box, to paste into the image as get_seg_masks does",
         };
         if (normalize is not null)
@@ -53,14 +72,13 @@ public static class OnnxExport
             metadata["std"] = JsonSerializer.Serialize(Numbers(normalize, "std"));
             metadata["to_rgb"] = (normalize.TryGetValue("to_rgb", out var rgb) ? rgb is true : true) ? "true" : "false";
         }
-        var graph = OnnxDetectorExport.Export(detector.Model, height, width, opset, metadata);
+        var graph = export(detector.Model, scales, divisor, metadata);
         string? folder = Path.GetDirectoryName(Path.GetFullPath(outputPath));
         if (folder is not null) Directory.CreateDirectory(folder);
         // Written beside, then renamed: an interrupted export leaves no half-written model.
         string temp = outputPath + ".tmp";
         graph.Save(temp);
         File.Move(temp, outputPath, overwrite: true);
-        return (height, width);
     }
 
     private static (long, long) DefaultShape(List<(int A, int B)> scales, int divisor, string config)

@@ -10,17 +10,19 @@ namespace DetSharp.Apis;
 
 /// <summary>
 /// Runs a model written by <see cref="OnnxExport"/> in ONNX Runtime on test-pipeline outputs, the way
-/// <see cref="Inference.Run"/> runs the libtorch model on them: the image batch as <see cref="DetCollate"/> makes it,
-/// zero-padded to the model's input size, <c>img_shape</c> from the image's meta; the <c>dets</c> divided by the scale
-/// factor (<c>rescale=True</c>) and grouped as <see cref="DetectionResult"/> does. CPU, or CUDA's execution provider when
-/// the application references <c>Microsoft.ML.OnnxRuntime.Gpu</c>.
+/// <see cref="Inference.Run"/> runs the libtorch model on them: the image batch as <see cref="DetCollate"/> makes it
+/// (padded to the pipeline's size divisor), zero-padded further to the model's input size unless the model is dynamic,
+/// <c>img_shape</c> from the image's meta; the <c>dets</c> divided by the scale factor (<c>rescale=True</c>) and grouped
+/// as <see cref="DetectionResult"/> does. CPU, or CUDA's execution provider when the application references
+/// <c>Microsoft.ML.OnnxRuntime.Gpu</c>.
 /// <para>Thread safety: an InferenceSession may run concurrently; <see cref="Detector"/> serialises calls anyway.</para>
 /// </summary>
 internal sealed class OnnxRuntimeBackend : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly SessionOptions _options;
-    private readonly long _height, _width;
+    // The fixed input size; null for a dynamic model, which takes each image as the test pipeline pads it.
+    private readonly (long Height, long Width)? _inputSize;
     private readonly string _path;
 
     private OnnxRuntimeBackend(string path, InferenceSession session, SessionOptions options, IReadOnlyDictionary<string, string> metadata)
@@ -29,8 +31,8 @@ internal sealed class OnnxRuntimeBackend : IDisposable
         _session = session;
         _options = options;
         Metadata = metadata;
-        _height = long.Parse(Required("input_height"), CultureInfo.InvariantCulture);
-        _width = long.Parse(Required("input_width"), CultureInfo.InvariantCulture);
+        if (!(metadata.TryGetValue(Models.Onnx.OnnxDetectorExport.DynamicKey, out var dynamic) && dynamic == "true"))
+            _inputSize = (long.Parse(Required("input_height"), CultureInfo.InvariantCulture), long.Parse(Required("input_width"), CultureInfo.InvariantCulture));
         Config = DetSharp.Config.Config.FromText(Required(OnnxExport.ConfigKey), Metadata.TryGetValue("config_name", out var name) ? name : path);
         ClassNames = JsonSerializer.Deserialize<string[]>(Required(OnnxExport.ClassesKey)) ?? [];
         WithMasks = session.OutputMetadata.ContainsKey("masks");
@@ -114,13 +116,17 @@ internal sealed class OnnxRuntimeBackend : IDisposable
             using var scope = NewDisposeScope();
             using var batch = DetCollate.Collate([view], withGt: false, device: CPU);
             var meta = batch.ImgMetas[0];
-            var img = batch.Img;
-            if (img.shape[2] > _height || img.shape[3] > _width)
-                throw new DetSharpException($"{view.Filename}: the preprocessed image is {img.shape[2]} x {img.shape[3]}, larger than the ONNX model's input "
-                                            + $"{_height} x {_width}; export with a larger --shape H W.");
-            // Zero beyond the image, as Pad leaves it after Normalize.
-            var input = nn.functional.pad(img, [0, _width - img.shape[3], 0, _height - img.shape[2]]).contiguous();
-            using var imageValue = OrtValue.CreateTensorValueFromMemory(input.data<float>().ToArray(), [1, 3, _height, _width]);
+            var input = batch.Img;
+            if (_inputSize is { } size)
+            {
+                if (input.shape[2] > size.Height || input.shape[3] > size.Width)
+                    throw new DetSharpException($"{view.Filename}: the preprocessed image is {input.shape[2]} x {input.shape[3]}, larger than the ONNX model's input "
+                                                + $"{size.Height} x {size.Width}; export with a larger --shape H W, or with --dynamic.");
+                // Zero beyond the image, as Pad leaves it after Normalize.
+                input = nn.functional.pad(input, [0, size.Width - input.shape[3], 0, size.Height - input.shape[2]]);
+            }
+            input = input.contiguous();
+            using var imageValue = OrtValue.CreateTensorValueFromMemory(input.data<float>().ToArray(), input.shape);
             using var shapeValue = OrtValue.CreateTensorValueFromMemory(new float[] { meta.ImgShape.Height, meta.ImgShape.Width }, [2]);
             using var run = new RunOptions();
             using var outputs = _session.Run(run, ["input", "img_shape"], [imageValue, shapeValue], WithMasks ? ["dets", "labels", "masks"] : ["dets", "labels"]);

@@ -11,7 +11,8 @@ namespace DetSharp.Cli.Tests.Commands;
 /// <c>detsharp export onnx</c> then <c>detsharp infer --backend onnxruntime</c> on the demo's RetinaNet (ResNet-18 with
 /// CNTK padding, 64-channel FPN and head; random weights, classification biases spread so that there are detections):
 /// the ONNX Runtime results.json equals the libtorch one (same detections, boxes within 1e-2 px, scores within 1e-4) on
-/// two synthetic images; <c>--dynamic</c> and a CUDA device without ONNX Runtime's GPU package are refused, saying why.
+/// two synthetic images, exported for a fixed input size and with <c>--dynamic</c>; <c>--shape</c> with <c>--dynamic</c> and a
+/// CUDA device without ONNX Runtime's GPU package are refused, saying why.
 /// </summary>
 public sealed class ExportCommandTests
 {
@@ -37,32 +38,48 @@ public sealed class ExportCommandTests
             Assert.True(ort.ExitCode == 0, ort.Stderr);
 
             var expected = Results(Path.Combine(dir, "libtorch", "results.json"));
-            var actual = Results(Path.Combine(dir, "ort", "results.json"));
-            Assert.True(expected.Count > 10, $"only {expected.Count} detections");
-            Assert.Equal(expected.Count, actual.Count);
-            // The same set: each libtorch detection has its own ONNX Runtime one (detections of equal score may come in
-            // either order).
-            var unused = actual.ToList();
-            foreach (var e in expected)
-            {
-                var match = unused.FirstOrDefault(a => (a.Image, a.Category) == (e.Image, e.Category) && Math.Abs(a.Score - e.Score) <= 1e-4
-                                                       && a.Box.Zip(e.Box, (p, q) => Math.Abs(p - q)).Max() <= 1e-2);
-                Assert.True(match is not null, $"no ONNX Runtime detection matches image {e.Image} class {e.Category} score {e.Score} box [{string.Join(", ", e.Box)}]");
-                unused.Remove(match);
-            }
+            AssertSameResults(expected, Results(Path.Combine(dir, "ort", "results.json")));
+
+            // --dynamic: any input size, each image padded only to the pad divisor; the same results.
+            string dynamicOnnx = Path.Combine(dir, "retinanet_dynamic.onnx");
+            var dynamic = CliRunner.RunWithTimeout(300, "export", "onnx", Config, checkpoint, "-o", dynamicOnnx, "--dynamic");
+            Assert.True(dynamic.ExitCode == 0, dynamic.Stderr);
+            Assert.Contains("input 1 x 3 x height x width (dynamic)", dynamic.Stdout, StringComparison.Ordinal);
+            var ortDynamic = CliRunner.RunWithTimeout(300, "infer", Config, dynamicOnnx, images, "--out-dir", Path.Combine(dir, "ort_dynamic"), "--json",
+                "--backend", "onnxruntime");
+            Assert.True(ortDynamic.ExitCode == 0, ortDynamic.Stderr);
+            AssertSameResults(expected, Results(Path.Combine(dir, "ort_dynamic", "results.json")));
 
             // No CUDA provider in the CPU package: one message saying which package to reference.
             var cuda = CliRunner.Run("infer", Config, onnx, images, "--out-dir", Path.Combine(dir, "cuda"), "--backend", "onnxruntime", "--device", "cuda");
             Assert.NotEqual(0, cuda.ExitCode);
             Assert.Contains("Microsoft.ML.OnnxRuntime.Gpu", cuda.Stderr, StringComparison.Ordinal);
 
-            var dynamic = CliRunner.Run("export", "onnx", Config, checkpoint, "-o", onnx, "--dynamic");
-            Assert.NotEqual(0, dynamic.ExitCode);
-            Assert.Contains("--dynamic is not supported", dynamic.Stderr, StringComparison.Ordinal);
+            var both = CliRunner.Run("export", "onnx", Config, checkpoint, "-o", onnx, "--dynamic", "--shape", "192", "256");
+            Assert.NotEqual(0, both.ExitCode);
+            Assert.Contains("--shape and --dynamic exclude each other", both.Stderr, StringComparison.Ordinal);
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The same set: each libtorch detection has its own ONNX Runtime one (detections of equal score may come in either
+    /// order), boxes within 1e-2 px, scores within 1e-4.
+    /// </summary>
+    private static void AssertSameResults(List<Result> expected, List<Result> actual)
+    {
+        Assert.True(expected.Count > 10, $"only {expected.Count} detections");
+        Assert.Equal(expected.Count, actual.Count);
+        var unused = actual.ToList();
+        foreach (var e in expected)
+        {
+            var match = unused.FirstOrDefault(a => (a.Image, a.Category) == (e.Image, e.Category) && Math.Abs(a.Score - e.Score) <= 1e-4
+                                                   && a.Box.Zip(e.Box, (p, q) => Math.Abs(p - q)).Max() <= 1e-2);
+            Assert.True(match is not null, $"no ONNX Runtime detection matches image {e.Image} class {e.Category} score {e.Score} box [{string.Join(", ", e.Box)}]");
+            unused.Remove(match);
         }
     }
 

@@ -131,6 +131,9 @@ public abstract class AnchorFreeHead : BaseDenseHead
 
     protected override Tensor[] GridPriors(IReadOnlyList<(long H, long W)> featmapSizes, Device device) => PriorGenerator.GridPriors(featmapSizes, device);
 
+    protected override string ExportGridPriors(OnnxExportContext ctx, string featmap, int level, string name) =>
+        PriorGenerator.ExportGridPriors(ctx, featmap, level, name);
+
     /// <summary><c>aug_test</c>: <see cref="BaseDenseHead.AugTestBboxes"/>, as MMDetection's AnchorFreeHead.</summary>
     public override DenseDetections AugTest(IReadOnlyList<Tensor[]> feats, IReadOnlyList<ImgMeta> augMetas, bool rescale) =>
         AugTestBboxes(feats, augMetas, rescale);

@@ -302,6 +302,9 @@ public class AnchorHead : BaseDenseHead
 
     protected override Tensor[] GridPriors(IReadOnlyList<(long H, long W)> featmapSizes, Device device) => AnchorGenerator.GridPriors(featmapSizes, device);
 
+    protected override string ExportGridPriors(OnnxExportContext ctx, string featmap, int level, string name) =>
+        AnchorGenerator.ExportGridPriors(ctx, featmap, level, name);
+
     /// <summary><c>aug_test</c>: <see cref="BaseDenseHead.AugTestBboxes"/>, as MMDetection's AnchorHead.</summary>
     public override DenseDetections AugTest(IReadOnlyList<Tensor[]> feats, IReadOnlyList<ImgMeta> augMetas, bool rescale) =>
         AugTestBboxes(feats, augMetas, rescale);

@@ -96,6 +96,30 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     protected abstract Tensor[] GridPriors(IReadOnlyList<(long H, long W)> featmapSizes, Device device);
 
     /// <summary>
+    /// <see cref="GridPriors"/> of one level as ONNX nodes, from the level's map [1, C, H, W] in the graph (a dynamic
+    /// export); a head whose prior generator can write its grid overrides it.
+    /// </summary>
+    protected virtual string ExportGridPriors(OnnxExportContext ctx, string featmap, int level, string name) =>
+        throw ctx.Unsupported(this, "its priors cannot be generated in the graph from the feature maps' sizes", OnnxExportContext.DynamicRemedy);
+
+    /// <summary>
+    /// Per level the priors of an export and, for a fixed input size, their count: constants computed by
+    /// <see cref="GridPriors"/> at <see cref="OnnxImageInputs.FeatmapSizes"/>, or for a dynamic export generated in the
+    /// graph from the shapes of <paramref name="maps"/> (the level's outputs) by <see cref="ExportGridPriors"/>.
+    /// </summary>
+    protected IReadOnlyList<(string Priors, long? Count)> ExportPriors(OnnxExportContext ctx, OnnxImageInputs inputs, IReadOnlyList<string> maps,
+        Func<int, string> name)
+    {
+        if (inputs.FeatmapSizes is { } sizes)
+        {
+            using var scope = NewDisposeScope();
+            return GridPriors(sizes, CPU).Select((p, l) => (ctx.Constant(name(l), p), (long?)p.shape[0])).ToList();
+        }
+        ctx.RequireExportOf(this, nameof(GridPriors), nameof(ExportGridPriors), OnnxExportContext.DynamicRemedy);
+        return maps.Select((m, l) => (ExportGridPriors(ctx, m, l, name(l)), (long?)null)).ToList();
+    }
+
+    /// <summary>
     /// <c>_get_bboxes_single</c>: per level the best <c>nms_pre</c> (position, class) scores above <c>score_thr</c>,
     /// decoded from their priors and clipped to the image, with the score factors (e.g. FCOS's centerness) where the
     /// head has them; then <see cref="BboxPostProcess"/>.
@@ -133,7 +157,7 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     /// <summary>
     /// <see cref="SimpleTest"/> of one image as ONNX nodes, as <see cref="GetBboxesSingle"/> and
     /// <see cref="BboxPostProcess"/> compute it: per level the best <c>nms_pre</c> (position, class) scores (TopK),
-    /// those above <c>score_thr</c> (Compress), their priors (constants for <see cref="OnnxImageInputs.FeatmapSizes"/>)
+    /// those above <c>score_thr</c> (Compress), their priors (<see cref="ExportPriors"/>: constants, or in-graph when dynamic)
     /// decoded and clipped to <c>img_shape</c>, score factors applied, then batched NMS and <c>max_per_img</c>. Returns
     /// <c>dets</c> [N, 5] and <c>labels</c> [N] in the resized image's coordinates (rescaling is the runtime's).
     /// </summary>
@@ -148,8 +172,7 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
         float scoreThr = (float)cfg.Get<double>("score_thr");
         var (clsScores, bboxPreds, scoreFactors) = ExportForward(ctx, feats);
         string head = ctx.ValueName(this);
-        using var scope = NewDisposeScope();
-        var priors = GridPriors(inputs.FeatmapSizes, CPU);
+        var priors = ExportPriors(ctx, inputs, clsScores, l => $"{head}.level{l}.priors");
         var mlvlBoxes = new List<string>();
         var mlvlScores = new List<string>();
         var mlvlLabels = new List<string>();
@@ -157,7 +180,6 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
         for (int l = 0; l < clsScores.Count; l++)
         {
             string lv = $"{head}.level{l}";
-            long numPriors = priors[l].shape[0];
             // [1, A·C, H, W] -> [H·W·A, C] as cls.permute(1, 2, 0).reshape(-1, C): rows in the priors' order.
             string cls = ctx.Reshape(ctx.Transpose(clsScores[l], lv + ".cls_hwc", 0, 2, 3, 1), lv + ".cls_rows", -1, ClsOutChannels);
             string scores = UseSigmoidCls ? ctx.Sigmoid(cls, lv + ".sigmoid")
@@ -167,8 +189,8 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
             string flat = ctx.Reshape(scores, lv + ".flat_scores", -1);
             // filter_scores_and_topk: the best nms_pre of the pairs above score_thr are the pairs above score_thr among the
             // best nms_pre.
-            long k = Math.Min(nmsPre, numPriors * numClasses);
-            var topk = ctx.Graph.Node("TopK", [flat, ctx.Int64s(lv + ".k", [k])], lv + ".topk", 2, OnnxGraphBuilder.Attr("axis", 0L),
+            string k = ctx.TopKCount(flat, nmsPre, priors[l].Count * numClasses, lv + ".k");
+            var topk = ctx.Graph.Node("TopK", [flat, k], lv + ".topk", 2, OnnxGraphBuilder.Attr("axis", 0L),
                 OnnxGraphBuilder.Attr("largest", 1L), OnnxGraphBuilder.Attr("sorted", 1L));
             string valid = ctx.Graph.Node("Greater", [topk[0], ctx.Scalar(lv + ".score_thr", scoreThr)], lv + ".valid");
             string kept = ctx.Graph.Node("Compress", [topk[0], valid], lv + ".scores", OnnxGraphBuilder.Attr("axis", 0L));
@@ -177,7 +199,7 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
             string keep = ctx.Div(pairs, classes, lv + ".keep");
             mlvlLabels.Add(ctx.Graph.Node("Mod", [pairs, classes], lv + ".labels"));
             mlvlScores.Add(kept);
-            string levelPriors = ctx.Constant(lv + ".priors", priors[l]);
+            string levelPriors = priors[l].Priors;
             string reg = ctx.Reshape(ctx.Transpose(bboxPreds[l], lv + ".reg_hwc", 0, 2, 3, 1), lv + ".reg_rows", -1, 4);
             mlvlBoxes.Add(coder.ExportDecode(ctx, ctx.Graph.Node("Gather", [levelPriors, keep], lv + ".kept_priors", OnnxGraphBuilder.Attr("axis", 0L)),
                 ctx.Graph.Node("Gather", [reg, keep], lv + ".kept_deltas", OnnxGraphBuilder.Attr("axis", 0L)), inputs.BoxMax, lv + ".bboxes"));

@@ -143,8 +143,8 @@ public sealed class RPNHead : AnchorHead
     /// <summary>
     /// <see cref="BaseDenseHead.SimpleTest"/>'s proposals for one image as ONNX nodes, as <see cref="GetBboxesSingle"/>
     /// computes them: per level the sigmoid objectness and its best nms_pre (TopK), the anchors (constants for
-    /// <see cref="OnnxImageInputs.FeatmapSizes"/>); then the deltas decoded and clipped to <c>img_shape</c>, boxes of width
-    /// or height ≤ min_bbox_size dropped (Compress), NMS per level (the level as the NMS category) and the first
+    /// <see cref="OnnxImageInputs.FeatmapSizes"/>, generated in the graph for a dynamic export); then the deltas decoded
+    /// and clipped to <c>img_shape</c>, boxes of width or height ≤ min_bbox_size dropped (Compress), NMS per level (the level as the NMS category) and the first
     /// max_per_img. Returns proposals [N, 5] (x1, y1, x2, y2, score). <paramref name="cfg"/> defaults to the test_cfg.
     /// </summary>
     public string ExportProposals(OnnxExportContext ctx, IReadOnlyList<string> feats, OnnxImageInputs inputs, ConfigDict? cfg = null)
@@ -158,8 +158,7 @@ public sealed class RPNHead : AnchorHead
         var nms = cfg.Has("nms") ? Builders.Nms(cfg.Get<ConfigDict>("nms")) : new NmsConfig(cfg.Get("nms_thr", 0.7));
         var (clsScores, bboxPreds, _) = ExportForward(ctx, feats);
         string name = ctx.ValueName(this, "proposals");
-        using var scope = NewDisposeScope();
-        var priors = GridPriors(inputs.FeatmapSizes, CPU);
+        var priors = ExportPriors(ctx, inputs, clsScores, l => $"{name}.level{l}.anchors");
         var scoresL = new List<string>();
         var predsL = new List<string>();
         var anchorsL = new List<string>();
@@ -167,23 +166,31 @@ public sealed class RPNHead : AnchorHead
         for (int l = 0; l < clsScores.Count; l++)
         {
             string lv = $"{name}.level{l}";
-            string anchors = ctx.Constant($"{lv}.anchors", priors[l]);
+            var (anchors, count) = priors[l];
             string scores = ctx.Sigmoid(ctx.Reshape(ctx.Transpose(clsScores[l], $"{lv}.cls_hwa", 0, 2, 3, 1), $"{lv}.logits", -1), $"{lv}.scores");
             string pred = ctx.Reshape(ctx.Transpose(bboxPreds[l], $"{lv}.reg_hwa", 0, 2, 3, 1), $"{lv}.deltas", -1, 4);
-            long count = priors[l].shape[0];
-            if (nmsPre > 0 && nmsPre < count)
+            // The best nms_pre, score-sorted, when there are more; else all in their order.
+            if (nmsPre > 0 && (count is null || nmsPre < count))
             {
-                var topk = ctx.Graph.Node("TopK", [scores, ctx.Int64s($"{lv}.nms_pre", [nmsPre])], $"{lv}.topk", 2, Attr("axis", 0L), Attr("largest", 1L),
-                    Attr("sorted", 1L));
-                scores = topk[0];
-                pred = ctx.Gather(pred, topk[1], 0, $"{lv}.topk_deltas");
-                anchors = ctx.Gather(anchors, topk[1], 0, $"{lv}.topk_anchors");
-                count = nmsPre;
+                string k = ctx.TopKCount(scores, nmsPre, count, $"{lv}.nms_pre");
+                string order = ctx.Graph.Node("TopK", [scores, k], $"{lv}.topk", 2, Attr("axis", 0L), Attr("largest", 1L), Attr("sorted", 1L))[1];
+                if (count is null)
+                {
+                    // At a dynamic size the graph cannot skip the TopK: where there are no more than nms_pre it keeps the
+                    // positions' own order (0..k-1, k = count), so that NMS sees the candidates as libtorch does.
+                    string more = ctx.Graph.Node("Greater", [ctx.Dim(scores, 0, $"{lv}.count"), ctx.Int64s($"{lv}.nms_pre_limit", [nmsPre])], $"{lv}.more");
+                    order = ctx.Graph.Node("Where", [more, order, ctx.Range(ctx.Squeeze(k, $"{lv}.k_scalar", 0), $"{lv}.positions")], $"{lv}.order");
+                }
+                scores = ctx.Gather(scores, order, 0, $"{lv}.topk_scores");
+                pred = ctx.Gather(pred, order, 0, $"{lv}.topk_deltas");
+                anchors = ctx.Gather(anchors, order, 0, $"{lv}.topk_anchors");
+                if (count is not null) count = nmsPre;
             }
             scoresL.Add(scores);
             predsL.Add(pred);
             anchorsL.Add(anchors);
-            idsL.Add(ctx.Int64s($"{lv}.ids", [.. Enumerable.Repeat((long)l, (int)count)]));
+            idsL.Add(count is { } c ? ctx.Int64s($"{lv}.ids", [.. Enumerable.Repeat((long)l, (int)c)])
+                : ctx.Graph.Node("Expand", [ctx.ScalarInt($"{lv}.id", l), ctx.Shape(scores, $"{lv}.count")], $"{lv}.ids"));
         }
         string s = ctx.Concat(scoresL, $"{name}.scores", 0);
         string ids = ctx.Concat(idsL, $"{name}.ids", 0);

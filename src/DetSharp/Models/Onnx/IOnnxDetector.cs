@@ -12,12 +12,13 @@ public interface IOnnxDetector
 
 /// <summary>
 /// The graph inputs of an exported detector and what the export knows of them: <see cref="Img"/> is the normalized,
-/// padded image [1, 3, <see cref="Height"/>, <see cref="Width"/>]; <see cref="ImgShape"/> is mmdet's <c>img_shape</c>
-/// (height, width of the resized image inside the padding, float [2]), the bounds boxes are clipped to;
-/// <see cref="BoxMax"/> is it as (w, h, w, h) for clipping x1, y1, x2, y2; <see cref="FeatmapSizes"/> are the sizes of
-/// the feature levels at this input size (the priors become constants for them).
+/// padded image [1, 3, H, W]; <see cref="ImgShape"/> is mmdet's <c>img_shape</c> (height, width of the resized image
+/// inside the padding, float [2]), the bounds boxes are clipped to; <see cref="BoxMax"/> is it as (w, h, w, h) for
+/// clipping x1, y1, x2, y2. <see cref="FeatmapSizes"/> are the sizes of the feature levels for a fixed input size (the
+/// priors become constants for them), null for a dynamic export (H and W are symbolic, and every size, the priors
+/// included, is computed in the graph from the feature maps' shapes).
 /// </summary>
-public sealed record OnnxImageInputs(string Img, string ImgShape, string BoxMax, long Height, long Width, IReadOnlyList<(long H, long W)> FeatmapSizes);
+public sealed record OnnxImageInputs(string Img, string ImgShape, string BoxMax, IReadOnlyList<(long H, long W)>? FeatmapSizes);
 
 /// <summary>
 /// A detector's outputs: <c>dets</c> [N, 5] (x1, y1, x2, y2, score) in the coordinates of the resized image, score

@@ -5,20 +5,24 @@ using static TorchSharp.torch;
 namespace DetSharp.Models.Onnx;
 
 /// <summary>
-/// Writes a whole detector as one ONNX model for a fixed input size: inputs <c>input</c> [1, 3, H, W] (the normalized
-/// image, padded to H × W) and <c>img_shape</c> [2] (the resized image's height and width inside the padding, what
-/// boxes are clipped to); outputs <c>dets</c> [N, 5], <c>labels</c> [N] (int64) and, for a mask detector, <c>masks</c>.
-/// The model writes itself (<see cref="IOnnxDetector"/>); the feature sizes at H × W come from running its backbone and
-/// neck once in libtorch, so that priors are constants. <paramref name="metadata"/> goes to the file's metadata_props
-/// (the preprocessing a runtime must apply).
+/// Writes a whole detector as one ONNX model: inputs <c>input</c> [1, 3, H, W] (the normalized image, padded to H × W)
+/// and <c>img_shape</c> [2] (the resized image's height and width inside the padding, what boxes are clipped to);
+/// outputs <c>dets</c> [N, 5], <c>labels</c> [N] (int64) and, for a mask detector, <c>masks</c>. The model writes
+/// itself (<see cref="IOnnxDetector"/>). For a fixed input size (<see cref="Export"/>) the feature sizes at H × W come
+/// from running its backbone and neck once in libtorch, so that priors are constants; a dynamic export
+/// (<see cref="ExportDynamic"/>, MMDeploy's dynamic shapes) leaves H and W symbolic ("height", "width") and computes
+/// every size in the graph. <c>metadata</c> goes to the file's metadata_props (the preprocessing a runtime must apply).
 /// </summary>
 public static class OnnxDetectorExport
 {
+    /// <summary>The metadata key saying whether the input's height and width are symbolic ("true"/"false").</summary>
+    public const string DynamicKey = "dynamic";
+
+    /// <summary>The model for one input size, <paramref name="height"/> × <paramref name="width"/>.</summary>
     public static OnnxGraphBuilder Export(BaseDetector model, long height, long width, int opset = OnnxGraphBuilder.DefaultOpset,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
-        if (model is not IOnnxDetector detector)
-            throw new DetSharpException($"ONNX export: {model.GetType().Name} has no ONNX export; exportable are RetinaNet and the two-stage detectors (Faster, Mask, Cascade (Mask) R-CNN).");
+        var detector = Exportable(model);
         if (height <= 0 || width <= 0) throw new DetSharpException($"ONNX export: the input size must be positive, got {height} x {width}.");
         model.eval();
         List<(long H, long W)> sizes;
@@ -28,20 +32,45 @@ public static class OnnxDetectorExport
             var device = model.parameters().FirstOrDefault()?.device ?? CPU;
             sizes = model.ExtractFeat(zeros(1, 3, height, width, device: device)).Select(f => (f.shape[2], f.shape[3])).ToList();
         }
+        var graph = Write(model, detector, opset, height, width, sizes);
+        graph.Metadata("input_height", height.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        graph.Metadata("input_width", width.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        graph.Metadata(DynamicKey, "false");
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>()) graph.Metadata(key, value);
+        return graph;
+    }
+
+    /// <summary>
+    /// The model for any input size: <c>input</c> is [1, 3, "height", "width"], the priors are generated in the graph
+    /// from each level's feature-map shape. A module whose computation depends on the input size in a way the export
+    /// cannot write in the graph is refused, naming it.
+    /// </summary>
+    public static OnnxGraphBuilder ExportDynamic(BaseDetector model, int opset = OnnxGraphBuilder.DefaultOpset, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var detector = Exportable(model);
+        model.eval();
+        var graph = Write(model, detector, opset, "height", "width", null);
+        graph.Metadata(DynamicKey, "true");
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>()) graph.Metadata(key, value);
+        return graph;
+    }
+
+    private static IOnnxDetector Exportable(BaseDetector model) => model as IOnnxDetector
+        ?? throw new DetSharpException($"ONNX export: {model.GetType().Name} has no ONNX export; exportable are RetinaNet, FCOS and the two-stage detectors (Faster, Mask, Cascade (Mask) R-CNN).");
+
+    private static OnnxGraphBuilder Write(BaseDetector model, IOnnxDetector detector, int opset, OnnxDim height, OnnxDim width, List<(long H, long W)>? sizes)
+    {
         var graph = new OnnxGraphBuilder(model.GetType().Name, opset);
         var ctx = new OnnxExportContext(graph, model);
         string img = graph.Input("input", 1, 3, height, width);
         string imgShape = graph.Input("img_shape", 2);
         // (w, h, w, h): the upper bounds of x1, y1, x2, y2.
         string boxMax = graph.Node("Gather", [imgShape, ctx.Int64s("img_shape.xyxy_index", [1, 0, 1, 0])], "img_shape.box_max", OnnxGraphBuilder.Attr("axis", 0L));
-        var outputs = detector.ExportSimpleTest(ctx, new OnnxImageInputs(img, imgShape, boxMax, height, width, sizes));
+        var outputs = detector.ExportSimpleTest(ctx, new OnnxImageInputs(img, imgShape, boxMax, sizes));
         // The outputs under fixed names, whatever the model called the values.
         graph.Output(graph.Node("Identity", [outputs.Dets], "dets"), "num_dets", 5);
         graph.Output(graph.Node("Identity", [outputs.Labels], "labels"), TensorProto.Types.DataType.Int64, "num_dets");
         if (outputs.Masks is not null) graph.Output(graph.Node("Identity", [outputs.Masks], "masks"), "num_dets", "mask_height", "mask_width");
-        graph.Metadata("input_height", height.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        graph.Metadata("input_width", width.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        foreach (var (key, value) in metadata ?? new Dictionary<string, string>()) graph.Metadata(key, value);
         return graph;
     }
 }

@@ -34,13 +34,18 @@ public sealed class OnnxExportContext
         _paths.TryGetValue(module, out var path) ? path
             : throw new DetSharpException($"ONNX export: a {module.GetType().Name} is not part of the exported model (it is not among its named_modules).");
 
+    /// <summary>What to do about a module the exporter cannot write at all.</summary>
+    public const string DefaultRemedy = "Export a model without it, or run it with the libtorch backend.";
+
+    /// <summary>What to do about a module the exporter can write for a fixed input size only.</summary>
+    public const string DynamicRemedy = "Export without --dynamic (a fixed input size, --shape H W), where its sizes are constants.";
+
     /// <summary>The error for a module the exporter cannot write: its type, its path, what to do.</summary>
-    public DetSharpException Unsupported(nn.Module module, string? detail = null)
+    public DetSharpException Unsupported(nn.Module module, string? detail = null, string remedy = DefaultRemedy)
     {
         string path = _paths.TryGetValue(module, out var p) ? p : "?";
         return new DetSharpException(
-            $"ONNX export: {module.GetType().Name} at '{(path.Length == 0 ? "(model)" : path)}' is not supported{(detail is null ? "" : $" ({detail})")}. "
-            + "Export a model without it, or run it with the libtorch backend.");
+            $"ONNX export: {module.GetType().Name} at '{(path.Length == 0 ? "(model)" : path)}' is not supported{(detail is null ? "" : $" ({detail})")}. {remedy}");
     }
 
     /// <summary>
@@ -48,12 +53,12 @@ public sealed class OnnxExportContext
     /// below the class that wrote <paramref name="exportMethod"/>: the export would write the base class's computation,
     /// not the one the model runs.
     /// </summary>
-    public void RequireExportOf(nn.Module module, string forwardMethod, string exportMethod)
+    public void RequireExportOf(nn.Module module, string forwardMethod, string exportMethod, string remedy = DefaultRemedy)
     {
         var forwardOwner = MostDerivedDeclaringType(module.GetType(), forwardMethod);
         var exportOwner = MostDerivedDeclaringType(module.GetType(), exportMethod);
         if (forwardOwner is not null && exportOwner is not null && forwardOwner != exportOwner && forwardOwner.IsSubclassOf(exportOwner))
-            throw Unsupported(module, $"{forwardOwner.Name}.{forwardMethod} has no ONNX export ({exportOwner.Name}.{exportMethod} writes its base class's)");
+            throw Unsupported(module, $"{forwardOwner.Name}.{forwardMethod} has no ONNX export ({exportOwner.Name}.{exportMethod} writes its base class's)", remedy);
     }
 
     private static Type? MostDerivedDeclaringType(Type type, string method)

@@ -60,4 +60,34 @@ public static class OnnxShapeOps
     /// <summary><c>torch.arange(n)</c> for an int64 scalar <paramref name="count"/>.</summary>
     public static string Range(this OnnxExportContext ctx, string count, string name) =>
         ctx.Graph.Node("Range", [ctx.ScalarInt($"{name}.start", 0), count, ctx.ScalarInt($"{name}.delta", 1)], name);
+
+    /// <summary>
+    /// The k of a TopK that keeps at most <paramref name="limit"/> of <paramref name="values"/>' first axis, min(limit,
+    /// count) as an int64 [1]: a constant when <paramref name="count"/> is known (a fixed input size), else read from
+    /// the values' shape in the graph (a dynamic export).
+    /// </summary>
+    public static string TopKCount(this OnnxExportContext ctx, string values, long limit, long? count, string name) =>
+        count is { } c ? ctx.Int64s(name, [Math.Min(limit, c)])
+            : ctx.Graph.Node("Min", [ctx.Dim(values, 0, $"{name}.count"), ctx.Int64s($"{name}.limit", [limit])], name);
+
+    /// <summary>
+    /// The positions of a prior grid over <paramref name="featmap"/> [N, C, H, W], from its shape in the graph: the
+    /// float32 vectors x [H·W] = (j + offset)·stride_w and y [H·W] = (i + offset)·stride_h of cell (i, j), row-major (x
+    /// fastest), as MMDetection's <c>_meshgrid</c> of the prior generators' shifts.
+    /// </summary>
+    public static (string X, string Y) GridShifts(this OnnxExportContext ctx, string featmap, float strideW, float strideH, float offset, string name)
+    {
+        string shape = ctx.Shape(featmap, $"{name}.shape");
+        string Axis(long dim, float stride, string axis)
+        {
+            string count = ctx.Gather(shape, ctx.ScalarInt($"{name}.{axis}_dim", dim), 0, $"{name}.{axis}_count");
+            string v = ctx.Cast(ctx.Range(count, $"{name}.{axis}_index"), TensorProto.Types.DataType.Float, $"{name}.{axis}_float");
+            if (offset != 0) v = ctx.Add(v, ctx.Scalar($"{name}.{axis}_offset", offset), $"{name}.{axis}_centre");
+            return ctx.Mul(v, ctx.Scalar($"{name}.{axis}_stride", stride), $"{name}.shift_{axis}");
+        }
+        string hw = ctx.Shape(featmap, $"{name}.hw", 2, 4);
+        string xx = ctx.Graph.Node("Expand", [ctx.Unsqueeze(Axis(3, strideW, "x"), $"{name}.x_row", 0), hw], $"{name}.x_grid");
+        string yy = ctx.Graph.Node("Expand", [ctx.Unsqueeze(Axis(2, strideH, "y"), $"{name}.y_col", 1), hw], $"{name}.y_grid");
+        return (ctx.Reshape(xx, $"{name}.xx", -1), ctx.Reshape(yy, $"{name}.yy", -1));
+    }
 }

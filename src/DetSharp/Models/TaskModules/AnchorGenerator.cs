@@ -1,4 +1,5 @@
 using System.Globalization;
+using DetSharp.Models.Onnx;
 using DetSharp.Registry;
 using DetSharp.Utils;
 using TorchSharp;
@@ -156,6 +157,20 @@ public class AnchorGenerator
             result[i] = anchors.view(-1, 4).MoveToOuterDisposeScope();
         }
         return result;
+    }
+
+    /// <summary>
+    /// <see cref="GridPriors"/> of <paramref name="level"/> as ONNX nodes, from the level's map [1, C, H, W] in the
+    /// graph (any size): the base anchors (a constant) plus the grid shifts (x, y, x, y), anchors innermost, [H·W·A, 4].
+    /// </summary>
+    public string ExportGridPriors(OnnxExportContext ctx, string featmap, int level, string name)
+    {
+        var (x, y) = ctx.GridShifts(featmap, _strides[level].W, _strides[level].H, 0f, name);
+        string shifts = ctx.Unsqueeze(ctx.Concat([ctx.Unsqueeze(x, $"{name}.x1", 1), ctx.Unsqueeze(y, $"{name}.y1", 1), ctx.Unsqueeze(x, $"{name}.x2", 1),
+            ctx.Unsqueeze(y, $"{name}.y2", 1)], $"{name}.shifts", 1), $"{name}.shifts3d", 1);
+        // [A, 4] + [H·W, 1, 4] broadcasts to [H·W, A, 4], as base_anchors[None] + shifts[:, None].
+        string anchors = ctx.Add(ctx.Constant($"{name}.base_anchors", _baseAnchors[level]), shifts, $"{name}.grid");
+        return ctx.Reshape(anchors, name, -1, 4);
     }
 
     /// <summary><c>valid_flags</c>: per level [H·W·A] bools, true where the location lies inside <paramref name="padShape"/>.</summary>

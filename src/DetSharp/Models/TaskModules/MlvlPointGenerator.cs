@@ -1,3 +1,4 @@
+using DetSharp.Models.Onnx;
 using DetSharp.Registry;
 using static TorchSharp.torch;
 
@@ -49,5 +50,16 @@ public sealed class MlvlPointGenerator
             result[l] = points.MoveToOuterDisposeScope();
         }
         return result;
+    }
+
+    /// <summary>
+    /// <see cref="GridPriors"/> (without strides) of <paramref name="level"/> as ONNX nodes, from the level's map
+    /// [1, C, H, W] in the graph (any size): the points [H·W, 2].
+    /// </summary>
+    public string ExportGridPriors(OnnxExportContext ctx, string featmap, int level, string name)
+    {
+        var (sw, sh) = _strides[level];
+        var (x, y) = ctx.GridShifts(featmap, sw, sh, (float)Offset, name);
+        return ctx.Concat([ctx.Unsqueeze(x, $"{name}.x", 1), ctx.Unsqueeze(y, $"{name}.y", 1)], name, 1);
     }
 }
