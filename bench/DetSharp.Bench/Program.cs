@@ -6,7 +6,8 @@ using TorchSharp;
 // Usage: DetSharp.Bench ops [--reps N] [--warmup N] [--filter TEXT]
 //        DetSharp.Bench coco-eval [seed]
 //        DetSharp.Bench pipeline [N]   (the seed's Cityscapes training pipeline, bench/README.md)
-const string Usage = "usage: DetSharp.Bench ops [--reps N] [--warmup N] [--filter TEXT] | coco-eval [seed] | pipeline [N]";
+//        DetSharp.Bench compare-results EXPECTED.json ACTUAL.json   (two `detsharp test --out` files; bench/onnx_parity.sh)
+const string Usage = "usage: DetSharp.Bench ops [--reps N] [--warmup N] [--filter TEXT] | coco-eval [seed] | pipeline [N] | compare-results EXPECTED.json ACTUAL.json";
 if (args.Length == 0)
 {
     Console.Error.WriteLine(Usage);
@@ -17,6 +18,27 @@ if (args[0] == "pipeline")
 {
     PipelineBench.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 16);
     return 0;
+}
+
+if (args[0] == "compare-results")
+{
+    if (args.Length != 3)
+    {
+        Console.Error.WriteLine(Usage);
+        return 2;
+    }
+    try
+    {
+        // Exit 0 when the two backends agree (same kept sets, boxes 1e-2 px, scores 1e-4, mask IoU >= 0.99), else 1.
+        var comparison = DetSharp.Apis.ResultsComparison.Compare(args[1], args[2]);
+        comparison.Write(Console.Out);
+        return comparison.Agree ? 0 : 1;
+    }
+    catch (DetSharp.DetSharpException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
 }
 
 if (args[0] == "coco-eval")

@@ -27,7 +27,11 @@ internal static class BenchmarkCommand
     private static Command Infer()
     {
         var config = new Argument<string>("config") { Description = "Config file (its test pipeline and model)." };
-        var checkpoint = new Argument<string?>("checkpoint") { Description = "Checkpoint; without one the model has random weights.", Arity = ArgumentArity.ZeroOrOne };
+        var checkpoint = new Argument<string?>("checkpoint")
+        {
+            Description = "Checkpoint; without one the model has random weights. With --backend onnxruntime: the .onnx from `detsharp export onnx`.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var images = new Option<int>("--images") { Description = "Timed images (MMDetection's benchmark uses 2000).", DefaultValueFactory = _ => 20 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed images first.", DefaultValueFactory = _ => 2 };
         var inputs = new Option<string[]>("--inputs")
@@ -38,31 +42,70 @@ internal static class BenchmarkCommand
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N].", DefaultValueFactory = _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var profile = ProfileOption();
-        var command = new Command("infer", "Time inference of a config: images/s, ms/image and peak RSS (MMDetection's benchmark.py).")
+        var backend = CommonOptions.Backend();
+        var compareOnnx = new Option<string?>("--compare-onnx")
         {
-            config, checkpoint, images, warmup, inputs, device, json, profile, CommonOptions.FuseConvBn, CommonOptions.CfgOptions,
+            Description = "Also time this .onnx (`detsharp export onnx` of CONFIG and CHECKPOINT) in ONNX Runtime, alternating with libtorch image by image "
+                          + "on the same images; prints both times per image and the ratio.",
+        };
+        var ortThreads = new Option<int?>("--ort-threads")
+        {
+            Description = "ONNX Runtime's intra-op threads (default: libtorch's, torch.get_num_threads()); the nodes run sequentially (inter-op 1).",
+        };
+        var command = new Command("infer", "Time inference of a config: images/s, ms/image and peak RSS (MMDetection's benchmark.py); "
+                                           + "--backend onnxruntime times an exported model, --compare-onnx libtorch against ONNX Runtime in one run.")
+        {
+            config, checkpoint, images, warmup, inputs, device, json, profile, backend, compareOnnx, ortThreads, CommonOptions.FuseConvBn, CommonOptions.CfgOptions,
         };
         command.SetAction(parse =>
         {
-            using var detector = DetSharp.Apis.Detector.FromConfig(parse.GetValue(config)!, parse.GetValue(checkpoint), parse.GetValue(device)!,
-                parse.GetValue(CommonOptions.CfgOptions));
+            string? onnx = parse.GetValue(compareOnnx);
+            bool asJson = parse.GetValue(json);
+            if (onnx is not null && parse.GetValue(backend) != "libtorch")
+                throw new DetSharpException("--compare-onnx times libtorch (CONFIG and CHECKPOINT) against the .onnx it names: leave --backend out.");
+            if (onnx is not null && parse.GetValue(profile))
+                throw new DetSharpException("--profile times the libtorch model's sections; ONNX Runtime's graph has none: leave --profile or --compare-onnx out.");
+            if (parse.GetValue(backend) == "onnxruntime" && parse.GetValue(checkpoint) is null)
+                throw new DetSharpException("--backend onnxruntime: give the .onnx from `detsharp export onnx` as CHECKPOINT.");
+            using var detector = parse.GetValue(backend) == "onnxruntime"
+                ? CommonOptions.OpenDetector("onnxruntime", parse.GetValue(config)!, parse.GetValue(checkpoint)!, parse.GetValue(device)!,
+                    parse.GetValue(CommonOptions.CfgOptions), parse.GetValue(ortThreads))
+                : DetSharp.Apis.Detector.FromConfig(parse.GetValue(config)!, parse.GetValue(checkpoint), parse.GetValue(device)!, parse.GetValue(CommonOptions.CfgOptions));
             if (parse.GetValue(CommonOptions.FuseConvBn)) Console.Error.WriteLine($"--fuse-conv-bn: {detector.FuseConvBn()} BatchNorms folded into their convs");
             var files = parse.GetValue(inputs) is { Length: > 0 } given ? InferCommand.ExpandInputs(given) : TestImages(detector.Config);
-            bool asJson = parse.GetValue(json);
-            var r = InferBenchmark.Run(detector, files, parse.GetValue(images), parse.GetValue(warmup), asJson ? TextWriter.Null : Console.Out,
-                parse.GetValue(profile));
+            var log = asJson ? TextWriter.Null : Console.Out;
+            if (onnx is not null)
+            {
+                using var ort = DetSharp.Apis.Detector.FromOnnx(onnx, parse.GetValue(device)!, parse.GetValue(ortThreads));
+                // Both must preprocess alike for the times to compare.
+                ort.RequireTestPipeline(detector.Config, onnx);
+                var c = InferBenchmark.Compare(detector, ort, files, parse.GetValue(images), parse.GetValue(warmup), log);
+                if (asJson)
+                {
+                    Console.WriteLine(JsonSerializer.Serialize(new { Libtorch = c.First, OnnxRuntime = c.Second, OnnxRuntimeOverLibtorch = c.Ratio }, Indented));
+                    return 0;
+                }
+                Console.WriteLine(Line(c.First));
+                Console.WriteLine(Line(c.Second));
+                Console.WriteLine(FormattableString.Invariant($"onnxruntime / libtorch time per image: {c.Ratio:F2} (alternating image by image in one run)"));
+                return 0;
+            }
+            var r = InferBenchmark.Run(detector, files, parse.GetValue(images), parse.GetValue(warmup), log, parse.GetValue(profile));
             if (asJson)
             {
                 Console.WriteLine(JsonSerializer.Serialize(r, Indented));
                 return 0;
             }
-            Console.WriteLine(FormattableString.Invariant(
-                $"{r.Images} images: {r.Fps:F2} img/s, {r.MsPerImage:F0} ms/img, {r.MeanDetections:F1} detections/img, peak RSS {r.PeakRssBytes / (1024.0 * 1024.0):F0} MiB ({Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()})"));
+            Console.WriteLine(Line(r));
             r.Profile?.Write(Console.Out, "image");
             return 0;
         });
         return command;
     }
+
+    private static string Line(InferBenchmarkResult r) => FormattableString.Invariant(
+        $"{r.Backend}: {r.Images} images: {r.Fps:F2} img/s, {r.MsPerImage:F0} ms/img, {r.MeanDetections:F1} detections/img, peak RSS {r.PeakRssBytes / (1024.0 * 1024.0):F0} MiB ({Environment.ProcessorCount} cores, ")
+        + (r.OrtIntraOpThreads is { } intra ? FormattableString.Invariant($"ONNX Runtime intra-op threads {intra}, inter-op {r.OrtInterOpThreads})") : FormattableString.Invariant($"torch threads {torch.get_num_threads()})"));
 
     /// <summary>The image files of the config's <c>data.test</c> (img_prefix joined with each file name).</summary>
     private static List<string> TestImages(DetSharp.Config.Config cfg)

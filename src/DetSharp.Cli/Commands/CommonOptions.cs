@@ -35,24 +35,24 @@ internal static class CommonOptions
     /// <c>--cfg-options</c> cannot change an exported graph and are refused, and a CONFIG other than the one it was
     /// exported from is reported.
     /// </summary>
-    public static Detector OpenDetector(string backend, string config, string checkpoint, string device, string[]? cfgOptions)
+    public static Detector OpenDetector(string backend, string config, string checkpoint, string device, string[]? cfgOptions, int? ortThreads = null)
     {
         if (backend != "onnxruntime") return Detector.FromConfig(config, checkpoint, device, cfgOptions);
         if (cfgOptions is { Length: > 0 })
             throw new DetSharpException("--cfg-options cannot change an exported ONNX model; export again with them (detsharp export onnx ... --cfg-options ...).");
-        var detector = Detector.FromOnnx(checkpoint, device);
+        var detector = Detector.FromOnnx(checkpoint, device, ortThreads);
         if (!string.Equals(Path.GetFileName(detector.Config.Filename), Path.GetFileName(config), StringComparison.Ordinal))
             Console.Error.WriteLine($"warning: {checkpoint} was exported from {detector.Config.Filename}, not {config}; its own config is used.");
         return detector;
     }
 
-    /// <summary>MMDetection's <c>--launcher</c>: none (one process), mpi (started by mpirun) or slurm (started by srun).</summary>
     /// <summary>MMDetection's <c>tools/test.py --fuse-conv-bn</c> (test, infer, benchmark infer): BatchNorms folded into their convs.</summary>
     public static readonly Option<bool> FuseConvBn = new("--fuse-conv-bn")
     {
         Description = "Fold each BatchNorm into the conv before it (mmcv's fuse_conv_bn): same detections, faster inference.",
     };
 
+    /// <summary>MMDetection's <c>--launcher</c>: none (one process), mpi (started by mpirun) or slurm (started by srun).</summary>
     public static Option<string> Launcher()
     {
         var launcher = new Option<string>("--launcher")

@@ -11,7 +11,7 @@ internal static class TestCommand
     public static Command Create()
     {
         var config = new Argument<string>("config") { Description = "Test config file." };
-        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint: a .pth file, an http(s):// URL or a torchvision:// / open-mmlab:// / mmcls:// name (downloaded once into torch's cache)." };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint: a .pth file, an http(s):// URL or a torchvision:// / open-mmlab:// / mmcls:// name (downloaded once into torch's cache); with --backend onnxruntime the .onnx from `detsharp export onnx` (exported with this config and --cfg-options' test pipeline)." };
         var workDir = new Option<string?>("--work-dir") { Description = "Where eval_<time>.json with the metrics is written." };
         var output = new Option<string?>("--out") { Description = "Write the raw per-image results to this .json file." };
         var formatOnly = new Option<bool>("--format-only") { Description = "Only write the results in COCO format (<jsonfile_prefix>.bbox.json / .segm.json), e.g. for a test server." };
@@ -24,9 +24,10 @@ internal static class TestCommand
             AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.ZeroOrMore,
         };
         var launcher = CommonOptions.Launcher();
-        var command = new Command("test", "Test (and evaluate) a detector on data.test, as MMDetection's tools/test.py.")
+        var backend = CommonOptions.Backend();
+        var command = new Command("test", "Test (and evaluate) a detector on data.test, as MMDetection's tools/test.py; --backend onnxruntime tests the .onnx of `detsharp export onnx` the same way.")
         {
-            config, checkpoint, workDir, output, formatOnly, eval, showDir, showThr, evalOptions, launcher, CommonOptions.FuseConvBn, CommonOptions.CfgOptions,
+            config, checkpoint, workDir, output, formatOnly, eval, showDir, showThr, evalOptions, launcher, backend, CommonOptions.FuseConvBn, CommonOptions.CfgOptions,
         };
         command.SetAction(parse => CommonOptions.InProcessGroup(parse.GetValue(launcher)!, group =>
         {
@@ -37,6 +38,7 @@ internal static class TestCommand
             var options = new TestOptions
             {
                 Checkpoint = parse.GetValue(checkpoint)!,
+                Backend = parse.GetValue(backend)!,
                 WorkDir = parse.GetValue(workDir),
                 Out = parse.GetValue(output),
                 FormatOnly = parse.GetValue(formatOnly),

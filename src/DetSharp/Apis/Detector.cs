@@ -28,6 +28,7 @@ public sealed class Detector : IDisposable
     // One of the two backends: the libtorch model, or an exported model in ONNX Runtime (FromOnnx).
     private readonly BaseDetector? _model;
     private readonly OnnxRuntimeBackend? _onnx;
+    private readonly IInferenceBackend _backend;
     private readonly Compose _pipeline;
     private readonly Compose _inMemoryPipeline;
     private readonly Lock _lock = new();
@@ -36,6 +37,7 @@ public sealed class Detector : IDisposable
     {
         _model = model;
         _onnx = onnx;
+        _backend = onnx ?? (IInferenceBackend)new LibtorchBackend(model!);
         Config = cfg;
         ClassNames = classes;
         Warnings = warnings;
@@ -57,7 +59,19 @@ public sealed class Detector : IDisposable
     public BaseDetector Model => _model ?? throw new DetSharpException("this Detector runs an ONNX model in ONNX Runtime (Detector.FromOnnx); it has no libtorch model.");
 
     /// <summary>"libtorch", or "onnxruntime" for a detector from <see cref="FromOnnx"/>.</summary>
-    public string Backend => _onnx is null ? "libtorch" : "onnxruntime";
+    public string Backend => _backend.Name;
+
+    /// <summary>
+    /// What runs the test-pipeline outputs: the libtorch model or ONNX Runtime (the test loop, <see cref="TestDetector"/>,
+    /// takes it). Calls through it are not serialised with <see cref="Infer(string)"/>'s.
+    /// </summary>
+    public IInferenceBackend InferenceBackend => _backend;
+
+    /// <summary>
+    /// ONNX Runtime's intra-op and inter-op thread counts (the session runs its nodes one after another, so the
+    /// inter-op pool is unused); null for the libtorch backend.
+    /// </summary>
+    public (int IntraOp, int InterOp)? OnnxRuntimeThreads => _onnx is null ? null : (_onnx.IntraOpThreads, _onnx.InterOpThreads);
 
     /// <summary>
     /// A detector from a model written by <c>detsharp export onnx</c> (<see cref="OnnxExport"/>), run in ONNX Runtime with
@@ -66,10 +80,28 @@ public sealed class Detector : IDisposable
     /// <paramref name="device"/> is <c>cpu</c>, or <c>cuda[:N]</c> with the application referencing
     /// <c>Microsoft.ML.OnnxRuntime.Gpu</c> (instead of <c>Microsoft.ML.OnnxRuntime</c>).
     /// </summary>
-    public static Detector FromOnnx(string path, string device = "cpu")
+    /// <remarks><paramref name="threads"/>: ONNX Runtime's intra-op threads; by default libtorch's
+    /// (<c>torch.get_num_threads()</c>), so that both backends use the same cores.</remarks>
+    public static Detector FromOnnx(string path, string device = "cpu", int? threads = null)
     {
-        var onnx = OnnxRuntimeBackend.Open(path, device);
+        var onnx = OnnxRuntimeBackend.Open(path, device, threads);
         return new Detector(null, onnx, onnx.Config, onnx.ClassNames, []);
+    }
+
+    /// <summary>
+    /// For a detector from <see cref="FromOnnx"/>: stops with a message naming <paramref name="modelPath"/> unless
+    /// <paramref name="cfg"/>'s <c>data.test.pipeline</c> is the one the graph was exported with, whose preprocessing
+    /// (scale, normalization, padding) the graph expects (<c>detsharp test --backend onnxruntime</c> runs CONFIG's test set;
+    /// <c>benchmark infer --compare-onnx</c> compares it with CONFIG's model). Nothing to check for a libtorch detector.
+    /// </summary>
+    public void RequireTestPipeline(Config.Config cfg, string modelPath)
+    {
+        if (_onnx is null) return;
+        string exported = ConfigDumper.FormatInline(Config.Get<object?>("data.test.pipeline", null));
+        string given = ConfigDumper.FormatInline(cfg.Get<object?>("data.test.pipeline", null));
+        if (exported != given)
+            throw new DetSharpException($"{modelPath} was exported with data.test.pipeline {exported}, but {cfg.Filename} (with --cfg-options) has {given}: "
+                                        + "use the config and --cfg-options it was exported with, or export it again from this config.");
     }
 
     /// <summary>
@@ -252,7 +284,7 @@ public sealed class Detector : IDisposable
             }
             List<DetectionSet> results;
             lock (_lock)
-                results = _onnx is not null ? _onnx.Run(processed, ClassNames) : Inference.Run(_model!, processed, ClassNames);
+                results = _backend.Run(processed, ClassNames);
             return [.. results.Select((r, i) => r with { Source = images[i].Source })];
         }
         finally

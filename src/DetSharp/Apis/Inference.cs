@@ -93,13 +93,14 @@ public static class Inference
     }
 
     /// <summary>
-    /// Runs a test-mode dataset through the model, batch 1, in index order (MMDetection's <c>single_gpu_test</c>), labels
-    /// named from the dataset's classes unless <paramref name="classNames"/> are given; <paramref name="onResult"/> gets
+    /// Runs a test-mode dataset through the backend (the libtorch model, or ONNX Runtime), batch 1, in index order
+    /// (MMDetection's <c>single_gpu_test</c>), labels named from the dataset's classes unless <paramref name="classNames"/>
+    /// are given; <paramref name="onResult"/> gets
     /// each image's index and result as soon as it is done (to draw it, to advance a progress bar). <paramref name="indices"/>
     /// runs only those images, in that order (a rank's share in <see cref="MultiGpuTest"/>).
     /// </summary>
     /// <remarks><paramref name="cancellationToken"/> is checked before each image (<see cref="OperationCanceledException"/>).</remarks>
-    public static List<DetectionSet> RunDataset(BaseDetector model, IDetDataset dataset, IReadOnlyList<string>? classNames = null,
+    public static List<DetectionSet> RunDataset(IInferenceBackend backend, IDetDataset dataset, IReadOnlyList<string>? classNames = null,
         Action<int, DetectionSet>? onResult = null, IReadOnlyList<int>? indices = null, CancellationToken cancellationToken = default)
     {
         classNames ??= dataset.Classes;
@@ -112,7 +113,7 @@ public static class Inference
             cancellationToken.ThrowIfCancellationRequested();
             FinalizerGate.SafePoint();
             using var sample = dataset.GetItem(i, rng);
-            var result = Run(model, [sample], classNames)[0];
+            var result = backend.Run([sample], classNames)[0];
             results.Add(result);
             onResult?.Invoke(i, result);
         }

@@ -1,14 +1,13 @@
 using DetSharp.Datasets;
 using DetSharp.Distributed;
-using DetSharp.Models.Detectors;
 using DetSharp.Structures;
 
 namespace DetSharp.Apis;
 
 /// <summary>
-/// MMDetection's <c>multi_gpu_test</c> with <c>collect_results_cpu</c>: each rank runs its share of the test set
-/// (<see cref="DistributedSampler.SequentialIndices"/>: rank r takes images r, r + world, ...), the per-image results travel
-/// to rank 0 as bytes, and rank 0 puts them back in dataset order and drops the padding. With one process it is
+/// MMDetection's <c>multi_gpu_test</c> with <c>collect_results_cpu</c>: each rank runs its share of the test set through
+/// its own backend, the libtorch model or an ONNX Runtime session (<see cref="DistributedSampler.SequentialIndices"/>:
+/// rank r takes images r, r + world, ...), the per-image results travel to rank 0 as bytes, and rank 0 puts them back in dataset order and drops the padding. With one process it is
 /// <see cref="Inference.RunDataset"/>.
 /// </summary>
 public static class MultiGpuTest
@@ -17,12 +16,12 @@ public static class MultiGpuTest
     /// The results in dataset order on rank 0 (null on the other ranks); <paramref name="onResult"/> gets this rank's
     /// dataset indices and results as they are done.
     /// </summary>
-    public static List<DetectionSet>? Run(BaseDetector model, IDetDataset dataset, IProcessGroup group, IReadOnlyList<string>? classNames = null,
+    public static List<DetectionSet>? Run(IInferenceBackend backend, IDetDataset dataset, IProcessGroup group, IReadOnlyList<string>? classNames = null,
         Action<int, DetectionSet>? onResult = null, CancellationToken cancellationToken = default)
     {
-        if (!group.IsDistributed) return Inference.RunDataset(model, dataset, classNames, onResult, cancellationToken: cancellationToken);
+        if (!group.IsDistributed) return Inference.RunDataset(backend, dataset, classNames, onResult, cancellationToken: cancellationToken);
         var mine = DistributedSampler.SequentialIndices(dataset.Count, group.Rank, group.WorldSize);
-        var results = Inference.RunDataset(model, dataset, classNames, onResult, mine, cancellationToken);
+        var results = Inference.RunDataset(backend, dataset, classNames, onResult, mine, cancellationToken);
         var parts = group.AllGather(Encode(results));
         if (group.Rank != 0) return null;
         var decoded = parts.Select(Decode).ToList();

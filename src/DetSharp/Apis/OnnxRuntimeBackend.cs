@@ -17,7 +17,7 @@ namespace DetSharp.Apis;
 /// <c>Microsoft.ML.OnnxRuntime.Gpu</c>.
 /// <para>Thread safety: an InferenceSession may run concurrently; <see cref="Detector"/> serialises calls anyway.</para>
 /// </summary>
-internal sealed class OnnxRuntimeBackend : IDisposable
+internal sealed class OnnxRuntimeBackend : IInferenceBackend, IDisposable
 {
     private readonly InferenceSession _session;
     private readonly SessionOptions _options;
@@ -52,14 +52,31 @@ internal sealed class OnnxRuntimeBackend : IDisposable
 
     public IReadOnlyList<string> ClassNames { get; }
 
+    public string Name => "onnxruntime";
+
+    /// <summary>The threads of an operator (ONNX Runtime's intra-op pool).</summary>
+    public int IntraOpThreads => _options.IntraOpNumThreads;
+
+    /// <summary>The inter-op pool: 1, as the nodes run one after another (ORT_SEQUENTIAL).</summary>
+    public int InterOpThreads => _options.InterOpNumThreads;
+
     /// <summary>
     /// Opens <paramref name="path"/> with every graph optimization on. <paramref name="device"/>: <c>cpu</c>, or
     /// <c>cuda[:N]</c> for CUDA's execution provider (which needs <c>Microsoft.ML.OnnxRuntime.Gpu</c> and a CUDA install).
+    /// <paramref name="threads"/>: the intra-op threads, by default libtorch's (<c>torch.get_num_threads()</c>), so that a
+    /// comparison of the two backends gives both the same cores.
     /// </summary>
-    public static OnnxRuntimeBackend Open(string path, string device)
+    public static OnnxRuntimeBackend Open(string path, string device, int? threads = null)
     {
         if (!File.Exists(path)) throw new DetSharpException($"{path}: no such ONNX model file.");
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (threads is < 1) throw new DetSharpException($"ONNX Runtime's intra-op threads (--ort-threads) must be at least 1, got {threads}.");
+        var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = threads ?? get_num_threads(),
+            InterOpNumThreads = 1,
+        };
         try
         {
             if (device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))

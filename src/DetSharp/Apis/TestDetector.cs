@@ -20,7 +20,14 @@ namespace DetSharp.Apis;
 /// </summary>
 public sealed record TestOptions
 {
+    /// <summary>A .pth checkpoint, or with <see cref="Backend"/> <c>onnxruntime</c> the .onnx written by <c>detsharp export onnx</c>.</summary>
     public required string Checkpoint { get; init; }
+
+    /// <summary>
+    /// <c>libtorch</c> (the config's model with <see cref="Checkpoint"/>'s weights) or <c>onnxruntime</c> (the exported
+    /// model in ONNX Runtime, <see cref="Detector.FromOnnx"/>): the same dataset, pipeline, results and evaluation.
+    /// </summary>
+    public string Backend { get; init; } = "libtorch";
 
     public string? WorkDir { get; init; }
 
@@ -85,7 +92,7 @@ public static class TestDetector
         var dataset = DatasetBuilder.Build(testCfg, new Dictionary<string, object?> { ["test_mode"] = true }) as CocoDataset
                       ?? throw new DetSharpException("detsharp test needs data.test to be a CocoDataset (or a subclass such as CityscapesDataset).");
 
-        using var detector = Detector.FromConfig(cfg, o.Checkpoint, datasetClasses: dataset.Classes);
+        using var detector = OpenDetector(cfg, o, dataset);
         if (o.FuseConvBn) o.Console.WriteLine($"--fuse-conv-bn: {detector.FuseConvBn()} BatchNorms folded into their convs");
         var group = o.ProcessGroup;
         var console = group.Rank == 0 ? o.Console : TextWriter.Null;
@@ -101,7 +108,7 @@ public static class TestDetector
         var progress = new ProgressBar(dataset.Count, console, o.Interactive);
         int done = 0;
         // Distributed, rank 0's progress stands for every rank's (multi_gpu_test's), and the pictures are drawn after the gather.
-        var gathered = MultiGpuTest.Run(detector.Model, dataset, group, classes, (i, result) =>
+        var gathered = MultiGpuTest.Run(detector.InferenceBackend, dataset, group, classes, (i, result) =>
         {
             if (showDir is not null && !group.IsDistributed) Show(dataset, i, result, classes, showDir, o.ShowScoreThr);
             int before = done;
@@ -150,6 +157,34 @@ public static class TestDetector
             File.WriteAllText(Path.Combine(o.WorkDir, $"eval_{ts}.json"), JsonSerializer.Serialize(doc, Indented));
         }
         return evaluated.Values;
+    }
+
+    /// <summary>
+    /// The detector of <see cref="TestOptions.Backend"/>. An exported graph expects the preprocessing of the config it was
+    /// exported from, so the test set's <c>data.test.pipeline</c> (CONFIG with <c>--cfg-options</c>) must be that one
+    /// (<see cref="Detector.RequireTestPipeline"/>).
+    /// </summary>
+    private static Detector OpenDetector(Config.Config cfg, TestOptions o, CocoDataset dataset)
+    {
+        switch (o.Backend)
+        {
+            case "libtorch":
+                return Detector.FromConfig(cfg, o.Checkpoint, datasetClasses: dataset.Classes);
+            case "onnxruntime":
+                var detector = Detector.FromOnnx(o.Checkpoint);
+                try
+                {
+                    detector.RequireTestPipeline(cfg, o.Checkpoint);
+                }
+                catch
+                {
+                    detector.Dispose();
+                    throw;
+                }
+                return detector;
+            default:
+                throw new DetSharpException($"backend '{o.Backend}': use libtorch or onnxruntime.");
+        }
     }
 
     /// <summary>Python's <c>print(dict)</c> of the metrics: <c>{'bbox_mAP': 0.123, ..., 'bbox_mAP_copypaste': '0.123 ...'}</c>.</summary>

@@ -124,7 +124,7 @@ public sealed class TrainComponents
                         ?? throw new DetSharpException("evaluation during training needs data.val to be a CocoDataset (or a subclass such as CityscapesDataset).");
             var (options, prefix) = DatasetEvaluation.Options(metrics, kwargs, dataset.CatIds);
             // Distributed: every rank tests its share, rank 0 evaluates (DistEvalHook); the others log no metrics.
-            if (MultiGpuTest.Run(detector, dataset, runner.ProcessGroup) is not { } results) return new EvalResult([], dataset.Count);
+            if (MultiGpuTest.Run(new LibtorchBackend(detector), dataset, runner.ProcessGroup) is not { } results) return new EvalResult([], dataset.Count);
             var evaluated = DatasetEvaluation.Evaluate(dataset, results, options, prefix);
             runner.Logger.Info(evaluated.Log.TrimEnd('\n'));
             return new EvalResult(evaluated.Values.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value)).ToList(), dataset.Count);

@@ -74,6 +74,54 @@ public class BenchmarkCommandTests
         Assert.Contains("1 images:", result.Stdout);
     }
 
+    [SharedFact(BalloonVal, "fixtures/mmdet/parity/mask_rcnn_slim.pth")]
+    public void Infer_compare_onnx_times_libtorch_and_onnx_runtime_on_the_same_images_with_the_ort_threads()
+    {
+        string val = SharedData.FullPath(BalloonVal), ckpt = SharedData.FullPath("fixtures/mmdet/parity/mask_rcnn_slim.pth");
+        string tmp = Directory.CreateTempSubdirectory("detsharp-bench-onnx").FullName;
+        try
+        {
+            // Random weights with score_thr 0: both backends keep max_per_img (100) detections on every image.
+            string[] options = ["--cfg-options", "model.test_cfg.rcnn.score_thr=0.0", $"data.test.ann_file={Path.Combine(val, "annotation_coco.json")}", $"data.test.img_prefix={val}/"];
+            string onnx = Path.Combine(tmp, "mask_rcnn.onnx");
+            var export = CliRunner.RunWithTimeout(300, ["export", "onnx", Config, ckpt, "-o", onnx, "--shape", "384", "384", .. options]);
+            Assert.True(export.ExitCode == 0, export.Stderr);
+
+            var result = CliRunner.RunWithTimeout(300, ["benchmark", "infer", Config, ckpt, "--compare-onnx", onnx, "--ort-threads", "1",
+                "--images", "2", "--warmup", "1", "--json", .. options]);
+            Assert.True(result.ExitCode == 0, result.Stderr);
+            using var json = JsonDocument.Parse(result.Stdout);
+            var libtorch = json.RootElement.GetProperty("Libtorch");
+            var ort = json.RootElement.GetProperty("OnnxRuntime");
+            Assert.Equal("libtorch", libtorch.GetProperty("Backend").GetString());
+            Assert.Equal("onnxruntime", ort.GetProperty("Backend").GetString());
+            Assert.Equal(JsonValueKind.Null, libtorch.GetProperty("OrtIntraOpThreads").ValueKind);
+            Assert.Equal(1, ort.GetProperty("OrtIntraOpThreads").GetInt32());
+            Assert.Equal(1, ort.GetProperty("OrtInterOpThreads").GetInt32());
+            foreach (var side in new[] { libtorch, ort })
+            {
+                Assert.Equal(2, side.GetProperty("Images").GetInt32());
+                Assert.Equal(100.0, side.GetProperty("MeanDetections").GetDouble());
+                Assert.True(side.GetProperty("MsPerImage").GetDouble() > 0);
+            }
+            Assert.Equal(ort.GetProperty("MsPerImage").GetDouble() / libtorch.GetProperty("MsPerImage").GetDouble(),
+                json.RootElement.GetProperty("OnnxRuntimeOverLibtorch").GetDouble(), 9);
+
+            // The text form names both backends, ONNX Runtime's threads and the ratio.
+            var text = CliRunner.RunWithTimeout(300, ["benchmark", "infer", Config, ckpt, "--compare-onnx", onnx, "--ort-threads", "1",
+                "--images", "1", "--warmup", "0", .. options]);
+            Assert.True(text.ExitCode == 0, text.Stderr);
+            Assert.Contains("libtorch: 1 images:", text.Stdout, StringComparison.Ordinal);
+            Assert.Contains("onnxruntime: 1 images:", text.Stdout, StringComparison.Ordinal);
+            Assert.Contains("ONNX Runtime intra-op threads 1, inter-op 1", text.Stdout, StringComparison.Ordinal);
+            Assert.Contains("onnxruntime / libtorch time per image:", text.Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(tmp, true);
+        }
+    }
+
     /// <summary>
     /// The profile's rows by section: non-negative own times that, with the rest, add up to the iteration time the benchmark
     /// reports; the sections alone stay within it.

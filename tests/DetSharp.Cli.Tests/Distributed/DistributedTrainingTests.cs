@@ -1,4 +1,5 @@
 using System.Globalization;
+using DetSharp.Apis;
 using DetSharp.Engine.Checkpoints;
 using OpenCvSharp;
 using Xunit.Abstractions;
@@ -7,7 +8,8 @@ namespace DetSharp.Cli.Tests.Distributed;
 
 /// <summary>
 /// Issue 25's acceptance: two ranks under <c>mpirun</c> with samples_per_gpu=1 train to the same parameters as one process
-/// with samples_per_gpu=2 on the same two images, and a distributed <c>test</c> writes exactly the single-process results.
+/// with samples_per_gpu=2 on the same two images, and a distributed <c>test</c> writes exactly the single-process results,
+/// through libtorch and through ONNX Runtime (<c>--backend onnxruntime</c>).
 /// A tiny RetinaNet (the first two stages of a ResNet-18 with SyncBN in training mode, randomly initialised, one FPN level
 /// of stride 8) on 64×64 pictures keeps each run to seconds (the unused stages 3–4 would only add weights to initialise,
 /// broadcast and checkpoint). SyncBN gives the two ranks the batch statistics of both images, which the single
@@ -129,6 +131,20 @@ public sealed class DistributedTrainingTests(ITestOutputHelper output)
             string expected = File.ReadAllText(outOne);
             Assert.Contains("\"bboxes\":[[", expected, StringComparison.Ordinal);
             Assert.Equal(expected, File.ReadAllText(outTwo));
+
+            // Through ONNX Runtime (issue 24): each rank opens its own session; the gathered results are the single
+            // process's, which are libtorch's (the 64 × 64 pictures pad to the exported 64 × 64 in both backends).
+            string onnx = Path.Combine(tmp, "model.onnx"), ortOne = Path.Combine(tmp, "ort-one.json"), ortTwo = Path.Combine(tmp, "ort-two.json");
+            var export = CliRunner.RunWithTimeout(300, "export", "onnx", config, checkpoint, "-o", onnx);
+            Assert.True(export.ExitCode == 0, export.Stdout + export.Stderr);
+            var ortTestOne = CliRunner.RunWithTimeout(300, "test", config, onnx, "--backend", "onnxruntime", "--out", ortOne);
+            Assert.True(ortTestOne.ExitCode == 0, ortTestOne.Stdout + ortTestOne.Stderr);
+            var ortTestTwo = MpiRun.Run(2, 300, "test", config, onnx, "--backend", "onnxruntime", "--out", ortTwo, "--launcher", "mpi");
+            Assert.True(ortTestTwo.ExitCode == 0, ortTestTwo.Stdout + ortTestTwo.Stderr);
+            Assert.Equal(File.ReadAllText(ortOne), File.ReadAllText(ortTwo));
+            var parity = ResultsComparison.Compare(outOne, ortOne);
+            Assert.Equal(60, parity.Images.Sum(i => i.Expected));
+            Assert.True(parity.Agree, $"max box diff {parity.MaxBoxDiff:g3} px, max score diff {parity.MaxScoreDiff:g3}, {parity.Images.Count(i => i.SameKeptSet)} of 3 images with the same kept set");
 
             // Rank 1's share (images 1 and 0) holds a picture that is gone: rank 1 stops, names itself and the file, and
             // ends rank 0, which would otherwise wait for rank 1's results.

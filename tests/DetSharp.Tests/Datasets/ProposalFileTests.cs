@@ -107,7 +107,7 @@ public sealed class ProposalFileTests : IDisposable
 
         // Testing: every image of the test set gets detections from its proposals.
         var test = DatasetBuilder.Build(cfg.Get<ConfigDict>("data.test"), new Dictionary<string, object?> { ["test_mode"] = true });
-        var results = Inference.RunDataset(model, test);
+        var results = Inference.RunDataset(new LibtorchBackend(model), test);
         Assert.Equal(test.Count, results.Count);
         Assert.All(results, r => Assert.NotEmpty(r.Detections));
     }

@@ -113,7 +113,7 @@ public sealed class OnnxExportContext
 
     /// <summary>
     /// Runs <paramref name="module"/>: its own export when it implements <see cref="IOnnxExportable"/>, else TorchSharp's
-    /// layers DetSharp uses (Conv2d, BatchNorm2d, GroupNorm, Linear, ReLU, MaxPool2d, AvgPool2d, Identity, Sequential);
+    /// layers DetSharp uses (Conv2d, BatchNorm2d and SyncBatchNorm, GroupNorm, Linear, ReLU, MaxPool2d, AvgPool2d, Identity, Sequential);
     /// anything else is refused naming its type and path.
     /// </summary>
     public IReadOnlyList<string> Forward(nn.Module module, IReadOnlyList<string> inputs)
@@ -124,7 +124,8 @@ public sealed class OnnxExportContext
         return module switch
         {
             Conv2d conv => [Conv2d(conv, x)],
-            BatchNorm2d bn => [BatchNorm(bn, x)],
+            // BatchNorm2d, and SyncBN / MMSyncBN, which are BatchNorm in eval mode (MMDeploy exports them as BN).
+            TorchSharp.Modules.BatchNorm bn => [BatchNorm(bn, x)],
             GroupNorm gn => [GroupNorm(gn, x)],
             Linear linear => [Linear(linear, x)],
             ReLU => [Relu(x, ValueName(module))],
@@ -150,8 +151,8 @@ public sealed class OnnxExportContext
             Attr("pads", pad[0], pad[1], pad[0], pad[1]), Attr("dilations", dilation), Attr("group", conv.groups));
     }
 
-    /// <summary>An eval-mode BatchNorm2d (running statistics) as ONNX's <c>BatchNormalization</c>.</summary>
-    public string BatchNorm(BatchNorm2d bn, string x)
+    /// <summary>An eval-mode BatchNorm2d or SyncBatchNorm (running statistics) as ONNX's <c>BatchNormalization</c>.</summary>
+    public string BatchNorm(TorchSharp.Modules.BatchNorm bn, string x)
     {
         if (bn.running_mean is null || bn.running_var is null) throw Unsupported(bn, "track_running_stats=False");
         using var scope = NewDisposeScope();

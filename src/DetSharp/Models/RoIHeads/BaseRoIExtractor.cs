@@ -105,17 +105,25 @@ public abstract class BaseRoIExtractor : nn.Module, Weights.IHasInitCfg
     /// <see cref="ForwardLevel"/> as ONNX nodes: every RoI of <paramref name="rois"/> [K, 4] (x1, y1, x2, y2, one image)
     /// pooled from one level by ONNX <c>RoiAlign</c>. mmcv's <c>aligned=True</c> is <c>coordinate_transformation_mode=
     /// 'half_pixel'</c> (the −0.5 shift, no minimum RoI size), False is 'output_half_pixel' (RoIs at least 1×1); both
-    /// take ceil(roi_size / output_size) samples per bin for sampling_ratio 0. Deformable RoI pooling has no ONNX operator.
+    /// take ceil(roi_size / output_size) samples per bin for sampling_ratio 0. A zero-width or zero-height RoI then has 0
+    /// samples per bin: mmcv divides the bin's sum by max(count, 1) and pools 0, as ONNX Runtime's CPU kernel does, but its
+    /// CUDA kernel divides 0 by 0 (NaN, with 'half_pixel' and 'avg'), which the graph sets back to 0 (<c>Where(IsNaN)</c>;
+    /// a feature from the network is never NaN). Max pooling of such a RoI stays ONNX Runtime's 0 (mmcv: −10000).
+    /// Deformable RoI pooling has no ONNX operator.
     /// </summary>
     public string ExportLevel(OnnxExportContext ctx, int level, string feat, string rois, string name)
     {
         if (_deformLayers is not null) throw ctx.Unsupported(this, "deformable RoI pooling; use roi_layer=dict(type='RoIAlign', ...)");
         var o = _layers[level];
         string batch = ctx.Graph.Node("Expand", [ctx.ScalarInt($"{name}.batch", 0), ctx.Dim(rois, 0, $"{name}.count")], $"{name}.batch_indices");
-        return ctx.Graph.Node("RoiAlign", [feat, rois, batch], name,
+        bool emptyBinsAreNaN = o.Aligned && o.SamplingRatio == 0 && o.Mode == RoIAlignPoolMode.Avg;
+        string pooled = ctx.Graph.Node("RoiAlign", [feat, rois, batch], emptyBinsAreNaN ? $"{name}.pooled" : name,
             OnnxGraphBuilder.Attr("coordinate_transformation_mode", o.Aligned ? "half_pixel" : "output_half_pixel"),
             OnnxGraphBuilder.Attr("mode", o.Mode == RoIAlignPoolMode.Avg ? "avg" : "max"),
             OnnxGraphBuilder.Attr("output_height", (long)o.OutputHeight), OnnxGraphBuilder.Attr("output_width", (long)o.OutputWidth),
             OnnxGraphBuilder.Attr("sampling_ratio", (long)o.SamplingRatio), OnnxGraphBuilder.Attr("spatial_scale", o.SpatialScale));
+        if (!emptyBinsAreNaN) return pooled;
+        string nan = ctx.Graph.Node("IsNaN", [pooled], $"{name}.empty_bins");
+        return ctx.Graph.Node("Where", [nan, ctx.Scalar($"{name}.zero", 0f), pooled], name);
     }
 }

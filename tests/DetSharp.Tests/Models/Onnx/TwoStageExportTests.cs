@@ -135,6 +135,50 @@ public sealed class TwoStageExportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Zero_width_and_zero_height_RoIs_pool_zeros_as_mmcv_not_NaN()
+    {
+        // sampling_ratio 0 (adaptive, the configs' default) with aligned=True: a RoI of zero width or height has
+        // ceil(0 / 7) = 0 samples per bin. mmcv (and DetSharp's RoIAlign) divide by max(count, 1) and pool 0, as ONNX
+        // Runtime's CPU kernel does; its CUDA kernel divides 0 by 0 (NaN), so the graph sets NaN after each RoiAlign
+        // back to 0. This CPU run checks the values end to end; the guard is checked in the graph.
+        manual_seed(8);
+        var cfg = SlimMaskRcnn();
+        using var model = (TwoStageDetector)ModelFixtures.Build(cfg);
+        using var scope = NewDisposeScope();
+        var extractor = (SingleRoIExtractor)((StandardRoIHead)model.RoiHead).BboxRoiExtractor;
+        var sizes = LevelSizes(4);
+        var feats = sizes.Select(s => randn(1, 32, s.H, s.W)).ToArray();
+        var rois = tensor(new float[,] { { 10, 10, 10, 40 }, { 5, 30, 60, 30 }, { 20, 20, 20, 20 }, { 8, 12, 50, 70 } });
+        var expected = extractor.Forward(feats, cat([zeros(rois.shape[0], 1), rois], 1));
+        Assert.True(expected[..3].abs().max().item<float>() == 0f, "libtorch's RoIAlign does not pool 0 for the empty RoIs");
+        Assert.True(expected[3].abs().max().item<float>() > 0.1f, "the non-empty RoI pools nothing: the case compares nothing");
+
+        var graph = new OnnxGraphBuilder("roi_extractor");
+        var ctx = new OnnxExportContext(graph, extractor);
+        var names = sizes.Select((s, l) => graph.Input($"feat{l}", 1, 32, s.H, s.W)).ToList();
+        names.Add(graph.Input("rois", "n", 4));
+        string result = extractor.ExportOnnx(ctx, names)[0];
+        graph.Output(result, "n", 32, 7, 7);
+        var inputs = new Dictionary<string, Tensor> { ["rois"] = rois };
+        for (int l = 0; l < 4; l++) inputs[$"feat{l}"] = feats[l];
+        var actual = OrtRun.Run(graph, inputs, result)[result];
+
+        var nodes = graph.Build().Graph.Node;
+        var roiAligns = nodes.Where(n => n.OpType == "RoiAlign").ToList();
+        Assert.Equal(4, roiAligns.Count);
+        foreach (var roiAlign in roiAligns)
+        {
+            string pooled = roiAlign.Output[0];
+            var isNan = Assert.Single(nodes, n => n.OpType == "IsNaN" && n.Input[0] == pooled);
+            Assert.Single(nodes, n => n.OpType == "Where" && n.Input[0] == isNan.Output[0] && n.Input[2] == pooled);
+        }
+        Assert.False(actual.isnan().any().item<bool>(), "ONNX Runtime pooled NaN");
+        double diff = OrtRun.MaxAbsDiff(expected, actual);
+        output.WriteLine($"empty RoIs: max |onnxruntime - libtorch| = {diff:g3}");
+        Assert.True(diff < 1e-4, $"RoI features differ by {diff:g3}");
+    }
+
+    [Fact]
     public void Bbox_and_mask_heads_equal_libtorchs()
     {
         manual_seed(3);
