@@ -4,18 +4,18 @@
 # ONNX Runtime, and prints both backends' metrics and, from `DetSharp.Bench compare-results`, per image whether the kept
 # sets are the same (boxes within 1e-2 px, scores within 1e-4) with the largest box and score differences and the
 # smallest mask IoU of matched detections. Exit status 0 when the results agree (also mask IoU >= 0.99), else 1.
-# --shape H W is the exported input size; the default 1344 x 1344 holds every image of a (1333, 800) test scale, portrait
-# or landscape (the ONNX path pads each image to it, libtorch to the pad divisor: detections near the bottom and right
-# edges of a smaller image can differ slightly, see README "Deploy").
+# The model is exported with --dynamic (each image padded only to the pad divisor, as libtorch pads it); --shape H W
+# exports a fixed input size instead (the ONNX path pads each image to it, libtorch to the pad divisor: detections near
+# the bottom and right edges of a smaller image can differ, see README "Deploy").
 # Usage: bash bench/onnx_parity.sh CONFIG CHECKPOINT [--shape H W] [--eval "bbox segm"] [--cfg-options k=v ...]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 (($# >= 2)) || { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 config="$1"; checkpoint="$2"; shift 2
-shape=(1344 1344); metrics=(bbox segm); rest=()
+shape=(--dynamic); metrics=(bbox segm); rest=()
 while (($#)); do
   case "$1" in
-    --shape) shape=("$2" "$3"); shift 3 ;;
+    --shape) shape=(--shape "$2" "$3"); shift 3 ;;
     --eval) read -r -a metrics <<< "$2"; shift 2 ;;
     *) rest+=("$1"); shift ;;
   esac
@@ -23,7 +23,7 @@ done
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/detsharp-onnx-parity.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
-"$root/detsharp" export onnx "$config" "$checkpoint" -o "$tmp/model.onnx" --shape "${shape[@]}" "${rest[@]}"
+"$root/detsharp" export onnx "$config" "$checkpoint" -o "$tmp/model.onnx" "${shape[@]}" "${rest[@]}"
 "$root/detsharp" test "$config" "$checkpoint" --eval "${metrics[@]}" --out "$tmp/libtorch.json" "${rest[@]}" | tee "$tmp/libtorch.log"
 "$root/detsharp" test "$config" "$tmp/model.onnx" --backend onnxruntime --eval "${metrics[@]}" --out "$tmp/onnxruntime.json" "${rest[@]}" \
   | tee "$tmp/onnxruntime.log"
