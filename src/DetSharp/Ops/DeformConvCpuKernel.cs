@@ -3,11 +3,39 @@ using System.Numerics;
 namespace DetSharp.Ops;
 
 /// <summary>
+/// Where the columns of one image put output pixel q's samples of tap ki. <see cref="Gemm"/>: [Ho·Wo, groups, K,
+/// C/groups], the left operand of one GEMM per conv group against the weights permuted to the same tap-major order
+/// (the autograd path: its gradient comes back in this layout). <see cref="Patches"/>: the patch image
+/// [Ho·kh, Wo·kw, C], each output pixel's kh×kw samples laid out where a kh×kw convolution of stride (kh, kw)
+/// reads them, so that the weights apply as stored through libtorch's convolution (the inference path).
+/// </summary>
+internal readonly record struct ColumnLayout(int C, int Groups, int Kh, int Kw, int Wo, bool IsPatchImage)
+{
+    public static ColumnLayout Gemm(int c, int groups, int kh, int kw, int wo) => new(c, groups, kh, kw, wo, false);
+
+    public static ColumnLayout Patches(int c, int groups, int kh, int kw, int wo) => new(c, groups, kh, kw, wo, true);
+
+    /// <summary>The element offset of channel <paramref name="start"/> (in conv group <paramref name="group"/>) of pixel
+    /// <paramref name="q"/>, tap <paramref name="ki"/>; the following channels of its group follow it.</summary>
+    public long Offset(int q, int ki, int group, int start)
+    {
+        if (IsPatchImage)
+        {
+            long row = (long)(q / Wo) * Kh + ki / Kw, col = (long)(q % Wo) * Kw + ki % Kw;
+            return (row * Wo * Kw + col) * C + start;
+        }
+
+        int cg = C / Groups;
+        return (((long)q * Groups + group) * Kh * Kw + ki) * cg + (start - group * cg);
+    }
+}
+
+/// <summary>
 /// The CPU kernel of <see cref="DeformConv"/>: mmcv's <c>deformable_im2col</c> (every tap's bilinear sample of every
 /// input channel into the columns of one image) and its backward (<c>deformable_col2im</c> for the input,
-/// <c>deformable_col2im_coord</c> for the offsets and the mask), channels last: the input is read as [H·W, C] and the
-/// columns are [Ho·Wo, groups, K, C/groups], so that each bilinear tap is a SIMD multiply-add over contiguous channels
-/// and the weights, permuted to [groups, Cout/groups, K·C/groups], meet the columns in one GEMM per conv group.
+/// <c>deformable_col2im_coord</c> for the offsets and the mask), channels last: the input is read as [H·W, C] and each
+/// (output pixel, tap) owns a contiguous run of C channels in the columns (<see cref="ColumnLayout"/>), so that each
+/// bilinear tap is a SIMD multiply-add over contiguous channels.
 /// Each sample point's four corners and weights are computed once and shared by all channels of its deformable group.
 /// The columns and the offset and mask gradients run in parallel over blocks of output pixels, the input gradient over
 /// blocks of channels (each thread owns its channels of every pixel: no atomics).
@@ -114,16 +142,18 @@ internal static unsafe class DeformConvCpuKernel<T>
     private static int Lanes => Vector<T>.Count;
 
     /// <summary>
-    /// Columns [P, groups, K, C/groups] of one image <paramref name="input"/> [H·W, C] (channels last) from taps whose
-    /// weights carry DCNv2's mask already (<see cref="ComputeTaps"/>'s foldMask). Column (p, g, k, c) is the sum of the
-    /// four corners' weight times their pixel's channel c — mmcv's <c>deformable_im2col</c> value.
+    /// The columns of one image <paramref name="input"/> [H·W, C] (channels last), in <paramref name="layout"/>, from taps
+    /// whose weights carry DCNv2's mask already (<see cref="ComputeTaps"/>'s foldMask). The column of (pixel p, group g,
+    /// tap k, channel c) is the sum of the four corners' weight times their pixel's channel c — mmcv's
+    /// <c>deformable_im2col</c> value.
     /// </summary>
-    public static void Columns(T* input, int c, int groups, Tap[] taps, int dg, int k, int p, T* columns)
+    public static void Columns(T* input, int c, int groups, Tap[] taps, int dg, int k, int p, in ColumnLayout layout, T* columns)
     {
         var runs = Runs(c, groups, dg);
-        int cg = c / groups, blocks = (p + PixelBlock - 1) / PixelBlock;
+        int blocks = (p + PixelBlock - 1) / PixelBlock;
         long kp = (long)k * p;
         nint pin = (nint)input, pcol = (nint)columns;
+        var at = layout;
         Parallel.For(0, blocks, block =>
         {
             T* x = (T*)pin;
@@ -131,16 +161,11 @@ internal static unsafe class DeformConvCpuKernel<T>
             {
                 for (int q = block * PixelBlock, end = Math.Min(q + PixelBlock, p); q < end; q++)
                 {
-                    T* col = (T*)pcol + (long)q * k * c;
                     foreach (var run in runs)
                     {
                         Tap* tq = t0 + run.DeformGroup * kp + q;
                         for (int ki = 0; ki < k; ki++)
-                        {
-                            ref readonly Tap t = ref tq[ki * p];
-                            T* dst = col + ((long)run.Group * k + ki) * cg + (run.Start - run.Group * cg);
-                            Sample(x + run.Start, c, run.End - run.Start, in t, dst);
-                        }
+                            Sample(x + run.Start, c, run.End - run.Start, in tq[ki * p], (T*)pcol + at.Offset(q, ki, run.Group, run.Start));
                     }
                 }
             }
@@ -163,14 +188,14 @@ internal static unsafe class DeformConvCpuKernel<T>
     }
 
     /// <summary>
-    /// Adds the columns' gradient [P, groups, K, C/groups] into the input gradient [H·W, C] (channels last, zeroed by the
+    /// Adds the columns' gradient (<see cref="ColumnLayout.Gemm"/>) into the input gradient [H·W, C] (channels last, zeroed by the
     /// caller) of one image: each column's gradient, times the mask, goes to its four corners by their weights. In
     /// parallel over runs of at most <see cref="ChannelBlock"/> channels, each job through every pixel and tap.
     /// </summary>
-    public static void InputGradient(T* gradColumns, int c, int groups, Tap[] taps, T* mask, int dg, int k, int p, T* gradInput)
+    public static void InputGradient(T* gradColumns, int c, int groups, Tap[] taps, T* mask, int dg, int k, int p, in ColumnLayout layout, T* gradInput)
     {
         var runs = Runs(c, groups, dg, ChannelBlock);
-        int cg = c / groups;
+        var at = layout;
         long kp = (long)k * p;
         nint pgc = (nint)gradColumns, pmask = (nint)mask, pgi = (nint)gradInput;
         Parallel.For(0, runs.Length, job =>
@@ -188,7 +213,7 @@ internal static unsafe class DeformConvCpuKernel<T>
                         ref readonly Tap t = ref t0[ki * p + q];
                         T scale = m == null ? T.One : m[ki * p + q];
                         if (scale == T.Zero || (t.W1 == T.Zero && t.W2 == T.Zero && t.W3 == T.Zero && t.W4 == T.Zero)) continue;
-                        T* g = (T*)pgc + (((long)q * groups + run.Group) * k + ki) * cg + (run.Start - run.Group * cg);
+                        T* g = (T*)pgc + at.Offset(q, ki, run.Group, run.Start);
                         Scatter(g, n, c, t.W1 * scale, gx + (long)t.I1 * c);
                         Scatter(g, n, c, t.W2 * scale, gx + (long)t.I2 * c);
                         Scatter(g, n, c, t.W3 * scale, gx + (long)t.I3 * c);
@@ -213,15 +238,16 @@ internal static unsafe class DeformConvCpuKernel<T>
     }
 
     /// <summary>
-    /// The offset gradient [DG, K, 2, P] and, when <paramref name="gradMask"/> is not null, the mask gradient [DG, K·P]
+    /// From the columns' gradient (<see cref="ColumnLayout.Gemm"/>), the offset gradient [DG, K, 2, P] and, when <paramref name="gradMask"/> is not null, the mask gradient [DG, K·P]
     /// of one image: Σ over the deformable group's channels of the column gradient times the sample's derivative in y
     /// and x (times the mask) and times the sample itself. In parallel over blocks of output pixels.
     /// </summary>
     public static void OffsetAndMaskGradient(T* gradColumns, T* input, int c, int groups, Tap[] taps, T* mask, int dg, int k, int p,
-        T* gradOffset, T* gradMask)
+        in ColumnLayout layout, T* gradOffset, T* gradMask)
     {
         var runs = Runs(c, groups, dg);
-        int cg = c / groups, blocks = (p + PixelBlock - 1) / PixelBlock;
+        var at = layout;
+        int blocks = (p + PixelBlock - 1) / PixelBlock;
         long kp = (long)k * p;
         nint pgc = (nint)gradColumns, pin = (nint)input, pmask = (nint)mask, pgo = (nint)gradOffset, pgm = (nint)gradMask;
         Parallel.For(0, blocks, block =>
@@ -241,7 +267,7 @@ internal static unsafe class DeformConvCpuKernel<T>
                             foreach (var run in runs)
                             {
                                 if (run.DeformGroup != d) continue;
-                                T* g = (T*)pgc + (((long)q * groups + run.Group) * k + ki) * cg + (run.Start - run.Group * cg);
+                                T* g = (T*)pgc + at.Offset(q, ki, run.Group, run.Start);
                                 Accumulate(g, (T*)pin + run.Start, c, run.End - run.Start, in t, sums);
                             }
 

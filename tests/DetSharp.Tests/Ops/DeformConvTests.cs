@@ -60,6 +60,11 @@ public sealed class DeformConvTests
         var expected = c.GetProperty("output");
         Assert.Equal(expected.GetProperty("shape").EnumerateArray().Select(v => v.GetInt64()), y.shape);
         AssertClose("output", Doubles(expected.GetProperty("values")), y);
+        using (no_grad())
+        {
+            // Nothing to differentiate: the kernel's inference path (patch image and libtorch's strided convolution).
+            AssertClose("output without gradients", Doubles(expected.GetProperty("values")), op(x, offset, mask, weight, bias, geometry));
+        }
 
         (y * tensor(Doubles(c.GetProperty("r"))).to_type(y.dtype).view(y.shape)).sum().backward();
         AssertClose("grad input", Doubles(c.GetProperty("grad_input")), x.grad!);
@@ -105,7 +110,7 @@ public sealed class DeformConvTests
     /// <summary>
     /// The channels-last kernel against the grid_sample formulation (an independent path, itself checked against the
     /// fixtures) where conv groups and deformable groups cut the channels differently, with channel runs longer than a
-    /// SIMD vector and with a scalar tail: outputs and every gradient in float64.
+    /// SIMD vector and with a scalar tail: outputs and every gradient in float64, and the output of the inference path.
     /// </summary>
     [Theory]
     [InlineData(1, 2, 26)]
@@ -138,6 +143,9 @@ public sealed class DeformConvTests
         string[] names = ["output", "grad input", "grad offset", "grad mask", "grad weight"];
         for (int i = 0; i < names.Length; i++)
             AssertClose(names[i], reference[i].contiguous().data<double>().ToArray(), kernel[i], 1e-10);
+        // Inference (no operand requires a gradient) lays the samples out as a patch image for libtorch's convolution.
+        var inference = DeformConv.Apply(inputs[0].detach(), inputs[1].detach(), inputs[2].detach(), inputs[3].detach(), null, g);
+        AssertClose("output without gradients", reference[0].contiguous().data<double>().ToArray(), inference, 1e-10);
     }
 
     [Fact]
