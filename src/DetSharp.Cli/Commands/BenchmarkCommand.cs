@@ -78,7 +78,7 @@ internal static class BenchmarkCommand
             {
                 using var ort = DetSharp.Apis.Detector.FromOnnx(onnx, parse.GetValue(device)!, parse.GetValue(ortThreads));
                 // Both must preprocess alike for the times to compare.
-                ort.RequireTestPipeline(detector.Config, onnx);
+                ort.RequireExportedTestSettings(detector.Config, onnx);
                 var c = InferBenchmark.Compare(detector, ort, files, parse.GetValue(images), parse.GetValue(warmup), log);
                 if (asJson)
                 {

@@ -90,18 +90,23 @@ public sealed class Detector : IDisposable
 
     /// <summary>
     /// For a detector from <see cref="FromOnnx"/>: stops with a message naming <paramref name="modelPath"/> unless
-    /// <paramref name="cfg"/>'s <c>data.test.pipeline</c> is the one the graph was exported with, whose preprocessing
-    /// (scale, normalization, padding) the graph expects (<c>detsharp test --backend onnxruntime</c> runs CONFIG's test set;
-    /// <c>benchmark infer --compare-onnx</c> compares it with CONFIG's model). Nothing to check for a libtorch detector.
+    /// <paramref name="cfg"/>'s <c>data.test.pipeline</c> and <c>model.test_cfg</c> are the ones the graph was exported
+    /// with: the graph expects that preprocessing (scale, normalization, padding) and has the post-processing
+    /// (<c>score_thr</c>, <c>nms</c>, <c>max_per_img</c>, proposal counts) built in, so a changed value would silently not
+    /// apply (<c>detsharp test --backend onnxruntime</c> runs CONFIG's test set; <c>benchmark infer --compare-onnx</c>
+    /// compares it with CONFIG's model). Nothing to check for a libtorch detector.
     /// </summary>
-    public void RequireTestPipeline(Config.Config cfg, string modelPath)
+    public void RequireExportedTestSettings(Config.Config cfg, string modelPath)
     {
         if (_onnx is null) return;
-        string exported = ConfigDumper.FormatInline(Config.Get<object?>("data.test.pipeline", null));
-        string given = ConfigDumper.FormatInline(cfg.Get<object?>("data.test.pipeline", null));
-        if (exported != given)
-            throw new DetSharpException($"{modelPath} was exported with data.test.pipeline {exported}, but {cfg.Filename} (with --cfg-options) has {given}: "
-                                        + "use the config and --cfg-options it was exported with, or export it again from this config.");
+        foreach (var key in (string[])["data.test.pipeline", "model.test_cfg"])
+        {
+            string exported = ConfigDumper.FormatInline(Config.Get<object?>(key, null));
+            string given = ConfigDumper.FormatInline(cfg.Get<object?>(key, null));
+            if (exported != given)
+                throw new DetSharpException($"{modelPath} was exported with {key} {exported}, but {cfg.Filename} (with --cfg-options) has {given}: "
+                                            + "use the config and --cfg-options it was exported with, or export it again from this config.");
+        }
     }
 
     /// <summary>

@@ -161,8 +161,8 @@ public static class TestDetector
 
     /// <summary>
     /// The detector of <see cref="TestOptions.Backend"/>. An exported graph expects the preprocessing of the config it was
-    /// exported from, so the test set's <c>data.test.pipeline</c> (CONFIG with <c>--cfg-options</c>) must be that one
-    /// (<see cref="Detector.RequireTestPipeline"/>).
+    /// exported from and has its post-processing built in, so the test set's <c>data.test.pipeline</c> and <c>model.test_cfg</c> (CONFIG with <c>--cfg-options</c>) must be those
+    /// (<see cref="Detector.RequireExportedTestSettings"/>).
     /// </summary>
     private static Detector OpenDetector(Config.Config cfg, TestOptions o, CocoDataset dataset)
     {
@@ -174,7 +174,7 @@ public static class TestDetector
                 var detector = Detector.FromOnnx(o.Checkpoint);
                 try
                 {
-                    detector.RequireTestPipeline(cfg, o.Checkpoint);
+                    detector.RequireExportedTestSettings(cfg, o.Checkpoint);
                 }
                 catch
                 {

@@ -94,6 +94,11 @@ public sealed class LearningEndToEndTests(ITestOutputHelper output)
             ["test", config, onnx, "--backend", "onnxruntime", "--eval", "bbox", .. trained.Options, "data.test.pipeline.1.img_scale=(160,120)"]);
         Assert.NotEqual(0, other.ExitCode);
         Assert.Contains("was exported with data.test.pipeline", other.Stderr, StringComparison.Ordinal);
+        // Its post-processing is in the graph too: a changed test_cfg would silently not apply, so it is refused as well.
+        var threshold = CliRunner.RunWithEnvironment(300, trained.Environment,
+            ["test", config, onnx, "--backend", "onnxruntime", "--eval", "bbox", .. trained.Options, "model.test_cfg.rcnn.score_thr=0.5"]);
+        Assert.NotEqual(0, threshold.ExitCode);
+        Assert.Contains("was exported with model.test_cfg", threshold.Stderr, StringComparison.Ordinal);
     }
 
     private static string Copypaste(string stdout, string metric) =>

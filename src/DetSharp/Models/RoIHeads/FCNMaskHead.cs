@@ -236,6 +236,8 @@ public class FCNMaskHead : nn.Module, IHasNumClasses, Weights.IHasInitCfg, IOnnx
             imgW = (int)Math.Round(meta.OriShape.Width * (double)meta.ScaleFactor[0], MidpointRounding.ToEven);
         }
         long n = maskProbs.shape[0];
+        // TorchSharp's ToArray throws on an empty tensor: an image without detections has no masks.
+        if (n == 0) return [];
         var result = new Rle[n];
         var boxArr = bboxes.to(CPU).contiguous().data<float>().ToArray();
         for (int i = 0; i < n; i++)
