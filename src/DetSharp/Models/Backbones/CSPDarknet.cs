@@ -1,6 +1,7 @@
 using System.Globalization;
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.Weights;
 using DetSharp.Registry;
 using TorchSharp;
@@ -18,7 +19,7 @@ namespace DetSharp.Models.Backbones;
 /// stem and the first stages, <c>norm_eval</c> keeps BatchNorms in eval mode.
 /// </summary>
 [Register(Registries.ModelsName, "CSPDarknet")]
-public sealed class CSPDarknet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
+public sealed class CSPDarknet : nn.Module<Tensor, Tensor[]>, IHasInitCfg, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -111,5 +112,17 @@ public sealed class CSPDarknet : nn.Module<Tensor, Tensor[]>, IHasInitCfg
             if (_outIndices.Contains(i)) outs.Add(x);
         }
         return [.. outs];
+    }
+
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        string x = inputs[0];
+        var outs = new List<string>();
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            x = ctx.Forward(_layers[i], x);
+            if (_outIndices.Contains(i)) outs.Add(x);
+        }
+        return outs;
     }
 }

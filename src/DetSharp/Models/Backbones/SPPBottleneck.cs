@@ -1,4 +1,5 @@
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,7 +10,7 @@ namespace DetSharp.Models.Backbones;
 /// <c>conv1</c> to half the channels, its output concatenated with stride-1 max poolings of each kernel size (padding
 /// k // 2; the <c>poolings</c> have no parameters), and a 1×1 <c>conv2</c> to the output channels.
 /// </summary>
-public sealed class SPPBottleneck : nn.Module<Tensor, Tensor>
+public sealed class SPPBottleneck : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -38,5 +39,14 @@ public sealed class SPPBottleneck : nn.Module<Tensor, Tensor>
         var parts = new List<Tensor> { x };
         foreach (long k in _kernelSizes) parts.Add(nn.functional.max_pool2d(x, k, 1, k / 2));
         return _conv2.forward(cat(parts, 1)).MoveToOuterDisposeScope();
+    }
+
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        string name = ctx.ValueName(this);
+        string x = ctx.Forward(_conv1, inputs[0]);
+        var parts = new List<string> { x };
+        foreach (long k in _kernelSizes) parts.Add(ctx.MaxPool(x, $"{name}.pool{k}", [k, k], [1, 1], [k / 2, k / 2]));
+        return [ctx.Forward(_conv2, ctx.Concat(parts, $"{name}.pooled", 1))];
     }
 }

@@ -1,3 +1,4 @@
+using DetSharp.Models.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,7 +10,7 @@ namespace DetSharp.Models.Common;
 /// <see cref="DarknetBottleneck"/>s (expansion 1) and <c>short_conv</c> alone; both are concatenated (main first) and
 /// fused by the 1×1 <c>final_conv</c>.
 /// </summary>
-public sealed class CSPLayer : nn.Module<Tensor, Tensor>
+public sealed class CSPLayer : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -43,5 +44,11 @@ public sealed class CSPLayer : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var main = _blocks.forward(_mainConv.forward(x));
         return _finalConv.forward(cat([main, _shortConv.forward(x)], 1)).MoveToOuterDisposeScope();
+    }
+
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        string main = ctx.Forward(_blocks, ctx.Forward(_mainConv, inputs[0]));
+        return [ctx.Forward(_finalConv, ctx.Concat([main, ctx.Forward(_shortConv, inputs[0])], ctx.ValueName(this, "concat"), 1))];
     }
 }

@@ -1,3 +1,4 @@
+using DetSharp.Models.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,7 +9,7 @@ namespace DetSharp.Models.Common;
 /// out_channels·<c>expansion</c>, a 3×3 <c>conv2</c> (depthwise-separable with <c>use_depthwise</c>) to out_channels, and
 /// the input added back when <c>add_identity</c> and the channels do not change.
 /// </summary>
-public sealed class DarknetBottleneck : nn.Module<Tensor, Tensor>
+public sealed class DarknetBottleneck : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -36,5 +37,11 @@ public sealed class DarknetBottleneck : nn.Module<Tensor, Tensor>
     {
         var y = _conv2.forward(_conv1.forward(x));
         return AddIdentity ? y + x : y;
+    }
+
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        string y = ctx.Forward(_conv2, ctx.Forward(_conv1, inputs[0]));
+        return [AddIdentity ? ctx.Add(y, inputs[0], ctx.ValueName(this, "identity")) : y];
     }
 }

@@ -161,7 +161,7 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     /// decoded and clipped to <c>img_shape</c>, score factors applied, then batched NMS and <c>max_per_img</c>. Returns
     /// <c>dets</c> [N, 5] and <c>labels</c> [N] in the resized image's coordinates (rescaling is the runtime's).
     /// </summary>
-    public (string Dets, string Labels) ExportSimpleTest(OnnxExportContext ctx, IReadOnlyList<string> feats, OnnxImageInputs inputs)
+    public virtual (string Dets, string Labels) ExportSimpleTest(OnnxExportContext ctx, IReadOnlyList<string> feats, OnnxImageInputs inputs)
     {
         ctx.RequireExportOf(this, nameof(GetBboxesSingle), nameof(ExportSimpleTest));
         ctx.RequireExportOf(this, nameof(DecodeKept), nameof(ExportSimpleTest));

@@ -2,6 +2,7 @@ using DetSharp.Config;
 using DetSharp.Engine;
 using DetSharp.Models.Common;
 using DetSharp.Models.Losses;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.TaskModules;
 using DetSharp.Ops;
 using DetSharp.Registry;
@@ -194,6 +195,63 @@ public sealed class YOLOXHead : BaseDenseHead, Engine.IAuxiliaryL1Switch
         if (!withNms || labels.numel() == 0) return new DenseDetections(cat([bboxes, scores.unsqueeze(1)], 1), labels);
         var (dets, keep) = Nms.BatchedNms(bboxes, scores, labels, Builders.Nms(cfg.Get<ConfigDict>("nms")));
         return new DenseDetections(dets, labels[keep]);
+    }
+
+    /// <summary>The priors with their strides in the graph (a dynamic export), as <see cref="GridPriors"/>.</summary>
+    protected override string ExportGridPriors(OnnxExportContext ctx, string featmap, int level, string name) =>
+        PriorGenerator.ExportGridPriors(ctx, featmap, level, name, withStride: true);
+
+    /// <summary>
+    /// <see cref="Forward"/> and <see cref="GetBboxesSingle"/> of one image as ONNX nodes: per level the branches and
+    /// predictors, flattened over levels in the priors' order; the best class per prior (ReduceMax / ArgMax), score =
+    /// its probability × sigmoid(objectness), kept when ≥ <c>score_thr</c>; boxes decoded as <c>_bbox_decode</c> (not
+    /// clipped), then class-aware NMS. As MMDetection's YOLOXHead there is no <c>nms_pre</c> and no <c>max_per_img</c>
+    /// cut, so NMS may keep every candidate. Boxes are in the resized image's coordinates (rescaling is the runtime's).
+    /// </summary>
+    public override (string Dets, string Labels) ExportSimpleTest(OnnxExportContext ctx, IReadOnlyList<string> feats, OnnxImageInputs inputs)
+    {
+        ctx.RequireExportOf(this, nameof(GetBboxesSingle), nameof(ExportSimpleTest));
+        var cfg = TestCfg ?? throw new DetSharpException($"ONNX export: {GetType().Name} at '{ctx.PathOf(this)}' needs a test_cfg.");
+        if (feats.Count != Strides.Length) throw ctx.Unsupported(this, $"{feats.Count} feature maps for {Strides.Length} levels");
+        string head = ctx.ValueName(this);
+        var cls = new List<string>();
+        var reg = new List<string>();
+        var obj = new List<string>();
+        for (int l = 0; l < feats.Count; l++)
+        {
+            string lv = $"{head}.level{l}";
+            string clsFeat = ctx.Forward(_clsConvs[l], feats[l]);
+            string regFeat = ctx.Forward(_regConvs[l], feats[l]);
+            // [1, K, H, W] -> [H·W, K], as c[img].permute(1, 2, 0).reshape(-1, K): rows in the priors' order.
+            string Rows(string x, string what, long k) => ctx.Reshape(ctx.Transpose(x, $"{lv}.{what}_hwc", 0, 2, 3, 1), $"{lv}.{what}_rows", -1, k);
+            cls.Add(Rows(ctx.Forward(_convCls[l], clsFeat), "cls", ClsOutChannels));
+            reg.Add(Rows(ctx.Forward(_convReg[l], regFeat), "reg", 4));
+            obj.Add(Rows(ctx.Forward(_convObj[l], regFeat), "obj", 1));
+        }
+        var priors = ExportPriors(ctx, inputs, feats, l => $"{head}.level{l}.priors");
+        string allPriors = ctx.Concat([.. priors.Select(p => p.Priors)], head + ".priors", 0);
+        string clsScores = ctx.Sigmoid(ctx.Concat(cls, head + ".cls", 0), head + ".cls_sigmoid");
+        string deltas = ctx.Concat(reg, head + ".reg", 0);
+        string objectness = ctx.Sigmoid(ctx.Reshape(ctx.Concat(obj, head + ".obj", 0), head + ".obj_flat", -1), head + ".obj_sigmoid");
+        // _bbox_decode: centre = prior + delta·stride, size = exp(delta)·stride.
+        string stride = ctx.Slice(allPriors, 1, 2, 4, head + ".stride");
+        string centres = ctx.Add(ctx.Mul(ctx.Slice(deltas, 1, 0, 2, head + ".delta_xy"), stride, head + ".scaled_xy"),
+            ctx.Slice(allPriors, 1, 0, 2, head + ".prior_xy"), head + ".centres");
+        string half = ctx.Div(ctx.Mul(ctx.Graph.Node("Exp", [ctx.Slice(deltas, 1, 2, 4, head + ".delta_wh")], head + ".exp_wh"), stride, head + ".sizes"),
+            ctx.Scalar(head + ".two", 2f), head + ".half_sizes");
+        string boxes = ctx.Concat([ctx.Sub(centres, half, head + ".top_left"), ctx.Add(centres, half, head + ".bottom_right")], head + ".boxes", 1);
+        string maxScores = ctx.Graph.Node("ReduceMax", [clsScores], head + ".max_cls", OnnxGraphBuilder.Attr("axes", [1L]), OnnxGraphBuilder.Attr("keepdims", 0L));
+        string labels = ctx.Graph.Node("ArgMax", [clsScores], head + ".best_class", OnnxGraphBuilder.Attr("axis", 1L), OnnxGraphBuilder.Attr("keepdims", 0L));
+        string scores = ctx.Mul(objectness, maxScores, head + ".all_scores");
+        string valid = ctx.Graph.Node("GreaterOrEqual", [scores, ctx.Scalar(head + ".score_thr", (float)cfg.Get<double>("score_thr"))], head + ".valid");
+        string keptBoxes = ctx.Compress(boxes, valid, head + ".kept_boxes");
+        string keptScores = ctx.Compress(scores, valid, head + ".kept_scores");
+        string keptLabels = ctx.Compress(labels, valid, head + ".kept_labels");
+        // No max_per_img: every box may survive NMS (the largest count NonMaxSuppression takes).
+        string nmsKeep = ctx.BatchedNms(keptBoxes, keptScores, keptLabels, Builders.Nms(cfg.Get<ConfigDict>("nms")), int.MaxValue, head + ".nms");
+        string dets = ctx.Concat([ctx.Gather(keptBoxes, nmsKeep, 0, head + ".det_boxes"),
+            ctx.Unsqueeze(ctx.Gather(keptScores, nmsKeep, 0, head + ".det_scores"), head + ".det_scores_col", 1)], head + ".dets", 1);
+        return (dets, ctx.Gather(keptLabels, nmsKeep, 0, head + ".det_labels"));
     }
 
     public override LossDict Loss(DenseHeadOutputs outs, IReadOnlyList<Tensor> gtBboxes, IReadOnlyList<Tensor>? gtLabels, IReadOnlyList<ImgMeta> imgMetas,

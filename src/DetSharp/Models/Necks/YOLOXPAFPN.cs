@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Models.Common;
+using DetSharp.Models.Onnx;
 using DetSharp.Models.Weights;
 using DetSharp.Registry;
 using TorchSharp;
@@ -17,7 +18,7 @@ namespace DetSharp.Models.Necks;
 /// default; <c>use_depthwise</c> makes the downsampling convs and the bottlenecks' 3×3 convs depthwise-separable.
 /// </summary>
 [Register(Registries.ModelsName, "YOLOXPAFPN")]
-public sealed class YOLOXPAFPN : nn.Module<Tensor[], Tensor[]>, IHasInitCfg
+public sealed class YOLOXPAFPN : nn.Module<Tensor[], Tensor[]>, IHasInitCfg, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -88,5 +89,29 @@ public sealed class YOLOXPAFPN : nn.Module<Tensor[], Tensor[]>, IHasInitCfg
         var result = new Tensor[n];
         for (int i = 0; i < n; i++) result[i] = _outConvs[i].forward(outs[i]).MoveToOuterDisposeScope();
         return result;
+    }
+
+    /// <summary><see cref="forward"/> node for node; the upsampling is FPN's (nearest ×2, or to the finer map's size).</summary>
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs)
+    {
+        int n = _inChannels.Length;
+        if (inputs.Count != n) throw ctx.Unsupported(this, $"{inputs.Count} input maps for {n} levels");
+        string name = ctx.ValueName(this);
+        var inner = new List<string> { inputs[^1] };
+        for (int idx = n - 1; idx > 0; idx--)
+        {
+            int k = n - 1 - idx;
+            string high = ctx.Forward(_reduceLayers[k], inner[0]);
+            inner[0] = high;
+            string up = FPN.ExportUpsample(ctx, _upsampleCfg, high, inputs[idx - 1], $"{name}.upsample{k}", nameof(YOLOXPAFPN));
+            inner.Insert(0, ctx.Forward(_topDownBlocks[k], ctx.Concat([up, inputs[idx - 1]], $"{name}.top_down_concat{k}", 1)));
+        }
+        var outs = new List<string> { inner[0] };
+        for (int idx = 0; idx < n - 1; idx++)
+        {
+            string down = ctx.Forward(_downsamples[idx], outs[^1]);
+            outs.Add(ctx.Forward(_bottomUpBlocks[idx], ctx.Concat([down, inner[idx + 1]], $"{name}.bottom_up_concat{idx}", 1)));
+        }
+        return [.. outs.Select((o, i) => ctx.Forward(_outConvs[i], o))];
     }
 }

@@ -56,7 +56,7 @@ public static class OnnxDetectorExport
     }
 
     private static IOnnxDetector Exportable(BaseDetector model) => model as IOnnxDetector
-        ?? throw new DetSharpException($"ONNX export: {model.GetType().Name} has no ONNX export; exportable are RetinaNet, FCOS and the two-stage detectors (Faster, Mask, Cascade (Mask) R-CNN).");
+        ?? throw new DetSharpException($"ONNX export: {model.GetType().Name} has no ONNX export; exportable are RetinaNet, FCOS, YOLOX and the two-stage detectors (Faster, Mask, Cascade (Mask) R-CNN).");
 
     private static OnnxGraphBuilder Write(BaseDetector model, IOnnxDetector detector, int opset, OnnxDim height, OnnxDim width, List<(long H, long W)>? sizes)
     {

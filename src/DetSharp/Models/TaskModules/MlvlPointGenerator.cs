@@ -53,13 +53,19 @@ public sealed class MlvlPointGenerator
     }
 
     /// <summary>
-    /// <see cref="GridPriors"/> (without strides) of <paramref name="level"/> as ONNX nodes, from the level's map
-    /// [1, C, H, W] in the graph (any size): the points [H·W, 2].
+    /// <see cref="GridPriors"/> of <paramref name="level"/> as ONNX nodes, from the level's map [1, C, H, W] in the graph
+    /// (any size): the points [H·W, 2], or with <paramref name="withStride"/> [H·W, 4] (x, y, stride_w, stride_h).
     /// </summary>
-    public string ExportGridPriors(OnnxExportContext ctx, string featmap, int level, string name)
+    public string ExportGridPriors(OnnxExportContext ctx, string featmap, int level, string name, bool withStride = false)
     {
         var (sw, sh) = _strides[level];
         var (x, y) = ctx.GridShifts(featmap, sw, sh, (float)Offset, name);
-        return ctx.Concat([ctx.Unsqueeze(x, $"{name}.x", 1), ctx.Unsqueeze(y, $"{name}.y", 1)], name, 1);
+        var columns = new List<string> { ctx.Unsqueeze(x, $"{name}.x", 1), ctx.Unsqueeze(y, $"{name}.y", 1) };
+        if (withStride)
+        {
+            columns.Add(ctx.FullLike(columns[0], sw, $"{name}.stride_w"));
+            columns.Add(ctx.FullLike(columns[0], sh, $"{name}.stride_h"));
+        }
+        return ctx.Concat(columns, name, 1);
     }
 }

@@ -36,7 +36,7 @@ public sealed class DetectorExportTests(ITestOutputHelper output)
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(onnx, options);
         foreach (var (h, w) in new[] { ((int)Height, (int)Width), (80, 100) })
-            AssertDetectionsMatch(model, session, Height, Width, h, w, maxBoxDiff: 1e-2, maxScoreDiff: 1e-4);
+            AssertDetectionsMatch(output, model, session, Height, Width, h, w, maxBoxDiff: 1e-2, maxScoreDiff: 1e-4);
     }
 
     /// <summary>
@@ -56,8 +56,8 @@ public sealed class DetectorExportTests(ITestOutputHelper output)
         Assert.Contains(graph.Build().MetadataProps, p => p.Key == OnnxDetectorExport.DynamicKey && p.Value == "true");
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(graph.ToBytes(), options);
-        AssertDetectionsMatch(model, session, 96, 128, 96, 128, maxBoxDiff: 1e-3, maxScoreDiff: 1e-5);
-        AssertDetectionsMatch(model, session, 160, 96, 150, 90, maxBoxDiff: 1e-3, maxScoreDiff: 1e-5);
+        AssertDetectionsMatch(output, model, session, 96, 128, 96, 128, maxBoxDiff: 1e-3, maxScoreDiff: 1e-5);
+        AssertDetectionsMatch(output, model, session, 160, 96, 150, 90, maxBoxDiff: 1e-3, maxScoreDiff: 1e-5);
     }
 
     /// <summary>
@@ -105,10 +105,10 @@ public sealed class DetectorExportTests(ITestOutputHelper output)
     /// <summary>
     /// A random image of h × w zero-padded to <paramref name="height"/> × <paramref name="width"/> through the session and
     /// through the dense head's simple_test: the same kept set in the same order, labels equal, boxes and scores within
-    /// the given differences, boxes clipped to img_shape.
+    /// the given differences, boxes clipped to img_shape when the head clips (<paramref name="clipsBoxes"/>).
     /// </summary>
-    private void AssertDetectionsMatch(SingleStageDetector model, InferenceSession session, long height, long width, int h, int w, double maxBoxDiff,
-        double maxScoreDiff)
+    internal static void AssertDetectionsMatch(ITestOutputHelper output, SingleStageDetector model, InferenceSession session, long height, long width,
+        int h, int w, double maxBoxDiff, double maxScoreDiff, bool clipsBoxes = true)
     {
         using var scope = NewDisposeScope();
         var img = zeros(1, 3, height, width);
@@ -134,7 +134,8 @@ public sealed class DetectorExportTests(ITestOutputHelper output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  max box diff {boxDiff:g3} px, max score diff {scoreDiff:g3}"));
         Assert.True(boxDiff <= maxBoxDiff, $"boxes differ by {boxDiff} px");
         Assert.True(scoreDiff <= maxScoreDiff, $"scores differ by {scoreDiff}");
-        Assert.True(dets.Where((_, i) => i % 5 == 2).Max() <= w && dets.Where((_, i) => i % 5 == 3).Max() <= h, "boxes are not clipped to img_shape");
+        if (clipsBoxes)
+            Assert.True(dets.Where((_, i) => i % 5 == 2).Max() <= w && dets.Where((_, i) => i % 5 == 3).Max() <= h, "boxes are not clipped to img_shape");
     }
 
     [Fact]
@@ -150,7 +151,7 @@ public sealed class DetectorExportTests(ITestOutputHelper output)
         Assert.Empty(labels);
     }
 
-    private static (float[] Dets, long[] Labels) Run(InferenceSession session, Tensor img, int h, int w)
+    internal static (float[] Dets, long[] Labels) Run(InferenceSession session, Tensor img, int h, int w)
     {
         using var input = OrtValue.CreateTensorValueFromMemory(img.contiguous().data<float>().ToArray(), img.shape);
         using var shape = OrtValue.CreateTensorValueFromMemory(new float[] { h, w }, [2]);
