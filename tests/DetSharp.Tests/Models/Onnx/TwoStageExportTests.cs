@@ -59,6 +59,23 @@ public sealed class TwoStageExportTests(ITestOutputHelper output)
     private static (long H, long W)[] LevelSizes(int levels) =>
         Enumerable.Range(0, levels).Select(l => ((long)Math.Ceiling(Height / (4.0 * (1 << l))), (long)Math.Ceiling(Width / (4.0 * (1 << l))))).ToArray();
 
+    /// <summary>
+    /// The extractor written as a graph on feature maps of <paramref name="sizes"/> (32 channels) and [n, 4] RoIs, run in
+    /// ONNX Runtime on <paramref name="feats"/> and <paramref name="rois"/>: the graph and its [n, 32, 7, 7] output.
+    /// </summary>
+    private static (OnnxGraphBuilder Graph, Tensor Features) RunExtractorGraph(SingleRoIExtractor extractor, (long H, long W)[] sizes, Tensor[] feats, Tensor rois)
+    {
+        var graph = new OnnxGraphBuilder("roi_extractor");
+        var ctx = new OnnxExportContext(graph, extractor);
+        var names = sizes.Select((s, l) => graph.Input($"feat{l}", 1, 32, s.H, s.W)).ToList();
+        names.Add(graph.Input("rois", "n", 4));
+        string result = extractor.ExportOnnx(ctx, names)[0];
+        graph.Output(result, "n", 32, 7, 7);
+        var inputs = new Dictionary<string, Tensor> { ["rois"] = rois };
+        for (int l = 0; l < feats.Length; l++) inputs[$"feat{l}"] = feats[l];
+        return (graph, OrtRun.Run(graph, inputs, result)[result]);
+    }
+
     /// <summary>The image's (w, h, w, h) the boxes are clipped to, as a graph input.</summary>
     private static Tensor Whwh() => tensor(new float[] { Width, Height, Width, Height });
 
@@ -117,15 +134,7 @@ public sealed class TwoStageExportTests(ITestOutputHelper output)
         var levels = extractor.MapRoiLevels(cat([zeros(rois.shape[0], 1), rois], 1), 4);
         Assert.True(Enumerable.Range(0, 4).All(l => (levels == l).any().item<bool>()), "the RoIs do not reach every level");
 
-        var graph = new OnnxGraphBuilder("roi_extractor");
-        var ctx = new OnnxExportContext(graph, extractor);
-        var names = sizes.Select((s, l) => graph.Input($"feat{l}", 1, 32, s.H, s.W)).ToList();
-        names.Add(graph.Input("rois", "n", 4));
-        string result = extractor.ExportOnnx(ctx, names)[0];
-        graph.Output(result, "n", 32, 7, 7);
-        var inputs = new Dictionary<string, Tensor> { ["rois"] = rois };
-        for (int l = 0; l < 4; l++) inputs[$"feat{l}"] = feats[l];
-        var actual = OrtRun.Run(graph, inputs, result)[result];
+        var (_, actual) = RunExtractorGraph(extractor, sizes, feats, rois);
 
         double diff = OrtRun.MaxAbsDiff(expected, actual);
         double scale = expected.abs().max().item<float>();
@@ -153,15 +162,7 @@ public sealed class TwoStageExportTests(ITestOutputHelper output)
         Assert.True(expected[..3].abs().max().item<float>() == 0f, "libtorch's RoIAlign does not pool 0 for the empty RoIs");
         Assert.True(expected[3].abs().max().item<float>() > 0.1f, "the non-empty RoI pools nothing: the case compares nothing");
 
-        var graph = new OnnxGraphBuilder("roi_extractor");
-        var ctx = new OnnxExportContext(graph, extractor);
-        var names = sizes.Select((s, l) => graph.Input($"feat{l}", 1, 32, s.H, s.W)).ToList();
-        names.Add(graph.Input("rois", "n", 4));
-        string result = extractor.ExportOnnx(ctx, names)[0];
-        graph.Output(result, "n", 32, 7, 7);
-        var inputs = new Dictionary<string, Tensor> { ["rois"] = rois };
-        for (int l = 0; l < 4; l++) inputs[$"feat{l}"] = feats[l];
-        var actual = OrtRun.Run(graph, inputs, result)[result];
+        var (graph, actual) = RunExtractorGraph(extractor, sizes, feats, rois);
 
         var nodes = graph.Build().Graph.Node;
         var roiAligns = nodes.Where(n => n.OpType == "RoiAlign").ToList();
