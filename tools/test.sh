@@ -18,10 +18,10 @@ if ! dotnet format DetSharp.slnx --verify-no-changes; then
 fi
 echo "Formatting checked in $((SECONDS - format_start)) s"
 
-# The test hosts drive libtorch from test code without the FinalizerGate that DetSharp's own loops hold (see
-# src/DetSharp/Utils/FinalizerGate.cs): a garbage collection during a native call lets the finalizer thread free the
-# implicit TorchSharp Scalar that call is reading (the rare "toFloat ... Expected false to be true" abort, seen once in
-# a suite run on a heavily loaded machine). A 256 MiB gen-0 budget makes collections, and so that race, 8x rarer (19
+# DetSharp.Tests runs each test inside a FinalizerGate region (tests/DetSharp.Tests/TestSupport/
+# FinalizerGatedTestsAttribute.cs), so the finalizer thread cannot free an implicit TorchSharp Scalar that a native call
+# of test code is reading (the rare "toFloat ... Expected false to be true" abort; see src/DetSharp/Utils/FinalizerGate.cs).
+# A 256 MiB gen-0 budget makes collections, and so the moments the gate must let the finalizers through, rarer (19
 # instead of 153 gen-0 collections for 2 GB of small allocations here); the hosts have the memory for it.
 export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x10000000}"
 

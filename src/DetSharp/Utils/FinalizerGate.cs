@@ -69,6 +69,23 @@ public static class FinalizerGate
         Park();
     }
 
+    /// <summary>
+    /// Lets every finalizer found so far (after a full collection) run now, then parks the finalizer thread again — even
+    /// while regions are entered, so unlike <see cref="SafePoint"/> it does not know that no libtorch call is in flight:
+    /// the gate's protection is traded for memory for the moment the queue takes. For an owner that holds the gate so
+    /// long that the garbage its finalizers would free piles up (a test host's regions span whole tests). A no-op outside
+    /// any region.
+    /// </summary>
+    public static void Flush()
+    {
+        lock (Sync)
+        {
+            if (Owners.Count == 0) return;
+        }
+        GC.Collect();
+        Park();
+    }
+
     private static void Exit(Thread thread)
     {
         lock (Sync)

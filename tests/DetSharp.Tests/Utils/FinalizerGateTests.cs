@@ -67,6 +67,34 @@ public class FinalizerGateTests
     }
 
     [Fact]
+    public void A_flush_runs_the_queued_finalizers_inside_a_region_and_parks_again()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Interlocked.Exchange(ref _finalized, 0);
+        using (FinalizerGate.Enter())
+        {
+            MakeGarbage(20);
+            GC.Collect();
+            Thread.Sleep(200);
+            Assert.Equal(0, Volatile.Read(ref _finalized));
+
+            // From another thread, as the test host's memory valve flushes while tests hold their regions.
+            var flusher = new Thread(FinalizerGate.Flush);
+            flusher.Start();
+            Assert.True(flusher.Join(TimeSpan.FromSeconds(30)));
+            Assert.Equal(20, Volatile.Read(ref _finalized));
+            Assert.True(FinalizerGate.IsParked);
+
+            MakeGarbage(5);
+            GC.Collect();
+            Thread.Sleep(200);
+            Assert.Equal(20, Volatile.Read(ref _finalized));
+        }
+        Assert.True(WaitFor(() => Volatile.Read(ref _finalized) == 25, TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public void Nested_regions_keep_the_gate_until_the_outermost_is_left()
     {
         using (FinalizerGate.Enter())
