@@ -6,7 +6,7 @@ using DetSharp.Models.Onnx;
 namespace DetSharp.Cli.Commands;
 
 /// <summary>
-/// <c>detsharp export onnx CONFIG CHECKPOINT -o model.onnx [--shape H W | --dynamic] [--opset N]</c>: MMDeploy's ONNX export for
+/// <c>detsharp export onnx CONFIG CHECKPOINT -o model.onnx [--shape H W | --dynamic] [--opset N] [--skip-postprocess]</c>: MMDeploy's ONNX export for
 /// DetSharp's models (<see cref="OnnxExport"/>); the file runs with <c>detsharp infer --backend onnxruntime</c> or
 /// <see cref="Detector.FromOnnx"/>.
 /// </summary>
@@ -35,9 +35,15 @@ internal static class ExportCommand
             Description = "Dynamic input size: input [1, 3, height, width] with symbolic height and width, priors generated in the graph; "
                           + "each image is padded only to the pad divisor (instead of --shape).",
         };
+        var skipPostprocess = new Option<bool>("--skip-postprocess", "--simplify-postprocess")
+        {
+            Description = "One-stage detectors only (MMDetection's pytorch2onnx --skip-postprocess): the graph ends at the dense head's raw "
+                          + "maps per level (cls_score_L, bbox_pred_L, score_factor_L), for a runtime with its own box decoding and NMS; "
+                          + "detsharp infer/test --backend onnxruntime decode them with the config's test_cfg.",
+        };
         var cmd = new Command("onnx", "Write the whole detector (backbone, neck, head, box decoding, NMS) as one ONNX model for ONNX Runtime.")
         {
-            config, checkpoint, output, shape, opset, dynamic, CommonOptions.CfgOptions,
+            config, checkpoint, output, shape, opset, dynamic, skipPostprocess, CommonOptions.CfgOptions,
         };
         cmd.SetAction(parse =>
         {
@@ -48,18 +54,21 @@ internal static class ExportCommand
             string path = parse.GetValue(output)!;
             new IO.ProtectedInputs([parse.GetValue(config)!, parse.GetValue(checkpoint)!]).Check(path, "--output");
             var cfg = ConfigTools.Load(parse.GetValue(config)!, parse.GetValue(CommonOptions.CfgOptions));
+            bool raw = parse.GetValue(skipPostprocess);
             string input;
             if (isDynamic)
             {
-                OnnxExport.ExportDynamic(cfg, parse.GetValue(checkpoint), path, parse.GetValue(opset));
+                OnnxExport.ExportDynamic(cfg, parse.GetValue(checkpoint), path, parse.GetValue(opset), raw);
                 input = "1 x 3 x height x width (dynamic)";
             }
             else
             {
-                var (h, w) = OnnxExport.Export(cfg, parse.GetValue(checkpoint), path, hw is { Length: 2 } ? (hw[0], hw[1]) : null, parse.GetValue(opset));
+                var (h, w) = OnnxExport.Export(cfg, parse.GetValue(checkpoint), path, hw is { Length: 2 } ? (hw[0], hw[1]) : null, parse.GetValue(opset), raw);
                 input = $"1 x 3 x {h} x {w}";
             }
-            Console.Out.WriteLine($"wrote {path}: input {input}, outputs dets, labels (opset {parse.GetValue(opset)})");
+            string outputs = raw ? "the dense head's raw maps per level (cls_score_L, bbox_pred_L[, score_factor_L]); no post-processing in the graph"
+                : "dets, labels[, masks]";
+            Console.Out.WriteLine($"wrote {path}: input {input}, outputs {outputs} (opset {parse.GetValue(opset)})");
             return 0;
         });
         return cmd;

@@ -27,14 +27,20 @@ public static class OnnxExport
     /// to the pad divisor, landscape (MMDetection's (1333, 800) gives 800 × 1344); an image whose resized, padded size
     /// exceeds it is refused at inference.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="skipPostprocess"/>: MMDetection's <c>pytorch2onnx.py --skip-postprocess</c> for a one-stage detector —
+    /// the graph ends at the dense head's raw maps (<see cref="OnnxDetectorExport.PostprocessSkipped"/>) and the runtime
+    /// decodes them with the config's <c>test_cfg</c> (<see cref="Detector.FromOnnx"/> does it in libtorch), for a deployment
+    /// that brings its own box decoding and NMS.
+    /// </remarks>
     public static (long Height, long Width) Export(Config.Config cfg, string? checkpointPath, string outputPath, (long Height, long Width)? shape = null,
-        int opset = OnnxGraphBuilder.DefaultOpset)
+        int opset = OnnxGraphBuilder.DefaultOpset, bool skipPostprocess = false)
     {
         (long Height, long Width) size = (0, 0);
-        Write(cfg, checkpointPath, outputPath, (model, scales, divisor, metadata) =>
+        Write(cfg, checkpointPath, outputPath, skipPostprocess, (model, scales, divisor, metadata) =>
         {
             size = shape ?? DefaultShape(scales, divisor, cfg.Filename);
-            return OnnxDetectorExport.Export(model, size.Height, size.Width, opset, metadata);
+            return OnnxDetectorExport.Export(model, size.Height, size.Width, opset, metadata, skipPostprocess);
         });
         return size;
     }
@@ -43,10 +49,11 @@ public static class OnnxExport
     /// Writes <paramref name="outputPath"/> with a dynamic input size (<see cref="OnnxDetectorExport.ExportDynamic"/>):
     /// any height and width; a runtime pads each image only to the pad divisor, as the libtorch path does.
     /// </summary>
-    public static void ExportDynamic(Config.Config cfg, string? checkpointPath, string outputPath, int opset = OnnxGraphBuilder.DefaultOpset) =>
-        Write(cfg, checkpointPath, outputPath, (model, _, _, metadata) => OnnxDetectorExport.ExportDynamic(model, opset, metadata));
+    public static void ExportDynamic(Config.Config cfg, string? checkpointPath, string outputPath, int opset = OnnxGraphBuilder.DefaultOpset,
+        bool skipPostprocess = false) =>
+        Write(cfg, checkpointPath, outputPath, skipPostprocess, (model, _, _, metadata) => OnnxDetectorExport.ExportDynamic(model, opset, metadata, skipPostprocess));
 
-    private static void Write(Config.Config cfg, string? checkpointPath, string outputPath,
+    private static void Write(Config.Config cfg, string? checkpointPath, string outputPath, bool skipPostprocess,
         Func<Models.Detectors.BaseDetector, List<(int A, int B)>, int, Dictionary<string, string>, OnnxGraphBuilder> export)
     {
         var pipeline = cfg.Get<List<ConfigDict>>("data.test.pipeline");
@@ -63,8 +70,11 @@ public static class OnnxExport
             [ClassesKey] = JsonSerializer.Serialize(detector.ClassNames),
             ["pad_size_divisor"] = divisor.ToString(CultureInfo.InvariantCulture),
             ["test_scale"] = JsonSerializer.Serialize(scales.Select(s => new[] { s.A, s.B })),
-            ["inputs"] = "input: float [1, 3, H, W], the normalized image (Normalize: (x - mean) / std, BGR->RGB if to_rgb), resized as the test pipeline does and zero-padded to H x W (input_height x input_width; with dynamic=true any H x W, padded to a multiple of pad_size_divisor); img_shape: float [2], the resized image's (height, width)",
-            ["outputs"] = "dets: [N, 5] (x1, y1, x2, y2, score) in the resized image's pixels (divide by the resize scale for the original image); labels: int64 [N]; masks (mask models): [N, h, w] each detection's mask probabilities of its class inside its box, to paste into the image as get_seg_masks does",
+            ["inputs"] = "input: float [1, 3, H, W], the normalized image (Normalize: (x - mean) / std, BGR->RGB if to_rgb), resized as the test pipeline does and zero-padded to H x W (input_height x input_width; with dynamic=true any H x W, padded to a multiple of pad_size_divisor)"
+                         + (skipPostprocess ? "" : "; img_shape: float [2], the resized image's (height, width)"),
+            ["outputs"] = skipPostprocess
+                ? "postprocess=skipped: per feature level L the dense head's raw maps, cls_score_L [1, A*C, H_L, W_L] (logits), bbox_pred_L [1, A*4, H_L, W_L] and, for heads with score factors (FCOS centerness, YOLOX objectness), score_factor_L [1, A, H_L, W_L] (logits); decode them with the priors, bbox_coder and test_cfg of the config (detsharp.config), as MMDetection's get_bboxes does"
+                : "dets: [N, 5] (x1, y1, x2, y2, score) in the resized image's pixels (divide by the resize scale for the original image); labels: int64 [N]; masks (mask models): [N, h, w] each detection's mask probabilities of its class inside its box, to paste into the image as get_seg_masks does",
         };
         if (normalize is not null)
         {

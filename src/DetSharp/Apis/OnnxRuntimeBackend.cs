@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using DetSharp.Datasets;
 using DetSharp.Datasets.Transforms;
+using DetSharp.Models;
+using DetSharp.Models.DenseHeads;
 using DetSharp.Models.Detectors;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
@@ -38,9 +40,17 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend, IDisposable
         WithMasks = session.OutputMetadata.ContainsKey("masks");
         // A mask model's probabilities are binarised where the libtorch path does it: test_cfg.rcnn.mask_thr_binary.
         _maskThrBinary = Config.Get("model.test_cfg.rcnn.mask_thr_binary", 0.5);
+        if (metadata.TryGetValue(Models.Onnx.OnnxDetectorExport.PostprocessKey, out var postprocess) && postprocess == Models.Onnx.OnnxDetectorExport.PostprocessSkipped)
+            _rawHead = RawHead.Open(path, session, Config);
     }
 
     private readonly double _maskThrBinary;
+
+    // For a model exported without post-processing: the dense head that decodes its raw maps; null when it is in the graph.
+    private readonly RawHead? _rawHead;
+
+    /// <summary>Whether the graph ends at the dense head's raw maps, decoded here (<c>export onnx --skip-postprocess</c>).</summary>
+    public bool PostprocessSkipped => _rawHead is not null;
 
     /// <summary>Whether the model outputs <c>masks</c> (a Mask R-CNN family model): pasted into the image here.</summary>
     public bool WithMasks { get; }
@@ -144,6 +154,13 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend, IDisposable
             }
             input = input.contiguous();
             using var imageValue = OrtValue.CreateTensorValueFromMemory(input.data<float>().ToArray(), input.shape);
+            if (_rawHead is not null)
+            {
+                var raw = _rawHead.Detect(_session, imageValue, meta);
+                results.Add(DetectionSet.FromResult(DetectionResult.FromTensors(raw.Dets, raw.Labels, null, classNames.Count), classNames, view.Filename,
+                    view.OriShape.Height, view.OriShape.Width));
+                continue;
+            }
             using var shapeValue = OrtValue.CreateTensorValueFromMemory(new float[] { meta.ImgShape.Height, meta.ImgShape.Width }, [2]);
             using var run = new RunOptions();
             using var outputs = _session.Run(run, ["input", "img_shape"], [imageValue, shapeValue], WithMasks ? ["dets", "labels", "masks"] : ["dets", "labels"]);
@@ -167,11 +184,61 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend, IDisposable
         return results;
     }
 
+    /// <summary>
+    /// The post-processing of a model exported without it: the config's dense head (built without weights: decoding
+    /// uses only its priors, bbox_coder and test_cfg) runs <see cref="BaseDenseHead.GetBboxes"/> on the graph's maps
+    /// of every level, as the libtorch <c>simple_test</c> does after the head's forward.
+    /// </summary>
+    private sealed class RawHead(BaseDenseHead head, string[] outputNames, int levels, bool withScoreFactors) : IDisposable
+    {
+        public void Dispose() => head.Dispose();
+
+        public static RawHead Open(string path, InferenceSession session, DetSharp.Config.Config config)
+        {
+            int levels = 0;
+            while (session.OutputMetadata.ContainsKey(Models.Onnx.OnnxDetectorExport.RawOutputNames(levels).ClsScore)) levels++;
+            if (levels == 0) throw new DetSharpException($"{path}: exported without post-processing but has no cls_score_0 output; export it again with `detsharp export onnx`.");
+            bool withFactors = session.OutputMetadata.ContainsKey(Models.Onnx.OnnxDetectorExport.RawOutputNames(0).ScoreFactor);
+            var names = new List<string>();
+            for (int l = 0; l < levels; l++)
+            {
+                var (cls, reg, factor) = Models.Onnx.OnnxDetectorExport.RawOutputNames(l);
+                names.AddRange(withFactors ? [cls, reg, factor] : [cls, reg]);
+            }
+            Registry.ComponentRegistration.EnsureRegistered();
+            var model = config.Get<Config.ConfigDict>("model");
+            var head = SingleStageDetector.BuildHead(model.Get<Config.ConfigDict>("bbox_head"), null, model.Get<Config.ConfigDict?>("test_cfg", null));
+            head.eval();
+            return new RawHead(head, [.. names], levels, withFactors);
+        }
+
+        /// <summary>One image's detections in original-image coordinates (rescale=True).</summary>
+        public DenseDetections Detect(InferenceSession session, OrtValue image, ImgMeta meta)
+        {
+            using var run = new RunOptions();
+            using var outputs = session.Run(run, ["input"], [image], outputNames);
+            int per = withScoreFactors ? 3 : 2;
+            var cls = new Tensor[levels];
+            var reg = new Tensor[levels];
+            var factors = withScoreFactors ? new Tensor[levels] : null;
+            for (int l = 0; l < levels; l++)
+            {
+                cls[l] = Map(outputs[l * per]);
+                reg[l] = Map(outputs[l * per + 1]);
+                if (factors is not null) factors[l] = Map(outputs[l * per + 2]);
+            }
+            return head.GetBboxes(new DenseHeadOutputs(cls, reg, factors), [meta], rescale: true)[0];
+        }
+
+        private static Tensor Map(OrtValue value) => tensor(value.GetTensorDataAsSpan<float>().ToArray(), value.GetTensorTypeAndShape().Shape);
+    }
+
     private string Required(string key) =>
         Metadata.TryGetValue(key, out var value) ? value : throw new DetSharpException($"{_path}: the ONNX model's metadata has no '{key}'; export it again with `detsharp export onnx`.");
 
     public void Dispose()
     {
+        _rawHead?.Dispose();
         _session.Dispose();
         _options.Dispose();
     }

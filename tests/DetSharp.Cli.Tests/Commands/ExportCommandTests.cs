@@ -11,7 +11,8 @@ namespace DetSharp.Cli.Tests.Commands;
 /// <c>detsharp export onnx</c> then <c>detsharp infer --backend onnxruntime</c> on the demo's RetinaNet (ResNet-18 with
 /// CNTK padding, 64-channel FPN and head; random weights, classification biases spread so that there are detections):
 /// the ONNX Runtime results.json equals the libtorch one (same detections, boxes within 1e-2 px, scores within 1e-4) on
-/// two synthetic images, exported for a fixed input size and with <c>--dynamic</c>; <c>--shape</c> with <c>--dynamic</c> and a
+/// two synthetic images, exported for a fixed input size, with <c>--dynamic</c> and without post-processing
+/// (<c>--skip-postprocess</c>: raw head maps decoded by the runtime); <c>--shape</c> with <c>--dynamic</c> and a
 /// CUDA device without ONNX Runtime's GPU package are refused, saying why.
 /// </summary>
 public sealed class ExportCommandTests
@@ -49,6 +50,17 @@ public sealed class ExportCommandTests
                 "--backend", "onnxruntime");
             Assert.True(ortDynamic.ExitCode == 0, ortDynamic.Stderr);
             AssertSameResults(expected, Results(Path.Combine(dir, "ort_dynamic", "results.json")));
+
+            // --skip-postprocess (here by the alias the issue named it, --simplify-postprocess): the graph ends at the head's
+            // raw maps, which the runtime decodes with the config's test_cfg; the same results.
+            string rawOnnx = Path.Combine(dir, "retinanet_raw.onnx");
+            var raw = CliRunner.RunWithTimeout(300, "export", "onnx", Config, checkpoint, "-o", rawOnnx, "--dynamic", "--simplify-postprocess");
+            Assert.True(raw.ExitCode == 0, raw.Stderr);
+            Assert.Contains("no post-processing in the graph", raw.Stdout, StringComparison.Ordinal);
+            var ortRaw = CliRunner.RunWithTimeout(300, "infer", Config, rawOnnx, images, "--out-dir", Path.Combine(dir, "ort_raw"), "--json",
+                "--backend", "onnxruntime");
+            Assert.True(ortRaw.ExitCode == 0, ortRaw.Stderr);
+            AssertSameResults(expected, Results(Path.Combine(dir, "ort_raw", "results.json")));
 
             // No CUDA provider in the CPU package: one message saying which package to reference.
             var cuda = CliRunner.Run("infer", Config, onnx, images, "--out-dir", Path.Combine(dir, "cuda"), "--backend", "onnxruntime", "--device", "cuda");

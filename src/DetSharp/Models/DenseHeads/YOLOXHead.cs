@@ -197,6 +197,26 @@ public sealed class YOLOXHead : BaseDenseHead, Engine.IAuxiliaryL1Switch
         return new DenseDetections(dets, labels[keep]);
     }
 
+    /// <summary><see cref="Forward"/> as ONNX nodes: per level the class, box and objectness maps [1, K, H, W].</summary>
+    protected override (IReadOnlyList<string> ClsScores, IReadOnlyList<string> BboxPreds, IReadOnlyList<string>? ScoreFactors) ExportForward(
+        OnnxExportContext ctx, IReadOnlyList<string> feats)
+    {
+        ctx.RequireExportOf(this, nameof(Forward), nameof(ExportForward));
+        if (feats.Count != Strides.Length) throw ctx.Unsupported(this, $"{feats.Count} feature maps for {Strides.Length} levels");
+        var cls = new List<string>();
+        var reg = new List<string>();
+        var obj = new List<string>();
+        for (int l = 0; l < feats.Count; l++)
+        {
+            string clsFeat = ctx.Forward(_clsConvs[l], feats[l]);
+            string regFeat = ctx.Forward(_regConvs[l], feats[l]);
+            cls.Add(ctx.Forward(_convCls[l], clsFeat));
+            reg.Add(ctx.Forward(_convReg[l], regFeat));
+            obj.Add(ctx.Forward(_convObj[l], regFeat));
+        }
+        return (cls, reg, obj);
+    }
+
     /// <summary>The priors with their strides in the graph (a dynamic export), as <see cref="GridPriors"/>.</summary>
     protected override string ExportGridPriors(OnnxExportContext ctx, string featmap, int level, string name) =>
         PriorGenerator.ExportGridPriors(ctx, featmap, level, name, withStride: true);
@@ -212,21 +232,19 @@ public sealed class YOLOXHead : BaseDenseHead, Engine.IAuxiliaryL1Switch
     {
         ctx.RequireExportOf(this, nameof(GetBboxesSingle), nameof(ExportSimpleTest));
         var cfg = TestCfg ?? throw new DetSharpException($"ONNX export: {GetType().Name} at '{ctx.PathOf(this)}' needs a test_cfg.");
-        if (feats.Count != Strides.Length) throw ctx.Unsupported(this, $"{feats.Count} feature maps for {Strides.Length} levels");
         string head = ctx.ValueName(this);
+        var maps = ExportForward(ctx, feats);
         var cls = new List<string>();
         var reg = new List<string>();
         var obj = new List<string>();
         for (int l = 0; l < feats.Count; l++)
         {
             string lv = $"{head}.level{l}";
-            string clsFeat = ctx.Forward(_clsConvs[l], feats[l]);
-            string regFeat = ctx.Forward(_regConvs[l], feats[l]);
             // [1, K, H, W] -> [H·W, K], as c[img].permute(1, 2, 0).reshape(-1, K): rows in the priors' order.
             string Rows(string x, string what, long k) => ctx.Reshape(ctx.Transpose(x, $"{lv}.{what}_hwc", 0, 2, 3, 1), $"{lv}.{what}_rows", -1, k);
-            cls.Add(Rows(ctx.Forward(_convCls[l], clsFeat), "cls", ClsOutChannels));
-            reg.Add(Rows(ctx.Forward(_convReg[l], regFeat), "reg", 4));
-            obj.Add(Rows(ctx.Forward(_convObj[l], regFeat), "obj", 1));
+            cls.Add(Rows(maps.ClsScores[l], "cls", ClsOutChannels));
+            reg.Add(Rows(maps.BboxPreds[l], "reg", 4));
+            obj.Add(Rows(maps.ScoreFactors![l], "obj", 1));
         }
         var priors = ExportPriors(ctx, inputs, feats, l => $"{head}.level{l}.priors");
         string allPriors = ctx.Concat([.. priors.Select(p => p.Priors)], head + ".priors", 0);

@@ -28,9 +28,13 @@ public class SingleStageDetector : BaseDetector, IOnnxDetector
         : base(name, backbone, neck, pretrained, initCfg)
     {
         if (bboxHead is null) throw new DetSharpException($"{name}: bbox_head is required.");
-        BboxHead = Builders.Model<BaseDenseHead>(Builders.With(bboxHead, ("train_cfg", trainCfg), ("test_cfg", testCfg)));
+        BboxHead = BuildHead(bboxHead, trainCfg, testCfg);
         register_module("bbox_head", BboxHead);
     }
+
+    /// <summary>The dense head of <c>bbox_head</c>, given the detector's whole <c>train_cfg</c> and <c>test_cfg</c> as MMDetection does.</summary>
+    public static BaseDenseHead BuildHead(ConfigDict bboxHead, ConfigDict? trainCfg, ConfigDict? testCfg) =>
+        Builders.Model<BaseDenseHead>(Builders.With(bboxHead, ("train_cfg", trainCfg), ("test_cfg", testCfg)));
 
     public BaseDenseHead BboxHead { get; }
 
