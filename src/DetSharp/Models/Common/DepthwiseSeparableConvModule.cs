@@ -1,4 +1,5 @@
 using DetSharp.Config;
+using DetSharp.Models.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,7 +10,7 @@ namespace DetSharp.Models.Common;
 /// (stride, padding, dilation), then <c>pointwise_conv</c>, a 1×1 ConvModule to the output channels; both with the
 /// module's norm and activation (mmcv's 'default' for <c>dw_*</c> / <c>pw_*</c>).
 /// </summary>
-public sealed class DepthwiseSeparableConvModule : nn.Module<Tensor, Tensor>
+public sealed class DepthwiseSeparableConvModule : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     /// <summary>Submodules are registered explicitly under MMDetection's names; fields are not auto-registered.</summary>
     protected override void RegisterComponents()
@@ -42,4 +43,7 @@ public sealed class DepthwiseSeparableConvModule : nn.Module<Tensor, Tensor>
     public ConvModule Pointwise { get; }
 
     public override Tensor forward(Tensor x) => Pointwise.forward(Depthwise.forward(x));
+
+    /// <summary>The two ConvModules' nodes: the depthwise one is a <c>Conv</c> with <c>group</c> = its channels.</summary>
+    public IReadOnlyList<string> ExportOnnx(OnnxExportContext ctx, IReadOnlyList<string> inputs) => [ctx.Forward(Pointwise, ctx.Forward(Depthwise, inputs[0]))];
 }

@@ -35,6 +35,20 @@ public sealed class YoloxExportTests(ITestOutputHelper output)
             DetectorExportTests.AssertDetectionsMatch(output, model, session, 96, 128, 96, 128, maxBoxDiff: 2e-3, maxScoreDiff: 5e-5, clipsBoxes: false);
     }
 
+    /// <summary>
+    /// <c>use_depthwise=True</c> in the backbone, neck and head (YOLOX-nano's depthwise-separable convs: a grouped
+    /// <c>Conv</c> then a 1×1 one): the same detections.
+    /// </summary>
+    [Fact]
+    public void Depthwise_separable_yolox_exports()
+    {
+        using var model = SpreadScoreYolox(useDepthwise: true);
+        Assert.Contains(model.modules(), m => m is DetSharp.Models.Common.DepthwiseSeparableConvModule);
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var session = new InferenceSession(OnnxDetectorExport.ExportDynamic(model).ToBytes(), options);
+        DetectorExportTests.AssertDetectionsMatch(output, model, session, 96, 128, 96, 128, maxBoxDiff: 2e-3, maxScoreDiff: 5e-5, clipsBoxes: false);
+    }
+
     [Fact]
     public void Dynamic_export_detects_what_libtorch_detects_at_two_input_sizes()
     {
@@ -54,10 +68,12 @@ public sealed class YoloxExportTests(ITestOutputHelper output)
     /// make the box deltas explode), and class and objectness biases spread around 0 (probabilities around 0.5 instead
     /// of the 0.01 prior) so that score_thr and NMS both have work.
     /// </summary>
-    private static YOLOX SpreadScoreYolox()
+    private static YOLOX SpreadScoreYolox(bool useDepthwise = false)
     {
         manual_seed(5);
         var cfg = Config.Config.FromFile(ModelFixtures.RepoConfig("demo/yolox_tiny_demo.py")).Get<ConfigDict>("model").Clone();
+        if (useDepthwise)
+            foreach (var part in new[] { "backbone", "neck", "bbox_head" }) cfg.Get<ConfigDict>(part)["use_depthwise"] = true;
         foreach (var part in new[] { "backbone", "neck", "bbox_head" })
             cfg.Get<ConfigDict>(part)["norm_cfg"] = new ConfigDict { ["type"] = "BN", ["momentum"] = 1.0, ["eps"] = 0.001 };
         // Fewer, better separated detections than at the demo's 0.01: float32 noise of ~1e-5 in the scores would
