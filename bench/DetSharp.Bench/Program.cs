@@ -7,7 +7,9 @@ using TorchSharp;
 //        DetSharp.Bench coco-eval [seed]
 //        DetSharp.Bench pipeline [N]   (the seed's Cityscapes training pipeline, bench/README.md)
 //        DetSharp.Bench compare-results EXPECTED.json ACTUAL.json   (two `detsharp test --out` files; bench/onnx_parity.sh)
-const string Usage = "usage: DetSharp.Bench ops [--reps N] [--warmup N] [--filter TEXT] | coco-eval [seed] | pipeline [N] | compare-results EXPECTED.json ACTUAL.json";
+//        DetSharp.Bench onnx-inputs MODEL.onnx OUT_DIR IMAGE...   (raw graph inputs + manifest for bench/onnx_ep_compare)
+const string Usage = "usage: DetSharp.Bench ops [--reps N] [--warmup N] [--filter TEXT] | coco-eval [seed] | pipeline [N] | compare-results EXPECTED.json ACTUAL.json"
+                     + " | onnx-inputs MODEL.onnx OUT_DIR IMAGE...";
 if (args.Length == 0)
 {
     Console.Error.WriteLine(Usage);
@@ -33,6 +35,25 @@ if (args[0] == "compare-results")
         var comparison = DetSharp.Apis.ResultsComparison.Compare(args[1], args[2]);
         comparison.Write(Console.Out);
         return comparison.Agree ? 0 : 1;
+    }
+    catch (DetSharp.DetSharpException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
+}
+
+if (args[0] == "onnx-inputs")
+{
+    if (args.Length < 4)
+    {
+        Console.Error.WriteLine(Usage);
+        return 2;
+    }
+    try
+    {
+        OnnxInputs.Write(args[1], args[2], args[3..]);
+        return 0;
     }
     catch (DetSharp.DetSharpException e)
     {

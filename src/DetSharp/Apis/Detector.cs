@@ -205,6 +205,32 @@ public sealed class Detector : IDisposable
     /// <summary>Detects objects in an image file.</summary>
     public DetectionSet Infer(string imagePath) => RunBatch([FromFile(imagePath)])[0];
 
+    /// <summary>
+    /// For a detector from <see cref="FromOnnx"/>: the graph inputs of an image file as this runtime feeds them — <c>input</c>
+    /// [1, 3, H, W] (test pipeline, collated, padded to the model's input size) and <c>img_shape</c> [2] (not for a model
+    /// exported without post-processing) —, to run the exported model in another runtime on exactly the same tensors
+    /// (e.g. ONNX Runtime's CUDA provider, <c>bench/onnx_ep_compare</c>).
+    /// </summary>
+    public IReadOnlyList<(string Name, float[] Data, long[] Shape)> OnnxGraphInputs(string imagePath)
+    {
+        var onnx = _onnx ?? throw new DetSharpException("OnnxGraphInputs is for a detector from Detector.FromOnnx (an exported model).");
+        var image = FromFile(imagePath);
+        DetSample processed;
+        using (image.Sample)
+            processed = image.Pipeline.Apply(image.Sample, new Random(0)) ?? throw new DetSharpException($"{imagePath}: the test pipeline dropped the image.");
+        using (processed)
+        {
+            var views = Inference.Views(processed);
+            if (views.Count != 1)
+                throw new DetSharpException($"{imagePath}: the ONNX model runs one view per image; the test pipeline makes {views.Count} (test-time augmentation).");
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var (input, meta) = onnx.GraphInput(views[0]);
+            var inputs = new List<(string, float[], long[])> { ("input", input.data<float>().ToArray(), input.shape) };
+            if (!onnx.PostprocessSkipped) inputs.Add(("img_shape", [meta.ImgShape.Height, meta.ImgShape.Width], [2]));
+            return inputs;
+        }
+    }
+
     /// <summary>Detects objects in a BGR uint8 image held in memory (the Mat is not modified or disposed).</summary>
     public DetectionSet Infer(Mat image) => RunBatch([FromMat(image)])[0];
 

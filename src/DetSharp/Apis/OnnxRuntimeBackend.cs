@@ -130,6 +130,28 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend, IDisposable
         }
     }
 
+    /// <summary>
+    /// The graph's <c>input</c> for one test-pipeline output, as <see cref="Run"/> feeds it: the image batch as
+    /// <see cref="DetCollate"/> makes it, zero-padded further to the model's input size unless the model is dynamic; and the
+    /// image's meta (whose <c>img_shape</c> is the graph's other input).
+    /// </summary>
+    public (Tensor Input, ImgMeta Meta) GraphInput(DetSample view)
+    {
+        using var scope = NewDisposeScope();
+        using var batch = DetCollate.Collate([view], withGt: false, device: CPU);
+        var meta = batch.ImgMetas[0];
+        var input = batch.Img;
+        if (_inputSize is { } size)
+        {
+            if (input.shape[2] > size.Height || input.shape[3] > size.Width)
+                throw new DetSharpException($"{view.Filename}: the preprocessed image is {input.shape[2]} x {input.shape[3]}, larger than the ONNX model's input "
+                                            + $"{size.Height} x {size.Width}; export with a larger --shape H W, or with --dynamic.");
+            // Zero beyond the image, as Pad leaves it after Normalize.
+            input = nn.functional.pad(input, [0, size.Width - input.shape[3], 0, size.Height - input.shape[2]]);
+        }
+        return (input.contiguous().MoveToOuterDisposeScope(), meta);
+    }
+
     /// <summary>One image at a time (the model's batch is 1), results in original-image coordinates.</summary>
     public List<DetectionSet> Run(IReadOnlyList<DetSample> pipelineOutputs, IReadOnlyList<string> classNames)
     {
@@ -141,18 +163,7 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend, IDisposable
                 throw new DetSharpException($"{_path}: the ONNX model runs one view per image; test-time augmentation (MultiScaleFlipAug with several scales or flip) is not in the graph.");
             var view = views[0];
             using var scope = NewDisposeScope();
-            using var batch = DetCollate.Collate([view], withGt: false, device: CPU);
-            var meta = batch.ImgMetas[0];
-            var input = batch.Img;
-            if (_inputSize is { } size)
-            {
-                if (input.shape[2] > size.Height || input.shape[3] > size.Width)
-                    throw new DetSharpException($"{view.Filename}: the preprocessed image is {input.shape[2]} x {input.shape[3]}, larger than the ONNX model's input "
-                                                + $"{size.Height} x {size.Width}; export with a larger --shape H W, or with --dynamic.");
-                // Zero beyond the image, as Pad leaves it after Normalize.
-                input = nn.functional.pad(input, [0, size.Width - input.shape[3], 0, size.Height - input.shape[2]]);
-            }
-            input = input.contiguous();
+            var (input, meta) = GraphInput(view);
             using var imageValue = OrtValue.CreateTensorValueFromMemory(input.data<float>().ToArray(), input.shape);
             if (_rawHead is not null)
             {

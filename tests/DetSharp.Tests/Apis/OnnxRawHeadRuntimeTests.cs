@@ -68,6 +68,44 @@ public sealed class OnnxRawHeadRuntimeTests(ITestOutputHelper output)
         Assert.False(File.Exists(onnx));
     });
 
+    /// <summary>
+    /// <see cref="Detector.OnnxGraphInputs"/> gives the tensors the runtime feeds the graph: a 150 × 230 image at the test
+    /// scale (256, 192) is resized by min(256 / 230, 192 / 150) = 1.113 to 167 × 256 (img_shape) and padded to 32: input
+    /// [1, 3, 192, 256]; the session run on them scores what <see cref="Detector.Infer(string)"/> scores. A model without
+    /// post-processing takes the image alone.
+    /// </summary>
+    [Fact]
+    public void Graph_inputs_are_what_the_runtime_feeds() => WithModel("demo/retinanet_r18_fpn64_imagenet_demo.py", (cfg, checkpoint, dir) =>
+    {
+        string full = Path.Combine(dir, "full.onnx"), raw = Path.Combine(dir, "raw.onnx"), image = Path.Combine(dir, "image.png");
+        OnnxExport.ExportDynamic(cfg, checkpoint, full);
+        OnnxExport.ExportDynamic(cfg, checkpoint, raw, skipPostprocess: true);
+        using (var mat = new Mat(150, 230, MatType.CV_8UC3))
+        {
+            Cv2.SetTheRNG(5);
+            Cv2.Randu(mat, Scalar.All(0), Scalar.All(255));
+            Cv2.ImWrite(image, mat);
+        }
+        using var detector = Detector.FromOnnx(full);
+        var inputs = detector.OnnxGraphInputs(image);
+        Assert.Equal(["input", "img_shape"], inputs.Select(i => i.Name));
+        Assert.Equal([1L, 3, 192, 256], inputs[0].Shape);
+        Assert.Equal([167f, 256f], inputs[1].Data);
+
+        using var session = new InferenceSession(full);
+        using var imageValue = OrtValue.CreateTensorValueFromMemory(inputs[0].Data, inputs[0].Shape);
+        using var shapeValue = OrtValue.CreateTensorValueFromMemory(inputs[1].Data, inputs[1].Shape);
+        using var run = new RunOptions();
+        using var outputs = session.Run(run, ["input", "img_shape"], [imageValue, shapeValue], ["dets"]);
+        float[] dets = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        var expected = detector.Infer(image).Detections;
+        Assert.True(expected.Count > 10, $"only {expected.Count} detections");
+        Assert.Equal(expected.Select(d => d.Score), dets.Where((_, i) => i % 5 == 4));
+
+        using var rawDetector = Detector.FromOnnx(raw);
+        Assert.Equal("input", Assert.Single(rawDetector.OnnxGraphInputs(image)).Name);
+    });
+
     /// <summary>The heads' classification and objectness predictors (RetinaHead, FCOSHead, YOLOXHead).</summary>
     private static readonly Regex Predictor = new(@"^bbox_head\.(retina_cls|conv_cls|multi_level_conv_cls\.\d+|multi_level_conv_obj\.\d+)\.(weight|bias)$");
 
