@@ -16,7 +16,8 @@
 # inference run (default 3, after INFER_WARMUP=2 untimed ones), THREADS (default 2). DetSharp uses libtorch's default
 # thread count (one per core); set THREADS to the core count for a like-for-like run. BF16=1 also runs each DetSharp
 # step with bfloat16 autocast (`mixed_precision.dtype=bfloat16`, the README's mixed precision) in the same rounds and
-# prints its ratios beside float32's (PyTorch stays float32, torchvision's default).
+# prints its ratios beside float32's (PyTorch stays float32, torchvision's default). Each run's peak resident memory
+# (GNU time) is printed too, and the medians beside the times.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rounds="${1:-3}"
@@ -43,16 +44,20 @@ seed_train=("${seed_common[@]}" data.train.times=1 data.train.dataset.type=CocoD
 seed_test=("${seed_common[@]}" model.test_cfg.rcnn.score_thr=0.0 data.test.type=CocoDataset "${test_data[@]}"
   "data.test.pipeline.1.img_scale=(1333,800)")
 
-declare -A runs
+declare -A runs rss
+rss_file="$(mktemp)"; trap 'rm -f "$rss_file"' EXIT
 run() { # name, JSON field, scale to seconds, command...: runs it, records the field (seconds per iteration or per image)
+  # and the process's peak resident memory (GNU time's %M: the process itself, not PyTorch's loader worker processes)
   local name="$1"; shift
   local field="$1"; shift
   local scale="$1"; shift
-  local out s
-  out="$("$@")" || { echo "compare_torchvision: $name failed" >&2; exit 1; }
+  local out s m
+  out="$(/usr/bin/time -f %M -o "$rss_file" "$@")" || { echo "compare_torchvision: $name failed" >&2; exit 1; }
   s="$("$py" -c "import json,sys; print('%.3f' % (json.load(sys.stdin)['$field'] * $scale))" <<< "$out")"
-  echo "round $r $name: $s s"
+  m="$("$py" -c "print('%.2f' % ($(tail -1 "$rss_file") / 1048576))")"
+  echo "round $r $name: $s s, peak RSS $m GiB"
   runs[$name]+="$s "
+  rss[$name]+="$m "
 }
 precisions=(fp32); [[ "$bf16" == 1 ]] && precisions+=(bf16)
 for ((r = 1; r <= rounds; r++)); do
@@ -91,7 +96,8 @@ for phase in train infer; do
   for prec in "${precisions[@]}"; do
     sfx=""; [[ $prec == bf16 ]] && sfx=" bf16"
     d="$(median <<< "${runs[detsharp mask_rcnn $phase$sfx]}")"
-    echo "mask_rcnn $phase$sfx: DetSharp $d $unit, PyTorch (float32) $p $unit, DetSharp / PyTorch $(ratio "$d" "$p")"
+    echo "mask_rcnn $phase$sfx: DetSharp $d $unit, PyTorch (float32) $p $unit, DetSharp / PyTorch $(ratio "$d" "$p");" \
+      "peak RSS DetSharp $(median <<< "${rss[detsharp mask_rcnn $phase$sfx]}") GiB, PyTorch $(median <<< "${rss[pytorch mask_rcnn $phase]}") GiB"
     if [[ "$cascade" == 1 ]]; then
       c="$(median <<< "${runs[detsharp cascade_augfpn $phase$sfx]}")"
       echo "cascade_augfpn $phase$sfx: DetSharp $c $unit, $(ratio "$c" "$d")x DetSharp's Mask R-CNN, $(ratio "$c" "$p")x PyTorch's Mask R-CNN"

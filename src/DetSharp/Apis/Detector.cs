@@ -177,6 +177,8 @@ public sealed class Detector : IDisposable
         model.eval();
         // tools/test.py's wrap_fp16_model: the config's fp16 / mixed_precision makes inference autocast too.
         model.AutocastDtype = MixedPrecision.FromConfig(cfg, torchDevice.type)?.Dtype;
+        // The backbone and neck in channels-last memory format on the CPU, as training runs them (channels_last=False: NCHW).
+        if (cfg.Get("channels_last", true)) model.UseChannelsLast();
         return new Detector(model, null, cfg, classes, warnings);
     }
 

@@ -265,6 +265,11 @@ public static class TrainDetector
             detector.AutocastDtype = mixedPrecision.Dtype;
         }
 
+        // DetSharp extension: the backbone and neck in channels-last memory format on the CPU (BaseDetector.UseChannelsLast);
+        // channels_last=False keeps the NCHW layout.
+        if (model is BaseDetector cl && cfg.Get("channels_last", true) && cl.UseChannelsLast())
+            logger.Info("channels-last: the backbone and neck run in NHWC memory format (channels_last=False turns it off)");
+
         var workflow = ReadWorkflow(cfg);
         var loaders = new List<IBatchSource> { components.BuildLoader(cfg, cfg.Get<ConfigDict>("data.train"), true, seed) };
         if (workflow.Count == 2)
