@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using DetSharp.Tests.TestSupport;
 using DetSharp.Utils;
 
@@ -9,18 +8,7 @@ namespace DetSharp.Tests.Utils;
 [Collection(ProcessWideCollection.Name)]
 public class FinalizerGateTests
 {
-    private static int _finalized;
-
-    private sealed class Probe
-    {
-        ~Probe() => Interlocked.Increment(ref _finalized);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void MakeGarbage(int count)
-    {
-        for (int i = 0; i < count; i++) _ = new Probe();
-    }
+    private static readonly FinalizationCounter Probes = new();
 
     private static bool WaitFor(Func<bool> condition, TimeSpan timeout)
     {
@@ -38,32 +26,32 @@ public class FinalizerGateTests
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        Interlocked.Exchange(ref _finalized, 0);
+        Probes.Reset();
         using (FinalizerGate.Enter())
         {
             Assert.True(FinalizerGate.IsParked);
-            MakeGarbage(100);
+            Probes.MakeGarbage(100);
             GC.Collect();
             Thread.Sleep(300);
-            Assert.Equal(0, Volatile.Read(ref _finalized));
+            Assert.Equal(0, Probes.Count);
 
             FinalizerGate.SafePoint();
-            Assert.True(WaitFor(() => Volatile.Read(ref _finalized) == 100, TimeSpan.FromSeconds(5)),
-                $"{_finalized} of 100 finalized after the safe point");
+            Assert.True(WaitFor(() => Probes.Count == 100, TimeSpan.FromSeconds(5)),
+                $"{Probes.Count} of 100 finalized after the safe point");
             Assert.True(FinalizerGate.IsParked);
 
-            MakeGarbage(10);
+            Probes.MakeGarbage(10);
             GC.Collect();
             Thread.Sleep(200);
-            Assert.Equal(100, Volatile.Read(ref _finalized));
+            Assert.Equal(100, Probes.Count);
         }
         // Leaving the region hands the finalizer thread back: the held garbage goes, and later garbage too.
-        Assert.True(WaitFor(() => Volatile.Read(ref _finalized) == 110, TimeSpan.FromSeconds(5)));
+        Assert.True(WaitFor(() => Probes.Count == 110, TimeSpan.FromSeconds(5)));
         Assert.False(FinalizerGate.IsParked);
-        MakeGarbage(5);
+        Probes.MakeGarbage(5);
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        Assert.Equal(115, Volatile.Read(ref _finalized));
+        Assert.Equal(115, Probes.Count);
     }
 
     [Fact]
@@ -71,27 +59,27 @@ public class FinalizerGateTests
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        Interlocked.Exchange(ref _finalized, 0);
+        Probes.Reset();
         using (FinalizerGate.Enter())
         {
-            MakeGarbage(20);
+            Probes.MakeGarbage(20);
             GC.Collect();
             Thread.Sleep(200);
-            Assert.Equal(0, Volatile.Read(ref _finalized));
+            Assert.Equal(0, Probes.Count);
 
             // From another thread, as the test host's memory valve flushes while tests hold their regions.
             var flusher = new Thread(FinalizerGate.Flush);
             flusher.Start();
             Assert.True(flusher.Join(TimeSpan.FromSeconds(30)));
-            Assert.Equal(20, Volatile.Read(ref _finalized));
+            Assert.Equal(20, Probes.Count);
             Assert.True(FinalizerGate.IsParked);
 
-            MakeGarbage(5);
+            Probes.MakeGarbage(5);
             GC.Collect();
             Thread.Sleep(200);
-            Assert.Equal(20, Volatile.Read(ref _finalized));
+            Assert.Equal(20, Probes.Count);
         }
-        Assert.True(WaitFor(() => Volatile.Read(ref _finalized) == 25, TimeSpan.FromSeconds(5)));
+        Assert.True(WaitFor(() => Probes.Count == 25, TimeSpan.FromSeconds(5)));
     }
 
     [Fact]
@@ -115,7 +103,7 @@ public class FinalizerGateTests
         {
             using (FinalizerGate.Enter())
             {
-                MakeGarbage(10);
+                Probes.MakeGarbage(10);
                 GC.Collect();
                 var sw = Stopwatch.StartNew();
                 GC.WaitForPendingFinalizers();

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using DetSharp.Tests.TestSupport;
 using DetSharp.Utils;
 
@@ -7,27 +6,16 @@ namespace DetSharp.Tests.Utils;
 /// <summary>What <see cref="FinalizerGatedTestsAttribute"/> promises every test outside the process-wide collection.</summary>
 public class FinalizerGatedTestsTests
 {
-    private static int _finalized;
-
-    private sealed class Probe
-    {
-        ~Probe() => Interlocked.Increment(ref _finalized);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void MakeGarbage(int count)
-    {
-        for (int i = 0; i < count; i++) _ = new Probe();
-    }
+    private static readonly FinalizationCounter Probes = new();
 
     [Fact]
     public void A_test_runs_with_the_finalizer_thread_parked()
     {
         Assert.True(FinalizerGate.IsParked);
-        int before = Volatile.Read(ref _finalized);
-        MakeGarbage(50);
+        int before = Probes.Count;
+        Probes.MakeGarbage(50);
         GC.Collect();
         Thread.Sleep(300);
-        Assert.Equal(before, Volatile.Read(ref _finalized));
+        Assert.Equal(before, Probes.Count);
     }
 }
