@@ -1,5 +1,6 @@
 using DetSharp.Config;
 using DetSharp.Models.Detectors;
+using DetSharp.Tests.TestSupport;
 using DetSharp.Utils;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -10,8 +11,10 @@ namespace DetSharp.Tests.Models.Detectors;
 /// <see cref="BaseDetector.UseChannelsLast"/>: the backbone and neck run in NHWC memory format and compute what they
 /// compute in NCHW — the seed's slim Cascade Mask R-CNN + AugFPN (consistent supervision on) gives the same losses and
 /// gradients for a training batch and the same detections in eval mode; only the backbone's and neck's weights change
-/// layout; a model with a layer not checked in that layout stays as it is.
+/// layout; a model with a layer not checked in that layout stays as it is. The samplers draw from torch's global
+/// generator, so the tests run alone (no other test's draws between the two training steps).
 /// </summary>
+[Collection(ProcessWideCollection.Name)]
 public sealed class ChannelsLastTests(ITestOutputHelper output)
 {
     [Fact]
