@@ -178,7 +178,7 @@ public sealed class Detector : IDisposable
         // tools/test.py's wrap_fp16_model: the config's fp16 / mixed_precision makes inference autocast too.
         model.AutocastDtype = MixedPrecision.FromConfig(cfg, torchDevice.type)?.Dtype;
         // The backbone and neck in channels-last memory format on the CPU, as training runs them (channels_last=False: NCHW).
-        if (cfg.Get("channels_last", true)) model.UseChannelsLast();
+        if (ChannelsLast.Enabled(cfg)) model.UseChannelsLast();
         return new Detector(model, null, cfg, classes, warnings);
     }
 
@@ -216,21 +216,15 @@ public sealed class Detector : IDisposable
     public IReadOnlyList<(string Name, float[] Data, long[] Shape)> OnnxGraphInputs(string imagePath)
     {
         var onnx = _onnx ?? throw new DetSharpException("OnnxGraphInputs is for a detector from Detector.FromOnnx (an exported model).");
-        var image = FromFile(imagePath);
-        DetSample processed;
-        using (image.Sample)
-            processed = image.Pipeline.Apply(image.Sample, new Random(0)) ?? throw new DetSharpException($"{imagePath}: the test pipeline dropped the image.");
-        using (processed)
-        {
-            var views = Inference.Views(processed);
-            if (views.Count != 1)
-                throw new DetSharpException($"{imagePath}: the ONNX model runs one view per image; the test pipeline makes {views.Count} (test-time augmentation).");
-            using var scope = TorchSharp.torch.NewDisposeScope();
-            var (input, meta) = onnx.GraphInput(views[0]);
-            var inputs = new List<(string, float[], long[])> { ("input", input.data<float>().ToArray(), input.shape) };
-            if (!onnx.PostprocessSkipped) inputs.Add(("img_shape", [meta.ImgShape.Height, meta.ImgShape.Width], [2]));
-            return inputs;
-        }
+        using var processed = Preprocess(FromFile(imagePath));
+        var views = Inference.Views(processed);
+        if (views.Count != 1)
+            throw new DetSharpException($"{imagePath}: the ONNX model runs one view per image; the test pipeline makes {views.Count} (test-time augmentation).");
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var (input, meta) = onnx.GraphInput(views[0]);
+        var inputs = new List<(string, float[], long[])> { ("input", input.data<float>().ToArray(), input.shape) };
+        if (!onnx.PostprocessSkipped) inputs.Add(("img_shape", [meta.ImgShape.Height, meta.ImgShape.Width], [2]));
+        return inputs;
     }
 
     /// <summary>Detects objects in a BGR uint8 image held in memory (the Mat is not modified or disposed).</summary>
@@ -302,6 +296,14 @@ public sealed class Detector : IDisposable
         return new PendingImage(_inMemoryPipeline, sample, null);
     }
 
+    /// <summary>The test pipeline on one image (its input sample is disposed); a pipeline that drops the image stops, naming it.</summary>
+    private static DetSample Preprocess(PendingImage image)
+    {
+        using (image.Sample)
+            return image.Pipeline.Apply(image.Sample, new Random(0))
+                   ?? throw new DetSharpException($"{image.Source ?? "image"}: the test pipeline dropped the image.");
+    }
+
     /// <summary>The test pipeline per image (outside the lock), then one forward pass for them all.</summary>
     private List<DetectionSet> RunBatch(IReadOnlyList<PendingImage> images)
     {
@@ -311,9 +313,7 @@ public sealed class Detector : IDisposable
             foreach (var image in images)
             {
                 using var timed = Profiler.Scope(ProfilerSections.Data);
-                using (image.Sample)
-                    processed.Add(image.Pipeline.Apply(image.Sample, new Random(0))
-                                  ?? throw new DetSharpException($"{image.Source ?? "image"}: the test pipeline dropped the image."));
+                processed.Add(Preprocess(image));
             }
             List<DetectionSet> results;
             lock (_lock)

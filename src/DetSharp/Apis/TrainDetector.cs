@@ -267,7 +267,7 @@ public static class TrainDetector
 
         // DetSharp extension: the backbone and neck in channels-last memory format on the CPU (BaseDetector.UseChannelsLast);
         // channels_last=False keeps the NCHW layout.
-        if (model is BaseDetector cl && cfg.Get("channels_last", true) && cl.UseChannelsLast())
+        if (model is BaseDetector cl && ChannelsLast.Enabled(cfg) && cl.UseChannelsLast())
             logger.Info("channels-last: the backbone and neck run in NHWC memory format (channels_last=False turns it off)");
 
         var workflow = ReadWorkflow(cfg);

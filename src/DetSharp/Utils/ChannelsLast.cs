@@ -9,7 +9,16 @@ namespace DetSharp.Utils;
 /// </summary>
 public static class ChannelsLast
 {
-    /// <summary><c>x.contiguous(memory_format=torch.channels_last)</c> of a 4-D tensor (x itself when it already is).</summary>
+    /// <summary>
+    /// DetSharp's config key (default true): the backbone and neck in channels-last memory format on the CPU
+    /// (<see cref="Models.Detectors.BaseDetector.UseChannelsLast"/>), for training and inference alike.
+    /// </summary>
+    public const string ConfigKey = "channels_last";
+
+    /// <summary>Whether <paramref name="cfg"/> leaves channels-last on (<see cref="ConfigKey"/> not set to False).</summary>
+    public static bool Enabled(Config.Config cfg) => cfg.Get(ConfigKey, true);
+
+    /// <summary><c>x.contiguous(memory_format=torch.channels_last)</c> of a 4-D tensor (no copy when it already is).</summary>
     public static Tensor Contiguous(Tensor x)
     {
         if (x.dim() != 4) throw new ArgumentException($"channels-last is a layout of 4-D tensors, got {x.dim()}-D.", nameof(x));

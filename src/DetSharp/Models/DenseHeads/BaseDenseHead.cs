@@ -16,9 +16,6 @@ namespace DetSharp.Models.DenseHeads;
 /// </summary>
 public record DenseHeadOutputs(Tensor[] ClsScores, Tensor[] BboxPreds, Tensor[]? ScoreFactors = null);
 
-/// <summary><see cref="DenseHeadOutputs"/> of one image as ONNX values (<see cref="BaseDenseHead.ExportRawOutputs"/>).</summary>
-public sealed record DenseHeadOnnxOutputs(IReadOnlyList<string> ClsScores, IReadOnlyList<string> BboxPreds, IReadOnlyList<string>? ScoreFactors);
-
 /// <summary>One image's detections from a dense head: <c>det_bboxes</c> [N, 5] (x1, y1, x2, y2, score) and <c>det_labels</c> [N].</summary>
 public readonly record struct DenseDetections(Tensor Dets, Tensor Labels);
 
@@ -163,11 +160,8 @@ public abstract class BaseDenseHead(string name) : nn.Module(name), IHasNumClass
     /// classification [1, A·C, H, W], regression [1, A·4, H, W], score factors where the head has them — which
     /// <see cref="GetBboxes"/> turns into detections outside the graph.
     /// </summary>
-    public DenseHeadOnnxOutputs ExportRawOutputs(OnnxExportContext ctx, IReadOnlyList<string> feats)
-    {
-        var (cls, reg, factors) = ExportForward(ctx, feats);
-        return new DenseHeadOnnxOutputs(cls, reg, factors);
-    }
+    public (IReadOnlyList<string> ClsScores, IReadOnlyList<string> BboxPreds, IReadOnlyList<string>? ScoreFactors) ExportRawOutputs(
+        OnnxExportContext ctx, IReadOnlyList<string> feats) => ExportForward(ctx, feats);
 
     /// <summary>
     /// <see cref="SimpleTest"/> of one image as ONNX nodes, as <see cref="GetBboxesSingle"/> and
