@@ -18,6 +18,14 @@
 # step with bfloat16 autocast (`mixed_precision.dtype=bfloat16`, the README's mixed precision) in the same rounds and
 # prints its ratios beside float32's (PyTorch stays float32, torchvision's default). Each run's peak resident memory
 # (GNU time) is printed too, and the medians beside the times.
+#
+# The same model and images on both sides: BN_AFFINE=frozen (default) runs DetSharp's configs with
+# model.backbone.norm_cfg.requires_grad=False, torchvision's FrozenBatchNorm2d (frozen statistics and affine parameters);
+# BN_AFFINE=trained keeps the configs' default requires_grad=True (affine parameters trained, statistics frozen by
+# norm_eval) and runs PyTorch with --train-bn-affine. Training reads only the COCO mini train images of 640×480 (12, six
+# batches), so that every batch of either side has the same padded shape (1088×800): DetSharp's sampler batches images
+# of one orientation, PyTorch's shuffled loader mixes them (a portrait and a landscape image pad to 1088×1088), and the
+# peak memory and time follow the shape of the batches drawn.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rounds="${1:-3}"
@@ -28,7 +36,23 @@ py=/usr/bin/python3
 coco="$root/../shared/datasets/coco_mini"
 [[ -d "$coco" ]] || { echo "compare_torchvision: $coco not found" >&2; exit 1; }
 "$py" -c 'import torch, torchvision, PIL' 2>/dev/null || { echo "compare_torchvision: $py lacks torch/torchvision/PIL (apt-get install -y python3-torchvision python3-pil)" >&2; exit 1; }
-train_ann="$coco/annotations/instances_train2017.json"; val_ann="$coco/annotations/instances_val2017.json"
+val_ann="$coco/annotations/instances_val2017.json"
+bn_affine="${BN_AFFINE:-frozen}"
+case "$bn_affine" in
+  frozen) bn_opts=(model.backbone.norm_cfg.requires_grad=False); pt_bn=() ;;
+  trained) bn_opts=(); pt_bn=(--train-bn-affine) ;;
+  *) echo "compare_torchvision: BN_AFFINE must be frozen or trained, not '$bn_affine'" >&2; exit 1 ;;
+esac
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+train_ann="$tmp/instances_train2017_640x480.json"
+"$py" - "$coco/annotations/instances_train2017.json" "$train_ann" <<'PY'
+import json, sys
+coco = json.load(open(sys.argv[1]))
+coco["images"] = [im for im in coco["images"] if (im["width"], im["height"]) == (640, 480)]
+ids = {im["id"] for im in coco["images"]}
+coco["annotations"] = [a for a in coco["annotations"] if a["image_id"] in ids]
+json.dump(coco, open(sys.argv[2], "w"))
+PY
 mask_rcnn="$root/configs/mask_rcnn/mask_rcnn_r50_fpn_1x_coco.py"
 seed="$root/configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
 train_data=("data.train.ann_file=$train_ann" "data.train.img_prefix=$coco/train2017/")
@@ -36,7 +60,7 @@ test_data=("data.test.ann_file=$val_ann" "data.test.img_prefix=$coco/val2017/")
 # The seed config on COCO: its train set is a RepeatDataset of Cityscapes; 8 classes become COCO's 80; its scales (2048
 # wide) become Mask R-CNN's 1333×800 (pipeline step 3 of training is Resize, step 1 of testing MultiScaleFlipAug); batch
 # 2; no COCO checkpoint (load_from) and no pretrained backbone, as Mask R-CNN here.
-seed_common=(load_from=None model.roi_head.bbox_head.0.num_classes=80 model.roi_head.bbox_head.1.num_classes=80
+seed_common=("${bn_opts[@]}" load_from=None model.roi_head.bbox_head.0.num_classes=80 model.roi_head.bbox_head.1.num_classes=80
   model.roi_head.bbox_head.2.num_classes=80 model.roi_head.mask_head.num_classes=80)
 seed_train=("${seed_common[@]}" data.train.times=1 data.train.dataset.type=CocoDataset "data.train.dataset.ann_file=$train_ann"
   "data.train.dataset.img_prefix=$coco/train2017/" "data.train.dataset.pipeline.3.img_scale=(1333,800)" data.samples_per_gpu=2
@@ -45,7 +69,7 @@ seed_test=("${seed_common[@]}" model.test_cfg.rcnn.score_thr=0.0 data.test.type=
   "data.test.pipeline.1.img_scale=(1333,800)")
 
 declare -A runs rss
-rss_file="$(mktemp)"; trap 'rm -f "$rss_file"' EXIT
+rss_file="$tmp/rss"
 run() { # name, JSON field, scale to seconds, command...: runs it, records the field (seconds per iteration or per image)
   # and the process's peak resident memory (GNU time's %M: the process itself, not PyTorch's loader worker processes)
   local name="$1"; shift
@@ -65,14 +89,14 @@ for ((r = 1; r <= rounds; r++)); do
     # fp32 keeps the run names of the float32-only harness; bf16 runs are named with a suffix.
     sfx=""; mp=(); [[ $prec == bf16 ]] && { sfx=" bf16"; mp=(mixed_precision.dtype=bfloat16); }
     run "detsharp mask_rcnn train$sfx" SecondsPerIter 1 "$root/detsharp" benchmark train "$mask_rcnn" --iters "$train_iters" --json \
-      --cfg-options model.backbone.init_cfg=None "${train_data[@]}" "${mp[@]}"
+      --cfg-options model.backbone.init_cfg=None "${bn_opts[@]}" "${train_data[@]}" "${mp[@]}"
   done
   run "pytorch mask_rcnn train" SecondsPerIter 1 "$py" "$root/bench/torchvision_maskrcnn_train.py" "$coco/train2017" "$train_ann" \
-    --iters "$train_iters" --json
+    --iters "$train_iters" "${pt_bn[@]}" --json
   for prec in "${precisions[@]}"; do
     sfx=""; mp=(); [[ $prec == bf16 ]] && { sfx=" bf16"; mp=(mixed_precision.dtype=bfloat16); }
     run "detsharp mask_rcnn infer$sfx" MsPerImage 0.001 "$root/detsharp" benchmark infer "$mask_rcnn" --images "$infer_images" \
-      --warmup "$infer_warmup" --json --cfg-options model.test_cfg.rcnn.score_thr=0.0 "${test_data[@]}" "${mp[@]}"
+      --warmup "$infer_warmup" --json --cfg-options model.test_cfg.rcnn.score_thr=0.0 "${bn_opts[@]}" "${test_data[@]}" "${mp[@]}"
   done
   run "pytorch mask_rcnn infer" MsPerImage 0.001 "$py" "$root/bench/torchvision_maskrcnn_infer.py" "$coco/val2017" "$infer_images" "$val_ann" \
     --warmup "$infer_warmup" --json
@@ -89,7 +113,7 @@ done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { "$py" -c "print(f'{$1/$2:.2f}')"; }
-echo "medians over $rounds round(s), $train_iters timed iteration(s) / $infer_images timed image(s) per run, PyTorch on $THREADS threads:"
+echo "medians over $rounds round(s), $train_iters timed iteration(s) / $infer_images timed image(s) per run, PyTorch on $THREADS threads, BN affine $bn_affine:"
 for phase in train infer; do
   unit=$([[ $phase == train ]] && echo "s/iter" || echo "s/image")
   p="$(median <<< "${runs[pytorch mask_rcnn $phase]}")"

@@ -8,7 +8,10 @@ torchvision allows it:
   800 short side / 1333 long side at most and padding to a multiple of 32 (torchvision's GeneralizedRCNNTransform: the
   same rule as `Resize(img_scale=(1333, 800), keep_ratio=True)` + `Pad(size_divisor=32)`), ImageNet mean/std;
   2 loader worker processes (the config's workers_per_gpu=2);
-- model: ResNet-50 (random init, frozen BN statistics as `norm_eval=True`, stem and layer1 frozen as `frozen_stages=1`),
+- model: ResNet-50 (random init, frozen BN statistics as `norm_eval=True`, stem and layer1 frozen as `frozen_stages=1`;
+  torchvision's FrozenBatchNorm2d, whose affine parameters are fixed too, as the config with
+  `model.backbone.norm_cfg.requires_grad=False`; `--train-bn-affine` trains them as the config's default
+  `requires_grad=True`: BatchNorm2d layers kept in eval mode),
   FPN, 80 classes + background; RPN 2000 proposals per level before NMS and 1000 per image after it (train_cfg.rpn_proposal),
   256 anchors sampled per image with half positives; 512 RoIs per image with a quarter positives (train_cfg.rcnn);
 - SGD lr 0.02, momentum 0.9, weight decay 1e-4, with the config's linear warm-up (500 iterations from 0.001 x lr);
@@ -93,8 +96,15 @@ class CocoMasks(torch.utils.data.Dataset):
         return img, {"boxes": boxes, "labels": labels, "masks": masks}
 
 
-def build_model():
-    backbone = resnet50(weights=None, norm_layer=misc_nn_ops.FrozenBatchNorm2d)
+class EvalBatchNorm2d(torch.nn.BatchNorm2d):
+    """MMDetection's norm_eval=True: running statistics frozen (always eval mode), affine parameters trained."""
+
+    def train(self, mode=True):
+        return super().train(False)
+
+
+def build_model(train_bn_affine=False):
+    backbone = resnet50(weights=None, norm_layer=EvalBatchNorm2d if train_bn_affine else misc_nn_ops.FrozenBatchNorm2d)
     backbone = _resnet_fpn_extractor(backbone, trainable_layers=3)
     return MaskRCNN(backbone, num_classes=81, min_size=800, max_size=1333,
                     rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000,
@@ -110,6 +120,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=1, help="untimed iterations first")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--train-bn-affine", action="store_true",
+                        help="train the backbone's BN weight and bias (the config's default norm_cfg requires_grad=True)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
@@ -120,7 +132,7 @@ def main():
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, shuffle=True, num_workers=args.workers,
                                          collate_fn=lambda b: tuple(zip(*b)), generator=torch.Generator().manual_seed(0),
                                          drop_last=True, persistent_workers=args.workers > 0)
-    model = build_model().train()
+    model = build_model(args.train_bn_affine).train()
     params = [p for p in model.parameters() if p.requires_grad]
     base_lr = 0.02
     optimizer = torch.optim.SGD(params, lr=base_lr, momentum=0.9, weight_decay=1e-4)

@@ -30,7 +30,7 @@ public static class NormLayers
         {
             case "BN":
             case "BN2d":
-                layer = nn.BatchNorm2d(numFeatures, eps: eps, momentum: cfg.Get("momentum", 0.1));
+                layer = new BatchNorm2d(numFeatures, eps, cfg.Get("momentum", 0.1));
                 abbr = "bn";
                 break;
             case "SyncBN":

@@ -63,7 +63,7 @@ public sealed class SyncBatchNorm : TorchSharp.Modules.BatchNorm
 
     public override Tensor forward(Tensor input)
     {
-        if (!training || !ProcessGroup.IsDistributed) return base.forward(input);
+        if (!training || !ProcessGroup.IsDistributed) return FrozenBatchNorm.Forward(this, input) ?? base.forward(input);
         ValidateInputDimensions(input);
         var (mean, variance, unbiasedCount, denominator, update) = GatherStatistics(input);
         using (no_grad())

@@ -136,7 +136,7 @@ public abstract class BaseDetector : nn.Module, ITrainableDetector, IHasInitCfg
     }
 
     private static bool ChannelsLastLayer(nn.Module m) =>
-        m is Backbones.ResNet or Backbones.Bottleneck or Backbones.BasicBlock or FPN or ConvModule
+        m is Backbones.ResNet or Backbones.Bottleneck or Backbones.BasicBlock or FPN or ConvModule or Common.BatchNorm2d
         || m.GetType().Namespace == typeof(TorchSharp.Modules.Conv2d).Namespace;
 
     /// <summary>
