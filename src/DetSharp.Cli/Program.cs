@@ -2,10 +2,6 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using DetSharp.Cli;
 using DetSharp.Cli.Commands;
-using DetSharp.Utils;
-
-// Before libtorch allocates anything: large tensors come from mmap and go back to the system when freed (NativeHeap).
-NativeHeap.KeepLargeBlocksMapped();
 
 // Named explicitly: the assembly is DetSharp.Cli (see the csproj), but users type `detsharp`.
 var root = new Command("detsharp", "DetSharp: object detection and instance segmentation for .NET, MMDetection-style.")

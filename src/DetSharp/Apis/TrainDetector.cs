@@ -166,7 +166,6 @@ public static class TrainDetector
         components ??= new TrainComponents();
         ComponentRegistration.EnsureRegistered();
         CheckDevice(options.Device);
-        NativeHeap.KeepLargeBlocksMapped();
         string workDir = ResolveWorkDir(cfg, options.WorkDir);
         string dumpName = Path.GetFileName(cfg.Filename);
         string timestamp = DateTime.Now.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);

@@ -3,45 +3,37 @@ using System.Runtime.InteropServices;
 namespace DetSharp.Utils;
 
 /// <summary>
-/// How the C heap that libtorch allocates tensors from gives memory back to the system. glibc's malloc serves a block of
-/// 128 KiB or more with its own mmap, unmapped when freed — but each time such a block is freed it raises that threshold
-/// to the block's size (up to 32 MiB), after which tensors of a few MiB come from the heap arenas, whose free space stays
-/// resident and fragments as the sizes change from image to image. A Mask R-CNN R-50 training process at 1333×800 then
-/// peaks 1.3–1.7 GiB higher than its live tensors need (issue 26: 5.95 against 4.61 GiB). Setting the threshold
-/// (<c>mallopt(M_MMAP_THRESHOLD)</c>) to glibc's own initial 128 KiB turns the raising off.
+/// The C heap libtorch allocates CPU tensors from. glibc's malloc serves tensors of a few MiB from its arenas once a
+/// freed mapped block has raised its mmap threshold (up to 32 MiB); what a forward pass frees there — activations of
+/// every size, image to image — stays resident, in holes the next, differently sized tensors do not fit. Training
+/// hands those pages back once per iteration, between forward and backward (<see cref="ReleaseFreeMemory"/>): Mask
+/// R-CNN R-50 at 1333×800, batch 2, peaks at 3.51 instead of 4.06 GiB (float32; bfloat16 2.86 instead of 3.35) for the
+/// same time per iteration (issue 26, bench/README.md). A fixed threshold (<c>mallopt(M_MMAP_THRESHOLD)</c>, every
+/// tensor of 128 KiB or more mapped on its own) went lower still but cost 35% of the training time and 45% of the
+/// inference time in page faults, so malloc's own policy stays.
 /// </summary>
 public static partial class NativeHeap
 {
-    /// <summary>glibc's initial mmap threshold, kept fixed.</summary>
-    public const int MmapThresholdBytes = 128 * 1024;
-
-    private const int MMmapThreshold = -3;
-    private static readonly Lazy<bool> Configured = new(Configure);
-
     /// <summary>
-    /// Fixes glibc's mmap threshold at <see cref="MmapThresholdBytes"/> for this process (once; later calls return the
-    /// first result). Leaves malloc as it is — and returns false — off glibc, and where the user chose a threshold
-    /// (<c>MALLOC_MMAP_THRESHOLD_</c>, or <c>glibc.malloc.mmap_threshold</c> in <c>GLIBC_TUNABLES</c>). The CLI calls it at
-    /// start, and <see cref="Apis.TrainDetector"/> before a training run; an application that runs inference alone may
-    /// call it first thing.
+    /// Returns the free pages of every malloc arena to the system (glibc's <c>malloc_trim(0)</c>); true when some were.
+    /// False, doing nothing, off Linux and where the C library has no <c>malloc_trim</c> (musl).
     /// </summary>
-    public static bool KeepLargeBlocksMapped() => Configured.Value;
-
-    private static bool Configure()
+    public static bool ReleaseFreeMemory()
     {
-        if (!OperatingSystem.IsLinux()) return false;
-        if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is not null) return false;
-        if (Environment.GetEnvironmentVariable("GLIBC_TUNABLES")?.Contains("glibc.malloc.mmap_threshold", StringComparison.Ordinal) == true) return false;
+        if (!OperatingSystem.IsLinux() || !_available) return false;
         try
         {
-            return Mallopt(MMmapThreshold, MmapThresholdBytes) == 1;
+            return MallocTrim(0) == 1;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            return false; // musl and other C libraries: no mallopt, nothing to tune
+            _available = false;
+            return false;
         }
     }
 
-    [LibraryImport("libc.so.6", EntryPoint = "mallopt")]
-    private static partial int Mallopt(int param, int value);
+    private static bool _available = true;
+
+    [LibraryImport("libc.so.6", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
 }

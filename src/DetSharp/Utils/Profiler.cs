@@ -120,6 +120,7 @@ public static class ProfilerSections
     public const string MaskHeadLoss = "mask head: loss";
     public const string MaskHeadPaste = "mask head: paste + RLE";
     public const string LossSum = "losses: sum + log";
+    public const string HeapTrim = "native heap: trim";
     public const string Backward = "backward";
     public const string OptimizerStep = "optimizer: zero_grad, clip, step";
     public const string FinalizerGate = "gc: finalizer gate";
@@ -129,6 +130,6 @@ public static class ProfilerSections
     [
         Data, Backbone, Neck, DenseHeadForward, DenseHeadAnchors, DenseHeadTargets, DenseHeadLoss, DenseHeadBoxes, RoIAssignSample, RoIExtraction,
         BboxHeadForward, BboxHeadTargets, BboxHeadLoss, BboxHeadBoxes, MaskHeadForward, MaskHeadTargets, MaskHeadLoss, MaskHeadPaste, LossSum,
-        Backward, OptimizerStep, FinalizerGate,
+        HeapTrim, Backward, OptimizerStep, FinalizerGate,
     ];
 }

@@ -28,13 +28,14 @@ public class BenchmarkCommandTests
                  {
                      "data", "backbone", "neck", "dense head: forward", "dense head: anchors", "dense head: targets", "dense head: loss",
                      "dense head: boxes (decode, NMS)", "roi: assign + sample", "roi: extraction (RoIAlign)", "bbox head: forward", "bbox head: targets",
-                     "bbox head: loss", "mask head: forward", "mask head: targets", "mask head: loss", "losses: sum + log", "backward",
+                     "bbox head: loss", "mask head: forward", "mask head: targets", "mask head: loss", "losses: sum + log", "native heap: trim", "backward",
                      "optimizer: zero_grad, clip, step", "gc: finalizer gate",
                  })
             Assert.True(rows.ContainsKey(section), $"no '{section}' row in the profile: {string.Join(", ", rows.Keys)}");
         // One forward, one backward per iteration; the bbox and mask branches each pool their RoIs once.
         Assert.Equal(1.0, rows["backbone"].Calls);
         Assert.Equal(1.0, rows["backward"].Calls);
+        Assert.Equal(1.0, rows["native heap: trim"].Calls); // the forward's freed pages returned before backward
         Assert.Equal(2.0, rows["roi: extraction (RoIAlign)"].Calls);
         Assert.False(rows.ContainsKey("mask head: paste + RLE")); // a test-time step
     }
