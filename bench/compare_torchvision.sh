@@ -20,7 +20,8 @@
 # (GNU time) is printed too, and the medians beside the times.
 #
 # The same model and images on both sides: BN_AFFINE=frozen (default) runs DetSharp's configs with
-# model.backbone.norm_cfg.requires_grad=False, torchvision's FrozenBatchNorm2d (frozen statistics and affine parameters);
+# model.backbone.norm_cfg.requires_grad=False, torchvision's FrozenBatchNorm2d (frozen statistics and affine parameters),
+# and frozen_bn_affine=True (those layers train as their affine map, as torchvision's do);
 # BN_AFFINE=trained keeps the configs' default requires_grad=True (affine parameters trained, statistics frozen by
 # norm_eval) and runs PyTorch with --train-bn-affine. Training reads only the COCO mini train images of 640×480 (12, six
 # batches), so that every batch of either side has the same padded shape (1088×800): DetSharp's sampler batches images
@@ -39,7 +40,7 @@ coco="$root/../shared/datasets/coco_mini"
 val_ann="$coco/annotations/instances_val2017.json"
 bn_affine="${BN_AFFINE:-frozen}"
 case "$bn_affine" in
-  frozen) bn_opts=(model.backbone.norm_cfg.requires_grad=False); pt_bn=() ;;
+  frozen) bn_opts=(model.backbone.norm_cfg.requires_grad=False frozen_bn_affine=True); pt_bn=() ;;
   trained) bn_opts=(); pt_bn=(--train-bn-affine) ;;
   *) echo "compare_torchvision: BN_AFFINE must be frozen or trained, not '$bn_affine'" >&2; exit 1 ;;
 esac

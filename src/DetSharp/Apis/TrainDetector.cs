@@ -8,6 +8,7 @@ using DetSharp.Engine.Hooks;
 using DetSharp.Engine.Optimizers;
 using DetSharp.Engine.Runners;
 using DetSharp.Logging;
+using DetSharp.Models.Common;
 using DetSharp.Models.Detectors;
 using DetSharp.Registry;
 using DetSharp.Utils;
@@ -269,6 +270,9 @@ public static class TrainDetector
         // channels_last=False keeps the NCHW layout.
         if (model is BaseDetector cl && ChannelsLast.Enabled(cfg) && cl.UseChannelsLast())
             logger.Info("channels-last: the backbone and neck run in NHWC memory format (channels_last=False turns it off)");
+        // DetSharp extension: frozen BatchNorms (eval mode, requires_grad=False) train as their affine map, in less memory.
+        if (FrozenBatchNorm.Enabled(cfg))
+            logger.Info($"frozen_bn_affine: {FrozenBatchNorm.Use((torch.nn.Module)model)} BatchNorm layers apply their affine map when frozen");
 
         var workflow = ReadWorkflow(cfg);
         var loaders = new List<IBatchSource> { components.BuildLoader(cfg, cfg.Get<ConfigDict>("data.train"), true, seed) };

@@ -39,6 +39,9 @@ public sealed class SyncBatchNorm : TorchSharp.Modules.BatchNorm
 
     public SyncBatchNormStats Stats { get; }
 
+    /// <summary>Frozen, apply the layer as its affine map (<see cref="FrozenBatchNorm"/>); set by <see cref="FrozenBatchNorm.Use"/>.</summary>
+    public bool AffineWhenFrozen { get; set; }
+
     /// <summary>The ranks whose statistics are combined; the world of one (plain BatchNorm) until a run attaches its group.</summary>
     public IProcessGroup ProcessGroup { get; set; } = SingleProcessGroup.Instance;
 

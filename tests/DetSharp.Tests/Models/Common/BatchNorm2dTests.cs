@@ -6,8 +6,9 @@ namespace DetSharp.Tests.Models.Common;
 
 /// <summary>
 /// mmcv's <c>norm_cfg=dict(type='BN')</c> (<see cref="BatchNorm2d"/>): torch's BatchNorm2d — class name, state dict,
-/// training statistics, learnable affine parameters — and, frozen (eval mode, <c>requires_grad=False</c>), torchvision's
-/// FrozenBatchNorm2d: the same outputs and input gradients as batch_norm's eval formula, computed by hand here.
+/// training statistics, learnable affine parameters — and, frozen (eval mode, <c>requires_grad=False</c>) with
+/// <c>frozen_bn_affine</c> (<see cref="FrozenBatchNorm.Use"/>), torchvision's FrozenBatchNorm2d: the same outputs and
+/// input gradients as batch_norm's eval formula, computed by hand here.
 /// </summary>
 public sealed class BatchNorm2dTests
 {
@@ -25,6 +26,37 @@ public sealed class BatchNorm2dTests
         Assert.Equal("BatchNorm2d", bn.GetType().Name); // init_cfg layer='BatchNorm2d' matches the class name
         Assert.True(NormLayers.IsBatchNorm(bn));
         Assert.Equal(["weight", "bias", "running_mean", "running_var", "num_batches_tracked"], ModuleTools.StateDict(bn).Select(e => e.Key));
+    }
+
+    [Fact]
+    public void The_affine_form_is_opt_in_and_taken_only_when_frozen_and_trained_through()
+    {
+        using var scope = NewDisposeScope();
+        var bn = Frozen();
+        var x = Input().requires_grad_();
+        Assert.NotNull(FrozenBatchNorm.Forward(bn, x));
+        bn.AffineWhenFrozen = false; // the default: libtorch's batch_norm
+        Assert.Null(FrozenBatchNorm.Forward(bn, x));
+        bn.AffineWhenFrozen = true;
+        Assert.Null(FrozenBatchNorm.Forward(bn, Input())); // no gradient flows: batch_norm's inference kernel
+        using (no_grad()) Assert.Null(FrozenBatchNorm.Forward(bn, x));
+        bn.train();
+        Assert.Null(FrozenBatchNorm.Forward(bn, x)); // batch statistics
+        bn.eval();
+        bn.weight!.requires_grad = true;
+        Assert.Null(FrozenBatchNorm.Forward(bn, x)); // learnable affine parameters need the input kept
+    }
+
+    [Fact]
+    public void Use_switches_every_batch_norm_of_a_model()
+    {
+        var convs = new ConvModule(3, 8, 3, normCfg: NormLayers.DefaultBn());
+        var sync = new ConvModule(8, 8, 3, normCfg: new ConfigDict { ["type"] = "SyncBN" });
+        var model = TorchSharp.torch.nn.Sequential(("a", convs), ("b", sync));
+        Assert.False(((BatchNorm2d)convs.Norm!).AffineWhenFrozen);
+        Assert.Equal(2, FrozenBatchNorm.Use(model));
+        Assert.True(((BatchNorm2d)convs.Norm!).AffineWhenFrozen);
+        Assert.True(((SyncBatchNorm)sync.Norm!).AffineWhenFrozen);
     }
 
     [Fact]
@@ -92,7 +124,7 @@ public sealed class BatchNorm2dTests
         Assert.NotEqual(Mean, bn.running_mean!.data<float>().ToArray());
     }
 
-    /// <summary>A BN of 3 channels with the fixed statistics above, frozen as norm_eval + requires_grad=False do.</summary>
+    /// <summary>A BN of 3 channels with the fixed statistics above, frozen as norm_eval + requires_grad=False do, affine form on.</summary>
     private static BatchNorm2d Frozen()
     {
         var (_, layer) = NormLayers.Build(new ConfigDict { ["type"] = "BN", ["requires_grad"] = false }, 3);
@@ -105,6 +137,7 @@ public sealed class BatchNorm2dTests
             bn.running_var!.copy_(tensor(Var));
         }
         bn.eval();
+        FrozenBatchNorm.Use(bn);
         return bn;
     }
 

@@ -12,7 +12,7 @@ public sealed class FuseConvBnTests(ITestOutputHelper output)
     {
         var m = new ConvModule(3, 8, 3, padding: 1, normCfg: new ConfigDict { ["type"] = "BN" });
         using var noGrad = no_grad();
-        var bn = (TorchSharp.Modules.BatchNorm2d)m.Norm!;
+        var bn = (BatchNorm2d)m.Norm!;
         // Statistics and affine parameters far from the identity, so that a wrong fold shows.
         bn.running_mean!.copy_(randn(8));
         bn.running_var!.copy_(rand(8) + 0.5);

@@ -82,7 +82,7 @@ public sealed class FeatureExportTests(ITestOutputHelper output)
         using var _ = no_grad();
         foreach (var (_, m) in model.named_modules())
         {
-            if (m is not TorchSharp.Modules.BatchNorm2d bn) continue;
+            if (m is not TorchSharp.Modules.BatchNorm bn) continue;
             long c = bn.running_mean!.shape[0];
             bn.running_mean.copy_(randn(c) * 0.1);
             bn.running_var!.copy_(rand(c) + 0.5);

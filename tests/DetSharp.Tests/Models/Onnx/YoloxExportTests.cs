@@ -84,7 +84,7 @@ public sealed class YoloxExportTests(ITestOutputHelper output)
         {
             foreach (var (_, m) in model.named_modules())
             {
-                if (m is not TorchSharp.Modules.BatchNorm2d bn) continue;
+                if (m is not TorchSharp.Modules.BatchNorm bn) continue;
                 long c = bn.weight!.shape[0];
                 bn.weight.copy_(rand(c) + 0.5);
                 bn.bias!.copy_(randn(c) * 0.1);

@@ -87,7 +87,7 @@ public sealed class RCnnVariantTests
             ("train_cfg.rcnn.sampler.num", 8L), ("test_cfg.rpn.max_per_img", 6L)));
         var sharedHead = Assert.IsType<ResLayerSharedHead>(detector.RoiHead.SharedHead);
         detector.train();
-        Assert.All(sharedHead.modules().OfType<TorchSharp.Modules.BatchNorm2d>(), bn => Assert.False(bn.training)); // norm_eval
+        Assert.All(sharedHead.modules().OfType<DetSharp.Models.Common.BatchNorm2d>(), bn => Assert.False(bn.training)); // norm_eval
         using var scope = NewDisposeScope();
         manual_seed(0);
         var img = randn(1, 3, 64, 96);
