@@ -46,9 +46,9 @@ public class OptimizerHook : Hook
         var optimizer = runner.Optimizer ?? throw new InvalidOperationException("OptimizerHook needs an optimizer.");
         var outputs = runner.Outputs ?? throw new InvalidOperationException("no iteration outputs to back-propagate.");
         using (Profiler.Scope(ProfilerSections.OptimizerStep)) optimizer.zero_grad();
-        // One autograd call for the whole model: libtorch runs every module's backward inside it, so it is not split by module.
         // What the forward pass freed goes back to the system before backward allocates the gradients (NativeHeap).
         using (Profiler.Scope(ProfilerSections.HeapTrim)) NativeHeap.ReleaseFreeMemory();
+        // One autograd call for the whole model: libtorch runs every module's backward inside it, so it is not split by module.
         using (Profiler.Scope(ProfilerSections.Backward)) Backward(outputs.Loss);
         // Distributed: the gradients averaged over the ranks (a no-op for one process), before clipping, as DDP's are.
         DistributedDataParallel.AverageGradients(runner.Module, runner.ProcessGroup);
