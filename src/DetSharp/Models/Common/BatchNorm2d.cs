@@ -9,7 +9,8 @@ namespace DetSharp.Models.Common;
 /// (<see cref="FrozenBatchNorm"/>).
 /// </summary>
 public sealed class BatchNorm2d(long numFeatures, double eps = 1e-5, double momentum = 0.1)
-    : TorchSharp.Modules.BatchNorm(numFeatures, eps, momentum, affine: true, track_running_stats: true, device: null, dtype: null, name: nameof(BatchNorm2d))
+    : TorchSharp.Modules.BatchNorm(numFeatures, eps, momentum, affine: true, track_running_stats: true, device: null, dtype: null, name: nameof(BatchNorm2d)),
+      IFreezableBatchNorm
 {
     protected override void ValidateInputDimensions(Tensor input)
     {
@@ -17,10 +18,16 @@ public sealed class BatchNorm2d(long numFeatures, double eps = 1e-5, double mome
             throw new ArgumentException($"BatchNorm2d: expected 4D input (N, C, H, W), got {input.dim()}D input.");
     }
 
-    /// <summary>Frozen, apply the layer as its affine map (<see cref="FrozenBatchNorm"/>); set by <see cref="FrozenBatchNorm.Use"/>.</summary>
     public bool AffineWhenFrozen { get; set; }
 
     public override Tensor forward(Tensor input) => FrozenBatchNorm.Forward(this, input) ?? base.forward(input);
+}
+
+/// <summary>DetSharp's BatchNorm layers (BN, SyncBN, MMSyncBN) that can train in <see cref="FrozenBatchNorm"/>'s affine form.</summary>
+public interface IFreezableBatchNorm
+{
+    /// <summary>Frozen, apply the layer as its affine map (<see cref="FrozenBatchNorm"/>); set by <see cref="FrozenBatchNorm.Use"/>.</summary>
+    bool AffineWhenFrozen { get; set; }
 }
 
 /// <summary>
@@ -50,9 +57,8 @@ public static class FrozenBatchNorm
         // TorchSharp's named_modules leaves the module itself out (torch's includes it as "").
         foreach (var m in model.named_modules().Select(e => e.module).Prepend(model))
         {
-            if (m is BatchNorm2d bn) bn.AffineWhenFrozen = true;
-            else if (m is SyncBatchNorm sync) sync.AffineWhenFrozen = true;
-            else continue;
+            if (m is not IFreezableBatchNorm bn) continue;
+            bn.AffineWhenFrozen = true;
             count++;
         }
         return count;
@@ -65,14 +71,12 @@ public static class FrozenBatchNorm
     /// </summary>
     public static Tensor? Forward(TorchSharp.Modules.BatchNorm bn, Tensor input)
     {
-        if (bn is not (BatchNorm2d { AffineWhenFrozen: true } or SyncBatchNorm { AffineWhenFrozen: true })) return null;
+        if (bn is not IFreezableBatchNorm { AffineWhenFrozen: true }) return null;
         if (bn.training || !is_grad_enabled() || !input.requires_grad) return null;
         if (bn.weight is not { } weight || bn.bias is not { } bias || weight.requires_grad || bias.requires_grad) return null;
         if (bn.running_mean is not { } mean || bn.running_var is not { } variance) return null;
         using var scope = NewDisposeScope();
-        var shape = new long[input.dim()];
-        Array.Fill(shape, 1L);
-        shape[1] = input.shape[1];
+        var shape = SyncBatchNormFunction.ChannelShape(input);
         Tensor scale, shift;
         using (no_grad())
         {

@@ -29,7 +29,7 @@ public enum SyncBatchNormStats
 /// all-reduces the gradient sums in backward. Every rank must run the same SyncBN layers in the same order (as in torch);
 /// <see cref="UseProcessGroup"/> attaches the run's group to every layer of a model.</para>
 /// </summary>
-public sealed class SyncBatchNorm : TorchSharp.Modules.BatchNorm
+public sealed class SyncBatchNorm : TorchSharp.Modules.BatchNorm, IFreezableBatchNorm
 {
     public SyncBatchNorm(long numFeatures, double eps = 1e-5, double momentum = 0.1, SyncBatchNormStats stats = SyncBatchNormStats.Count)
         : base(numFeatures, eps, momentum, affine: true, track_running_stats: true, device: null, dtype: null, name: nameof(SyncBatchNorm))
@@ -39,7 +39,6 @@ public sealed class SyncBatchNorm : TorchSharp.Modules.BatchNorm
 
     public SyncBatchNormStats Stats { get; }
 
-    /// <summary>Frozen, apply the layer as its affine map (<see cref="FrozenBatchNorm"/>); set by <see cref="FrozenBatchNorm.Use"/>.</summary>
     public bool AffineWhenFrozen { get; set; }
 
     /// <summary>The ranks whose statistics are combined; the world of one (plain BatchNorm) until a run attaches its group.</summary>

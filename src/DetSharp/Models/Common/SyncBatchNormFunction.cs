@@ -66,7 +66,7 @@ internal sealed class SyncBatchNormFunction : autograd.SingleTensorFunction<Sync
     }
 
     /// <summary>[1, C, 1, ...]: a per-channel vector broadcast over the input.</summary>
-    private static long[] ChannelShape(Tensor input)
+    internal static long[] ChannelShape(Tensor input)
     {
         var shape = Enumerable.Repeat(1L, (int)input.dim()).ToArray();
         shape[1] = input.shape[1];
