@@ -50,8 +50,9 @@ public static class EngineTestSupport
     public static Config.Config LoadConfig(string workDir, string text = TinyConfig) =>
         Config.Config.FromText(text, System.IO.Path.Combine(workDir, "tiny_config.py"));
 
-    public static BaseRunner MakeRunner(string workDir, TinyDetector model, Config.Config cfg, RunLogger? logger = null,
+    public static BaseRunner MakeRunner<TModel>(string workDir, TModel model, Config.Config cfg, RunLogger? logger = null,
         OrderedDictionary<string, object?>? meta = null, IReadOnlyList<string>? classes = null)
+        where TModel : TorchSharp.torch.nn.Module, DetSharp.Engine.ITrainableDetector
     {
         ComponentRegistration.EnsureRegistered();
         var optimizer = OptimizerBuilder.Build(model, cfg.Get<ConfigDict>("optimizer"));
