@@ -54,8 +54,7 @@ public static class FrozenBatchNorm
     public static int Use(nn.Module model)
     {
         int count = 0;
-        // TorchSharp's named_modules leaves the module itself out (torch's includes it as "").
-        foreach (var m in model.named_modules().Select(e => e.module).Prepend(model))
+        foreach (var (_, m) in ModuleTools.SelfAndDescendants(model))
         {
             if (m is not IFreezableBatchNorm bn) continue;
             bn.AffineWhenFrozen = true;

@@ -101,6 +101,16 @@ public static class ModuleTools
 
     private static Tensor? Bias(nn.Module m) => m.named_parameters(recurse: false).FirstOrDefault(p => p.name == "bias").parameter;
 
+    /// <summary>
+    /// The module itself (named "") and then every module under it, as torch's <c>named_modules()</c> lists them; TorchSharp's
+    /// <c>named_modules</c> leaves the module itself out.
+    /// </summary>
+    public static IEnumerable<(string Name, nn.Module Module)> SelfAndDescendants(nn.Module root)
+    {
+        yield return ("", root);
+        foreach (var m in root.named_modules()) if (m.name.Length > 0) yield return m;
+    }
+
     /// <summary>Sets requires_grad on every parameter of the module (and its children).</summary>
     public static void SetRequiresGrad(nn.Module module, bool requiresGrad)
     {

@@ -1,6 +1,7 @@
 using DetSharp.Config;
 using DetSharp.Engine.Checkpoints;
 using DetSharp.IO;
+using DetSharp.Models.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,8 +28,7 @@ public static class PretrainedInit
 {
     public static List<PretrainedLoad> InitWeights(nn.Module model, Action<string>? log = null, Action<string>? progress = null)
     {
-        var modules = new List<(string Name, nn.Module Module)> { ("", model) };
-        modules.AddRange(model.named_modules().Where(m => m.name.Length > 0));
+        var modules = ModuleTools.SelfAndDescendants(model).ToList();
         var done = new List<PretrainedLoad>();
         foreach (var (name, module) in modules)
         {

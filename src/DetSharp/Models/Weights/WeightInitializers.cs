@@ -1,4 +1,5 @@
 using DetSharp.Config;
+using DetSharp.Models.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -38,7 +39,7 @@ public static class WeightInitializers
         Check(cfg, type, where);
         var layers = Layers(cfg.Get<object?>("layer", null));
         using (no_grad())
-            foreach (var (_, m) in Modules(module))
+            foreach (var (_, m) in ModuleTools.SelfAndDescendants(module))
                 if (Matches(m, layers)) Init(m, cfg, type);
         foreach (var item in Items(cfg.Get<object?>("override", null)))
         {
@@ -59,7 +60,7 @@ public static class WeightInitializers
             string innerType = inner.Get<string>("type");
             Check(inner, innerType, $"{where}.{name}");
             using (no_grad())
-                foreach (var (_, m) in Modules(child))
+                foreach (var (_, m) in ModuleTools.SelfAndDescendants(child))
                     Init(m, inner, innerType);
         }
     }
@@ -73,12 +74,6 @@ public static class WeightInitializers
             if (!CommonKeys.Contains(key) && !own.Contains(key))
                 throw new DetSharpException($"{where}: init_cfg '{type}' got an unexpected argument '{key}'; it accepts {string.Join(", ", own.Concat(CommonKeys.Skip(1)))}.");
         }
-    }
-
-    private static IEnumerable<(string Name, nn.Module Module)> Modules(nn.Module root)
-    {
-        yield return ("", root);
-        foreach (var m in root.named_modules()) if (m.name.Length > 0) yield return m;
     }
 
     private static IEnumerable<object?> Items(object? value) => value switch
